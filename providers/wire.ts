@@ -1,0 +1,51 @@
+/**
+ * Serialises an event exactly as Flux's notification-controller does (Go's encoding/json on
+ * fluxcd/pkg `eventv1.Event`): struct field order, `omitempty` fields left out, map keys
+ * sorted, timestamps in RFC 3339 UTC with second precision, and `<`, `>`, `&`, U+2028 and
+ * U+2029 escaped. Receivers that verify an HMAC over the body need these exact bytes.
+ */
+import type { FluxEvent, ObjectReference } from '../src/events/event.js';
+
+/** Go's json.Marshal escapes these characters even inside strings. */
+function goString(value: string): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function goObject(entries: Array<[string, string | undefined]>, omitEmpty: boolean): string {
+  const fields = entries
+    .filter(([, v]) => !(omitEmpty && (v === undefined || v === '')))
+    .map(([k, v]) => `${goString(k)}:${v}`);
+  return `{${fields.join(',')}}`;
+}
+
+function objectReference(ref: ObjectReference): string {
+  const order: Array<keyof ObjectReference> = ['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath'];
+  return goObject(
+    order.map((k) => [k, ref[k] ? goString(ref[k]) : undefined]),
+    true,
+  );
+}
+
+/** metav1.Time: RFC 3339 in UTC, whole seconds; the zero time is `null`. */
+function goTime(timestamp: string | undefined): string {
+  if (!timestamp) return 'null';
+  const millis = Date.parse(timestamp);
+  if (Number.isNaN(millis)) return 'null';
+  return goString(new Date(millis).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+}
+
+export function fluxEventJson(event: FluxEvent): string {
+  const metadata = event.metadata ?? {};
+  const metadataKeys = Object.keys(metadata).sort();
+  const entries: Array<[string, string | undefined]> = [
+    ['involvedObject', objectReference(event.involvedObject)],
+    ['severity', goString(event.severity)],
+    ['timestamp', goTime(event.timestamp)],
+    ['message', goString(event.message)],
+    ['reason', goString(event.reason ?? '')],
+    ['metadata', metadataKeys.length ? goObject(metadataKeys.map((k) => [k, goString(metadata[k] ?? '')]), false) : undefined],
+    ['reportingController', goString(event.reportingController ?? '')],
+    ['reportingInstance', event.reportingInstance ? goString(event.reportingInstance) : undefined],
+  ];
+  return `{${entries.filter(([, v]) => v !== undefined).map(([k, v]) => `${goString(k)}:${v}`).join(',')}}`;
+}

@@ -1,0 +1,112 @@
+/**
+ * The event that Flux controllers POST, in the wire format of fluxcd/pkg `apis/event/v1beta1`,
+ * and the pure functions Herald applies to it on arrival.
+ */
+import { createHash } from 'node:crypto';
+
+export type Severity = 'info' | 'error' | 'trace';
+
+export interface ObjectReference {
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+  apiVersion?: string;
+  resourceVersion?: string;
+  fieldPath?: string;
+}
+
+export interface FluxEvent {
+  involvedObject: ObjectReference;
+  severity: Severity;
+  timestamp?: string;
+  message: string;
+  reason?: string;
+  metadata?: Record<string, string>;
+  reportingController?: string;
+  reportingInstance?: string;
+}
+
+/** Annotation-derived metadata prefix that every controller may send. */
+export const EVENT_METADATA_PREFIX = 'event.toolkit.fluxcd.io/';
+
+/**
+ * JSON schema of the wire format, wired into Fastify so that a 400 names the bad field.
+ * Unknown top-level fields are tolerated (newer Flux versions may add some).
+ */
+export const eventSchema = {
+  type: 'object',
+  required: ['involvedObject', 'severity', 'message'],
+  properties: {
+    involvedObject: {
+      type: 'object',
+      required: ['kind', 'name'],
+      properties: {
+        kind: { type: 'string', minLength: 1, maxLength: 253 },
+        name: { type: 'string', minLength: 1, maxLength: 253 },
+        namespace: { type: 'string', maxLength: 253 },
+        uid: { type: 'string', maxLength: 253 },
+        apiVersion: { type: 'string', maxLength: 253 },
+        resourceVersion: { type: 'string', maxLength: 253 },
+        fieldPath: { type: 'string', maxLength: 1024 },
+      },
+    },
+    severity: { type: 'string', enum: ['info', 'error', 'trace'] },
+    timestamp: { type: 'string', format: 'date-time' },
+    message: { type: 'string' },
+    reason: { type: 'string', maxLength: 1024 },
+    metadata: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      propertyNames: { maxLength: 1024 },
+    },
+    reportingController: { type: 'string', maxLength: 253 },
+    reportingInstance: { type: 'string', maxLength: 253 },
+  },
+} as const;
+
+/** The API group of an object reference (`kustomize.toolkit.fluxcd.io` for `kustomize.toolkit.fluxcd.io/v1`). */
+export function apiGroup(ref: ObjectReference): string {
+  const apiVersion = ref.apiVersion ?? '';
+  const slash = apiVersion.lastIndexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/**
+ * Keeps only the metadata keys Flux keeps on arrival: those under `event.toolkit.fluxcd.io/`
+ * and those under the involved object's API group, minus `<group>/checksum` and
+ * `<group>/digest` (compared case-insensitively). Returns a new event.
+ */
+export function cleanupMetadata(event: FluxEvent): FluxEvent {
+  const group = apiGroup(event.involvedObject);
+  const groupPrefix = group ? `${group}/` : undefined;
+  const dropped = new Set([`${group}/checksum`, `${group}/digest`].map((k) => k.toLowerCase()));
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(event.metadata ?? {})) {
+    const kept = key.startsWith(EVENT_METADATA_PREFIX) || (groupPrefix !== undefined && key.startsWith(groupPrefix));
+    if (kept && !dropped.has(key.toLowerCase())) metadata[key] = value;
+  }
+  return { ...event, metadata };
+}
+
+/** Reads `<group>/<key>` from the event's (cleaned) metadata. */
+export function controllerMetadata(event: FluxEvent, key: string): string | undefined {
+  const group = apiGroup(event.involvedObject);
+  if (!group) return undefined;
+  return event.metadata?.[`${group}/${key}`];
+}
+
+/**
+ * The duplicate-suppression key, computed as Flux's event server does: the involved object,
+ * the message and the revision-like metadata. Severity and reason are deliberately not part
+ * of it.
+ */
+export function rateLimitKey(event: FluxEvent): string {
+  const { name, namespace = '', kind } = event.involvedObject;
+  const parts = ['event', `name=${name}`, `namespace=${namespace}`, `kind=${kind}`, `message=${event.message}`];
+  for (const key of ['originRevision', 'revision', 'token']) {
+    const value = controllerMetadata(event, key);
+    if (value !== undefined) parts.push(`${key}=${value}`);
+  }
+  return createHash('sha256').update(parts.join('/')).digest('hex');
+}
