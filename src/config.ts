@@ -1,0 +1,139 @@
+/**
+ * Command-line flags, each also readable from an environment variable (`HERALD_<FLAG>`, and
+ * `REDIS_URL` as is). Names follow Flux's notification-controller where one exists.
+ */
+import { parseArgs } from 'node:util';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  eventsAddr: ListenAddress;
+  metricsAddr: ListenAddress;
+  healthAddr: ListenAddress;
+  configDir?: string;
+  noCrossNamespaceRefs: boolean;
+  rateLimitIntervalMs: number;
+  redisUrl?: string;
+  redisPrefix: string;
+  logLevel: string;
+  maxAttempts: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  workerConcurrency: number;
+  providerConcurrency: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {}
+
+const flags = {
+  'events-addr': { type: 'string', default: ':9090', help: 'address the event receiver listens on' },
+  'metrics-addr': { type: 'string', default: ':8080', help: 'address /metrics is served on' },
+  'health-addr': { type: 'string', default: ':9440', help: 'address /healthz, /readyz and /resources are served on' },
+  'config-dir': { type: 'string', help: 'directory of Provider, Alert and Secret manifests (YAML), watched for changes' },
+  'no-cross-namespace-refs': { type: 'boolean', default: false, help: 'an Alert only takes events from its own namespace' },
+  'rate-limit-interval': { type: 'string', default: '5m', help: 'window in which a duplicate event is refused with 429' },
+  'redis-url': { type: 'string', help: 'Redis URL for the durable queue (also REDIS_URL); in-process queue when unset' },
+  'redis-prefix': { type: 'string', default: 'herald', help: 'key prefix in Redis (hash-tag it, e.g. {herald}, for Redis Cluster)' },
+  'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn or error' },
+  'max-attempts': { type: 'string', default: '8', help: 'delivery attempts before a job becomes a dead letter' },
+  'retry-base-delay': { type: 'string', default: '1s', help: 'delay before the second attempt; doubles each time, with jitter' },
+  'retry-max-delay': { type: 'string', default: '5m', help: 'ceiling of the delay between attempts' },
+  'worker-concurrency': { type: 'string', default: '64', help: 'deliveries in flight at once in this process' },
+  'provider-concurrency': { type: 'string', default: '8', help: 'deliveries in flight at once to one Provider in this process' },
+  'shutdown-timeout': { type: 'string', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries' },
+  help: { type: 'boolean', default: false, help: 'print this help' },
+} as const;
+
+type FlagName = keyof typeof flags;
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export function usage(): string {
+  const lines = Object.entries(flags).map(([name, f]) => {
+    const def = 'default' in f && f.type === 'string' ? ` (default ${f.default})` : '';
+    return `  --${name.padEnd(24)} ${f.help}${def}`;
+  });
+  return `Usage: herald [flags]\n\n${lines.join('\n')}\n\nEvery flag can also be set as HERALD_<FLAG> (e.g. HERALD_EVENTS_ADDR); REDIS_URL is read too.\n`;
+}
+
+/** Go-style durations as Flux takes them: `5m`, `1h30m`, `500ms`, `1.5s`. */
+export function parseDuration(text: string, flag: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let match = part.exec(text); match; match = part.exec(text)) {
+    total += Number(match[1]) * (units[match[2] as string] as number);
+    consumed = part.lastIndex;
+  }
+  if (text === '' || consumed !== text.length) {
+    throw new ConfigError(`--${flag}: "${text}" is not a duration (examples: 500ms, 15s, 5m, 1h30m)`);
+  }
+  return total;
+}
+
+/** `:9090` (all interfaces), `127.0.0.1:9090`, `[::1]:9090`. */
+export function parseAddress(text: string, flag: string): ListenAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new ConfigError(`--${flag}: "${text}" is not an address (examples: :9090, 127.0.0.1:9090)`);
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+function parseCount(text: string, flag: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`--${flag}: "${text}" must be a whole number of at least ${min}`);
+  return n;
+}
+
+function envName(flag: string): string {
+  return `HERALD_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
+  const options = Object.fromEntries(Object.entries(flags).map(([k, f]) => [k, { type: f.type }]));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\n\n${usage()}`);
+  }
+  if (values.help) return 'help';
+
+  const read = (flag: FlagName): string | undefined => {
+    const given = values[flag] ?? env[envName(flag)];
+    if (given !== undefined) return String(given);
+    const f = flags[flag];
+    return 'default' in f ? String(f.default) : undefined;
+  };
+  const bool = (flag: FlagName) => ['true', '1', 'yes'].includes((read(flag) ?? '').toLowerCase());
+  const str = (flag: FlagName) => read(flag) as string;
+
+  const configDir = read('config-dir');
+  if (!configDir) throw new ConfigError('no resource source: give --config-dir DIR (a directory of Provider and Alert manifests)');
+
+  const logLevel = str('log-level');
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+
+  return {
+    eventsAddr: parseAddress(str('events-addr'), 'events-addr'),
+    metricsAddr: parseAddress(str('metrics-addr'), 'metrics-addr'),
+    healthAddr: parseAddress(str('health-addr'), 'health-addr'),
+    configDir,
+    noCrossNamespaceRefs: bool('no-cross-namespace-refs'),
+    rateLimitIntervalMs: parseDuration(str('rate-limit-interval'), 'rate-limit-interval'),
+    redisUrl: read('redis-url') ?? (env.REDIS_URL || undefined),
+    redisPrefix: str('redis-prefix'),
+    logLevel,
+    maxAttempts: parseCount(str('max-attempts'), 'max-attempts', 1),
+    retryBaseDelayMs: parseDuration(str('retry-base-delay'), 'retry-base-delay'),
+    retryMaxDelayMs: parseDuration(str('retry-max-delay'), 'retry-max-delay'),
+    workerConcurrency: parseCount(str('worker-concurrency'), 'worker-concurrency', 1),
+    providerConcurrency: parseCount(str('provider-concurrency'), 'provider-concurrency', 1),
+    shutdownTimeoutMs: parseDuration(str('shutdown-timeout'), 'shutdown-timeout'),
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Turns one accepted event into delivery jobs: the Alerts that match it, each Alert's
+ * Provider, the notification built for that Alert, stored in the queue all at once.
+ */
+import type { FluxEvent } from '../events/event.js';
+import { notificationFor, providerAcceptsEvent } from '../alerts/notification.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ResourceStore } from '../resources/store.js';
+import { objectKey } from '../resources/types.js';
+import { deliveryJobId, type QueuedJob } from './job.js';
+import type { DeliveryQueue } from './queue.js';
+
+export interface DispatchResult {
+  /** Alerts whose rules matched the event. */
+  matched: number;
+  /** Jobs stored (an Alert whose Provider is missing, suspended or not for this event stores none). */
+  enqueued: number;
+}
+
+export class Dispatcher {
+  constructor(
+    private readonly deps: { store: ResourceStore; queue: DeliveryQueue; metrics: Metrics; logger: Logger },
+  ) {}
+
+  /** Resolves once every job for the event is stored; rejects if the queue cannot store them. */
+  async dispatch(event: FluxEvent, acceptedAt = Date.now()): Promise<DispatchResult> {
+    const { store, queue, metrics, logger } = this.deps;
+    const alerts = await store.alerts.match(event, (ref) => store.labelsOf(ref));
+    const jobs: QueuedJob[] = [];
+    for (const compiled of alerts) {
+      const alert = compiled.alert;
+      const providerKey = objectKey({ namespace: alert.metadata.namespace, name: alert.spec.providerRef.name });
+      const provider = store.provider(alert.metadata.namespace, alert.spec.providerRef.name);
+      if (!provider) {
+        // As in Flux: an Alert without its Provider sends nothing (its status says ProviderNotFound).
+        logger.warn({ alert: compiled.key, provider: providerKey }, 'discarding event for alert: provider not found');
+        continue;
+      }
+      if (provider.suspended) continue;
+      const providerType = provider.resource.spec.type;
+      if (!providerAcceptsEvent(event, { providerType, commitStatusProvider: provider.adapter?.commitStatus === true })) {
+        metrics.deliveries.inc({ provider_type: providerType, outcome: 'dropped' });
+        continue;
+      }
+      const { event: notification, conflicts } = notificationFor(event, alert);
+      if (conflicts.length > 0) {
+        logger.info({ alert: compiled.key, keys: conflicts }, 'metadata keys set by more than one source; the higher precedence wins');
+      }
+      jobs.push({
+        id: deliveryJobId(event, compiled.key),
+        data: { alert: compiled.key, provider: providerKey, providerType, event: notification, acceptedAt },
+      });
+    }
+    if (jobs.length > 0) {
+      await queue.add(jobs);
+      for (const job of jobs) metrics.jobsEnqueued.inc({ provider_type: job.data.providerType });
+    }
+    return { matched: alerts.length, enqueued: jobs.length };
+  }
+}

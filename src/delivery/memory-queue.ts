@@ -1,0 +1,137 @@
+/**
+ * The in-process queue used when no Redis is configured: the same retry, dead-letter and
+ * de-duplication semantics as the Redis queue, for one replica, and nothing survives a
+ * restart.
+ */
+import type { QueueState } from '../observability/metrics.js';
+import type { DeliveryJob, QueuedJob } from './job.js';
+import { DeferError, PermanentError, RetryableError, type DeliveryQueue, type Processor } from './queue.js';
+import { retryDelay, type RetryPolicy } from './retry-policy.js';
+
+interface Entry {
+  id: string;
+  data: DeliveryJob;
+  state: QueueState;
+  attemptsMade: number;
+  lastError?: string;
+  timer?: NodeJS.Timeout;
+}
+
+export interface MemoryQueueOptions {
+  policy: RetryPolicy;
+  concurrency: number;
+  /** Completed job ids remembered for de-duplication, oldest forgotten first. */
+  keepCompleted?: number;
+}
+
+export class MemoryQueue implements DeliveryQueue {
+  readonly kind = 'memory' as const;
+  private readonly entries = new Map<string, Entry>();
+  private readonly waiting: Entry[] = [];
+  private readonly completedOrder: string[] = [];
+  private processor?: Processor;
+  private active = 0;
+  private closed = false;
+  private idle?: () => void;
+
+  constructor(private readonly opts: MemoryQueueOptions) {}
+
+  async add(jobs: QueuedJob[]): Promise<void> {
+    if (this.closed) throw new Error('the delivery queue is shutting down');
+    for (const job of jobs) {
+      if (this.entries.has(job.id)) continue;
+      const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0 };
+      this.entries.set(job.id, entry);
+      this.waiting.push(entry);
+    }
+    this.pump();
+  }
+
+  start(processor: Processor): void {
+    this.processor = processor;
+    this.pump();
+  }
+
+  ready(): boolean {
+    return !this.closed;
+  }
+
+  async counts(): Promise<Record<QueueState, number>> {
+    const counts: Record<QueueState, number> = { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 };
+    for (const entry of this.entries.values()) counts[entry.state] += 1;
+    return counts;
+  }
+
+  /** Dead letters: jobs that used up their attempts or failed permanently. */
+  deadLetters(): Array<{ id: string; data: DeliveryJob; attemptsMade: number; lastError?: string }> {
+    return [...this.entries.values()]
+      .filter((e) => e.state === 'failed')
+      .map(({ id, data, attemptsMade, lastError }) => ({ id, data, attemptsMade, lastError }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const entry of this.entries.values()) clearTimeout(entry.timer);
+    if (this.active > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+  }
+
+  private pump(): void {
+    const processor = this.processor;
+    if (!processor) return;
+    while (!this.closed && this.active < this.opts.concurrency && this.waiting.length > 0) {
+      const entry = this.waiting.shift() as Entry;
+      void this.run(entry, processor);
+    }
+  }
+
+  private async run(entry: Entry, processor: Processor): Promise<void> {
+    this.active += 1;
+    entry.state = 'active';
+    const attempt = entry.attemptsMade + 1;
+    try {
+      await processor(entry.data, { id: entry.id, attempt, finalAttempt: attempt >= this.opts.policy.attempts });
+      entry.attemptsMade = attempt;
+      this.complete(entry);
+    } catch (err) {
+      this.fail(entry, attempt, err);
+    } finally {
+      this.active -= 1;
+      if (this.active === 0) this.idle?.();
+      this.pump();
+    }
+  }
+
+  private complete(entry: Entry): void {
+    entry.state = 'completed';
+    entry.lastError = undefined;
+    // The payload is no longer needed; the id stays for de-duplication.
+    this.completedOrder.push(entry.id);
+    const keep = this.opts.keepCompleted ?? 10_000;
+    while (this.completedOrder.length > keep) this.entries.delete(this.completedOrder.shift() as string);
+  }
+
+  private fail(entry: Entry, attempt: number, err: unknown): void {
+    if (err instanceof DeferError) {
+      this.delay(entry, err.delayMs);
+      return;
+    }
+    entry.attemptsMade = attempt;
+    entry.lastError = err instanceof Error ? err.message : String(err);
+    if (err instanceof PermanentError || attempt >= this.opts.policy.attempts) {
+      entry.state = 'failed';
+      return;
+    }
+    const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
+    this.delay(entry, retryDelay(this.opts.policy, attempt, retryAfterMs));
+  }
+
+  private delay(entry: Entry, ms: number): void {
+    entry.state = 'delayed';
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      entry.state = 'waiting';
+      this.waiting.push(entry);
+      this.pump();
+    }, ms);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Runs one delivery attempt: resolves the job's Provider as it is now, has the adapter send,
+ * and turns the outcome into metrics, a log line and the queue's retry decision.
+ */
+import { DeliveryError } from '../../providers/http.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ResourceStore } from '../resources/store.js';
+import type { DeliveryJob } from './job.js';
+import { DeferError, PermanentError, RetryableError, type AttemptInfo, type Processor } from './queue.js';
+
+export interface WorkerOptions {
+  store: ResourceStore;
+  metrics: Metrics;
+  logger: Logger;
+  /**
+   * In-flight deliveries allowed per Provider in this process, so that a slow or hanging
+   * provider holds at most this many worker slots and never starves the others.
+   */
+  perProviderConcurrency: number;
+}
+
+/** How long a job waits when its Provider already has all its slots busy. */
+const DEFER_MIN_MS = 100;
+const DEFER_SPREAD_MS = 400;
+
+export function createProcessor(opts: WorkerOptions): Processor {
+  const inFlight = new Map<string, number>();
+  const { store, metrics, logger } = opts;
+
+  return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
+    const [namespace = '', name = ''] = job.provider.split('/');
+    const provider = store.provider(namespace, name);
+    const type = provider?.resource.spec.type ?? job.providerType;
+    const log = logger.child({ job: info.id, alert: job.alert, provider: job.provider, type, attempt: info.attempt });
+
+    if (provider?.suspended) {
+      metrics.deliveries.inc({ provider_type: type, outcome: 'dropped' });
+      log.info('provider is suspended; notification dropped');
+      return;
+    }
+    const busy = inFlight.get(job.provider) ?? 0;
+    if (busy >= opts.perProviderConcurrency) throw new DeferError(DEFER_MIN_MS + Math.round(Math.random() * DEFER_SPREAD_MS));
+
+    inFlight.set(job.provider, busy + 1);
+    const started = performance.now();
+    try {
+      if (!provider) throw new RetryableError(`provider ${job.provider} not found`);
+      if (!provider.ready || !provider.adapter || !provider.config || !provider.http) {
+        throw new RetryableError(`provider ${job.provider} is not ready: ${provider.reason}: ${provider.message}`);
+      }
+      await provider.adapter.send(job.event, { config: provider.config, http: provider.http });
+      const seconds = (performance.now() - started) / 1000;
+      metrics.deliveries.inc({ provider_type: type, outcome: 'success' });
+      metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);
+      metrics.deliveryLatency.observe({ provider_type: type }, Math.max(0, Date.now() - job.acceptedAt) / 1000);
+      metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'success' }, info.attempt);
+      log.debug({ ms: Math.round(seconds * 1000) }, 'notification delivered');
+    } catch (err) {
+      const failure = classify(err, provider?.http?.mask);
+      const dead = failure instanceof PermanentError || info.finalAttempt;
+      const outcome = dead ? 'failed' : 'retry';
+      metrics.deliveries.inc({ provider_type: type, outcome });
+      metrics.deliveryDuration.observe({ provider_type: type, outcome }, (performance.now() - started) / 1000);
+      if (dead) {
+        metrics.deadLetters.inc({ provider_type: type });
+        metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'failed' }, info.attempt);
+        log.error({ err: failure.message }, 'delivery failed for good; kept as a dead letter');
+      } else {
+        const retryAfterMs = failure instanceof RetryableError ? failure.retryAfterMs : undefined;
+        log.warn({ err: failure.message, retryAfterMs }, 'delivery failed; will retry');
+      }
+      throw failure;
+    } finally {
+      const left = (inFlight.get(job.provider) ?? 1) - 1;
+      if (left === 0) inFlight.delete(job.provider);
+      else inFlight.set(job.provider, left);
+    }
+  };
+}
+
+/** Maps whatever an adapter threw to the queue's retry vocabulary, secrets masked. */
+function classify(err: unknown, mask: (text: string) => string = (t) => t): RetryableError | PermanentError {
+  if (err instanceof RetryableError || err instanceof PermanentError) return err;
+  if (err instanceof DeliveryError) {
+    return err.retryable ? new RetryableError(mask(err.message), err.retryAfterMs) : new PermanentError(mask(err.message));
+  }
+  // An adapter bug or an unexpected library error: retry, it may be transient, and say what it was.
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return new RetryableError(mask(message));
+}

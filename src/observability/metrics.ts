@@ -1,0 +1,103 @@
+/**
+ * Herald's Prometheus metrics. One registry per process (tests may build several).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type EventOutcome = 'accepted' | 'invalid' | 'too_large' | 'duplicate' | 'unmatched' | 'unavailable';
+export type DeliveryOutcome = 'success' | 'retry' | 'failed' | 'dropped';
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly eventsReceived = new Counter({
+    name: 'herald_events_received_total',
+    help: 'Events POSTed to the events address, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly jobsEnqueued = new Counter({
+    name: 'herald_jobs_enqueued_total',
+    help: 'Delivery jobs stored in the queue (one per event and matching Alert).',
+    labelNames: ['provider_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveries = new Counter({
+    name: 'herald_deliveries_total',
+    help: 'Delivery attempts by provider type and outcome (success, retry, failed = dead letter, dropped = not for this provider).',
+    labelNames: ['provider_type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryDuration = new Histogram({
+    name: 'herald_delivery_duration_seconds',
+    help: 'Time one delivery attempt took, by provider type and outcome.',
+    labelNames: ['provider_type', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly deliveryLatency = new Histogram({
+    name: 'herald_delivery_latency_seconds',
+    help: 'Time from accepting an event to its successful delivery, retries included.',
+    labelNames: ['provider_type'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    registers: [this.registry],
+  });
+
+  readonly attemptsPerDelivery = new Histogram({
+    name: 'herald_delivery_attempts',
+    help: 'Attempts a delivery took until it succeeded or became a dead letter.',
+    labelNames: ['provider_type', 'outcome'] as const,
+    buckets: [1, 2, 3, 4, 5, 6, 8, 10, 15, 20],
+    registers: [this.registry],
+  });
+
+  readonly deadLetters = new Counter({
+    name: 'herald_dead_letters_total',
+    help: 'Deliveries that used up their attempts or failed permanently, kept as dead letters.',
+    labelNames: ['provider_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'herald_http_request_duration_seconds',
+    help: 'HTTP requests served, by listener, route, method and status code.',
+    labelNames: ['server', 'route', 'method', 'code'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly queueJobs = new Gauge({
+    name: 'herald_queue_jobs',
+    help: 'Jobs in the delivery queue by state (failed = dead letters).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly resources = new Gauge({
+    name: 'herald_resources',
+    help: 'Providers and Alerts known to Herald, by kind and Ready status.',
+    labelNames: ['kind', 'ready'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Refreshes gauges whose values live elsewhere, right before a scrape. */
+  onScrape(refresh: () => Promise<void>): void {
+    this.scrapeHooks.push(refresh);
+  }
+
+  async render(): Promise<string> {
+    await Promise.all(this.scrapeHooks.map((hook) => hook().catch(() => undefined)));
+    return this.registry.metrics();
+  }
+
+  private readonly scrapeHooks: Array<() => Promise<void>> = [];
+}

@@ -1,0 +1,86 @@
+/**
+ * The events address: Flux controllers POST one event to `/`. The answer is honest, because
+ * senders retry on 5xx and 429: 202 only once every job is stored, 400/413/415 for input that
+ * will never be accepted, 429 for a duplicate, 503 when the work could not be stored.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { cleanupMetadata, eventSchema, rateLimitKey, type FluxEvent } from '../events/event.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { DuplicateFilter } from './duplicate-filter.js';
+import { recordRequestDurations } from './http-metrics.js';
+
+/** Flux's limit on an event body. */
+export const MAX_EVENT_BYTES = 3 * 1024 * 1024;
+
+export interface EventsServerDeps {
+  dispatcher: Dispatcher;
+  duplicates: DuplicateFilter;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
+  const { dispatcher, duplicates, metrics, logger } = deps;
+  const app = Fastify({
+    loggerInstance: logger.child({ server: 'events' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: MAX_EVENT_BYTES,
+    // Strict types: a number where a string belongs is a 400, not silently converted.
+    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+  recordRequestDurations(app, metrics, 'events');
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    const outcome = status === 413 ? 'too_large' : status < 500 ? 'invalid' : 'unavailable';
+    metrics.eventsReceived.inc({ outcome });
+    if (status >= 500) logger.error({ err: err.message }, 'event intake failed');
+    void reply.status(status).send({ error: err.code ?? 'Error', message: err.message });
+  });
+
+  app.post<{ Body: FluxEvent }>('/', { schema: { body: eventSchema } }, async (req, reply) => {
+    const acceptedAt = Date.now();
+    const event = cleanupMetadata(req.body);
+    const key = rateLimitKey(event);
+    const involved = `${event.involvedObject.kind}/${event.involvedObject.namespace ?? ''}/${event.involvedObject.name}`;
+
+    let first: boolean;
+    try {
+      first = await duplicates.firstSighting(key);
+    } catch (err) {
+      return unavailable(reply, err, involved);
+    }
+    if (!first) {
+      metrics.eventsReceived.inc({ outcome: 'duplicate' });
+      logger.debug({ involved }, 'discarding duplicate event inside the rate-limit window');
+      return reply.status(429).send({ error: 'TooManyRequests', message: 'duplicate event inside the rate-limit window' });
+    }
+
+    try {
+      const result = await dispatcher.dispatch(event, acceptedAt);
+      metrics.eventsReceived.inc({ outcome: result.enqueued > 0 ? 'accepted' : 'unmatched' });
+      if (result.enqueued === 0) logger.debug({ involved }, 'no alert takes this event');
+      return reply.status(202).send();
+    } catch (err) {
+      // The sender will retry: let that retry through the duplicate filter. Jobs that were
+      // stored before the failure have ids derived from the event, so they are not stored twice.
+      await duplicates.forget(key).catch(() => undefined);
+      return unavailable(reply, err, involved);
+    }
+  });
+
+  function unavailable(reply: FastifyReply, err: unknown, involved: string) {
+    const message = err instanceof Error ? err.message : String(err);
+    metrics.eventsReceived.inc({ outcome: 'unavailable' });
+    logger.error({ involved, err: message }, 'could not store the event; answered 503 so the sender retries');
+    return reply
+      .status(503)
+      .header('retry-after', '5')
+      .send({ error: 'ServiceUnavailable', message: 'the delivery queue cannot store work right now; retry later' });
+  }
+
+  return app;
+}

@@ -1,0 +1,135 @@
+/**
+ * Starts Herald as a real process (the built `dist/src/main.js`) on free loopback ports with a
+ * temporary config directory, for end-to-end tests and benchmarks. Only ever stops the process
+ * it started, by PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const heraldMain = join(repoRoot, 'dist', 'src', 'main.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface HeraldProcess {
+  child: ChildProcess;
+  eventsUrl: string;
+  metricsUrl: string;
+  healthUrl: string;
+  configDir: string;
+  /** Every line the process wrote to stdout and stderr so far. */
+  output: string[];
+  postEvent(event: unknown, init?: { body?: string; headers?: Record<string, string> }): Promise<Response>;
+  metrics(): Promise<string>;
+  /** Writes (or replaces) a manifest file in the config directory. */
+  writeManifest(name: string, yaml: string): Promise<void>;
+  removeManifest(name: string): Promise<void>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  manifests?: Record<string, string>;
+  redisUrl?: string;
+  /** Reuse a config directory (e.g. to restart on the same manifests). */
+  configDir?: string;
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
+  const configDir = opts.configDir ?? (await mkdtemp(join(tmpdir(), 'herald-e2e-')));
+  for (const [name, yaml] of Object.entries(opts.manifests ?? {})) await writeFile(join(configDir, name), yaml);
+  const [events, metrics, health] = [await freePort(), await freePort(), await freePort()];
+  const args = [
+    heraldMain,
+    '--config-dir',
+    configDir,
+    '--events-addr',
+    `127.0.0.1:${events}`,
+    '--metrics-addr',
+    `127.0.0.1:${metrics}`,
+    '--health-addr',
+    `127.0.0.1:${health}`,
+    ...(opts.redisUrl ? ['--redis-url', opts.redisUrl] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  delete env.REDIS_URL;
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      output.push(...lines);
+    });
+  }
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+
+  const heraldProcess: HeraldProcess = {
+    child,
+    eventsUrl: `http://127.0.0.1:${events}`,
+    metricsUrl: `http://127.0.0.1:${metrics}`,
+    healthUrl: `http://127.0.0.1:${health}`,
+    configDir,
+    output,
+    postEvent(event, init = {}) {
+      return fetch(`${this.eventsUrl}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...init.headers },
+        body: init.body ?? JSON.stringify(event),
+      });
+    },
+    async metrics() {
+      return (await fetch(`${this.metricsUrl}/metrics`)).text();
+    },
+    writeManifest: (name, yaml) => writeFile(join(configDir, name), yaml),
+    removeManifest: (name) => rm(join(configDir, name), { force: true }),
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}:\n${output.join('\n')}`);
+    try {
+      const res = await fetch(`${heraldProcess.healthUrl}/readyz`);
+      if (res.status === 200) return heraldProcess;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await heraldProcess.stop('SIGKILL');
+      throw new Error(`herald did not become ready within 20s:\n${output.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Reads one sample's value from Prometheus text exposition. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
+  }
+  return total;
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseAddress, parseDuration } from '../../src/config.js';
+
+describe('parseDuration', () => {
+  it.each([
+    ['5m', 300_000],
+    ['1h30m', 5_400_000],
+    ['500ms', 500],
+    ['1.5s', 1500],
+  ])('%s → %i', (text, ms) => expect(parseDuration(text, 'x')).toBe(ms));
+
+  it.each(['', '5', 'five minutes', '5m ', '-1s'])('rejects %j naming the flag', (text) => {
+    expect(() => parseDuration(text, 'rate-limit-interval')).toThrow(/--rate-limit-interval/);
+  });
+});
+
+describe('parseAddress', () => {
+  it.each([
+    [':9090', { host: '0.0.0.0', port: 9090 }],
+    ['127.0.0.1:8080', { host: '127.0.0.1', port: 8080 }],
+    ['[::1]:9440', { host: '::1', port: 9440 }],
+  ])('%s', (text, addr) => expect(parseAddress(text, 'x')).toEqual(addr));
+
+  it.each(['9090', 'host:', ':99999'])('rejects %s', (text) => expect(() => parseAddress(text, 'events-addr')).toThrow(ConfigError));
+});
+
+describe('loadConfig', () => {
+  it('uses Flux defaults', () => {
+    const config = loadConfig(['--config-dir', 'x'], {});
+    expect(config).toMatchObject({
+      eventsAddr: { host: '0.0.0.0', port: 9090 },
+      metricsAddr: { port: 8080 },
+      healthAddr: { port: 9440 },
+      rateLimitIntervalMs: 300_000,
+      noCrossNamespaceRefs: false,
+      redisUrl: undefined,
+    });
+  });
+
+  it('reads environment variables, flags win', () => {
+    const config = loadConfig(['--events-addr', ':1'], { HERALD_CONFIG_DIR: 'd', HERALD_EVENTS_ADDR: ':2', REDIS_URL: 'redis://r' });
+    expect(config).toMatchObject({ configDir: 'd', eventsAddr: { port: 1 }, redisUrl: 'redis://r' });
+  });
+
+  it('reads boolean flags from the environment', () => {
+    expect(loadConfig([], { HERALD_CONFIG_DIR: 'd', HERALD_NO_CROSS_NAMESPACE_REFS: 'true' })).toMatchObject({ noCrossNamespaceRefs: true });
+  });
+
+  it('refuses unknown flags and a missing source with a clear message', () => {
+    expect(() => loadConfig(['--nope'], {})).toThrow(/--nope/);
+    expect(() => loadConfig([], {})).toThrow(/--config-dir/);
+    expect(() => loadConfig(['--config-dir', 'd', '--log-level', 'loud'], {})).toThrow(/--log-level/);
+  });
+});

@@ -1,0 +1,74 @@
+import { createHmac } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generic, genericHmac } from '../../providers/generic.js';
+import { createHttpClient } from '../../providers/http.js';
+import { fluxEventJson } from '../../providers/wire.js';
+import { kustomizationEvent } from '../support/events.js';
+import { testProviderConfig } from '../support/provider-config.js';
+import { startSink, type Sink } from '../support/sink.js';
+
+describe('fluxEventJson (Go encoding/json compatible)', () => {
+  it('uses struct field order, sorted metadata keys, second-precision UTC time and omits empty optionals', () => {
+    const json = fluxEventJson({
+      involvedObject: { kind: 'Kustomization', name: 'apps', namespace: 'flux-system', apiVersion: 'kustomize.toolkit.fluxcd.io/v1' },
+      severity: 'info',
+      timestamp: '2026-11-24T10:00:00.123+01:00',
+      message: 'ok',
+      reason: 'ReconciliationSucceeded',
+      metadata: { z: '1', a: '2' },
+      reportingController: 'kustomize-controller',
+    });
+    expect(json).toBe(
+      '{"involvedObject":{"kind":"Kustomization","namespace":"flux-system","name":"apps","apiVersion":"kustomize.toolkit.fluxcd.io/v1"},' +
+        '"severity":"info","timestamp":"2026-11-24T09:00:00Z","message":"ok","reason":"ReconciliationSucceeded",' +
+        '"metadata":{"a":"2","z":"1"},"reportingController":"kustomize-controller"}',
+    );
+  });
+
+  it('escapes <, >, & and line separators as Go does, keeps non-ASCII', () => {
+    const json = fluxEventJson({ ...kustomizationEvent(), metadata: {}, message: 'a<b>&c\u2028 "q" ü\n' });
+    expect(json).toContain('"message":"a\\u003cb\\u003e\\u0026c\\u2028 \\"q\\" ü\\n"');
+    expect(json).not.toContain('"metadata"');
+    expect(JSON.parse(json).message).toBe('a<b>&c\u2028 "q" ü\n');
+  });
+
+  it('writes a missing timestamp as null', () => {
+    expect(fluxEventJson({ ...kustomizationEvent(), timestamp: undefined })).toContain('"timestamp":null');
+  });
+});
+
+describe('generic and generic-hmac adapters', () => {
+  let sink: Sink;
+  beforeEach(async () => {
+    sink = await startSink();
+  });
+  afterEach(async () => {
+    await sink.close();
+  });
+
+  it('generic POSTs the event with Gotk-Component and the Secret headers', async () => {
+    const config = testProviderConfig({ type: 'generic', address: `${sink.url}/hook?x=1`, headers: { Authorization: 'Bearer abcd' } });
+    const event = kustomizationEvent({ metadata: { revision: 'main@sha1:1', 'quote"d': 'ünïcode\n**md**' } });
+    await generic.send(event, { config, http: createHttpClient(config) });
+    const [req] = await sink.waitFor(1);
+    expect(req?.method).toBe('POST');
+    expect(req?.url).toBe('/hook?x=1');
+    expect(req?.headers['gotk-component']).toBe('kustomize-controller');
+    expect(req?.headers['content-type']).toBe('application/json');
+    expect(req?.headers.authorization).toBe('Bearer abcd');
+    expect(req?.body).toBe(fluxEventJson(event));
+  });
+
+  it('generic-hmac signs the exact body with the token', async () => {
+    const config = testProviderConfig({ type: 'generic-hmac', address: sink.url, token: 'hmac-secret-key' });
+    const event = kustomizationEvent();
+    await genericHmac.send(event, { config, http: createHttpClient(config) });
+    const [req] = await sink.waitFor(1);
+    const expected = createHmac('sha256', 'hmac-secret-key').update(req?.body ?? '').digest('hex');
+    expect(req?.headers['x-signature']).toBe(`sha256=${expected}`);
+  });
+
+  it('generic-hmac is not usable without a token', () => {
+    expect(genericHmac.validate?.(testProviderConfig({ type: 'generic-hmac', address: sink.url }))).toMatch(/token/);
+  });
+});

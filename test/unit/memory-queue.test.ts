@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import type { DeliveryJob } from '../../src/delivery/job.js';
+import { MemoryQueue } from '../../src/delivery/memory-queue.js';
+import { DeferError, PermanentError, RetryableError, type AttemptInfo } from '../../src/delivery/queue.js';
+import { kustomizationEvent } from '../support/events.js';
+
+const policy = { attempts: 3, baseDelayMs: 10, maxDelayMs: 40, maxRetryAfterMs: 1000 };
+const job = (n: number): DeliveryJob => ({
+  alert: 'ns/a',
+  provider: 'ns/p',
+  providerType: 'generic',
+  event: kustomizationEvent({ message: `m${n}` }),
+  acceptedAt: Date.now(),
+});
+
+async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('MemoryQueue', () => {
+  it('processes each job id once, even when added twice', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 4 });
+    const seen: string[] = [];
+    q.start(async (j) => void seen.push(j.event.message));
+    await q.add([{ id: 'a', data: job(1) }, { id: 'b', data: job(2) }]);
+    await q.add([{ id: 'a', data: job(1) }]);
+    await until(async () => (await q.counts()).completed === 2);
+    expect(seen.sort()).toEqual(['m1', 'm2']);
+    await q.close();
+  });
+
+  it('retries a retryable failure and then succeeds', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 1 });
+    const attempts: AttemptInfo[] = [];
+    q.start(async (_j, info) => {
+      attempts.push(info);
+      if (info.attempt < 3) throw new RetryableError('503');
+    });
+    await q.add([{ id: 'x', data: job(1) }]);
+    await until(async () => (await q.counts()).completed === 1);
+    expect(attempts.map((a) => [a.attempt, a.finalAttempt])).toEqual([
+      [1, false],
+      [2, false],
+      [3, true],
+    ]);
+    await q.close();
+  });
+
+  it('keeps a job that used up its attempts as a dead letter with its last error', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 1 });
+    q.start(async (_j, info) => {
+      throw new RetryableError(`attempt ${info.attempt} failed`);
+    });
+    await q.add([{ id: 'x', data: job(1) }]);
+    await until(async () => (await q.counts()).failed === 1);
+    expect(q.deadLetters()).toEqual([expect.objectContaining({ id: 'x', attemptsMade: 3, lastError: 'attempt 3 failed' })]);
+    await q.close();
+  });
+
+  it('does not retry a permanent failure', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 1 });
+    let calls = 0;
+    q.start(async () => {
+      calls += 1;
+      throw new PermanentError('400 bad request');
+    });
+    await q.add([{ id: 'x', data: job(1) }]);
+    await until(async () => (await q.counts()).failed === 1);
+    expect(calls).toBe(1);
+    await q.close();
+  });
+
+  it('honours Retry-After', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 1 });
+    const times: number[] = [];
+    q.start(async () => {
+      times.push(Date.now());
+      if (times.length === 1) throw new RetryableError('429', 300);
+    });
+    await q.add([{ id: 'x', data: job(1) }]);
+    await until(async () => (await q.counts()).completed === 1);
+    expect((times[1] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(290);
+    await q.close();
+  });
+
+  it('a deferred job keeps its attempt count', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 1 });
+    const attempts: number[] = [];
+    q.start(async (_j, info) => {
+      attempts.push(info.attempt);
+      if (attempts.length < 3) throw new DeferError(5);
+    });
+    await q.add([{ id: 'x', data: job(1) }]);
+    await until(async () => (await q.counts()).completed === 1);
+    expect(attempts).toEqual([1, 1, 1]);
+    await q.close();
+  });
+
+  it('runs at most `concurrency` jobs at once, and close waits for them', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 2 });
+    let running = 0;
+    let peak = 0;
+    let finished = 0;
+    q.start(async () => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 30));
+      running -= 1;
+      finished += 1;
+    });
+    await q.add([1, 2, 3, 4, 5].map((n) => ({ id: String(n), data: job(n) })));
+    await until(() => running === 2);
+    await q.close();
+    expect(running).toBe(0);
+    expect(peak).toBe(2);
+    expect(finished).toBeGreaterThanOrEqual(2);
+    await expect(q.add([{ id: 'late', data: job(9) }])).rejects.toThrow(/shutting down/);
+  });
+});
