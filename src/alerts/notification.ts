@@ -1,0 +1,80 @@
+/**
+ * What one provider receives for one (event, Alert): the metadata Flux sends, and whether the
+ * provider takes the event at all (commit-status routing).
+ */
+import { apiGroup, controllerMetadata, EVENT_METADATA_PREFIX, type FluxEvent } from '../events/event.js';
+import type { Alert } from '../resources/types.js';
+
+export interface Notification {
+  /** The event with its metadata keys un-prefixed and merged; `<group>/token` is gone. */
+  event: FluxEvent;
+  /** Keys that more than one source set (the later one won), sorted, for a warning log line. */
+  conflicts: string[];
+}
+
+/**
+ * Merges the metadata sources by Flux's precedence (RFC 0008; lowest first, a later source
+ * overwrites): `event.toolkit.fluxcd.io/<key>` from object annotations, the Alert's
+ * `spec.eventMetadata`, the Alert's deprecated `spec.summary` as `summary`, and last the
+ * controller's own `<group>/<key>`, so a controller-set `revision` cannot be spoofed by an
+ * annotation. `event` must already have gone through `cleanupMetadata`.
+ */
+export function notificationFor(event: FluxEvent, alert: Alert): Notification {
+  const group = apiGroup(event.involvedObject);
+  const groupPrefix = group ? `${group}/` : undefined;
+  // The token only serves duplicate suppression; Flux removes it before dispatch.
+  const tokenKey = groupPrefix ? `${groupPrefix}token` : undefined;
+  const incoming = Object.entries(event.metadata ?? {}).filter(([key]) => key !== tokenKey);
+
+  const metadata: Record<string, string> = {};
+  const setBy = new Map<string, number>();
+  const put = (key: string, value: string): void => {
+    metadata[key] = value;
+    setBy.set(key, (setBy.get(key) ?? 0) + 1);
+  };
+
+  for (const [key, value] of incoming) {
+    if (key.startsWith(EVENT_METADATA_PREFIX)) put(key.slice(EVENT_METADATA_PREFIX.length), value);
+  }
+  for (const [key, value] of Object.entries(alert.spec.eventMetadata ?? {})) put(key, value);
+  if (alert.spec.summary) put('summary', alert.spec.summary);
+  if (groupPrefix) {
+    for (const [key, value] of incoming) {
+      if (key.startsWith(groupPrefix)) put(key.slice(groupPrefix.length), value);
+    }
+  }
+
+  const conflicts = [...setBy].filter(([, count]) => count > 1).map(([key]) => key).sort();
+  const { metadata: _prefixed, ...rest } = event;
+  // Like Flux's JSON (`omitempty`), no metadata means no `metadata` field.
+  const notification: FluxEvent = Object.keys(metadata).length > 0 ? { ...rest, metadata } : rest;
+  return { event: notification, conflicts };
+}
+
+const COMMIT_STATUS_KEY = 'commit_status';
+const COMMIT_STATUS_UPDATE = 'update';
+const COMMIT_KEY = `${EVENT_METADATA_PREFIX}commit`;
+
+/**
+ * Commit-status routing, applied per provider before anything is sent:
+ * - an event marked `<group>/commit_status: update` (a controller reporting "this revision is
+ *   now applied") is meant for commit statuses: only commit-status providers and `generic`
+ *   take it;
+ * - a commit-status provider needs a commit to annotate: it takes the update marker, an event
+ *   with a non-empty `event.toolkit.fluxcd.io/commit`, or an error.
+ *
+ * Flux's newest stored source (internal/server/event_handlers.go, getNotificationParams) has
+ * neither the `generic` nor the error exception; FLUX-NOTES.md, which tracks current Flux, has
+ * both, and Herald follows it.
+ *
+ * `event` is the cleaned event with its metadata keys still prefixed.
+ */
+export function providerAcceptsEvent(
+  event: FluxEvent,
+  opts: { commitStatusProvider: boolean; providerType: string },
+): boolean {
+  const isStatusUpdate = controllerMetadata(event, COMMIT_STATUS_KEY) === COMMIT_STATUS_UPDATE;
+  if (!opts.commitStatusProvider) return !isStatusUpdate || opts.providerType === 'generic';
+  const hasCommit = (event.metadata?.[COMMIT_KEY] ?? '') !== '';
+  return isStatusUpdate || hasCommit || event.severity === 'error';
+}

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { notificationFor, providerAcceptsEvent } from '../../src/alerts/notification.js';
+import { cleanupMetadata, type FluxEvent, type Severity } from '../../src/events/event.js';
+import type { Alert, AlertSpec } from '../../src/resources/types.js';
+import { kustomizationEvent } from '../support/events.js';
+
+const G = 'kustomize.toolkit.fluxcd.io';
+const E = 'event.toolkit.fluxcd.io';
+
+function alert(spec: Partial<AlertSpec> = {}): Alert {
+  return {
+    apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
+    kind: 'Alert',
+    metadata: { name: 'a', namespace: 'flux-system' },
+    spec: { providerRef: { name: 'slack' }, eventSources: [{ kind: 'Kustomization', name: '*' }], ...spec },
+  };
+}
+
+function cleanedEvent(metadata: Record<string, string>, severity: Severity = 'info'): FluxEvent {
+  return cleanupMetadata(kustomizationEvent({ metadata, severity }));
+}
+
+describe('notificationFor: metadata precedence', () => {
+  it.each<[string, Record<string, string>, Partial<AlertSpec>, Record<string, string> | undefined, string[]]>([
+    ['strips the annotation prefix', { [`${E}/deploymentID`]: 'd1' }, {}, { deploymentID: 'd1' }, []],
+    ['strips the controller prefix', { [`${G}/revision`]: 'main@sha1:abc' }, {}, { revision: 'main@sha1:abc' }, []],
+    ['adds spec.eventMetadata as written', {}, { eventMetadata: { env: 'prod' } }, { env: 'prod' }, []],
+    ['adds spec.summary as summary', {}, { summary: 'cluster impacted' }, { summary: 'cluster impacted' }, []],
+    ['ignores an empty spec.summary', {}, { summary: '' }, undefined, []],
+    ['eventMetadata beats an annotation', { [`${E}/env`]: 'dev' }, { eventMetadata: { env: 'prod' } }, { env: 'prod' }, ['env']],
+    ['summary beats eventMetadata.summary', {}, { summary: 'spec', eventMetadata: { summary: 'meta' } }, { summary: 'spec' }, ['summary']],
+    ['summary beats an annotation', { [`${E}/summary`]: 'annotation' }, { summary: 'spec' }, { summary: 'spec' }, ['summary']],
+    [
+      'controller metadata beats everything (an annotation cannot spoof the revision)',
+      { [`${E}/revision`]: 'fake', [`${G}/revision`]: 'real' },
+      { eventMetadata: { revision: 'alert' }, summary: 's' },
+      { revision: 'real', summary: 's' },
+      ['revision'],
+    ],
+    [
+      'merges distinct keys from every source without conflicts',
+      { [`${E}/a`]: '1', [`${G}/d`]: '4' },
+      { eventMetadata: { b: '2' }, summary: '3' },
+      { a: '1', b: '2', summary: '3', d: '4' },
+      [],
+    ],
+    [
+      'lists every conflicting key once, sorted',
+      { [`${E}/z`]: '1', [`${E}/b`]: '1', [`${G}/z`]: '2' },
+      { eventMetadata: { b: '2', z: '3' } },
+      { b: '2', z: '2' },
+      ['b', 'z'],
+    ],
+    ['removes the controller token', { [`${G}/token`]: 'secret', [`${G}/revision`]: 'r' }, {}, { revision: 'r' }, []],
+    ['keeps a token annotation (only <group>/token is internal)', { [`${E}/token`]: 't' }, {}, { token: 't' }, []],
+    ['has no metadata when no source sets any', {}, {}, undefined, []],
+  ])('%s', (_why, metadata, spec, expected, conflicts) => {
+    const result = notificationFor(cleanedEvent(metadata), alert(spec));
+    expect(result.event.metadata).toEqual(expected);
+    expect('metadata' in result.event).toBe(expected !== undefined);
+    expect(result.conflicts).toEqual(conflicts);
+  });
+
+  it('keeps every other field and leaves its input alone', () => {
+    const input = cleanedEvent({ [`${G}/revision`]: 'r', [`${G}/token`]: 't' });
+    const before = structuredClone(input);
+    const { event } = notificationFor(input, alert({ eventMetadata: { env: 'prod' } }));
+    expect(input).toEqual(before);
+    const { metadata: _input, ...rest } = input;
+    const { metadata, ...sent } = event;
+    expect(sent).toEqual(rest);
+    expect(metadata).toEqual({ revision: 'r', env: 'prod' });
+  });
+
+  it('only takes annotation metadata when the involved object has no API group', () => {
+    const base = kustomizationEvent({ metadata: { [`${E}/a`]: '1' } });
+    const coreObject = cleanupMetadata({ ...base, involvedObject: { ...base.involvedObject, apiVersion: 'v1' } });
+    expect(notificationFor(coreObject, alert()).event.metadata).toEqual({ a: '1' });
+  });
+});
+
+describe('providerAcceptsEvent: commit-status routing', () => {
+  const statusUpdate = { [`${G}/commit_status`]: 'update' };
+  const commit = { [`${E}/commit`]: '6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e' };
+  const chat = { commitStatusProvider: false, providerType: 'slack' };
+  const github = { commitStatusProvider: true, providerType: 'github' };
+
+  it.each<[string, Record<string, string>, Severity, { commitStatusProvider: boolean; providerType: string }, boolean]>([
+    ['a plain event goes to a chat provider', {}, 'info', chat, true],
+    ['a status update does not go to a chat provider', statusUpdate, 'info', chat, false],
+    ['a status update does not go to a chat provider even as an error', statusUpdate, 'error', chat, false],
+    ['a status update goes to generic', statusUpdate, 'info', { commitStatusProvider: false, providerType: 'generic' }, true],
+    ['a status update does not go to generic-hmac', statusUpdate, 'info', { commitStatusProvider: false, providerType: 'generic-hmac' }, false],
+    ['a status update goes to a commit-status provider', statusUpdate, 'info', github, true],
+    ['a marker other than update is not a status update', { [`${G}/commit_status`]: 'other' }, 'info', chat, true],
+    ['a marker under another group is not a status update', { [`source.toolkit.fluxcd.io/commit_status`]: 'update' }, 'info', chat, true],
+    ['a commit-status provider drops an info event without a commit', {}, 'info', github, false],
+    ['a commit-status provider drops a trace event without a commit', {}, 'trace', github, false],
+    ['a commit-status provider takes an error event without a commit', {}, 'error', github, true],
+    ['a commit-status provider takes an event with a commit annotation', commit, 'info', github, true],
+    ['an empty commit annotation is no commit', { [`${E}/commit`]: '' }, 'info', github, false],
+    ['a chat provider takes an event with a commit annotation', commit, 'info', chat, true],
+  ])('%s', (_why, metadata, severity, opts, accepted) => {
+    expect(providerAcceptsEvent(cleanedEvent(metadata, severity), opts)).toBe(accepted);
+  });
+});
