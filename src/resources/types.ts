@@ -96,3 +96,75 @@ export interface ReadyCondition {
 export function objectKey(meta: { namespace?: string; name: string }): string {
   return `${meta.namespace ?? ''}/${meta.name}`;
 }
+
+/** Every object the resource store holds; tell them apart with `isProvider`, `isAlert`, `isSecret`. */
+export type StoredObject = Provider | Alert | Secret | LabelledObject;
+
+/** The API group of an `apiVersion` (`''` for the core group of `v1`). */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.lastIndexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/** `group|kind|namespace|name`: one stored object, whichever API version it was written in. */
+export function storedKey(group: string, kind: string, namespace: string, name: string): string {
+  return `${group}|${kind}|${namespace}|${name}`;
+}
+
+export function storedObjectKey(obj: StoredObject): string {
+  return storedKey(groupOf(obj.apiVersion), obj.kind, obj.metadata.namespace, obj.metadata.name);
+}
+
+// Guards check the group as well as the kind: other projects have kinds named `Provider`
+// (Crossplane's `pkg.crossplane.io`), and they are only labelled objects to Herald.
+export function isProvider(obj: StoredObject): obj is Provider {
+  return obj.kind === 'Provider' && groupOf(obj.apiVersion) === NOTIFICATION_GROUP;
+}
+
+export function isAlert(obj: StoredObject): obj is Alert {
+  return obj.kind === 'Alert' && groupOf(obj.apiVersion) === NOTIFICATION_GROUP;
+}
+
+export function isSecret(obj: StoredObject): obj is Secret {
+  return obj.kind === 'Secret' && obj.apiVersion === 'v1';
+}
+
+/**
+ * Why a resource is not usable, for its Ready condition. `message` names the field at fault
+ * and never contains a Secret's value.
+ */
+export interface Finding {
+  reason: string;
+  message: string;
+}
+
+/** The `reason` of a Ready condition, one per way a resource can be unusable. */
+export const Reasons = {
+  Succeeded: 'Succeeded',
+  /** A required field is missing, or a field is out of its allowed range or enum. */
+  InvalidSpec: 'InvalidSpec',
+  /** `spec.type` is not one of Flux's provider types. */
+  UnknownProviderType: 'UnknownProviderType',
+  /** `spec.type` is a Flux provider type that Herald has no adapter for yet. */
+  ProviderTypeNotSupported: 'ProviderTypeNotSupported',
+  InvalidTimeout: 'InvalidTimeout',
+  InvalidAddress: 'InvalidAddress',
+  InvalidProxy: 'InvalidProxy',
+  SecretNotFound: 'SecretNotFound',
+  /** A referenced Secret lacks a key it must have, or a key's value is malformed. */
+  InvalidSecret: 'InvalidSecret',
+  /** The provider adapter rejected the resolved configuration. */
+  InvalidProviderConfig: 'InvalidProviderConfig',
+  /** A Flux feature Herald does not implement (workload identity). */
+  Unsupported: 'Unsupported',
+  ProviderNotFound: 'ProviderNotFound',
+  ProviderNotReady: 'ProviderNotReady',
+  InvalidRegex: 'InvalidRegex',
+} as const;
+
+/** The logging the resources module needs; a pino logger fits. */
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}

@@ -1,0 +1,228 @@
+/**
+ * Turns manifest text (multi-document YAML, as `kubectl apply -f` takes it) into the objects
+ * the resource store holds. It does what the Kubernetes API server would do before Herald's
+ * own validation runs: reject documents that are not objects, fields of the wrong type and
+ * unsupported API versions, and decode Secrets. A bad document becomes a problem naming the
+ * file and document; it never stops the other documents from loading.
+ */
+import { LineCounter, parseAllDocuments } from 'yaml';
+import {
+  NOTIFICATION_GROUP,
+  groupOf,
+  objectKey,
+  type Alert,
+  type LabelledObject,
+  type ObjectMeta,
+  type Provider,
+  type Secret,
+  type StoredObject,
+} from './types.js';
+
+export interface ManifestProblem {
+  file: string;
+  /** 1-based position of the document in the file (documents are separated by `---`). */
+  document?: number;
+  message: string;
+}
+
+export interface ParsedManifests {
+  objects: StoredObject[];
+  problems: ManifestProblem[];
+}
+
+/** The notification API versions whose Provider and Alert Herald reads (same fields). */
+const NOTIFICATION_VERSIONS = ['v1beta3', 'v1beta2'];
+
+export function parseManifests(text: string, file: string): ParsedManifests {
+  const objects: StoredObject[] = [];
+  const problems: ManifestProblem[] = [];
+  const lineCounter = new LineCounter();
+  // prettyErrors would quote the offending source line, which may be a Secret's value.
+  const documents = parseAllDocuments(text, { prettyErrors: false, lineCounter });
+  documents.forEach((doc, i) => {
+    const document = i + 1;
+    const [error] = doc.errors;
+    if (error) {
+      const { line, col } = lineCounter.linePos(error.pos[0]);
+      problems.push({ file, document, message: `invalid YAML at line ${line}, column ${col}: ${error.message}` });
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = doc.toJS();
+    } catch (err) {
+      // e.g. an alias expanding past yaml's maxAliasCount (a "billion laughs" document).
+      problems.push({ file, document, message: `invalid YAML: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+    if (raw === null || raw === undefined) return; // an empty document, e.g. after a trailing `---`
+    for (const item of expandLists(raw)) {
+      const result = toStoredObject(item);
+      if ('error' in result) problems.push({ file, document, message: result.error });
+      else objects.push(result.object);
+    }
+  });
+  return { objects, problems };
+}
+
+/** `kind: List` (what `kubectl get -o yaml` prints) holds its objects in `items`. */
+function expandLists(raw: unknown): unknown[] {
+  if (isRecord(raw) && raw.kind === 'List' && Array.isArray(raw.items)) return raw.items;
+  return [raw];
+}
+
+/**
+ * Checks one decoded object and converts it to the store's form; also the entry point for
+ * objects that arrive from the Kubernetes API (Secret `data` is base64 there too).
+ */
+export function toStoredObject(raw: unknown): { object: StoredObject } | { error: string } {
+  if (!isRecord(raw)) return { error: 'document is not a YAML mapping' };
+  const { apiVersion, kind } = raw;
+  if (typeof apiVersion !== 'string' || apiVersion === '' || typeof kind !== 'string' || kind === '') {
+    return { error: 'apiVersion and kind are required strings' };
+  }
+  const meta = toObjectMeta(raw.metadata);
+  if (typeof meta === 'string') return { error: `${kind}: ${meta}` };
+  const what = `${kind} ${objectKey(meta)}`;
+
+  if (groupOf(apiVersion) === NOTIFICATION_GROUP && (kind === 'Provider' || kind === 'Alert')) {
+    const version = apiVersion.slice(NOTIFICATION_GROUP.length + 1);
+    if (!NOTIFICATION_VERSIONS.includes(version)) {
+      return { error: `${what}: apiVersion ${apiVersion} is not supported; use ${NOTIFICATION_GROUP}/v1beta3 (v1beta2 is accepted too)` };
+    }
+    const spec = withoutNulls(raw.spec ?? {});
+    const wrong = shapeErrors(spec, kind === 'Provider' ? providerSpecShape : alertSpecShape, 'spec');
+    if (wrong.length > 0) return { error: `${what}: ${wrong.join('; ')}` };
+    return { object: { apiVersion, kind, metadata: meta, spec } as Provider | Alert };
+  }
+  if (apiVersion === 'v1' && kind === 'Secret') {
+    const data = decodeSecretData(raw);
+    if (typeof data === 'string') return { error: `${what}: ${data}` };
+    const secret: Secret = { apiVersion, kind, metadata: meta, data };
+    return { object: secret };
+  }
+  // Anything else is kept for its labels only (matchLabels look-ups); its spec is dropped.
+  const labelled: LabelledObject = { apiVersion, kind, metadata: meta };
+  return { object: labelled };
+}
+
+function toObjectMeta(raw: unknown): ObjectMeta | string {
+  if (!isRecord(raw)) return 'metadata is required';
+  const wrong = shapeErrors(raw, metadataShape, 'metadata');
+  if (wrong.length > 0) return wrong.join('; ');
+  if (typeof raw.name !== 'string' || raw.name === '') return 'metadata.name is required';
+  const meta: ObjectMeta = {
+    name: raw.name,
+    namespace: typeof raw.namespace === 'string' && raw.namespace !== '' ? raw.namespace : 'default',
+  };
+  // Only what Herald reads: an informer's objects carry managedFields and more.
+  for (const field of ['uid', 'resourceVersion', 'generation', 'labels', 'annotations'] as const) {
+    if (raw[field] != null) Object.assign(meta, { [field]: raw[field] });
+  }
+  return meta;
+}
+
+/** `data` is base64; `stringData` is plain text and wins over `data`, as in Kubernetes. */
+function decodeSecretData(raw: Record<string, unknown>): Record<string, string> | string {
+  const wrong = [...shapeErrors(raw.data, 'stringMap', 'data'), ...shapeErrors(raw.stringData, 'stringMap', 'stringData')];
+  if (wrong.length > 0) return wrong.join('; ');
+  const decoded: Record<string, string> = {};
+  for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, string>)) {
+    const base64 = value.replace(/\s+/g, '');
+    if (!BASE64.test(base64)) return `data.${key} is not valid base64`;
+    decoded[key] = Buffer.from(base64, 'base64').toString('utf8');
+  }
+  return { ...decoded, ...((raw.stringData ?? {}) as Record<string, string>) };
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+// The field types of the CRDs' OpenAPI schemas. Only types are checked here; required fields,
+// enums and patterns are Herald's validation, so that they show in the resource's status.
+type Shape = 'string' | 'boolean' | 'integer' | 'stringMap' | { fields: Record<string, Shape> } | { items: Shape };
+
+const localRef: Shape = { fields: { name: 'string' } };
+
+const metadataShape: Shape = {
+  fields: {
+    name: 'string',
+    namespace: 'string',
+    uid: 'string',
+    resourceVersion: 'string',
+    generation: 'integer',
+    labels: 'stringMap',
+    annotations: 'stringMap',
+  },
+};
+
+const providerSpecShape: Shape = {
+  fields: {
+    type: 'string',
+    interval: 'string',
+    channel: 'string',
+    username: 'string',
+    address: 'string',
+    timeout: 'string',
+    proxy: 'string',
+    secretRef: localRef,
+    certSecretRef: localRef,
+    proxySecretRef: localRef,
+    serviceAccountName: 'string',
+    commitStatusExpr: 'string',
+    suspend: 'boolean',
+  },
+};
+
+const alertSpecShape: Shape = {
+  fields: {
+    providerRef: localRef,
+    eventSeverity: 'string',
+    eventSources: {
+      items: {
+        fields: { apiVersion: 'string', kind: 'string', name: 'string', namespace: 'string', matchLabels: 'stringMap' },
+      },
+    },
+    inclusionList: { items: 'string' },
+    exclusionList: { items: 'string' },
+    eventMetadata: 'stringMap',
+    summary: 'string',
+    suspend: 'boolean',
+  },
+};
+
+/**
+ * Type errors of `value` against `shape`, each naming its field. Absent fields are fine, and
+ * so is `null` (`labels:` with nothing after it), which Kubernetes also reads as absent.
+ */
+function shapeErrors(value: unknown, shape: Shape, path: string): string[] {
+  if (value === undefined || value === null) return [];
+  switch (shape) {
+    case 'string':
+    case 'boolean':
+      return typeof value === shape ? [] : [`${path} must be a ${shape}`];
+    case 'integer':
+      return Number.isInteger(value) ? [] : [`${path} must be an integer`];
+    case 'stringMap':
+      if (!isRecord(value)) return [`${path} must be a map of strings`];
+      return Object.entries(value)
+        .filter(([, v]) => typeof v !== 'string')
+        .map(([k]) => `${path}.${k} must be a string (quote it)`);
+  }
+  if ('items' in shape) {
+    if (!Array.isArray(value)) return [`${path} must be a list`];
+    return value.flatMap((item, i) => shapeErrors(item, shape.items, `${path}[${i}]`));
+  }
+  if (!isRecord(value)) return [`${path} must be a mapping`];
+  return Object.entries(shape.fields).flatMap(([field, fieldShape]) => shapeErrors(value[field], fieldShape, `${path}.${field}`));
+}
+
+/** Drops `null` fields at every depth, as the API server prunes them from non-nullable fields. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isRecord(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,429 @@
+/**
+ * The current Providers, Alerts and Secrets, validated, plus every other object's labels for
+ * `matchLabels`. Both sources feed it through the same path: the manifests directory sends
+ * full snapshots (`replaceAll`), the Kubernetes informers single objects (`upsert`, `remove`).
+ *
+ * Work is proportional to what changed: an unchanged object (same content hash) is not looked
+ * at again, a Secret change re-resolves only the Providers that reference it, and a Provider
+ * change re-validates only the Alerts that name it. Alert regexes are compiled only when the
+ * Alert itself changes.
+ *
+ * Which Alerts are in the matcher's index: every Alert whose spec is well-formed (it has a
+ * providerRef and event sources), including those with an invalid regex (Flux still matches
+ * them: the invalid pattern is reported, the rest applies) and those whose Provider is
+ * missing, not ready or suspended. Flux finds that out only at dispatch, and so does Herald:
+ * the dispatcher asks `provider()` and skips the Alert. Suspended Alerts are left out by the
+ * index itself.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createHttpClient, createMasker, type HttpClient } from '../../providers/http.js';
+import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
+import { compileAlert, type CompiledAlert } from '../alerts/compile.js';
+import { AlertIndex } from '../alerts/matcher.js';
+import { apiGroup, type ObjectReference } from '../events/event.js';
+import { readyCondition } from './conditions.js';
+import type { ManifestProblem } from './manifests.js';
+import {
+  NOTIFICATION_GROUP,
+  Reasons,
+  groupOf,
+  isAlert,
+  isProvider,
+  isSecret,
+  objectKey,
+  storedKey,
+  storedObjectKey,
+  type Alert,
+  type Finding,
+  type Logger,
+  type Provider,
+  type ReadyCondition,
+  type Secret,
+  type StoredObject,
+} from './types.js';
+import { compileFindings, providerRefFindings, validateAlertSpec, validateProvider } from './validate.js';
+
+export interface ResolvedProvider {
+  resource: Provider;
+  ready: boolean;
+  reason: string;
+  message: string;
+  suspended: boolean;
+  /** Set whenever Herald has an adapter for `spec.type`, ready or not. */
+  adapter?: ProviderAdapter;
+  /** Set when ready. */
+  config?: ProviderConfig;
+  /** Set when ready: built once per resolved configuration, closed when it is replaced. */
+  http?: HttpClient;
+}
+
+export interface ResourceStatus {
+  kind: 'Provider' | 'Alert';
+  namespace: string;
+  name: string;
+  ready: ReadyCondition;
+  suspended?: boolean;
+  /** Each finding's message, when not ready. */
+  problems?: string[];
+}
+
+/** What the status API serves: every resource's Ready condition and the manifests that did not load. */
+export interface StoreStatuses {
+  resources: ResourceStatus[];
+  problems: ManifestProblem[];
+}
+
+/** Payload of the `'changed'` event: the `namespace/name` of each resource evaluated again. */
+export interface StoreChange {
+  providers: string[];
+  alerts: string[];
+}
+
+export interface ResourceStoreOptions {
+  noCrossNamespaceRefs?: boolean;
+  logger?: Logger;
+}
+
+interface ProviderState {
+  resolved: ResolvedProvider;
+  condition: ReadyCondition;
+  findings: Finding[];
+  /** `namespace/name` of each Secret the spec references, found or not. */
+  secretKeys: string[];
+  /** Hash of the resolved configuration: the HTTP client is rebuilt only when it changes. */
+  configHash?: string;
+  client?: HttpClient & { close(): Promise<void> };
+}
+
+interface AlertState {
+  resource: Alert;
+  /** The spec's own findings and the compiler's; they change only with the Alert. */
+  ownFindings: Finding[];
+  compiled?: CompiledAlert;
+  condition: ReadyCondition;
+  findings: Finding[];
+}
+
+interface StoredEntry {
+  object: StoredObject;
+  hash: string;
+}
+
+/** One object to add or replace (`object` set) or to delete. */
+interface Change {
+  identity: string;
+  object?: StoredObject;
+}
+
+export interface ResourceStore {
+  on(event: 'changed', listener: (change: StoreChange) => void): this;
+  emit(event: 'changed', change: StoreChange): boolean;
+}
+
+export class ResourceStore extends EventEmitter {
+  private readonly index: AlertIndex;
+  private readonly logger?: Logger;
+  /** Every object by `storedObjectKey`. */
+  private readonly objects = new Map<string, StoredEntry>();
+  /** The same objects by `kind|namespace|name`, then group: for label look-ups. */
+  private readonly byName = new Map<string, Map<string, StoredObject>>();
+  private readonly providerStates = new Map<string, ProviderState>();
+  private readonly alertStates = new Map<string, AlertState>();
+  private fileProblems: ManifestProblem[] = [];
+  private isLoaded = false;
+
+  constructor(opts: ResourceStoreOptions = {}) {
+    super();
+    this.index = new AlertIndex({ noCrossNamespaceRefs: opts.noCrossNamespaceRefs ?? false });
+    this.logger = opts.logger;
+  }
+
+  /** The matcher's index of the current Alerts. */
+  get alerts(): AlertIndex {
+    return this.index;
+  }
+
+  /** True once the first full snapshot has been applied. */
+  get loaded(): boolean {
+    return this.isLoaded;
+  }
+
+  /** Replaces everything with a full snapshot; `problems` are the snapshot's parse problems. */
+  replaceAll(objects: readonly StoredObject[], problems: readonly ManifestProblem[]): void {
+    const next = new Map<string, StoredObject>();
+    for (const object of objects) next.set(storedObjectKey(object), object);
+    const changes: Change[] = [...next].map(([identity, object]) => ({ identity, object }));
+    for (const identity of this.objects.keys()) if (!next.has(identity)) changes.push({ identity });
+
+    const problemsChanged = JSON.stringify(problems) !== JSON.stringify(this.fileProblems);
+    this.fileProblems = [...problems];
+    const firstSnapshot = !this.isLoaded;
+    this.isLoaded = true;
+    this.applyAndNotify(changes, firstSnapshot || problemsChanged);
+  }
+
+  /** Adds or replaces one object. */
+  upsert(object: StoredObject): void {
+    this.applyAndNotify([{ identity: storedObjectKey(object), object }], false);
+  }
+
+  /**
+   * Deletes one object. Without `apiVersion`, `Provider` and `Alert` mean Flux's kinds,
+   * `Secret` the core one, and any other kind every group's object of that kind and name.
+   */
+  remove(kind: string, namespace: string, name: string, apiVersion?: string): void {
+    const group = apiVersion !== undefined ? groupOf(apiVersion) : defaultGroupOf(kind);
+    const candidates = this.byName.get(nameKey(kind, namespace, name)) ?? new Map<string, StoredObject>();
+    const changes = [...candidates.keys()]
+      .filter((candidateGroup) => group === undefined || candidateGroup === group)
+      .map((candidateGroup) => ({ identity: storedKey(candidateGroup, kind, namespace, name) }));
+    this.applyAndNotify(changes, false);
+  }
+
+  provider(namespace: string, name: string): ResolvedProvider | undefined {
+    return this.providerStates.get(objectKey({ namespace, name }))?.resolved;
+  }
+
+  /**
+   * The labels of the object an event is about (`{}` when it has none), or undefined when no
+   * such object is stored. The API group must match when the reference has one, except that
+   * any two Flux groups (`*.toolkit.fluxcd.io`) count as the same: Flux's kind names are
+   * unique across its groups. The version never matters.
+   */
+  labelsOf(ref: ObjectReference): Record<string, string> | undefined {
+    const candidates = this.byName.get(nameKey(ref.kind, ref.namespace || 'default', ref.name));
+    if (!candidates) return undefined;
+    const group = ref.apiVersion ? apiGroup(ref) : undefined;
+    const found =
+      group === undefined
+        ? candidates.values().next().value
+        : (candidates.get(group) ?? (isFluxGroup(group) ? [...candidates].find(([g]) => isFluxGroup(g))?.[1] : undefined));
+    return found ? { ...found.metadata.labels } : undefined;
+  }
+
+  /** The Ready condition of every Provider and Alert, and the last snapshot's parse problems; free of secret values. */
+  statuses(): StoreStatuses {
+    const entries: ResourceStatus[] = [];
+    const add = (kind: ResourceStatus['kind'], resource: Provider | Alert, condition: ReadyCondition, findings: Finding[]) => {
+      const status: ResourceStatus = { kind, namespace: resource.metadata.namespace, name: resource.metadata.name, ready: condition };
+      if (resource.spec.suspend === true) status.suspended = true;
+      if (findings.length > 0) status.problems = findings.map((f) => f.message);
+      entries.push(status);
+    };
+    for (const state of this.providerStates.values()) add('Provider', state.resolved.resource, state.condition, state.findings);
+    for (const state of this.alertStates.values()) add('Alert', state.resource, state.condition, state.findings);
+    entries.sort((a, b) => statusOrder(a).localeCompare(statusOrder(b)));
+    return { resources: entries, problems: this.fileProblems.map((problem) => ({ ...problem })) };
+  }
+
+  /** Closes every Provider's HTTP client (at shutdown). */
+  async close(): Promise<void> {
+    const closing = [...this.providerStates.values()].map((state) => state.client?.close());
+    await Promise.allSettled(closing);
+  }
+
+  private applyAndNotify(changes: Change[], forceNotify: boolean): void {
+    const change = this.apply(changes);
+    if (forceNotify || change.changedObjects > 0) this.emit('changed', { providers: change.providers, alerts: change.alerts });
+  }
+
+  private apply(changes: Change[]): StoreChange & { changedObjects: number } {
+    const secrets = new Set<string>();
+    const providers = new Set<string>();
+    const alerts = new Set<string>();
+    let changedObjects = 0;
+    for (const { identity, object } of changes) {
+      const previous = this.objects.get(identity);
+      const hash = object ? contentHash(object) : undefined;
+      if (previous?.hash === hash) continue;
+      changedObjects++;
+      const affected = object ?? previous?.object;
+      if (!affected) continue;
+      if (object && hash) this.put(identity, object, hash);
+      else this.drop(identity, affected);
+      const key = objectKey(affected.metadata);
+      if (isSecret(affected)) secrets.add(key);
+      else if (isProvider(affected)) providers.add(key);
+      else if (isAlert(affected)) alerts.add(key);
+    }
+
+    // A Secret change re-resolves the Providers that reference it.
+    for (const [key, state] of this.providerStates) {
+      if (state.secretKeys.some((secretKey) => secrets.has(secretKey))) providers.add(key);
+    }
+    const providersThatMoved = new Set([...providers].filter((key) => this.evaluateProvider(key)));
+
+    // Alerts whose own manifest changed are recompiled; those naming a Provider whose
+    // readiness changed only get a new condition.
+    const recompile = new Set(alerts);
+    for (const [key, state] of this.alertStates) {
+      if (providersThatMoved.has(providerKeyOf(state.resource))) alerts.add(key);
+    }
+    for (const key of alerts) this.evaluateAlert(key, recompile.has(key));
+
+    return { providers: [...providers].sort(), alerts: [...alerts].sort(), changedObjects };
+  }
+
+  private put(identity: string, object: StoredObject, hash: string): void {
+    this.objects.set(identity, { object, hash });
+    const key = nameKeyOf(object);
+    const groups = this.byName.get(key) ?? new Map<string, StoredObject>();
+    groups.set(groupOf(object.apiVersion), object);
+    this.byName.set(key, groups);
+  }
+
+  private drop(identity: string, object: StoredObject): void {
+    this.objects.delete(identity);
+    const key = nameKeyOf(object);
+    const groups = this.byName.get(key);
+    groups?.delete(groupOf(object.apiVersion));
+    if (groups?.size === 0) this.byName.delete(key);
+  }
+
+  /** Validates and resolves one Provider; true when its readiness or message changed (its Alerts care). */
+  private evaluateProvider(key: string): boolean {
+    const previous = this.providerStates.get(key);
+    const resource = this.objectAt<Provider>(NOTIFICATION_GROUP, 'Provider', ...splitKey(key));
+    if (!resource) {
+      closeQuietly(previous?.client);
+      this.providerStates.delete(key);
+      return previous !== undefined;
+    }
+
+    const validation = validateProvider(resource, (namespace, name) => this.objectAt<Secret>('', 'Secret', namespace, name));
+    const findings = [...validation.findings];
+    let { config } = validation;
+    let configHash = config && contentHash(config);
+    let client = configHash !== undefined && previous?.configHash === configHash ? previous.client : undefined;
+    if (config && !client) {
+      try {
+        client = createHttpClient(config);
+      } catch (err) {
+        const mask = createMasker(config.sensitiveValues);
+        findings.push({ reason: Reasons.InvalidProviderConfig, message: mask(`cannot set up the HTTP client: ${String(err)}`) });
+        config = configHash = undefined;
+      }
+    }
+    if (previous?.client !== client) closeQuietly(previous?.client);
+
+    const condition = readyCondition(findings, 'Provider is ready', previous?.condition, resource.metadata.generation);
+    const state: ProviderState = {
+      resolved: {
+        resource,
+        ready: condition.status === 'True',
+        reason: condition.reason,
+        message: condition.message,
+        suspended: resource.spec.suspend === true,
+        adapter: validation.adapter,
+        config,
+        http: client,
+      },
+      condition,
+      findings,
+      secretKeys: referencedSecretKeys(resource),
+      configHash,
+      client,
+    };
+    this.providerStates.set(key, state);
+    this.logTransition('Provider', key, previous?.condition, condition);
+    return previous === undefined || previous.condition.status !== condition.status || previous.condition.message !== condition.message;
+  }
+
+  private evaluateAlert(key: string, recompile: boolean): void {
+    const previous = this.alertStates.get(key);
+    const resource = this.objectAt<Alert>(NOTIFICATION_GROUP, 'Alert', ...splitKey(key));
+    if (!resource) {
+      this.index.delete(key);
+      this.alertStates.delete(key);
+      return;
+    }
+
+    let { ownFindings, compiled } = previous ?? { ownFindings: [], compiled: undefined };
+    if (recompile || !previous) {
+      ownFindings = validateAlertSpec(resource);
+      compiled = ownFindings.length === 0 ? compileAlert(resource) : undefined;
+      if (compiled) {
+        ownFindings = compileFindings(compiled);
+        this.index.set(compiled);
+      } else {
+        this.index.delete(key);
+      }
+    }
+    const providerFindings = compiled ? providerRefFindings(resource, this.providerStates.get(providerKeyOf(resource))?.resolved) : [];
+    const findings = [...ownFindings, ...providerFindings];
+    const condition = readyCondition(findings, 'Alert is ready', previous?.condition, resource.metadata.generation);
+    this.alertStates.set(key, { resource, ownFindings, compiled, condition, findings });
+    this.logTransition('Alert', key, previous?.condition, condition);
+  }
+
+  private objectAt<T extends StoredObject>(group: string, kind: string, namespace: string, name: string): T | undefined {
+    return this.objects.get(storedKey(group, kind, namespace, name))?.object as T | undefined;
+  }
+
+  private logTransition(kind: string, key: string, previous: ReadyCondition | undefined, next: ReadyCondition): void {
+    if (!this.logger || (previous?.status === next.status && previous.message === next.message)) return;
+    const fields = { kind, resource: key, reason: next.reason, message: next.message };
+    if (next.status === 'True') this.logger.info(fields, `${kind} is ready`);
+    else this.logger.warn(fields, `${kind} is not ready`);
+  }
+}
+
+/** The namespace and name of an `objectKey` (neither can contain `/`). */
+function splitKey(key: string): [namespace: string, name: string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+function nameKey(kind: string, namespace: string, name: string): string {
+  return `${kind}|${namespace}|${name}`;
+}
+
+function nameKeyOf(object: StoredObject): string {
+  return nameKey(object.kind, object.metadata.namespace, object.metadata.name);
+}
+
+/** undici lets requests already under way finish before the connections close. */
+function closeQuietly(client: { close(): Promise<void> } | undefined): void {
+  client?.close().catch(() => undefined);
+}
+
+function defaultGroupOf(kind: string): string | undefined {
+  if (kind === 'Provider' || kind === 'Alert') return NOTIFICATION_GROUP;
+  if (kind === 'Secret') return '';
+  return undefined;
+}
+
+function isFluxGroup(group: string): boolean {
+  return group.endsWith('.toolkit.fluxcd.io');
+}
+
+function providerKeyOf(alert: Alert): string {
+  return objectKey({ namespace: alert.metadata.namespace, name: alert.spec.providerRef?.name ?? '' });
+}
+
+function referencedSecretKeys({ metadata, spec }: Provider): string[] {
+  return [spec.secretRef, spec.certSecretRef, spec.proxySecretRef]
+    .filter((ref) => ref?.name)
+    .map((ref) => objectKey({ namespace: metadata.namespace, name: ref?.name ?? '' }));
+}
+
+function statusOrder(status: ResourceStatus): string {
+  return `${status.kind}|${status.namespace}|${status.name}`;
+}
+
+/** A hash of the value's JSON with sorted keys, so that key order does not count as a change. */
+function contentHash(value: unknown): string {
+  return createHash('sha256').update(stableJson(value)).digest('hex');
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

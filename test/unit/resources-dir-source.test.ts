@@ -1,0 +1,158 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startDirectorySource, type DirectorySource } from '../../src/resources/dir-source.js';
+import { ResourceStore } from '../../src/resources/store.js';
+
+const NS = 'flux-system';
+
+function providerYaml(name: string, address = 'https://hooks.example.com/x'): string {
+  return `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata:
+  name: ${name}
+  namespace: ${NS}
+spec:
+  type: generic
+  address: ${address}
+`;
+}
+
+function alertYaml(name: string, providerName: string): string {
+  return `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata:
+  name: ${name}
+  namespace: ${NS}
+spec:
+  providerRef:
+    name: ${providerName}
+  eventSources:
+    - kind: Kustomization
+      name: '*'
+`;
+}
+
+/** Polls until `check` passes (generous: file watching is asynchronous). */
+async function eventually(check: () => void, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+let dir: string;
+let store: ResourceStore;
+let source: DirectorySource | undefined;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'herald-manifests-'));
+  store = new ResourceStore();
+});
+
+afterEach(async () => {
+  await source?.close();
+  source = undefined;
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const names = (kind: 'Provider' | 'Alert') =>
+  store
+    .statuses()
+    .resources.filter((s) => s.kind === kind)
+    .map((s) => s.name);
+
+describe('startDirectorySource', () => {
+  it('fails clearly when the directory is missing or not a directory', async () => {
+    const missing = path.join(dir, 'nope');
+    await expect(startDirectorySource(missing, store)).rejects.toThrow(`manifests directory ${missing} does not exist`);
+    const file = path.join(dir, 'file.yaml');
+    await writeFile(file, '');
+    await expect(startDirectorySource(file, store)).rejects.toThrow('is not a directory');
+    expect(store.loaded).toBe(false);
+  });
+
+  it('loads every .yaml and .yml file below the directory, skipping dot-names and other files', async () => {
+    await mkdir(path.join(dir, 'team-a', 'nested'), { recursive: true });
+    await mkdir(path.join(dir, '..data'));
+    await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
+    await writeFile(path.join(dir, 'team-a', 'nested', 'alerts.YML'), alertYaml('a', 'hook'));
+    await writeFile(path.join(dir, 'team-a', 'notes.txt'), providerYaml('ignored-txt'));
+    await writeFile(path.join(dir, '.hidden.yaml'), providerYaml('ignored-hidden'));
+    // A mounted ConfigMap: the real files live under ..data, the top level has symlinks to them.
+    await writeFile(path.join(dir, '..data', 'cm.yaml'), providerYaml('from-configmap'));
+    await symlink(path.join(dir, '..data', 'cm.yaml'), path.join(dir, 'cm.yaml'));
+
+    source = await startDirectorySource(dir, store);
+    expect(store.loaded).toBe(true);
+    expect(names('Provider')).toEqual(['from-configmap', 'hook']);
+    expect(names('Alert')).toEqual(['a']);
+    expect(store.statuses().problems).toEqual([]);
+  });
+
+  it('reports unparseable documents and duplicates with the file, relative to the directory', async () => {
+    await mkdir(path.join(dir, 'sub'));
+    await writeFile(path.join(dir, 'a.yaml'), providerYaml('hook'));
+    await writeFile(path.join(dir, 'sub', 'b.yaml'), `${providerYaml('hook', 'https://second.example.com')}---\nkey: : bad\n`);
+    source = await startDirectorySource(dir, store);
+    expect(store.statuses().problems).toEqual([
+      { file: 'sub/b.yaml', document: 2, message: expect.stringMatching(/^invalid YAML at line/) },
+      { file: 'sub/b.yaml', message: 'Provider flux-system/hook is also defined in a.yaml; the definition in sub/b.yaml wins' },
+    ]);
+    expect(store.provider(NS, 'hook')?.config?.address).toBe('https://second.example.com');
+  });
+
+  it('picks up an added, a changed and a removed file without a restart', async () => {
+    await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
+    source = await startDirectorySource(dir, store, { debounceMs: 50 });
+
+    await writeFile(path.join(dir, 'alerts.yaml'), alertYaml('a', 'hook'));
+    await eventually(() => expect(names('Alert')).toEqual(['a']));
+
+    await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook', 'https://changed.example.com'));
+    await eventually(() => expect(store.provider(NS, 'hook')?.config?.address).toBe('https://changed.example.com'));
+
+    await rm(path.join(dir, 'providers.yaml'));
+    await eventually(() => expect(names('Provider')).toEqual([]));
+    expect(store.statuses().resources.find((s) => s.name === 'a')?.ready.reason).toBe('ProviderNotFound');
+  });
+
+  it('picks up files in a new subdirectory', async () => {
+    source = await startDirectorySource(dir, store, { debounceMs: 50 });
+    await mkdir(path.join(dir, 'later', 'deeper'), { recursive: true });
+    await writeFile(path.join(dir, 'later', 'deeper', 'p.yaml'), providerYaml('late'));
+    await eventually(() => expect(names('Provider')).toEqual(['late']));
+  });
+
+  it('falls back on the periodic rescan when no watch event comes through', async () => {
+    await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
+    // A debounce longer than the test: only the rescan can bring the change in.
+    source = await startDirectorySource(dir, store, { debounceMs: 60_000, rescanIntervalMs: 100 });
+    await writeFile(path.join(dir, 'more.yaml'), providerYaml('second'));
+    await eventually(() => expect(names('Provider')).toEqual(['hook', 'second']));
+  });
+
+  it('keeps the last snapshot when the directory disappears', async () => {
+    await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
+    source = await startDirectorySource(dir, store, { debounceMs: 20, rescanIntervalMs: 50 });
+    await rm(dir, { recursive: true, force: true });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(names('Provider')).toEqual(['hook']);
+  });
+
+  it('stops watching once closed', async () => {
+    source = await startDirectorySource(dir, store, { debounceMs: 20, rescanIntervalMs: 50 });
+    await source.close();
+    await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(names('Provider')).toEqual([]);
+  });
+});

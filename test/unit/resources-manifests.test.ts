@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import { parseManifests, toStoredObject } from '../../src/resources/manifests.js';
+import { isAlert, isProvider, isSecret, type Alert, type Provider, type Secret } from '../../src/resources/types.js';
+
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+
+describe('parseManifests', () => {
+  it('reads every document of a multi-document file and tells the kinds apart', () => {
+    const text = `
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata:
+  name: slack
+  namespace: flux-system
+spec:
+  type: slack
+  secretRef:
+    name: slack-token
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta2
+kind: Alert
+metadata:
+  name: on-call
+spec:
+  providerRef:
+    name: slack
+  eventSources:
+    - kind: Kustomization
+      name: '*'
+      matchLabels:
+        team: a
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+  labels:
+    team: a
+spec:
+  path: ./apps
+---
+`;
+    const { objects, problems } = parseManifests(text, 'all.yaml');
+    expect(problems).toEqual([]);
+    expect(objects).toHaveLength(3);
+    const [provider, alert, kustomization] = objects;
+    expect(provider && isProvider(provider)).toBe(true);
+    expect((provider as Provider).spec).toEqual({ type: 'slack', secretRef: { name: 'slack-token' } });
+    expect(alert && isAlert(alert)).toBe(true);
+    // metadata.namespace defaults to `default`
+    expect((alert as Alert).metadata).toEqual({ name: 'on-call', namespace: 'default' });
+    // Other objects keep only what label look-ups need.
+    expect(kustomization).toEqual({
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      metadata: { name: 'apps', namespace: 'flux-system', labels: { team: 'a' } },
+    });
+  });
+
+  it('decodes Secret data from base64 and merges stringData over it', () => {
+    const text = `
+apiVersion: v1
+kind: Secret
+metadata:
+  name: webhook
+  namespace: apps
+data:
+  token: ${b64('from-data')}
+  address: ${b64('https://hooks.example.com/ünïcode')}
+stringData:
+  token: from-stringData
+  username: bot
+`;
+    const { objects, problems } = parseManifests(text, 'secret.yaml');
+    expect(problems).toEqual([]);
+    const [secret] = objects;
+    expect(secret && isSecret(secret)).toBe(true);
+    expect((secret as Secret).data).toEqual({
+      token: 'from-stringData',
+      address: 'https://hooks.example.com/ünïcode',
+      username: 'bot',
+    });
+  });
+
+  it('reports a document that is not valid YAML with its file and position, and loads the others', () => {
+    const text = `
+apiVersion: v1
+kind: Secret
+metadata: { name: ok }
+stringData: { token: fine }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: broken }
+stringData:
+  token: s3cr3t-value: in a broken doc
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: after }
+`;
+    const { objects, problems } = parseManifests(text, 'dir/mixed.yaml');
+    expect(objects.map((o) => o.metadata.name)).toEqual(['ok', 'after']);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ file: 'dir/mixed.yaml', document: 2 });
+    expect(problems[0]?.message).toMatch(/^invalid YAML at line \d+, column \d+: /);
+    // The problem must not quote the source: the broken line holds a secret.
+    expect(problems[0]?.message).not.toContain('s3cr3t');
+  });
+
+  it('rejects documents the API server would reject, naming the field', () => {
+    const text = `
+- just a list
+---
+kind: Provider
+metadata: { name: no-api-version }
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: { namespace: x }
+spec: { type: generic }
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta1
+kind: Alert
+metadata: { name: old }
+spec: {}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: { name: typed }
+spec:
+  eventSources: { kind: Kustomization }
+  suspend: "yes"
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: bad-base64 }
+data: { token: "not base64!" }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: number }
+stringData: { port: 8080 }
+`;
+    const { objects, problems } = parseManifests(text, 'bad.yaml');
+    expect(objects).toEqual([]);
+    expect(problems.map((p) => [p.document, p.message])).toEqual([
+      [1, 'document is not a YAML mapping'],
+      [2, 'apiVersion and kind are required strings'],
+      [3, 'Provider: metadata.name is required'],
+      [4, expect.stringContaining('Alert default/old: apiVersion notification.toolkit.fluxcd.io/v1beta1 is not supported')],
+      [5, 'Alert default/typed: spec.eventSources must be a list; spec.suspend must be a boolean'],
+      [6, 'Secret default/bad-base64: data.token is not valid base64'],
+      [7, 'Secret default/number: stringData.port must be a string (quote it)'],
+    ]);
+  });
+
+  it('treats null fields as absent and skips empty documents', () => {
+    const text = `---
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata:
+  name: p
+  labels:
+spec:
+  type: generic
+  secretRef:
+  timeout:
+`;
+    const { objects, problems } = parseManifests(text, 'nulls.yaml');
+    expect(problems).toEqual([]);
+    expect(objects).toHaveLength(1);
+    expect(objects[0]?.metadata).toEqual({ name: 'p', namespace: 'default' });
+    expect((objects[0] as Provider).spec).toEqual({ type: 'generic' });
+  });
+
+  it('expands a kind: List into its items', () => {
+    const text = `
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Secret
+    metadata: { name: a }
+    stringData: { token: t }
+  - apiVersion: v1
+    kind: Namespace
+    metadata: { name: apps, labels: { env: prod } }
+`;
+    const { objects, problems } = parseManifests(text, 'list.yaml');
+    expect(problems).toEqual([]);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Secret/a', 'Namespace/apps']);
+  });
+});
+
+describe('toStoredObject', () => {
+  it('keeps a Crossplane Provider as a labelled object, not a Flux Provider', () => {
+    const result = toStoredObject({
+      apiVersion: 'pkg.crossplane.io/v1',
+      kind: 'Provider',
+      metadata: { name: 'aws', labels: { a: 'b' } },
+      spec: { package: 'x' },
+    });
+    expect('object' in result && isProvider(result.object)).toBe(false);
+    expect(result).toEqual({
+      object: { apiVersion: 'pkg.crossplane.io/v1', kind: 'Provider', metadata: { name: 'aws', namespace: 'default', labels: { a: 'b' } } },
+    });
+  });
+});

@@ -1,0 +1,284 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { FluxEvent } from '../../src/events/event.js';
+import { ResourceStore, type StoreChange } from '../../src/resources/store.js';
+import type { Alert, AlertSpec, LabelledObject, Logger, Provider, ProviderSpec, Secret, StoredObject } from '../../src/resources/types.js';
+
+const NS = 'flux-system';
+
+function provider(name: string, spec: Partial<ProviderSpec> = {}, namespace = NS): Provider {
+  return {
+    apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
+    kind: 'Provider',
+    metadata: { name, namespace },
+    spec: { type: 'generic', address: 'https://hooks.example.com/x', ...spec },
+  };
+}
+
+function alert(name: string, spec: Partial<AlertSpec> = {}, namespace = NS): Alert {
+  return {
+    apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
+    kind: 'Alert',
+    metadata: { name, namespace },
+    spec: { providerRef: { name: 'hook' }, eventSources: [{ kind: 'Kustomization', name: '*' }], ...spec },
+  };
+}
+
+function secret(name: string, data: Record<string, string>, namespace = NS): Secret {
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, data };
+}
+
+function labelled(apiVersion: string, kind: string, name: string, labels?: Record<string, string>, namespace = NS): LabelledObject {
+  return { apiVersion, kind, metadata: { name, namespace, ...(labels ? { labels } : {}) } };
+}
+
+function event(message = 'Reconciliation finished'): FluxEvent {
+  return {
+    involvedObject: { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', name: 'apps', namespace: NS },
+    severity: 'info',
+    message,
+    reason: 'ReconciliationSucceeded',
+    reportingController: 'kustomize-controller',
+  };
+}
+
+function statusOf(store: ResourceStore, kind: 'Provider' | 'Alert', name: string) {
+  return store.statuses().resources.find((s) => s.kind === kind && s.name === name);
+}
+
+/** Collects the `'changed'` events. */
+function changes(store: ResourceStore): StoreChange[] {
+  const seen: StoreChange[] = [];
+  store.on('changed', (change) => seen.push(change));
+  return seen;
+}
+
+const stores: ResourceStore[] = [];
+function newStore(opts: ConstructorParameters<typeof ResourceStore>[0] = {}): ResourceStore {
+  const store = new ResourceStore(opts);
+  stores.push(store);
+  return store;
+}
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+describe('ResourceStore', () => {
+  it('is loaded after the first snapshot, and resolves ready Providers with an HTTP client', () => {
+    const store = newStore();
+    expect(store.loaded).toBe(false);
+    store.replaceAll([provider('hook'), alert('a')], []);
+    expect(store.loaded).toBe(true);
+    const resolved = store.provider(NS, 'hook');
+    expect(resolved).toMatchObject({ ready: true, reason: 'Succeeded', suspended: false });
+    expect(resolved?.adapter?.type).toBe('generic');
+    expect(resolved?.config?.address).toBe('https://hooks.example.com/x');
+    expect(typeof resolved?.http?.send).toBe('function');
+    expect(statusOf(store, 'Alert', 'a')?.ready).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(store.alerts.size).toBe(1);
+  });
+
+  it('re-resolves a Provider when its Secret appears, and then re-validates its Alerts', () => {
+    const store = newStore();
+    const seen = changes(store);
+    store.replaceAll([provider('hook', { type: 'generic-hmac', secretRef: { name: 'hmac' } }), alert('a'), alert('b', { providerRef: { name: 'other' } })], []);
+    expect(store.provider(NS, 'hook')).toMatchObject({ ready: false, reason: 'SecretNotFound' });
+    expect(statusOf(store, 'Alert', 'a')?.ready).toMatchObject({ status: 'False', reason: 'ProviderNotReady' });
+    expect(statusOf(store, 'Alert', 'b')?.ready).toMatchObject({ status: 'False', reason: 'ProviderNotFound' });
+    // Both stay indexed: the dispatcher checks the Provider, as Flux does at dispatch.
+    expect(store.alerts.size).toBe(2);
+
+    store.upsert(secret('hmac', { token: 'k3y' }));
+    expect(store.provider(NS, 'hook')).toMatchObject({ ready: true });
+    expect(statusOf(store, 'Alert', 'a')?.ready.status).toBe('True');
+    expect(statusOf(store, 'Alert', 'b')?.ready.reason).toBe('ProviderNotFound');
+    expect(seen.at(-1)).toEqual({ providers: [`${NS}/hook`], alerts: [`${NS}/a`] });
+
+    // The key goes: the adapter's own check fails.
+    store.upsert(secret('hmac', { other: 'x' }));
+    expect(store.provider(NS, 'hook')).toMatchObject({ ready: false, reason: 'InvalidProviderConfig' });
+    expect(statusOf(store, 'Alert', 'a')?.ready.reason).toBe('ProviderNotReady');
+  });
+
+  it('only evaluates again what a change touches', () => {
+    const store = newStore();
+    const seen = changes(store);
+    const objects: StoredObject[] = [
+      provider('hook', { secretRef: { name: 's1' } }),
+      provider('other', { secretRef: { name: 's2' } }),
+      secret('s1', { token: 'a' }),
+      secret('s2', { token: 'b' }),
+      alert('a'),
+      alert('b', { providerRef: { name: 'other' } }),
+    ];
+    store.replaceAll(objects, []);
+    const otherHttp = store.provider(NS, 'other')?.http;
+
+    // The same snapshot again (keys in another order): nothing to do, no event.
+    store.replaceAll([...objects].reverse().map((o) => JSON.parse(JSON.stringify(o)) as StoredObject), []);
+    expect(seen).toHaveLength(1);
+
+    // A Secret change re-resolves only its Provider; the Alerts' conditions did not move.
+    store.replaceAll(objects.map((o) => (o.metadata.name === 's1' ? secret('s1', { token: 'changed' }) : o)), []);
+    expect(seen.at(-1)).toEqual({ providers: [`${NS}/hook`], alerts: [] });
+    expect(store.provider(NS, 'other')?.http).toBe(otherHttp);
+  });
+
+  it('rebuilds the HTTP client only when the resolved configuration changes', () => {
+    const store = newStore();
+    store.replaceAll([provider('hook', { secretRef: { name: 's' } }), secret('s', { token: 'one' })], []);
+    const first = store.provider(NS, 'hook')?.http;
+    store.upsert(secret('unrelated', { x: 'y' }));
+    expect(store.provider(NS, 'hook')?.http).toBe(first);
+    store.upsert(secret('s', { token: 'two' }));
+    const second = store.provider(NS, 'hook')?.http;
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    expect(store.provider(NS, 'hook')?.config?.token).toBe('two');
+  });
+
+  it('follows Provider removal and return in the Alerts that name it', () => {
+    const store = newStore();
+    store.replaceAll([provider('hook'), alert('a')], []);
+    store.remove('Provider', NS, 'hook');
+    expect(store.provider(NS, 'hook')).toBeUndefined();
+    expect(statusOf(store, 'Alert', 'a')?.ready).toMatchObject({
+      status: 'False',
+      reason: 'ProviderNotFound',
+      message: "Provider 'flux-system/hook' named by spec.providerRef was not found",
+    });
+    store.upsert(provider('hook'));
+    expect(statusOf(store, 'Alert', 'a')?.ready.status).toBe('True');
+  });
+
+  it('keeps an Alert with an invalid regex indexed, with Flux semantics, but not Ready', async () => {
+    const store = newStore();
+    store.replaceAll([provider('hook'), alert('a', { exclusionList: ['(unclosed', 'noisy'] })], []);
+    expect(statusOf(store, 'Alert', 'a')).toMatchObject({
+      ready: { status: 'False', reason: 'InvalidRegex', message: expect.stringContaining('spec.exclusionList[0]') },
+      problems: [expect.stringContaining('spec.exclusionList[0]')],
+    });
+    // The invalid exclusion is ignored; the valid one still applies.
+    expect((await store.alerts.match(event('all good'), () => undefined)).map((a) => a.key)).toEqual([`${NS}/a`]);
+    expect(await store.alerts.match(event('noisy message'), () => undefined)).toEqual([]);
+  });
+
+  it('leaves an Alert with an invalid spec out of the index', async () => {
+    const store = newStore();
+    store.replaceAll([provider('hook'), alert('a', { eventSources: [] })], []);
+    expect(statusOf(store, 'Alert', 'a')?.ready).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(store.alerts.size).toBe(0);
+    store.upsert(alert('a'));
+    expect(await store.alerts.match(event(), () => undefined)).toHaveLength(1);
+    store.remove('Alert', NS, 'a');
+    expect(store.alerts.size).toBe(0);
+    expect(statusOf(store, 'Alert', 'a')).toBeUndefined();
+  });
+
+  it('keeps lastTransitionTime while the status does not change', () => {
+    vi.useFakeTimers({ now: new Date('2025-01-01T00:00:00Z') });
+    const store = newStore();
+    store.replaceAll([provider('hook', { timeout: '5s' }), alert('a')], []);
+    const since = statusOf(store, 'Provider', 'hook')?.ready.lastTransitionTime;
+    expect(since).toBe('2025-01-01T00:00:00.000Z');
+
+    vi.setSystemTime(new Date('2025-01-01T00:05:00Z'));
+    store.upsert(provider('hook', { timeout: '10s' })); // still ready
+    expect(statusOf(store, 'Provider', 'hook')?.ready.lastTransitionTime).toBe(since);
+
+    vi.setSystemTime(new Date('2025-01-01T00:10:00Z'));
+    store.upsert(provider('hook', { timeout: '0s' })); // not ready any more
+    expect(statusOf(store, 'Provider', 'hook')?.ready).toMatchObject({
+      status: 'False',
+      reason: 'InvalidTimeout',
+      lastTransitionTime: '2025-01-01T00:10:00.000Z',
+    });
+    expect(statusOf(store, 'Alert', 'a')?.ready.lastTransitionTime).toBe('2025-01-01T00:10:00.000Z');
+  });
+
+  it('reports suspension and observedGeneration', () => {
+    const store = newStore();
+    const suspended = provider('hook', { suspend: true });
+    suspended.metadata.generation = 3;
+    store.replaceAll([suspended, alert('a', { suspend: true })], []);
+    expect(store.provider(NS, 'hook')).toMatchObject({ ready: true, suspended: true });
+    expect(statusOf(store, 'Provider', 'hook')).toMatchObject({ suspended: true, ready: { observedGeneration: 3 } });
+    expect(statusOf(store, 'Alert', 'a')?.suspended).toBe(true);
+  });
+
+  it('never exposes secret values in statuses or logs', () => {
+    const logged: unknown[] = [];
+    const logger: Logger = {
+      info: (obj, msg) => logged.push(obj, msg),
+      warn: (obj, msg) => logged.push(obj, msg),
+      error: (obj, msg) => logged.push(obj, msg),
+    };
+    const store = newStore({ logger });
+    const values = {
+      address: 'not-a-url/S3CRET-IN-ADDRESS',
+      token: 'S3CRET-TOKEN',
+      password: 'S3CRET-PASSWORD',
+      proxy: 'socks://S3CRET-PROXY',
+      headers: 'Authorization: S3CRET-HEADER',
+    };
+    store.replaceAll(
+      [
+        provider('hook', { address: undefined, secretRef: { name: 's' } }),
+        provider('proxy', { proxySecretRef: { name: 'p' } }),
+        secret('s', values),
+        secret('p', { address: 'bad proxy S3CRET-PROXY-ADDRESS', password: 'S3CRET-PROXY-PASSWORD' }),
+        alert('a'),
+      ],
+      [{ file: 'x.yaml', document: 1, message: 'invalid YAML at line 1, column 1: something' }],
+    );
+    expect(store.provider(NS, 'hook')?.ready).toBe(false);
+    expect(store.provider(NS, 'proxy')?.ready).toBe(false);
+    const exposed = JSON.stringify([store.statuses(), logged]);
+    expect(exposed).not.toMatch(/S3CRET/);
+    expect(store.statuses().problems).toEqual([{ file: 'x.yaml', document: 1, message: 'invalid YAML at line 1, column 1: something' }]);
+  });
+
+  it('looks up labels by group, kind, namespace and name, ignoring versions', () => {
+    const store = newStore();
+    store.replaceAll(
+      [
+        labelled('kustomize.toolkit.fluxcd.io/v1beta2', 'Kustomization', 'apps', { team: 'a' }),
+        labelled('example.com/v1', 'Widget', 'w', { x: 'y' }),
+        labelled('source.toolkit.fluxcd.io/v1', 'GitRepository', 'bare'),
+      ],
+      [],
+    );
+    const ref = { kind: 'Kustomization', name: 'apps', namespace: NS };
+    expect(store.labelsOf({ ...ref, apiVersion: 'kustomize.toolkit.fluxcd.io/v1' })).toEqual({ team: 'a' });
+    expect(store.labelsOf(ref)).toEqual({ team: 'a' });
+    expect(store.labelsOf({ ...ref, namespace: 'elsewhere' })).toBeUndefined();
+    expect(store.labelsOf({ kind: 'Widget', name: 'w', namespace: NS, apiVersion: 'other.org/v1' })).toBeUndefined();
+    expect(store.labelsOf({ kind: 'Widget', name: 'w', namespace: NS, apiVersion: 'example.com/v2' })).toEqual({ x: 'y' });
+    expect(store.labelsOf({ kind: 'GitRepository', name: 'bare', namespace: NS, apiVersion: 'source.toolkit.fluxcd.io/v1' })).toEqual({});
+
+    store.remove('Kustomization', NS, 'apps');
+    expect(store.labelsOf(ref)).toBeUndefined();
+  });
+
+  it('feeds matchLabels through labelsOf', async () => {
+    const store = newStore();
+    store.replaceAll(
+      [provider('hook'), alert('a', { eventSources: [{ kind: 'Kustomization', name: '*', matchLabels: { team: 'a' } }] })],
+      [],
+    );
+    const labels = (ref: Parameters<ResourceStore['labelsOf']>[0]) => store.labelsOf(ref);
+    expect(await store.alerts.match(event(), labels)).toEqual([]);
+    store.upsert(labelled('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'apps', { team: 'a' }));
+    expect(await store.alerts.match(event(), labels)).toHaveLength(1);
+  });
+
+  it('honours noCrossNamespaceRefs in its index', async () => {
+    const store = newStore({ noCrossNamespaceRefs: true });
+    store.replaceAll(
+      [provider('hook', {}, 'team'), alert('a', { eventSources: [{ kind: 'Kustomization', name: '*', namespace: NS }] }, 'team')],
+      [],
+    );
+    expect(await store.alerts.match(event(), () => undefined)).toEqual([]);
+  });
+});
