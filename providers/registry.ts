@@ -2,10 +2,61 @@
  * Maps a Provider's `spec.type` to its adapter. Adding a provider is adding its module and
  * one line here.
  */
+import { azureDevOps } from './azuredevops.js';
+import { bitbucket } from './bitbucket.js';
+import { bitbucketServer } from './bitbucketserver.js';
 import { generic, genericHmac } from './generic.js';
+import { gitea } from './gitea.js';
+import { github } from './github.js';
+import { gitlab } from './gitlab.js';
+import { msteams } from './msteams.js';
+import { pagerduty } from './pagerduty.js';
+import { slack } from './slack.js';
+import { alertmanager } from './alertmanager.js';
+import { datadog } from './datadog.js';
+import { discord } from './discord.js';
+import { githubdispatch } from './githubdispatch.js';
+import { googlechat } from './googlechat.js';
+import { grafana } from './grafana.js';
+import { incidentio } from './incidentio.js';
+import { lark } from './lark.js';
+import { matrix } from './matrix.js';
+import { opsgenie } from './opsgenie.js';
+import { rocket } from './rocket.js';
+import { sentry } from './sentry.js';
+import { telegram } from './telegram.js';
+import { webex } from './webex.js';
+import { zulip } from './zulip.js';
 import type { ProviderAdapter } from './types.js';
 
-const adapters: readonly ProviderAdapter[] = [generic, genericHmac];
+const adapters: readonly ProviderAdapter[] = [
+  generic,
+  genericHmac,
+  slack,
+  msteams,
+  pagerduty,
+  github,
+  gitlab,
+  gitea,
+  bitbucket,
+  bitbucketServer,
+  azureDevOps,
+  discord,
+  rocket,
+  googlechat,
+  webex,
+  telegram,
+  lark,
+  matrix,
+  opsgenie,
+  alertmanager,
+  grafana,
+  datadog,
+  zulip,
+  incidentio,
+  githubdispatch,
+  sentry,
+];
 
 const byType = new Map(adapters.map((a) => [a.type, a]));
 

@@ -1,0 +1,113 @@
+/**
+ * `azuredevops`: a commit status through Azure DevOps' Git REST API, as Flux's
+ * notification-controller posts it.
+ *
+ * - `spec.address` is the repository, `https://dev.azure.com/<org>/<project>/_git/<repo>`; calls
+ *   go to `<scheme>://<host>/<org>/<project>/_apis/git/repositories/<repo>/commits/<sha>/statuses`.
+ * - The Secret's `token` is a personal access token, sent as Basic auth with an empty username.
+ * - `Progressing` events are skipped. State: `succeeded` for info, `error` for error events.
+ * - Context: genre `fluxcd`, name the status id. The commit's statuses are listed first and
+ *   nothing is posted when the first one with the same context has the same state and
+ *   description.
+ */
+import {
+  PROGRESSING_REASON,
+  basicAuth,
+  commitSha,
+  commitStatusExprMessage,
+  commitStatusId,
+  parseGitAddress,
+  parseJson,
+  seg,
+  statusDescription,
+} from './commit-status.js';
+import { DeliveryError } from './http.js';
+import type { ProviderAdapter } from './types.js';
+
+export const AZURE_DEVOPS_GENRE = 'fluxcd';
+/** The Git statuses API version Flux's Go SDK (azure-devops-go-api v6) uses. */
+export const AZURE_DEVOPS_API_VERSION = '6.0-preview.1';
+
+export interface AzureDevOpsRepo {
+  /** `<scheme>://<host>/<org>` */
+  orgUrl: string;
+  project: string;
+  repo: string;
+}
+
+export function azureDevOpsRepo(address: string): AzureDevOpsRepo | undefined {
+  const parsed = parseGitAddress(address);
+  if (!parsed) return undefined;
+  const parts = parsed.id.split('/');
+  if (parts.length !== 4 || parts.some((p) => !p)) return undefined;
+  const [org, project, , repo] = parts as [string, string, string, string];
+  return { orgUrl: `${parsed.host}/${seg(org)}`, project, repo };
+}
+
+function toAzureDevOpsState(severity: string): string {
+  switch (severity) {
+    case 'info':
+      return 'succeeded';
+    case 'error':
+      return 'error';
+    default:
+      throw new DeliveryError(`cannot convert severity ${JSON.stringify(severity)} to an Azure DevOps status state`, false);
+  }
+}
+
+interface AzureStatus {
+  state?: unknown;
+  description?: unknown;
+  context?: { name?: unknown; genre?: unknown } | null;
+}
+
+export function duplicateAzureDevOpsStatus(
+  existing: unknown,
+  wanted: { state: string; description: string; context: { genre: string; name: string } },
+): boolean {
+  const list = (existing as { value?: unknown } | null)?.value;
+  if (!Array.isArray(list)) return false;
+  for (const s of list as AzureStatus[]) {
+    const ctx = s?.context;
+    if (typeof ctx?.name !== 'string' || typeof ctx.genre !== 'string' || typeof s.state !== 'string' || typeof s.description !== 'string') {
+      continue;
+    }
+    if (ctx.name === wanted.context.name && ctx.genre === wanted.context.genre) {
+      return s.state === wanted.state && s.description === wanted.description;
+    }
+  }
+  return false;
+}
+
+export const azureDevOps: ProviderAdapter = {
+  type: 'azuredevops',
+  commitStatus: true,
+  validate(config) {
+    const expr = commitStatusExprMessage(config);
+    if (expr) return expr;
+    if (!azureDevOpsRepo(config.address)) {
+      return `spec.address ${JSON.stringify(config.address)} is not an Azure DevOps repository address: expected https://dev.azure.com/<org>/<project>/_git/<repo>`;
+    }
+    if (!config.token) return 'azuredevops needs a personal access token in the `token` key of spec.secretRef';
+    return undefined;
+  },
+  async send(event, { config, http }) {
+    if (event.reason === PROGRESSING_REASON) return;
+    const repo = azureDevOpsRepo(config.address);
+    if (!repo || !config.token) throw new DeliveryError(azureDevOps.validate?.(config) ?? 'invalid azuredevops provider', false);
+
+    const sha = commitSha(event);
+    const status = {
+      context: { genre: AZURE_DEVOPS_GENRE, name: commitStatusId(config, event) },
+      description: statusDescription(event),
+      state: toAzureDevOpsState(event.severity),
+    };
+    const url = `${repo.orgUrl}/${seg(repo.project)}/_apis/git/repositories/${seg(repo.repo)}/commits/${sha}/statuses?api-version=${AZURE_DEVOPS_API_VERSION}`;
+    const headers = { authorization: basicAuth('', config.token), accept: 'application/json' };
+
+    const listed = await http.send({ method: 'GET', url, headers });
+    if (duplicateAzureDevOpsStatus(parseJson(http, listed.body, 'list commit statuses'), status)) return;
+
+    await http.send({ method: 'POST', url, headers, json: status });
+  },
+};

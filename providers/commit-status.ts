@@ -1,0 +1,179 @@
+/**
+ * What the commit-status adapters (`github`, `gitlab`, `gitea`, `bitbucket`,
+ * `bitbucketserver`, `azuredevops`) share, following Flux's notification-controller:
+ *
+ * - the revision is the first present of the `commit` (from `event.toolkit.fluxcd.io/commit`),
+ *   `originRevision` and `revision` metadata keys (the adapter sees them prefix-stripped);
+ * - the SHA is what follows the last `:` of it (`main@sha1:<sha>`, `sha1:<sha>`), else its last
+ *   `/` segment (the legacy `<branch>/<sha>`), else the whole value, and must be a 40-character
+ *   SHA-1;
+ * - the status id is `<kind>/<name>/<first dash segment of the Provider uid>`, lower-cased;
+ * - the description is the reason split at camel case, lower-cased (`BuildFailed` → `build failed`);
+ * - the repository comes from `spec.address` (`https://host/owner/repo`, `ssh://git@host/…`,
+ *   or `git@host:owner/repo`), with `.git` trimmed; ssh addresses are reached over https.
+ */
+import { createHash } from 'node:crypto';
+import type { FluxEvent } from '../src/events/event.js';
+import { DeliveryError, type HttpClient } from './http.js';
+import type { ProviderConfig } from './types.js';
+
+/** Flux's `meta.ProgressingReason`: most commit-status providers post nothing for it. */
+export const PROGRESSING_REASON = 'Progressing';
+
+/** Metadata keys holding the revision, in the order Flux looks them up. */
+export const REVISION_KEYS = ['commit', 'originRevision', 'revision'] as const;
+
+/** The raw revision of the event, or undefined when it carries none. */
+export function eventRevision(event: FluxEvent): string | undefined {
+  const metadata = event.metadata ?? {};
+  for (const key of REVISION_KEYS) {
+    if (Object.prototype.hasOwnProperty.call(metadata, key)) return metadata[key];
+  }
+  return undefined;
+}
+
+/** Extracts the commit SHA from a revision, or undefined when it is not a 40-character SHA-1. */
+export function shaFromRevision(revision: string): string | undefined {
+  let hash: string;
+  const colon = revision.lastIndexOf(':');
+  if (colon >= 0) {
+    hash = revision.slice(colon + 1);
+  } else {
+    const parts = revision.split('/');
+    hash = parts[parts.length - 1] ?? '';
+  }
+  return /^[0-9a-fA-F]{40}$/.test(hash) ? hash : undefined;
+}
+
+/**
+ * The commit SHA an event refers to. Throws a non-retryable DeliveryError when the event has no
+ * revision or the revision holds no SHA-1: another attempt cannot fix the event.
+ */
+export function commitSha(event: FluxEvent): string {
+  const revision = eventRevision(event);
+  if (revision === undefined) {
+    throw new DeliveryError('missing revision metadata (commit, originRevision or revision)', false);
+  }
+  const sha = shaFromRevision(revision);
+  if (!sha) {
+    throw new DeliveryError(`failed to extract a 40-character commit SHA from revision ${JSON.stringify(revision)}`, false);
+  }
+  return sha;
+}
+
+type CharClass = 'lower' | 'upper' | 'digit' | 'other';
+
+function charClass(ch: string): CharClass {
+  if (/\p{Ll}/u.test(ch)) return 'lower';
+  if (/\p{Lu}/u.test(ch)) return 'upper';
+  if (/\p{Nd}/u.test(ch)) return 'digit';
+  return 'other';
+}
+
+/**
+ * Splits a camel-case word into its parts as Flux does: runs of lower-case letters, upper-case
+ * letters, digits and anything else, where the last capital of an upper-case run that is
+ * followed by lower-case letters starts the next word (`PDFLoader` → `PDF`, `Loader`).
+ */
+export function splitCamelCase(text: string): string[] {
+  const runs: string[][] = [];
+  let last: CharClass | undefined;
+  for (const ch of text) {
+    const cls = charClass(ch);
+    const current = runs[runs.length - 1];
+    if (cls === last && current) current.push(ch);
+    else runs.push([ch]);
+    last = cls;
+  }
+  for (let i = 0; i < runs.length - 1; i++) {
+    const run = runs[i]!;
+    const next = runs[i + 1]!;
+    const head = run[0];
+    const nextHead = next[0];
+    if (head !== undefined && nextHead !== undefined && charClass(head) === 'upper' && charClass(nextHead) === 'lower') {
+      next.unshift(run.pop()!);
+    }
+  }
+  return runs.filter((r) => r.length > 0).map((r) => r.join(''));
+}
+
+/** `<kind>/<name>`, lower-cased. */
+export function statusName(event: FluxEvent): string {
+  return `${event.involvedObject.kind}/${event.involvedObject.name}`.toLowerCase();
+}
+
+/** The reason split at camel case and lower-cased: `ReconciliationSucceeded` → `reconciliation succeeded`. */
+export function statusDescription(event: FluxEvent): string {
+  return splitCamelCase(event.reason ?? '').join(' ').toLowerCase();
+}
+
+/** Flux's default commit status id: `<kind>/<name>/<first dash segment of the Provider uid>`, lower-cased. */
+export function commitStatusId(config: ProviderConfig, event: FluxEvent): string {
+  const uidHead = config.uid.split('-')[0] ?? '';
+  return `${event.involvedObject.kind}/${event.involvedObject.name}/${uidHead}`.toLowerCase();
+}
+
+/** Hex SHA-1 of a string (Bitbucket keys are limited to 40 characters). */
+export function sha1Hex(text: string): string {
+  return createHash('sha1').update(text, 'utf8').digest('hex');
+}
+
+export interface GitAddress {
+  /** `scheme://host[:port]`; ssh addresses become https. */
+  host: string;
+  /** The repository path without leading `/` and trailing `.git`: `owner/repo`, `group/sub/project`. */
+  id: string;
+}
+
+/** Parses a git repository address as Flux's commit-status providers do; undefined when it is not one. */
+export function parseGitAddress(address: string): GitAddress | undefined {
+  const trimmed = address.trim();
+  // scp-like syntax: [user@]host:path (no scheme).
+  const scp = /^(?:[^@/\s]+@)?([^:/\s]+):(?!\/\/)(.+)$/.exec(trimmed);
+  if (scp && !/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+    const path = scp[2]!.replace(/^\/+/, '').replace(/\.git$/, '');
+    return path ? { host: `https://${scp[1]}`, id: path } : undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    return undefined;
+  }
+  if (!url.host) return undefined;
+  const scheme = url.protocol.replace(/:$/, '');
+  const hostScheme = scheme === 'ssh' ? 'https' : scheme;
+  const id = decodeURIComponent(url.pathname).replace(/^\/+/, '').replace(/\.git$/, '');
+  return { host: `${hostScheme}://${url.host}`, id };
+}
+
+/** `validate` message shared by every commit-status adapter when `spec.commitStatusExpr` is set. */
+export function commitStatusExprMessage(config: ProviderConfig): string | undefined {
+  return config.spec.commitStatusExpr
+    ? 'spec.commitStatusExpr is not supported yet by Herald: remove it to use the default commit status id (<kind>/<name>/<provider uid prefix>)'
+    : undefined;
+}
+
+/** Parses a provider's JSON answer; a body that is not JSON is reported as a non-retryable failure. */
+export function parseJson(http: HttpClient, body: string, what: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    const snippet = body.length > 200 ? `${body.slice(0, 200)}…` : body;
+    throw new DeliveryError(http.mask(`${what}: the answer is not JSON: ${snippet}`), false);
+  }
+}
+
+/** Whether an error is the shared HTTP layer reporting a given status. */
+export function isHttpStatus(err: unknown, status: number): boolean {
+  return err instanceof DeliveryError && err.status === status;
+}
+
+export function basicAuth(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/** Percent-encodes one URL path segment. */
+export function seg(value: string): string {
+  return encodeURIComponent(value);
+}

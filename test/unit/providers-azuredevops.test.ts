@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FluxEvent } from '../../src/events/event.js';
+import { azureDevOps, azureDevOpsRepo } from '../../providers/azuredevops.js';
+import { createHttpClient, DeliveryError } from '../../providers/http.js';
+import type { ProviderConfig } from '../../providers/types.js';
+import { kustomizationEvent } from '../support/events.js';
+import { testProviderConfig } from '../support/provider-config.js';
+import { startSink, type Sink, type SinkReply } from '../support/sink.js';
+
+const SHA = '6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
+const PAT = 'azdo-p3rsonal-access-token';
+const NAME = 'kustomization/apps/0c9c2e41';
+const URL_PATH = `/my-org/My%20Project/_apis/git/repositories/app-repo/commits/${SHA}/statuses?api-version=6.0-preview.1`;
+
+/** An error event with markdown, quotes, newlines and non-ASCII text, metadata prefix-stripped. */
+function trickyEvent(overrides: Partial<FluxEvent> = {}): FluxEvent {
+  return kustomizationEvent({
+    severity: 'error',
+    reason: 'HealthCheckFailed',
+    message: '**Health check failed** for `apps`:\n> Deployment "web" — état <dégradé> & 日本語 ✅',
+    metadata: { revision: `main@sha1:${SHA}`, summary: 'Cluster "prod-eu" — Zürich\nsecond line' },
+    ...overrides,
+  });
+}
+
+let sink: Sink;
+const clients: Array<{ close(): Promise<void> }> = [];
+
+beforeEach(async () => {
+  sink = await startSink();
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await sink.close();
+});
+
+function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
+  return testProviderConfig({ type: 'azuredevops', address: `${sink.url}/my-org/My%20Project/_git/app-repo`, token: PAT, ...overrides });
+}
+
+async function send(event: FluxEvent, cfg = config()): Promise<void> {
+  const http = createHttpClient(cfg);
+  clients.push(http);
+  await azureDevOps.send(event, { config: cfg, http });
+}
+
+function respond(statuses: unknown[], post: SinkReply = { status: 201, body: '{}' }): void {
+  sink.respondWith((req) =>
+    req.method === 'GET' ? { status: 200, body: JSON.stringify({ count: statuses.length, value: statuses }) } : post,
+  );
+}
+
+describe('azuredevops adapter', () => {
+  it('lists the statuses, then posts the commit status (golden)', async () => {
+    respond([]);
+    await send(trickyEvent());
+
+    const [list, post] = sink.requests;
+    const basic = `Basic ${Buffer.from(`:${PAT}`).toString('base64')}`;
+    expect(list!.method).toBe('GET');
+    expect(list!.url).toBe(URL_PATH);
+    expect(list!.headers['authorization']).toBe(basic);
+    expect(post!.method).toBe('POST');
+    expect(post!.url).toBe(URL_PATH);
+    expect(post!.headers['authorization']).toBe(basic);
+    expect(post!.headers['content-type']).toBe('application/json');
+    expect(post!.body).toBe(
+      JSON.stringify({ context: { genre: 'fluxcd', name: NAME }, description: 'health check failed', state: 'error' }),
+    );
+  });
+
+  it('maps info to succeeded', async () => {
+    respond([]);
+    await send(trickyEvent({ severity: 'info', reason: 'ReconciliationSucceeded' }));
+    expect(JSON.parse(sink.requests[1]!.body)).toMatchObject({ state: 'succeeded', description: 'reconciliation succeeded' });
+  });
+
+  it('does not post a status identical to the first one with the same context', async () => {
+    respond([
+      { context: { genre: 'other', name: NAME }, state: 'succeeded', description: 'x' },
+      { context: { genre: 'fluxcd', name: NAME }, state: 'error', description: 'health check failed' },
+    ]);
+    await send(trickyEvent());
+    expect(sink.requests.map((r) => r.method)).toEqual(['GET']);
+
+    respond([{ context: { genre: 'fluxcd', name: NAME }, state: 'succeeded', description: 'reconciliation succeeded' }]);
+    await send(trickyEvent());
+    expect(sink.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST']);
+  });
+
+  it('skips Progressing; classifies failures', async () => {
+    await send(trickyEvent({ reason: 'Progressing', severity: 'info' }));
+    expect(sink.requests).toHaveLength(0);
+    respond([], { status: 503, body: '' });
+    expect(((await send(trickyEvent()).catch((e: unknown) => e)) as DeliveryError).retryable).toBe(true);
+    respond([], { status: 400, body: '{"message":"bad"}' });
+    const err = (await send(trickyEvent()).catch((e: unknown) => e)) as DeliveryError;
+    expect(err).toBeInstanceOf(DeliveryError);
+    expect(err.retryable).toBe(false);
+  });
+
+  it('parses dev.azure.com addresses', () => {
+    expect(azureDevOpsRepo('https://dev.azure.com/org/proj/_git/repo')).toEqual({
+      orgUrl: 'https://dev.azure.com/org',
+      project: 'proj',
+      repo: 'repo',
+    });
+    expect(azureDevOpsRepo('https://dev.azure.com/org/proj')).toBeUndefined();
+  });
+
+  it('validate names the bad field', () => {
+    expect(azureDevOps.validate!(config())).toBeUndefined();
+    expect(azureDevOps.validate!(config({ token: undefined }))).toMatch(/token/);
+    expect(azureDevOps.validate!(config({ address: 'https://dev.azure.com/org/proj' }))).toMatch(/spec\.address/);
+    expect(azureDevOps.validate!(config({ spec: { type: 'azuredevops', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
+    expect(azureDevOps.commitStatus).toBe(true);
+  });
+});

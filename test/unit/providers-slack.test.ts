@@ -1,0 +1,190 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FluxEvent } from '../../src/events/event.js';
+import { createHttpClient, DeliveryError } from '../../providers/http.js';
+import { isSlackBotAddress, slack } from '../../providers/slack.js';
+import type { ProviderConfig } from '../../providers/types.js';
+import { kustomizationEvent } from '../support/events.js';
+import { testProviderConfig } from '../support/provider-config.js';
+import { startSink, type Sink } from '../support/sink.js';
+
+const TOKEN = 'xoxb-1234-s3cret-bot-token';
+
+/** An error event with markdown, quotes, newlines and non-ASCII text, metadata prefix-stripped. */
+function trickyEvent(overrides: Partial<FluxEvent> = {}): FluxEvent {
+  return kustomizationEvent({
+    severity: 'error',
+    reason: 'HealthCheckFailed',
+    message: '*Health check failed* for `apps`:\n> Deployment "web" in \'default\' — état <dégradé> & 日本語 ✅',
+    metadata: {
+      revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
+      summary: 'Cluster "prod-eu" — _région_ Zürich\nsecond line',
+    },
+    ...overrides,
+  });
+}
+
+let sink: Sink;
+const clients: Array<{ close(): Promise<void> }> = [];
+
+beforeEach(async () => {
+  sink = await startSink(() => ({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' }));
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await sink.close();
+});
+
+function webhookConfig(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
+  return testProviderConfig({ type: 'slack', address: `${sink.url}/services/T000/B000/XXXX`, channel: 'general', ...overrides });
+}
+
+function botConfig(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
+  return testProviderConfig({ type: 'slack', address: `${sink.url}/api/chat.postMessage`, channel: '#flux', token: TOKEN, ...overrides });
+}
+
+async function send(event: FluxEvent, cfg: ProviderConfig): Promise<void> {
+  const http = createHttpClient(cfg);
+  clients.push(http);
+  await slack.send(event, { config: cfg, http });
+}
+
+const expectedAttachment = {
+  color: 'danger',
+  author_name: 'kustomization/apps.flux-system',
+  text: '*Health check failed* for `apps`:\n> Deployment "web" in \'default\' — état <dégradé> & 日本語 ✅',
+  mrkdwn_in: ['text'],
+  fields: [
+    { title: 'revision', value: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e', short: false },
+    { title: 'summary', value: 'Cluster "prod-eu" — _région_ Zürich\nsecond line', short: false },
+  ],
+};
+
+describe('slack adapter: incoming webhook', () => {
+  it('posts Flux attachment layout', async () => {
+    await send(trickyEvent(), webhookConfig());
+
+    expect(sink.requests).toHaveLength(1);
+    const req = sink.requests[0]!;
+    expect(req.method).toBe('POST');
+    expect(req.url).toBe('/services/T000/B000/XXXX');
+    expect(req.headers['content-type']).toBe('application/json');
+    expect(req.headers['authorization']).toBeUndefined();
+    expect(req.body).toBe(
+      JSON.stringify({
+        channel: 'general',
+        username: 'kustomize-controller',
+        icon_url: '',
+        icon_emoji: '',
+        attachments: [expectedAttachment],
+      }),
+    );
+  });
+
+  it('uses spec.username, colour good for info, and an empty field list without metadata', async () => {
+    await send(kustomizationEvent({ metadata: {} }), webhookConfig({ username: 'flux-bot', channel: '' }));
+    expect(JSON.parse(sink.requests[0]!.body)).toEqual({
+      channel: '',
+      username: 'flux-bot',
+      icon_url: '',
+      icon_emoji: '',
+      attachments: [
+        {
+          color: 'good',
+          author_name: 'kustomization/apps.flux-system',
+          text: 'Reconciliation finished in 1.2s, next run in 10m0s',
+          mrkdwn_in: ['text'],
+          fields: [],
+        },
+      ],
+    });
+  });
+
+  it('sends the token as a Bearer header when one is set', async () => {
+    await send(trickyEvent(), webhookConfig({ token: TOKEN }));
+    expect(sink.requests[0]!.headers['authorization']).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it('does not read the answer of a webhook (it is plain text)', async () => {
+    sink.respondWith(() => ({ status: 200, body: 'ok' }));
+    await expect(send(trickyEvent(), webhookConfig())).resolves.toBeUndefined();
+  });
+
+  it('classifies webhook failures: 5xx and 429 retryable, other 4xx not', async () => {
+    sink.respondWith(() => ({ status: 503, body: 'service unavailable' }));
+    const unavailable = (await send(trickyEvent(), webhookConfig()).catch((e: unknown) => e)) as DeliveryError;
+    expect(unavailable).toBeInstanceOf(DeliveryError);
+    expect(unavailable.retryable).toBe(true);
+
+    sink.respondWith(() => ({ status: 429, headers: { 'retry-after': '7' }, body: 'rate limited' }));
+    const limited = (await send(trickyEvent(), webhookConfig()).catch((e: unknown) => e)) as DeliveryError;
+    expect(limited.retryable).toBe(true);
+    expect(limited.retryAfterMs).toBe(7000);
+
+    sink.respondWith(() => ({ status: 404, body: 'no_team' }));
+    const gone = (await send(trickyEvent(), webhookConfig()).catch((e: unknown) => e)) as DeliveryError;
+    expect(gone.retryable).toBe(false);
+    expect(gone.status).toBe(404);
+  });
+});
+
+describe('slack adapter: bot mode (chat.postMessage)', () => {
+  it('posts the same payload with the bot token, and accepts ok: true', async () => {
+    sink.respondWith(() => ({ status: 200, body: '{"ok":true,"channel":"C123","ts":"1.2"}' }));
+    await send(trickyEvent(), botConfig());
+
+    const req = sink.requests[0]!;
+    expect(req.method).toBe('POST');
+    expect(req.url).toBe('/api/chat.postMessage');
+    expect(req.headers['authorization']).toBe(`Bearer ${TOKEN}`);
+    expect(req.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(req.body)).toEqual({
+      channel: '#flux',
+      username: 'kustomize-controller',
+      icon_url: '',
+      icon_emoji: '',
+      attachments: [expectedAttachment],
+    });
+  });
+
+  it('treats ok: false as a non-retryable failure, with the token masked', async () => {
+    sink.respondWith(() => ({ status: 200, body: '{"ok":false,"error":"channel_not_found"}' }));
+    const err = (await send(trickyEvent(), botConfig()).catch((e: unknown) => e)) as DeliveryError;
+    expect(err).toBeInstanceOf(DeliveryError);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('channel_not_found');
+    expect(err.message).not.toContain(TOKEN);
+  });
+
+  it('retries ok: false when Slack says it is rate limited, honouring Retry-After', async () => {
+    sink.respondWith(() => ({ status: 200, headers: { 'retry-after': '30' }, body: '{"ok":false,"error":"ratelimited"}' }));
+    const err = (await send(trickyEvent(), botConfig()).catch((e: unknown) => e)) as DeliveryError;
+    expect(err.retryable).toBe(true);
+    expect(err.retryAfterMs).toBe(30_000);
+  });
+
+  it('fails without retry when the answer is not JSON', async () => {
+    sink.respondWith(() => ({ status: 200, body: '<html>proxy page</html>' }));
+    const err = (await send(trickyEvent(), botConfig()).catch((e: unknown) => e)) as DeliveryError;
+    expect(err.retryable).toBe(false);
+  });
+
+  it('recognises the Web API address, and only that, as bot mode', () => {
+    expect(isSlackBotAddress('https://slack.com/api/chat.postMessage')).toBe(true);
+    expect(isSlackBotAddress('http://127.0.0.1:9999/api/chat.postMessage')).toBe(true);
+    expect(isSlackBotAddress('https://hooks.slack.com/services/T/B/X')).toBe(false);
+    expect(isSlackBotAddress('not a url')).toBe(false);
+  });
+});
+
+describe('slack adapter: validate', () => {
+  it('accepts webhook and bot configurations', () => {
+    expect(slack.validate!(webhookConfig())).toBeUndefined();
+    expect(slack.validate!(botConfig())).toBeUndefined();
+  });
+
+  it('names the bad field', () => {
+    expect(slack.validate!(webhookConfig({ address: 'hooks.slack.com/no-scheme' }))).toMatch(/spec\.address/);
+    expect(slack.validate!(botConfig({ token: undefined }))).toMatch(/token/);
+    expect(slack.validate!(botConfig({ channel: '' }))).toMatch(/spec\.channel/);
+  });
+});

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FluxEvent } from '../../src/events/event.js';
+import { createHttpClient } from '../../providers/http.js';
+import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
+import { kustomizationEvent } from '../support/events.js';
+import { testProviderConfig } from '../support/provider-config.js';
+import { startSink, type Sink } from '../support/sink.js';
+
+/** JSON as Go's encoding/json writes it (HTML characters escaped). */
+const go = (v: unknown) =>
+  JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+const MESSAGE = 'Health check **failed** for "podinfo"\n> `deployment/podinfo` <not ready> & [docs](https://x.io/a_b)\nÜmlaut ünïcödé — 日本語 🚀';
+/** An error event whose message and metadata carry markdown, quotes, newlines and non-ASCII text. */
+const tricky: FluxEvent = kustomizationEvent({
+  severity: 'error',
+  reason: 'HealthCheckFailed',
+  message: MESSAGE,
+  metadata: {
+    revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
+    summary: 'Cluster "prod-eu" *critical*',
+    env: 'prod\nblue_green',
+    'owner.team': 'Équipe (ops) #1',
+  },
+});
+const REVISION = 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
+
+let sink: Sink;
+beforeAll(async () => {
+  sink = await startSink(() => ({ status: 200, body: '{}' }));
+});
+afterAll(() => sink.close());
+beforeEach(() => {
+  sink.requests.length = 0;
+});
+
+async function deliver(adapter: ProviderAdapter, config: ProviderConfig, event: FluxEvent) {
+  const http = createHttpClient(config);
+  try {
+    await adapter.send(event, { config, http });
+  } finally {
+    await http.close();
+  }
+  return sink.requests;
+}
+import { formEncode, markdownPost, zulip, zulipMessagesUrl } from '../../providers/zulip.js';
+
+describe('zulip', () => {
+  it('posts a form-encoded stream message with Basic auth to /api/v1/messages', async () => {
+    const config = testProviderConfig({
+      type: 'zulip',
+      address: `${sink.url}/some/where`,
+      channel: 'ops/flux alerts',
+      username: 'flux-bot@example.zulipchat.com',
+      password: 'zulip-api-key',
+    });
+    const [req, ...more] = await deliver(zulip, config, tricky);
+    expect(more).toHaveLength(0);
+    expect(req?.method).toBe('POST');
+    expect(req?.url).toBe('/api/v1/messages');
+    expect(req?.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(req?.headers.authorization).toBe(`Basic ${Buffer.from('flux-bot@example.zulipchat.com:zulip-api-key').toString('base64')}`);
+    const content =
+      '## Flux Status\n\n⚠️ Kustomization/flux-system/apps\n\n' +
+      `${MESSAGE}\n\nMetadata:\n` +
+      '* `env`: prod\nblue_green\n' +
+      '* `owner.team`: Équipe (ops) #1\n' +
+      `* \`revision\`: ${REVISION}\n` +
+      '* `summary`: Cluster "prod-eu" *critical*\n';
+    const form = new URLSearchParams(req?.body ?? '');
+    expect([...form.keys()]).toEqual(['content', 'to', 'topic', 'type']);
+    expect(Object.fromEntries(form)).toEqual({ content, to: 'ops', topic: 'flux alerts', type: 'stream' });
+    // Go's url.QueryEscape: space as '+', '*' '(' ')' '!' and "'" percent-encoded, '~' kept.
+    expect(req?.body).toContain('&to=ops&topic=flux+alerts&type=stream');
+    expect(req?.body).toContain('%2Acritical%2A');
+    expect(req?.body).toContain('%28ops%29');
+  });
+
+  it('formats content exactly as Flux\'s test expects', () => {
+    const event = kustomizationEvent({
+      severity: 'info',
+      message: 'Test event message',
+      involvedObject: { kind: 'Kustomization', name: 'test-ks', namespace: 'default' },
+      metadata: { key2: 'value2', key1: 'value1', change_request: '42' },
+    });
+    expect(markdownPost(event)).toBe('## Flux Status\n\nℹ️ Kustomization/default/test-ks\n\nTest event message\n\nMetadata:\n* `key1`: value1\n* `key2`: value2\n');
+  });
+
+  it('encodes forms like Go and replaces the address path', () => {
+    expect(formEncode({ b: 'a b~c*', a: "it's (x)!" })).toBe('a=it%27s+%28x%29%21&b=a+b~c%2A');
+    expect(zulipMessagesUrl('https://my-org.zulipchat.com/')).toBe('https://my-org.zulipchat.com/api/v1/messages');
+  });
+
+  it('requires spec.channel as <channel>/<topic>', () => {
+    const base = { type: 'zulip', address: 'https://my-org.zulipchat.com' } as const;
+    expect(zulip.validate?.(testProviderConfig({ ...base, channel: 'general' }))).toMatch(/spec\.channel.*<channel>\/<topic>/);
+    expect(zulip.validate?.(testProviderConfig({ ...base, channel: 'general/' }))).toBeDefined();
+    expect(zulip.validate?.(testProviderConfig({ ...base, channel: '/topic' }))).toBeDefined();
+    expect(zulip.validate?.(testProviderConfig({ ...base, channel: 'general/a/b' }))).toBeUndefined();
+  });
+});
