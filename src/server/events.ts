@@ -32,6 +32,8 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     return503OnClosing: true,
   });
   recordRequestDurations(app, metrics, 'events');
+  // Events are JSON only: anything else is a 415, not a string body failing validation.
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const status = err.statusCode ?? 500;

@@ -49,6 +49,8 @@ export interface StartOptions {
   configDir?: string;
   extraArgs?: string[];
   env?: Record<string, string>;
+  /** Wait for /readyz (default) or only for /healthz (a replica that cannot be ready, e.g. Redis down). */
+  waitFor?: 'ready' | 'live';
 }
 
 export async function startHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
@@ -111,7 +113,7 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
   for (;;) {
     if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}:\n${output.join('\n')}`);
     try {
-      const res = await fetch(`${heraldProcess.healthUrl}/readyz`);
+      const res = await fetch(`${heraldProcess.healthUrl}/${opts.waitFor === 'live' ? 'healthz' : 'readyz'}`);
       if (res.status === 200) return heraldProcess;
     } catch {
       // not listening yet

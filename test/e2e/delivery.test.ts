@@ -1,0 +1,201 @@
+/**
+ * Deliveries end to end: Herald as a process, a local sink as the provider, in both queue modes.
+ */
+import { createHmac } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { kustomizationEvent } from '../support/events.js';
+import { freePort, metricValue, startHerald, type HeraldProcess, type StartOptions } from '../support/herald.js';
+import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
+import { startSink, type Sink } from '../support/sink.js';
+import { kustomizationAlert, secret, webhookProvider } from './manifests.js';
+
+const running: Array<{ stop(): Promise<unknown> }> = [];
+const prefixes: string[] = [];
+
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.stop();
+  for (const p of prefixes.splice(0)) await deletePrefix(p);
+});
+
+async function sink(): Promise<Sink> {
+  const s = await startSink();
+  running.push({ stop: () => s.close() });
+  return s;
+}
+
+async function herald(opts: StartOptions): Promise<HeraldProcess> {
+  const h = await startHerald({ ...opts, extraArgs: ['--retry-base-delay', '100ms', '--retry-max-delay', '400ms', ...(opts.extraArgs ?? [])] });
+  running.push(h);
+  return h;
+}
+
+async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const modes: Array<[string, () => Partial<StartOptions>]> = [
+  ['in-process queue', () => ({})],
+  [
+    'Redis queue',
+    () => {
+      const prefix = uniquePrefix('e2e');
+      prefixes.push(prefix);
+      return { redisUrl: REDIS_URL, extraArgs: ['--redis-prefix', prefix] };
+    },
+  ],
+];
+
+describe.each(modes)('delivery with the %s', (_mode, modeOptions) => {
+  it('sends the notification with the Alert metadata merged and the controller prefix stripped', async () => {
+    const s = await sink();
+    const mode = modeOptions();
+    const h = await herald({
+      ...mode,
+      manifests: {
+        'p.yaml': webhookProvider({ address: `${s.url}/hook` }),
+        'a.yaml': kustomizationAlert({ extra: '  eventMetadata:\n    cluster: prod-eu\n' }),
+      },
+    });
+    const event = kustomizationEvent({
+      message: 'Applied revision: ünïcode "quoted"\n**markdown**',
+      metadata: {
+        'kustomize.toolkit.fluxcd.io/revision': 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
+        'kustomize.toolkit.fluxcd.io/checksum': 'dropped',
+        'event.toolkit.fluxcd.io/env': 'staging',
+      },
+    });
+    expect((await h.postEvent(event)).status).toBe(202);
+    const [req] = await s.waitFor(1);
+    expect(req?.url).toBe('/hook');
+    expect(req?.headers['gotk-component']).toBe('kustomize-controller');
+    const body = JSON.parse(req?.body ?? '{}');
+    expect(body.message).toBe(event.message);
+    expect(body.metadata).toEqual({ revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e', cluster: 'prod-eu', env: 'staging' });
+    await eventually(async () => metricValue(await h.metrics(), 'herald_deliveries_total', { outcome: 'success' }) === 1);
+  });
+
+  it('delivers after the provider recovers from failures', async () => {
+    const s = await sink();
+    s.respondWith((_req, i) => (i < 2 ? { status: 503 } : { status: 200 }));
+    const h = await herald({ ...modeOptions(), manifests: { 'p.yaml': webhookProvider({ address: s.url }), 'a.yaml': kustomizationAlert() } });
+    expect((await h.postEvent(kustomizationEvent({ message: 'flaky' }))).status).toBe(202);
+    await s.waitFor(3);
+    await eventually(async () => {
+      const text = await h.metrics();
+      return metricValue(text, 'herald_deliveries_total', { outcome: 'success' }) === 1 && metricValue(text, 'herald_deliveries_total', { outcome: 'retry' }) === 2;
+    });
+  });
+
+  it('keeps a notification the provider rejects (4xx) as a dead letter without retrying', async () => {
+    const s = await sink();
+    s.respondWith(() => ({ status: 400, body: 'bad payload' }));
+    const h = await herald({ ...modeOptions(), manifests: { 'p.yaml': webhookProvider({ address: s.url }), 'a.yaml': kustomizationAlert() } });
+    expect((await h.postEvent(kustomizationEvent({ message: 'rejected' }))).status).toBe(202);
+    await eventually(async () => metricValue(await h.metrics(), 'herald_dead_letters_total') === 1);
+    await eventually(async () => metricValue(await h.metrics(), 'herald_queue_jobs', { state: 'failed' }) === 1);
+    expect(s.requests).toHaveLength(1);
+  });
+});
+
+describe('generic-hmac and secrets', () => {
+  it('signs the body with the Secret token and never logs secret values', async () => {
+    const s = await sink();
+    const token = 'hmac-key-e2e-7d1f0a';
+    const headerSecret = 'header-secret-value-91b2';
+    s.respondWith((_req, i) => (i === 0 ? { status: 500, body: `echo ${token}` } : { status: 200 }));
+    const h = await herald({
+      manifests: {
+        'p.yaml': webhookProvider({ address: s.url, type: 'generic-hmac', secretName: 'hmac' }),
+        's.yaml': secret('hmac', { token, headers: `X-Api-Key: ${headerSecret}\n` }),
+        'a.yaml': kustomizationAlert(),
+      },
+      extraArgs: ['--log-level', 'debug'],
+    });
+    expect((await h.postEvent(kustomizationEvent({ message: 'signed' }))).status).toBe(202);
+    const requests = await s.waitFor(2);
+    for (const req of requests) {
+      expect(req.headers['x-signature']).toBe(`sha256=${createHmac('sha256', token).update(req.body).digest('hex')}`);
+      expect(req.headers['x-api-key']).toBe(headerSecret);
+    }
+    await eventually(async () => metricValue(await h.metrics(), 'herald_deliveries_total', { outcome: 'success' }) === 1);
+    const status = await (await fetch(`${h.healthUrl}/resources`)).text();
+    const everything = [...h.output, status, await h.metrics()].join('\n');
+    expect(h.output.some((l) => l.includes('will retry'))).toBe(true);
+    expect(everything).not.toContain(token);
+    expect(everything).not.toContain(headerSecret);
+  });
+});
+
+describe('resources', () => {
+  it('reports invalid manifests over HTTP and keeps serving the valid ones', async () => {
+    const s = await sink();
+    const h = await herald({
+      manifests: {
+        'p.yaml': webhookProvider({ address: s.url }),
+        'a.yaml': kustomizationAlert(),
+        'bad.yaml': `${webhookProvider({ name: 'unknown-type', address: s.url, type: 'carrier-pigeon' })}---\n${kustomizationAlert({
+          name: 'bad-regex',
+          extra: "  inclusionList:\n    - '(unclosed'\n",
+        })}---\nthis: [is not yaml\n`,
+      },
+    });
+    const status = (await (await fetch(`${h.healthUrl}/resources`)).json()) as unknown;
+    const text = JSON.stringify(status);
+    expect(text).toMatch(/carrier-pigeon/);
+    expect(text).toMatch(/InvalidRegex|inclusionList/);
+    expect(text).toMatch(/bad\.yaml/);
+    expect((await h.postEvent(kustomizationEvent({ message: 'still works' }))).status).toBe(202);
+    await s.waitFor(1);
+  });
+
+  it('picks up manifest changes without a restart', async () => {
+    const s = await sink();
+    const h = await herald({ manifests: { 'p.yaml': webhookProvider({ address: s.url }) } });
+    expect((await h.postEvent(kustomizationEvent({ message: 'before the alert' }))).status).toBe(202);
+    await h.writeManifest('a.yaml', kustomizationAlert({ extra: "  exclusionList:\n    - '^skip'\n" }));
+    await eventually(async () => {
+      const text = JSON.stringify(await (await fetch(`${h.healthUrl}/resources`)).json());
+      return text.includes('all-kustomizations');
+    });
+    expect((await h.postEvent(kustomizationEvent({ message: 'skip me' }))).status).toBe(202);
+    expect((await h.postEvent(kustomizationEvent({ message: 'after the alert' }))).status).toBe(202);
+    const [req] = await s.waitFor(1);
+    expect(JSON.parse(req?.body ?? '').message).toBe('after the alert');
+    await h.removeManifest('a.yaml');
+    await eventually(async () => !JSON.stringify(await (await fetch(`${h.healthUrl}/resources`)).json()).includes('all-kustomizations'));
+    expect((await h.postEvent(kustomizationEvent({ message: 'after removal' }))).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.requests.map((r) => JSON.parse(r.body).message)).toEqual(['after the alert']);
+  });
+});
+
+describe('Redis unavailable', () => {
+  it('answers 503, never 202, and /readyz says why', async () => {
+    const deadPort = await freePort();
+    const h = await herald({
+      redisUrl: `redis://127.0.0.1:${deadPort}`,
+      manifests: { 'p.yaml': webhookProvider({ address: 'http://127.0.0.1:9/' }), 'a.yaml': kustomizationAlert() },
+      waitFor: 'live',
+    });
+    const res = await h.postEvent(kustomizationEvent({ message: 'nowhere to store' }));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    const ready = await fetch(`${h.healthUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(JSON.stringify(await ready.json())).toMatch(/redis queue not reachable/);
+    // Once refused, the same event is not taken for a duplicate on the sender's retry.
+    expect((await h.postEvent(kustomizationEvent({ message: 'nowhere to store' }))).status).toBe(503);
+  });
+});
+
+describe('lifecycle', () => {
+  it('exits 0 on SIGTERM', async () => {
+    const h = await startHerald({ manifests: {} });
+    expect(await h.stop('SIGTERM')).toBe(0);
+    expect(h.output.some((l) => l.includes('herald stopped'))).toBe(true);
+  });
+});
