@@ -3,13 +3,13 @@
  * senders retry on 5xx and 429: 202 only once every job is stored, 400/413/415 for input that
  * will never be accepted, 429 for a duplicate, 503 when the work could not be stored.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { cleanupMetadata, eventSchema, rateLimitKey, type FluxEvent } from '../events/event.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DuplicateFilter } from './duplicate-filter.js';
-import { recordRequestDurations } from './http-metrics.js';
+import { baseServer } from './base.js';
 
 /** Flux's limit on an event body. */
 export const MAX_EVENT_BYTES = 3 * 1024 * 1024;
@@ -23,15 +23,12 @@ export interface EventsServerDeps {
 
 export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
   const { dispatcher, duplicates, metrics, logger } = deps;
-  const app = Fastify({
-    loggerInstance: logger.child({ server: 'events' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+  const app = baseServer(logger, metrics, 'events', {
     bodyLimit: MAX_EVENT_BYTES,
     // Strict types: a number where a string belongs is a 400, not silently converted.
     ajv: { customOptions: { coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
   });
-  recordRequestDurations(app, metrics, 'events');
   // Events are JSON only: anything else is a 415, not a string body failing validation.
   app.removeContentTypeParser('text/plain');
 

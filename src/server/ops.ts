@@ -1,19 +1,10 @@
 /**
  * The operator-facing listeners: Prometheus metrics, and health with the resource statuses.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { recordRequestDurations } from './http-metrics.js';
-
-function baseServer(logger: Logger, metrics: Metrics, server: string): FastifyInstance {
-  const app = Fastify({
-    loggerInstance: logger.child({ server }) as FastifyBaseLogger,
-    disableRequestLogging: true,
-  });
-  recordRequestDurations(app, metrics, server);
-  return app;
-}
+import { baseServer } from './base.js';
 
 export function buildMetricsServer(deps: { metrics: Metrics; logger: Logger }): FastifyInstance {
   const app = baseServer(deps.logger, deps.metrics, 'metrics');
