@@ -33,13 +33,14 @@ export interface RedisQueueOptions {
  * gets a 503 at once instead of a 202 for a command that is only buffered in memory.
  */
 export function producerConnection(url: string, logger: Logger): Redis {
-  const options: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+  // Auto-pipelining sends the commands of concurrent requests in one round trip.
+  const options: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true };
   return withLogging(new Redis(url, options), logger, 'producer');
 }
 
 /** The worker connection blocks on Redis and retries forever, as BullMQ requires. */
 function workerConnection(url: string, logger: Logger): Redis {
-  return withLogging(new Redis(url, { maxRetriesPerRequest: null }), logger, 'worker');
+  return withLogging(new Redis(url, { maxRetriesPerRequest: null, enableAutoPipelining: true }), logger, 'worker');
 }
 
 function withLogging(conn: Redis, logger: Logger, role: string): Redis {

@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
 import type { DeliveryJob } from './job.js';
+import { ProviderSlots } from './provider-slots.js';
 import { DeferError, PermanentError, RetryableError, type AttemptInfo, type Processor } from './queue.js';
 
 export interface WorkerOptions {
@@ -20,12 +21,14 @@ export interface WorkerOptions {
   perProviderConcurrency: number;
 }
 
-/** How long a job waits when its Provider already has all its slots busy. */
-const DEFER_MIN_MS = 100;
-const DEFER_SPREAD_MS = 400;
+/** How long a job waits in-process for a busy Provider before going back to the queue. */
+const SLOT_WAIT_MS = 250;
+/** How long it then stays in the queue: long enough that a slow provider's backlog does not spin. */
+const DEFER_MIN_MS = 500;
+const DEFER_SPREAD_MS = 1000;
 
 export function createProcessor(opts: WorkerOptions): Processor {
-  const inFlight = new Map<string, number>();
+  const slots = new ProviderSlots(opts.perProviderConcurrency);
   const { store, metrics, logger } = opts;
 
   return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
@@ -39,10 +42,9 @@ export function createProcessor(opts: WorkerOptions): Processor {
       log.info('provider is suspended; notification dropped');
       return;
     }
-    const busy = inFlight.get(job.provider) ?? 0;
-    if (busy >= opts.perProviderConcurrency) throw new DeferError(DEFER_MIN_MS + Math.round(Math.random() * DEFER_SPREAD_MS));
-
-    inFlight.set(job.provider, busy + 1);
+    if (!(await slots.acquire(job.provider, SLOT_WAIT_MS))) {
+      throw new DeferError(DEFER_MIN_MS + Math.round(Math.random() * DEFER_SPREAD_MS));
+    }
     const started = performance.now();
     try {
       if (!provider) throw new RetryableError(`provider ${job.provider} not found`);
@@ -72,9 +74,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
       }
       throw failure;
     } finally {
-      const left = (inFlight.get(job.provider) ?? 1) - 1;
-      if (left === 0) inFlight.delete(job.provider);
-      else inFlight.set(job.provider, left);
+      slots.release(job.provider);
     }
   };
 }

@@ -25,7 +25,7 @@ async function sink(): Promise<Sink> {
 
 async function herald(opts: StartOptions): Promise<HeraldProcess> {
   const h = await startHerald({ ...opts, extraArgs: ['--retry-base-delay', '100ms', '--retry-max-delay', '400ms', ...(opts.extraArgs ?? [])] });
-  running.push(h);
+  running.push({ stop: async () => (await h.stop(), await h.cleanup()) });
   return h;
 }
 
@@ -196,6 +196,7 @@ describe('lifecycle', () => {
   it('exits 0 on SIGTERM', async () => {
     const h = await startHerald({ manifests: {} });
     expect(await h.stop('SIGTERM')).toBe(0);
+    await h.cleanup();
     expect(h.output.some((l) => l.includes('herald stopped'))).toBe(true);
   });
 });

@@ -19,6 +19,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await herald?.stop();
+  await herald?.cleanup();
   await sink?.close();
 });
 

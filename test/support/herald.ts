@@ -4,14 +4,24 @@
  * it started, by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const heraldMain = join(repoRoot, 'dist', 'src', 'main.js');
+/** The repository root, found from this file whether it runs from test/ (vitest) or dist/test/ (bench). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export const heraldMain = join(repoRoot(), 'dist', 'src', 'main.js');
+
+/** Output lines kept per process: enough for any test to scan, bounded for long benchmark runs. */
+const MAX_OUTPUT_LINES = 50_000;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -27,6 +37,7 @@ export async function freePort(): Promise<number> {
 
 export interface HeraldProcess {
   child: ChildProcess;
+  pid: number;
   eventsUrl: string;
   metricsUrl: string;
   healthUrl: string;
@@ -38,8 +49,10 @@ export interface HeraldProcess {
   /** Writes (or replaces) a manifest file in the config directory. */
   writeManifest(name: string, yaml: string): Promise<void>;
   removeManifest(name: string): Promise<void>;
-  /** Sends a signal and resolves with the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends a signal (SIGKILL after `graceMs` if still running) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+  /** Removes the config directory when this module created it. */
+  cleanup(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -51,6 +64,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Wait for /readyz (default) or only for /healthz (a replica that cannot be ready, e.g. Redis down). */
   waitFor?: 'ready' | 'live';
+  /** Flags for node itself, before main.js (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 export async function startHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
@@ -58,6 +73,7 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
   for (const [name, yaml] of Object.entries(opts.manifests ?? {})) await writeFile(join(configDir, name), yaml);
   const [events, metrics, health] = [await freePort(), await freePort(), await freePort()];
   const args = [
+    ...(opts.nodeArgs ?? []),
     heraldMain,
     '--config-dir',
     configDir,
@@ -80,12 +96,15 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
       output.push(...lines);
+      if (output.length > MAX_OUTPUT_LINES) output.splice(0, output.length - MAX_OUTPUT_LINES);
     });
   }
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const running = () => child.exitCode === null && child.signalCode === null;
 
   const heraldProcess: HeraldProcess = {
     child,
+    pid: child.pid as number,
     eventsUrl: `http://127.0.0.1:${events}`,
     metricsUrl: `http://127.0.0.1:${metrics}`,
     healthUrl: `http://127.0.0.1:${health}`,
@@ -103,15 +122,19 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
     },
     writeManifest: (name, yaml) => writeFile(join(configDir, name), yaml),
     removeManifest: (name) => rm(join(configDir, name), { force: true }),
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+    async stop(signal = 'SIGTERM', graceMs = 30_000) {
+      if (running()) child.kill(signal);
+      const timer = setTimeout(() => running() && child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
     },
+    cleanup: () => (opts.configDir ? Promise.resolve() : rm(configDir, { recursive: true, force: true })),
   };
 
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}:\n${output.join('\n')}`);
+    if (!running()) throw new Error(`herald exited with ${child.exitCode ?? child.signalCode}:\n${output.join('\n')}`);
     try {
       const res = await fetch(`${heraldProcess.healthUrl}/${opts.waitFor === 'live' ? 'healthz' : 'readyz'}`);
       if (res.status === 200) return heraldProcess;
@@ -120,6 +143,7 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
     }
     if (Date.now() > deadline) {
       await heraldProcess.stop('SIGKILL');
+      await heraldProcess.cleanup();
       throw new Error(`herald did not become ready within 20s:\n${output.join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 50));

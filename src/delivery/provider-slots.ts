@@ -1,0 +1,50 @@
+/**
+ * Per-Provider limits on deliveries in flight in this process. A job whose Provider is busy
+ * waits briefly for a slot (a fast provider frees one within milliseconds); if none frees in
+ * time the provider is slow, and the job goes back to the queue instead of holding a worker
+ * slot that deliveries to other providers need.
+ */
+export class ProviderSlots {
+  private readonly busy = new Map<string, number>();
+  private readonly waiters = new Map<string, Array<() => void>>();
+
+  constructor(private readonly limit: number) {}
+
+  /** Resolves true once a slot for `provider` is held, false if none freed within `waitMs`. */
+  acquire(provider: string, waitMs: number): Promise<boolean> {
+    const held = this.busy.get(provider) ?? 0;
+    if (held < this.limit) {
+      this.busy.set(provider, held + 1);
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const queue = this.waiters.get(provider) ?? [];
+      this.waiters.set(provider, queue);
+      const handOver = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const index = queue.indexOf(handOver);
+        if (index >= 0) queue.splice(index, 1);
+        if (queue.length === 0) this.waiters.delete(provider);
+        resolve(false);
+      }, waitMs);
+      queue.push(handOver);
+    });
+  }
+
+  /** Frees a slot, handing it straight to the longest-waiting job for the same provider. */
+  release(provider: string): void {
+    const queue = this.waiters.get(provider);
+    const next = queue?.shift();
+    if (queue && queue.length === 0) this.waiters.delete(provider);
+    if (next) {
+      next();
+      return;
+    }
+    const held = (this.busy.get(provider) ?? 1) - 1;
+    if (held <= 0) this.busy.delete(provider);
+    else this.busy.set(provider, held);
+  }
+}

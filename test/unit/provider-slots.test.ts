@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ProviderSlots } from '../../src/delivery/provider-slots.js';
+
+describe('ProviderSlots', () => {
+  it('grants up to the limit per provider, independently', async () => {
+    const slots = new ProviderSlots(2);
+    expect(await slots.acquire('a', 0)).toBe(true);
+    expect(await slots.acquire('a', 0)).toBe(true);
+    expect(await slots.acquire('b', 0)).toBe(true);
+    expect(await slots.acquire('a', 10)).toBe(false);
+  });
+
+  it('hands a released slot to the longest waiter', async () => {
+    const slots = new ProviderSlots(1);
+    await slots.acquire('a', 0);
+    const order: string[] = [];
+    const first = slots.acquire('a', 1000).then((ok) => order.push(`first:${ok}`));
+    const second = slots.acquire('a', 1000).then((ok) => order.push(`second:${ok}`));
+    slots.release('a');
+    await first;
+    expect(order).toEqual(['first:true']);
+    slots.release('a');
+    await second;
+    expect(order).toEqual(['first:true', 'second:true']);
+    slots.release('a');
+    expect(await slots.acquire('a', 0)).toBe(true);
+  });
+
+  it('a waiter that timed out does not take a later slot', async () => {
+    const slots = new ProviderSlots(1);
+    await slots.acquire('a', 0);
+    expect(await slots.acquire('a', 20)).toBe(false);
+    slots.release('a');
+    expect(await slots.acquire('a', 0)).toBe(true);
+    expect(await slots.acquire('a', 0)).toBe(false);
+  });
+});
