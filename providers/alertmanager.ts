@@ -10,8 +10,9 @@
  * Auth: `username` + `password` from the Secret as Basic auth, else `token` as a Bearer header
  * (Flux sets both and the Basic header wins), else none.
  */
+import { basicAuth } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
-import { basicAuth, GoMap, rfc3339, sendGoJson } from './chat-format.js';
+import { GoMap, rfc3339, sendGoJson } from './chat-format.js';
 import type { ProviderAdapter } from './types.js';
 
 /** Go's zero time.Time in RFC 3339. */

@@ -10,18 +10,20 @@
  *   nothing is posted when the first one with the same context has the same state and
  *   description.
  */
+import { basicAuth } from './http.js';
 import {
   PROGRESSING_REASON,
-  basicAuth,
   commitSha,
-  commitStatusExprMessage,
+  commitState,
   commitStatusId,
+  invalidProvider,
+  listStatuses,
+  newestOfContextMatches,
   parseGitAddress,
-  parseJson,
+  repositoryProblem,
   seg,
   statusDescription,
 } from './commit-status.js';
-import { DeliveryError } from './http.js';
 import type { ProviderAdapter } from './types.js';
 
 export const AZURE_DEVOPS_GENRE = 'fluxcd';
@@ -44,17 +46,6 @@ export function azureDevOpsRepo(address: string): AzureDevOpsRepo | undefined {
   return { orgUrl: `${parsed.host}/${seg(org)}`, project, repo };
 }
 
-function toAzureDevOpsState(severity: string): string {
-  switch (severity) {
-    case 'info':
-      return 'succeeded';
-    case 'error':
-      return 'error';
-    default:
-      throw new DeliveryError(`cannot convert severity ${JSON.stringify(severity)} to an Azure DevOps status state`, false);
-  }
-}
-
 interface AzureStatus {
   state?: unknown;
   description?: unknown;
@@ -65,48 +56,44 @@ export function duplicateAzureDevOpsStatus(
   existing: unknown,
   wanted: { state: string; description: string; context: { genre: string; name: string } },
 ): boolean {
-  const list = (existing as { value?: unknown } | null)?.value;
-  if (!Array.isArray(list)) return false;
-  for (const s of list as AzureStatus[]) {
-    const ctx = s?.context;
-    if (typeof ctx?.name !== 'string' || typeof ctx.genre !== 'string' || typeof s.state !== 'string' || typeof s.description !== 'string') {
-      continue;
-    }
-    if (ctx.name === wanted.context.name && ctx.genre === wanted.context.genre) {
-      return s.state === wanted.state && s.description === wanted.description;
-    }
-  }
-  return false;
+  return newestOfContextMatches(
+    (existing as { value?: unknown } | null)?.value,
+    (s: AzureStatus) =>
+      typeof s.context?.name === 'string' &&
+      typeof s.context.genre === 'string' &&
+      typeof s.state === 'string' &&
+      typeof s.description === 'string' &&
+      s.context.name === wanted.context.name &&
+      s.context.genre === wanted.context.genre,
+    wanted,
+  );
 }
 
 export const azureDevOps: ProviderAdapter = {
   type: 'azuredevops',
   commitStatus: true,
   validate(config) {
-    const expr = commitStatusExprMessage(config);
-    if (expr) return expr;
-    if (!azureDevOpsRepo(config.address)) {
-      return `spec.address ${JSON.stringify(config.address)} is not an Azure DevOps repository address: expected https://dev.azure.com/<org>/<project>/_git/<repo>`;
-    }
+    const problem = repositoryProblem(config, azureDevOpsRepo, 'an Azure DevOps repository', 'https://dev.azure.com/<org>/<project>/_git/<repo>');
+    if (problem) return problem;
     if (!config.token) return 'azuredevops needs a personal access token in the `token` key of spec.secretRef';
     return undefined;
   },
   async send(event, { config, http }) {
     if (event.reason === PROGRESSING_REASON) return;
     const repo = azureDevOpsRepo(config.address);
-    if (!repo || !config.token) throw new DeliveryError(azureDevOps.validate?.(config) ?? 'invalid azuredevops provider', false);
+    if (!repo || !config.token) throw invalidProvider(azureDevOps, config);
 
     const sha = commitSha(event);
     const status = {
       context: { genre: AZURE_DEVOPS_GENRE, name: commitStatusId(config, event) },
       description: statusDescription(event),
-      state: toAzureDevOpsState(event.severity),
+      state: commitState(event.severity, { info: 'succeeded', error: 'error' }, 'an Azure DevOps status state'),
     };
     const url = `${repo.orgUrl}/${seg(repo.project)}/_apis/git/repositories/${seg(repo.repo)}/commits/${sha}/statuses?api-version=${AZURE_DEVOPS_API_VERSION}`;
     const headers = { authorization: basicAuth('', config.token), accept: 'application/json' };
 
-    const listed = await http.send({ method: 'GET', url, headers });
-    if (duplicateAzureDevOpsStatus(parseJson(http, listed.body, 'list commit statuses'), status)) return;
+    const listed = await listStatuses(http, url, headers);
+    if (duplicateAzureDevOpsStatus(listed, status)) return;
 
     await http.send({ method: 'POST', url, headers, json: status });
   },

@@ -12,21 +12,22 @@
  *   status with that key is fetched first and nothing is posted when its state and
  *   description are the same.
  */
+import { basicAuth } from './http.js';
 import {
   PROGRESSING_REASON,
-  basicAuth,
   commitSha,
-  commitStatusExprMessage,
+  commitState,
   commitStatusId,
+  invalidProvider,
   isHttpStatus,
-  parseGitAddress,
   parseJson,
+  parseOwnerRepo,
+  repositoryProblem,
   seg,
   sha1Hex,
   statusDescription,
   statusName,
 } from './commit-status.js';
-import { DeliveryError } from './http.js';
 import type { ProviderAdapter } from './types.js';
 
 const CLOUD_API = 'https://api.bitbucket.org/2.0';
@@ -39,13 +40,11 @@ export interface BitbucketRepo {
 }
 
 export function bitbucketRepo(address: string): BitbucketRepo | undefined {
-  const parsed = parseGitAddress(address);
+  const parsed = parseOwnerRepo(address);
   if (!parsed) return undefined;
-  const parts = parsed.id.split('/');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
   const host = new URL(parsed.host).hostname;
   const apiBase = host === 'bitbucket.org' || host === 'www.bitbucket.org' || host === 'api.bitbucket.org' ? CLOUD_API : `${parsed.host}/2.0`;
-  return { apiBase, owner: parts[0], repo: parts[1] };
+  return { apiBase, owner: parsed.owner, repo: parsed.repo };
 }
 
 /** The Authorization header for `<username>:<password>`, or undefined when the token is not of that form. */
@@ -56,26 +55,12 @@ export function bitbucketAuthorization(token: string | undefined): string | unde
   return BEARER_USERNAMES.has(username) ? `Bearer ${password}` : basicAuth(username, password);
 }
 
-function toBitbucketState(severity: string): string {
-  switch (severity) {
-    case 'info':
-      return 'SUCCESSFUL';
-    case 'error':
-      return 'FAILED';
-    default:
-      throw new DeliveryError(`cannot convert severity ${JSON.stringify(severity)} to a Bitbucket build state`, false);
-  }
-}
-
 export const bitbucket: ProviderAdapter = {
   type: 'bitbucket',
   commitStatus: true,
   validate(config) {
-    const expr = commitStatusExprMessage(config);
-    if (expr) return expr;
-    if (!bitbucketRepo(config.address)) {
-      return `spec.address ${JSON.stringify(config.address)} is not a Bitbucket repository address: expected https://bitbucket.org/<workspace>/<repo>`;
-    }
+    const problem = repositoryProblem(config, bitbucketRepo, 'a Bitbucket repository', 'https://bitbucket.org/<workspace>/<repo>');
+    if (problem) return problem;
     if (!config.token) return 'bitbucket needs `<username>:<app password>` in the `token` key of spec.secretRef';
     if (!bitbucketAuthorization(config.token)) return 'the `token` key of spec.secretRef must be `<username>:<app password>` for bitbucket';
     return undefined;
@@ -84,10 +69,10 @@ export const bitbucket: ProviderAdapter = {
     if (event.reason === PROGRESSING_REASON) return;
     const repo = bitbucketRepo(config.address);
     const authorization = bitbucketAuthorization(config.token);
-    if (!repo || !authorization) throw new DeliveryError(bitbucket.validate?.(config) ?? 'invalid bitbucket provider', false);
+    if (!repo || !authorization) throw invalidProvider(bitbucket, config);
 
     const sha = commitSha(event);
-    const state = toBitbucketState(event.severity);
+    const state = commitState(event.severity, { info: 'SUCCESSFUL', error: 'FAILED' }, 'a Bitbucket build state');
     const description = statusDescription(event);
     const key = sha1Hex(commitStatusId(config, event));
     const base = `${repo.apiBase}/repositories/${seg(repo.owner)}/${seg(repo.repo)}/commit/${sha}/statuses/build`;

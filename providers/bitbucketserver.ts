@@ -15,16 +15,17 @@
  */
 import {
   PROGRESSING_REASON,
-  basicAuth,
   commitSha,
-  commitStatusExprMessage,
+  commitState,
   commitStatusId,
+  invalidProvider,
+  repositoryProblem,
   seg,
   sha1Hex,
   statusDescription,
   statusName,
 } from './commit-status.js';
-import { DeliveryError } from './http.js';
+import { basicAuth, DeliveryError } from './http.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
 
 export interface BitbucketServerRepo {
@@ -69,26 +70,12 @@ function authorization(config: ProviderConfig): string | undefined {
   return undefined;
 }
 
-function toBitbucketServerState(severity: string): string {
-  switch (severity) {
-    case 'info':
-      return 'SUCCESSFUL';
-    case 'error':
-      return 'FAILED';
-    default:
-      throw new DeliveryError(`cannot convert severity ${JSON.stringify(severity)} to a Bitbucket Server build state`, false);
-  }
-}
-
 export const bitbucketServer: ProviderAdapter = {
   type: 'bitbucketserver',
   commitStatus: true,
   validate(config) {
-    const expr = commitStatusExprMessage(config);
-    if (expr) return expr;
-    if (!bitbucketServerRepo(config.address)) {
-      return `spec.address ${JSON.stringify(config.address)} is not a Bitbucket Server repository address: expected https://<host>/scm/<project>/<repo>.git`;
-    }
+    const problem = repositoryProblem(config, bitbucketServerRepo, 'a Bitbucket Server repository', 'https://<host>/scm/<project>/<repo>.git');
+    if (problem) return problem;
     if (!authorization(config)) {
       return 'bitbucketserver needs a `token`, or a `username` and `password`, in spec.secretRef';
     }
@@ -98,10 +85,10 @@ export const bitbucketServer: ProviderAdapter = {
     if (event.reason === PROGRESSING_REASON) return;
     const repo = bitbucketServerRepo(config.address);
     const auth = authorization(config);
-    if (!repo || !auth) throw new DeliveryError(bitbucketServer.validate?.(config) ?? 'invalid bitbucketserver provider', false);
+    if (!repo || !auth) throw invalidProvider(bitbucketServer, config);
 
     const sha = commitSha(event);
-    const state = toBitbucketServerState(event.severity);
+    const state = commitState(event.severity, { info: 'SUCCESSFUL', error: 'FAILED' }, 'a Bitbucket Server build state');
     const description = statusDescription(event);
     const name = `${statusName(event)} [${description}]`;
     const key = sha1Hex(commitStatusId(config, event));

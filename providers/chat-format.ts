@@ -146,7 +146,3 @@ export function checkHttpUrl(value: string, what: string): string | undefined {
   return `${what} must be an absolute http(s) URL`;
 }
 
-/** `Basic base64(user:password)`. */
-export function basicAuth(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
-}

@@ -10,12 +10,15 @@
  * - the status id is `<kind>/<name>/<first dash segment of the Provider uid>`, lower-cased;
  * - the description is the reason split at camel case, lower-cased (`BuildFailed` → `build failed`);
  * - the repository comes from `spec.address` (`https://host/owner/repo`, `ssh://git@host/…`,
- *   or `git@host:owner/repo`), with `.git` trimmed; ssh addresses are reached over https.
+ *   or `git@host:owner/repo`), with `.git` trimmed; ssh addresses are reached over https;
+ * - only info and error events have a state; `spec.commitStatusExpr` is refused by `validate`;
+ * - where a provider lists a commit's statuses newest first, the newest one of the same context
+ *   decides whether posting again would be a duplicate.
  */
 import { createHash } from 'node:crypto';
 import type { FluxEvent } from '../src/events/event.js';
 import { DeliveryError, type HttpClient } from './http.js';
-import type { ProviderConfig } from './types.js';
+import type { ProviderAdapter, ProviderConfig } from './types.js';
 
 /** Flux's `meta.ProgressingReason`: most commit-status providers post nothing for it. */
 export const PROGRESSING_REASON = 'Progressing';
@@ -147,11 +150,79 @@ export function parseGitAddress(address: string): GitAddress | undefined {
   return { host: `${hostScheme}://${url.host}`, id };
 }
 
-/** `validate` message shared by every commit-status adapter when `spec.commitStatusExpr` is set. */
-export function commitStatusExprMessage(config: ProviderConfig): string | undefined {
-  return config.spec.commitStatusExpr
-    ? 'spec.commitStatusExpr is not supported yet by Herald: remove it to use the default commit status id (<kind>/<name>/<provider uid prefix>)'
-    : undefined;
+/**
+ * The checks every commit-status adapter's `validate` starts with: `spec.commitStatusExpr`,
+ * which Herald does not support yet, then `spec.address`, which `parse` must accept as `what`
+ * (`a GitHub repository`), of the form `expected`.
+ */
+export function repositoryProblem(
+  config: ProviderConfig,
+  parse: (address: string) => unknown,
+  what: string,
+  expected: string,
+): string | undefined {
+  if (config.spec.commitStatusExpr) {
+    return 'spec.commitStatusExpr is not supported yet by Herald: remove it to use the default commit status id (<kind>/<name>/<provider uid prefix>)';
+  }
+  if (parse(config.address)) return undefined;
+  return `spec.address ${JSON.stringify(config.address)} is not ${what} address: expected ${expected}`;
+}
+
+/** The error for sending with a configuration `validate` rejects: another attempt cannot fix it. */
+export function invalidProvider(adapter: ProviderAdapter, config: ProviderConfig): DeliveryError {
+  return new DeliveryError(adapter.validate?.(config) ?? `invalid ${adapter.type} provider`, false);
+}
+
+/** The Secret's `token`, or its `password` as a fallback, as Flux reads them for GitHub, GitLab and Gitea. */
+export function tokenOrPassword(config: ProviderConfig): string | undefined {
+  return config.token || config.password || undefined;
+}
+
+export interface OwnerRepo {
+  /** `scheme://host[:port]`, as `parseGitAddress` gives it. */
+  host: string;
+  owner: string;
+  repo: string;
+}
+
+/** An address whose path is exactly `<owner>/<repo>` (GitHub, Gitea, Bitbucket Cloud); undefined otherwise. */
+export function parseOwnerRepo(address: string): OwnerRepo | undefined {
+  const parsed = parseGitAddress(address);
+  if (!parsed) return undefined;
+  const parts = parsed.id.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
+  return { host: parsed.host, owner: parts[0], repo: parts[1] };
+}
+
+/**
+ * The provider's state for an event's severity: only info and error events have one; any other
+ * severity fails without retry, naming `what` (`a GitHub commit state`).
+ */
+export function commitState(severity: string, states: { info: string; error: string }, what: string): string {
+  if (severity === 'info') return states.info;
+  if (severity === 'error') return states.error;
+  throw new DeliveryError(`cannot convert severity ${JSON.stringify(severity)} to ${what}`, false);
+}
+
+/** GETs the statuses of a commit and parses the answer. */
+export async function listStatuses(http: HttpClient, url: string, headers: Record<string, string>): Promise<unknown> {
+  const listed = await http.send({ method: 'GET', url, headers });
+  return parseJson(http, listed.body, 'list commit statuses');
+}
+
+/**
+ * Flux's duplicate check where a commit's statuses are listed newest first (GitHub, Gitea,
+ * Azure DevOps): the first listed status that `ofContext` accepts decides, and it is a duplicate
+ * when it has the wanted state and description. Anything but an array of objects holds none.
+ */
+export function newestOfContextMatches<S extends { state?: unknown; description?: unknown }>(
+  statuses: unknown,
+  ofContext: (status: S) => boolean,
+  wanted: { state: string; description: string },
+): boolean {
+  if (!Array.isArray(statuses)) return false;
+  const newest = (statuses as unknown[]).find((s): s is S => typeof s === 'object' && s !== null && ofContext(s as S));
+  return newest !== undefined && newest.state === wanted.state && newest.description === wanted.description;
 }
 
 /** Parses a provider's JSON answer; a body that is not JSON is reported as a non-retryable failure. */
@@ -167,10 +238,6 @@ export function parseJson(http: HttpClient, body: string, what: string): unknown
 /** Whether an error is the shared HTTP layer reporting a given status. */
 export function isHttpStatus(err: unknown, status: number): boolean {
   return err instanceof DeliveryError && err.status === status;
-}
-
-export function basicAuth(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
 }
 
 /** Percent-encodes one URL path segment. */

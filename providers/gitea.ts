@@ -13,16 +13,19 @@
 import {
   PROGRESSING_REASON,
   commitSha,
-  commitStatusExprMessage,
+  commitState,
   commitStatusId,
-  parseGitAddress,
-  parseJson,
+  invalidProvider,
+  listStatuses,
+  newestOfContextMatches,
+  parseOwnerRepo,
+  repositoryProblem,
   seg,
   statusDescription,
+  tokenOrPassword,
 } from './commit-status.js';
-import { DeliveryError } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
-import type { ProviderAdapter, ProviderConfig } from './types.js';
+import type { ProviderAdapter } from './types.js';
 
 export interface GiteaRepo {
   apiBase: string;
@@ -31,27 +34,14 @@ export interface GiteaRepo {
 }
 
 export function giteaRepo(address: string): GiteaRepo | undefined {
-  const parsed = parseGitAddress(address);
+  const parsed = parseOwnerRepo(address);
   if (!parsed) return undefined;
-  const parts = parsed.id.split('/');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
-  return { apiBase: `${parsed.host}/api/v1`, owner: parts[0], repo: parts[1] };
-}
-
-function giteaToken(config: ProviderConfig): string | undefined {
-  return config.token || config.password || undefined;
+  return { apiBase: `${parsed.host}/api/v1`, owner: parsed.owner, repo: parsed.repo };
 }
 
 function toGiteaState(event: FluxEvent): string {
   if (event.reason === PROGRESSING_REASON) return 'pending';
-  switch (event.severity) {
-    case 'info':
-      return 'success';
-    case 'error':
-      return 'failure';
-    default:
-      throw new DeliveryError(`cannot convert severity ${JSON.stringify(event.severity)} to a Gitea commit state`, false);
-  }
+  return commitState(event.severity, { info: 'success', error: 'failure' }, 'a Gitea commit state');
 }
 
 interface GiteaStatus {
@@ -60,32 +50,30 @@ interface GiteaStatus {
   context?: unknown;
 }
 
+const filled = (value: unknown): boolean => typeof value === 'string' && value !== '';
+
+/** As GitHub's, but statuses with an empty context, state or description are passed over. */
 export function duplicateGiteaStatus(existing: unknown, wanted: { state: string; description: string; context: string }): boolean {
-  if (!Array.isArray(existing)) return false;
-  for (const s of existing as GiteaStatus[]) {
-    if (typeof s?.context !== 'string' || typeof s.state !== 'string' || typeof s.description !== 'string') continue;
-    if (!s.context || !s.state || !s.description) continue;
-    if (s.context === wanted.context) return s.state === wanted.state && s.description === wanted.description;
-  }
-  return false;
+  return newestOfContextMatches(
+    existing,
+    (s: GiteaStatus) => filled(s.context) && filled(s.state) && filled(s.description) && s.context === wanted.context,
+    wanted,
+  );
 }
 
 export const gitea: ProviderAdapter = {
   type: 'gitea',
   commitStatus: true,
   validate(config) {
-    const expr = commitStatusExprMessage(config);
-    if (expr) return expr;
-    if (!giteaRepo(config.address)) {
-      return `spec.address ${JSON.stringify(config.address)} is not a Gitea repository address: expected https://<host>/<owner>/<repo>`;
-    }
-    if (!giteaToken(config)) return 'gitea needs an access token in the `token` key of spec.secretRef';
+    const problem = repositoryProblem(config, giteaRepo, 'a Gitea repository', 'https://<host>/<owner>/<repo>');
+    if (problem) return problem;
+    if (!tokenOrPassword(config)) return 'gitea needs an access token in the `token` key of spec.secretRef';
     return undefined;
   },
   async send(event, { config, http }) {
     const repo = giteaRepo(config.address);
-    const token = giteaToken(config);
-    if (!repo || !token) throw new DeliveryError(gitea.validate?.(config) ?? 'invalid gitea provider', false);
+    const token = tokenOrPassword(config);
+    if (!repo || !token) throw invalidProvider(gitea, config);
 
     const sha = commitSha(event);
     const state = toGiteaState(event);
@@ -94,8 +82,8 @@ export const gitea: ProviderAdapter = {
     const base = `${repo.apiBase}/repos/${seg(repo.owner)}/${seg(repo.repo)}`;
     const headers = { authorization: `token ${token}` };
 
-    const listed = await http.send({ method: 'GET', url: `${base}/commits/${sha}/statuses?limit=50&page=1`, headers });
-    if (duplicateGiteaStatus(parseJson(http, listed.body, 'list commit statuses'), { state, description, context })) return;
+    const listed = await listStatuses(http, `${base}/commits/${sha}/statuses?limit=50&page=1`, headers);
+    if (duplicateGiteaStatus(listed, { state, description, context })) return;
 
     await http.send({
       method: 'POST',

@@ -12,15 +12,18 @@
 import {
   PROGRESSING_REASON,
   commitSha,
-  commitStatusExprMessage,
+  commitState,
   commitStatusId,
-  parseGitAddress,
-  parseJson,
+  invalidProvider,
+  listStatuses,
+  newestOfContextMatches,
+  parseOwnerRepo,
+  repositoryProblem,
   seg,
   statusDescription,
+  tokenOrPassword,
 } from './commit-status.js';
-import { DeliveryError } from './http.js';
-import type { ProviderAdapter, ProviderConfig } from './types.js';
+import type { ProviderAdapter } from './types.js';
 
 export interface GitHubRepo {
   /** API root without a trailing slash: `https://api.github.com` or `<host>/api/v3`. */
@@ -31,17 +34,10 @@ export interface GitHubRepo {
 
 /** Resolves the API root and repository from `spec.address`; undefined when it names no `owner/repo`. */
 export function githubRepo(address: string): GitHubRepo | undefined {
-  const parsed = parseGitAddress(address);
+  const parsed = parseOwnerRepo(address);
   if (!parsed) return undefined;
-  const parts = parsed.id.split('/');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
-  const host = new URL(parsed.host).host;
-  const apiBase = host === 'github.com' ? 'https://api.github.com' : `${parsed.host}/api/v3`;
-  return { apiBase, owner: parts[0], repo: parts[1] };
-}
-
-export function githubToken(config: ProviderConfig): string | undefined {
-  return config.token || config.password || undefined;
+  const apiBase = new URL(parsed.host).host === 'github.com' ? 'https://api.github.com' : `${parsed.host}/api/v3`;
+  return { apiBase, owner: parsed.owner, repo: parsed.repo };
 }
 
 /** Headers GitHub's REST API expects on every call. */
@@ -53,17 +49,6 @@ export function githubHeaders(token: string): Record<string, string> {
   };
 }
 
-function toGitHubState(severity: string): string {
-  switch (severity) {
-    case 'info':
-      return 'success';
-    case 'error':
-      return 'failure';
-    default:
-      throw new DeliveryError(`cannot convert severity ${JSON.stringify(severity)} to a GitHub commit state`, false);
-  }
-}
-
 interface GitHubStatus {
   state?: unknown;
   description?: unknown;
@@ -72,24 +57,21 @@ interface GitHubStatus {
 
 /** True when the newest status with the same context already has this state and description. */
 export function duplicateGitHubStatus(existing: unknown, wanted: { state: string; description: string; context: string }): boolean {
-  if (!Array.isArray(existing)) return false;
-  for (const s of existing as GitHubStatus[]) {
-    if (typeof s?.context !== 'string' || typeof s.state !== 'string' || typeof s.description !== 'string') continue;
-    if (s.context === wanted.context) return s.state === wanted.state && s.description === wanted.description;
-  }
-  return false;
+  return newestOfContextMatches(
+    existing,
+    (s: GitHubStatus) =>
+      typeof s.context === 'string' && typeof s.state === 'string' && typeof s.description === 'string' && s.context === wanted.context,
+    wanted,
+  );
 }
 
 export const github: ProviderAdapter = {
   type: 'github',
   commitStatus: true,
   validate(config) {
-    const expr = commitStatusExprMessage(config);
-    if (expr) return expr;
-    if (!githubRepo(config.address)) {
-      return `spec.address ${JSON.stringify(config.address)} is not a GitHub repository address: expected https://<host>/<owner>/<repo>`;
-    }
-    if (!githubToken(config)) {
+    const problem = repositoryProblem(config, githubRepo, 'a GitHub repository', 'https://<host>/<owner>/<repo>');
+    if (problem) return problem;
+    if (!tokenOrPassword(config)) {
       if (config.secret['githubAppID']) return 'GitHub App authentication (githubAppID in spec.secretRef) is not supported yet: use a `token`';
       return 'github needs a personal access token in the `token` key of spec.secretRef';
     }
@@ -98,16 +80,20 @@ export const github: ProviderAdapter = {
   async send(event, { config, http }) {
     if (event.reason === PROGRESSING_REASON) return;
     const repo = githubRepo(config.address);
-    const token = githubToken(config);
-    if (!repo || !token) throw new DeliveryError(github.validate?.(config) ?? 'invalid github provider', false);
+    const token = tokenOrPassword(config);
+    if (!repo || !token) throw invalidProvider(github, config);
 
     const sha = commitSha(event);
-    const wanted = { state: toGitHubState(event.severity), description: statusDescription(event), context: commitStatusId(config, event) };
+    const wanted = {
+      state: commitState(event.severity, { info: 'success', error: 'failure' }, 'a GitHub commit state'),
+      description: statusDescription(event),
+      context: commitStatusId(config, event),
+    };
     const base = `${repo.apiBase}/repos/${seg(repo.owner)}/${seg(repo.repo)}`;
     const headers = githubHeaders(token);
 
-    const listed = await http.send({ method: 'GET', url: `${base}/commits/${sha}/statuses?per_page=50`, headers });
-    if (duplicateGitHubStatus(parseJson(http, listed.body, 'list commit statuses'), wanted)) return;
+    const listed = await listStatuses(http, `${base}/commits/${sha}/statuses?per_page=50`, headers);
+    if (duplicateGitHubStatus(listed, wanted)) return;
 
     await http.send({ method: 'POST', url: `${base}/statuses/${sha}`, headers, json: wanted });
   },

@@ -12,14 +12,16 @@
 import {
   PROGRESSING_REASON,
   commitSha,
-  commitStatusExprMessage,
+  commitState,
   commitStatusId,
+  invalidProvider,
+  listStatuses,
   parseGitAddress,
-  parseJson,
+  repositoryProblem,
   statusDescription,
+  tokenOrPassword,
 } from './commit-status.js';
-import { DeliveryError } from './http.js';
-import type { ProviderAdapter, ProviderConfig } from './types.js';
+import type { ProviderAdapter } from './types.js';
 
 export interface GitLabProject {
   apiBase: string;
@@ -36,21 +38,6 @@ export function gitlabProject(address: string): GitLabProject | undefined {
 /** GitLab's own path escaping for a project id: everything but unreserved characters, and `.` too. */
 export function gitlabPathEscape(value: string): string {
   return encodeURIComponent(value).replace(/\./g, '%2E');
-}
-
-function gitlabToken(config: ProviderConfig): string | undefined {
-  return config.token || config.password || undefined;
-}
-
-function toGitLabState(severity: string): string {
-  switch (severity) {
-    case 'info':
-      return 'success';
-    case 'error':
-      return 'failed';
-    default:
-      throw new DeliveryError(`cannot convert severity ${JSON.stringify(severity)} to a GitLab commit state`, false);
-  }
 }
 
 interface GitLabStatus {
@@ -74,33 +61,26 @@ export const gitlab: ProviderAdapter = {
   type: 'gitlab',
   commitStatus: true,
   validate(config) {
-    const expr = commitStatusExprMessage(config);
-    if (expr) return expr;
-    if (!gitlabProject(config.address)) {
-      return `spec.address ${JSON.stringify(config.address)} is not a GitLab project address: expected https://<host>/<group>/<project>`;
-    }
-    if (!gitlabToken(config)) return 'gitlab needs an access token in the `token` key of spec.secretRef';
+    const problem = repositoryProblem(config, gitlabProject, 'a GitLab project', 'https://<host>/<group>/<project>');
+    if (problem) return problem;
+    if (!tokenOrPassword(config)) return 'gitlab needs an access token in the `token` key of spec.secretRef';
     return undefined;
   },
   async send(event, { config, http }) {
     if (event.reason === PROGRESSING_REASON) return;
     const project = gitlabProject(config.address);
-    const token = gitlabToken(config);
-    if (!project || !token) throw new DeliveryError(gitlab.validate?.(config) ?? 'invalid gitlab provider', false);
+    const token = tokenOrPassword(config);
+    if (!project || !token) throw invalidProvider(gitlab, config);
 
     const sha = commitSha(event);
-    const state = toGitLabState(event.severity);
+    const state = commitState(event.severity, { info: 'success', error: 'failed' }, 'a GitLab commit state');
     const description = statusDescription(event);
     const name = commitStatusId(config, event);
     const base = `${project.apiBase}/projects/${gitlabPathEscape(project.id)}`;
     const headers = { 'private-token': token };
 
-    const listed = await http.send({
-      method: 'GET',
-      url: `${base}/repository/commits/${sha}/statuses?name=${encodeURIComponent(name)}`,
-      headers,
-    });
-    if (duplicateGitLabStatus(parseJson(http, listed.body, 'list commit statuses'), { sha, status: state, description, name })) return;
+    const listed = await listStatuses(http, `${base}/repository/commits/${sha}/statuses?name=${encodeURIComponent(name)}`, headers);
+    if (duplicateGitLabStatus(listed, { sha, status: state, description, name })) return;
 
     await http.send({ method: 'POST', url: `${base}/statuses/${sha}`, headers, json: { state, name, description } });
   },

@@ -8,8 +8,9 @@
  * milliseconds; Flux's value is kept so dashboards behave the same as with Flux).
  * Auth: `token` as a Bearer header; otherwise `username` + `password` as Basic auth.
  */
+import { basicAuth } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
-import { basicAuth, objectTitle, sendGoJson, sortedMetadata, unixSeconds } from './chat-format.js';
+import { objectTitle, sendGoJson, sortedMetadata, unixSeconds } from './chat-format.js';
 import type { ProviderAdapter } from './types.js';
 
 export function grafanaPayload(event: FluxEvent): Record<string, unknown> {

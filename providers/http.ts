@@ -62,6 +62,11 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Math.max(0, date - now);
 }
 
+/** An `Authorization` header value for HTTP Basic authentication. */
+export function basicAuth(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+
 /** Whether an HTTP status is worth another attempt. */
 export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
@@ -94,7 +99,7 @@ function buildDispatcher(config: ProviderConfig): Dispatcher {
     const proxy = new URL(config.proxy);
     const token =
       proxy.username || proxy.password
-        ? `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`
+        ? basicAuth(decodeURIComponent(proxy.username), decodeURIComponent(proxy.password))
         : undefined;
     proxy.username = '';
     proxy.password = '';

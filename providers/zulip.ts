@@ -14,8 +14,9 @@
  *
  * HTTP Basic auth with the Secret's `username` (the bot's email) and `password` (its API key).
  */
+import { basicAuth } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
-import { basicAuth, goSortedKeys, isError } from './chat-format.js';
+import { goSortedKeys, isError } from './chat-format.js';
 import type { ProviderAdapter } from './types.js';
 
 /** Metadata key of the change request number, which Flux's Markdown post leaves out. */

@@ -1,61 +1,22 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FluxEvent } from '../../src/events/event.js';
-import { createHttpClient } from '../../providers/http.js';
-import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
+import { describe, expect, it } from 'vitest';
+import { alertmanager, goTitleCase } from '../../providers/alertmanager.js';
+import { deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink } from '../support/sink.js';
 
-/** JSON as Go's encoding/json writes it (HTML characters escaped). */
-const go = (v: unknown) =>
-  JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-const MESSAGE = 'Health check **failed** for "podinfo"\n> `deployment/podinfo` <not ready> & [docs](https://x.io/a_b)\nÜmlaut ünïcödé — 日本語 🚀';
-/** An error event whose message and metadata carry markdown, quotes, newlines and non-ASCII text. */
-const tricky: FluxEvent = kustomizationEvent({
-  severity: 'error',
-  reason: 'HealthCheckFailed',
-  message: MESSAGE,
-  metadata: {
-    revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
-    summary: 'Cluster "prod-eu" *critical*',
-    env: 'prod\nblue_green',
-    'owner.team': 'Équipe (ops) #1',
-  },
-});
-const REVISION = 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
-
-let sink: Sink;
-beforeAll(async () => {
-  sink = await startSink(() => ({ status: 200, body: '{}' }));
-});
-afterAll(() => sink.close());
-beforeEach(() => {
-  sink.requests.length = 0;
-});
-
-async function deliver(adapter: ProviderAdapter, config: ProviderConfig, event: FluxEvent) {
-  const http = createHttpClient(config);
-  try {
-    await adapter.send(event, { config, http });
-  } finally {
-    await http.close();
-  }
-  return sink.requests;
-}
-import { alertmanager, goTitleCase } from '../../providers/alertmanager.js';
+const sink = useSink();
 
 describe('alertmanager', () => {
   it('posts one firing alert: metadata as labels, summary moved to the annotations', async () => {
-    const config = testProviderConfig({ type: 'alertmanager', address: `${sink.url}/api/v2/alerts/` });
-    const [req, ...more] = await deliver(alertmanager, config, tricky);
+    const config = testProviderConfig({ type: 'alertmanager', address: `${sink().url}/api/v2/alerts/` });
+    const [req, ...more] = await deliver(alertmanager, config, trickyEvent());
     expect(more).toHaveLength(0);
     expect(req?.method).toBe('POST');
     expect(req?.url).toBe('/api/v2/alerts/');
     expect(req?.headers['content-type']).toBe('application/json');
     expect(req?.headers.authorization).toBeUndefined();
     expect(req?.body).toBe(
-      go([
+      goJson([
         {
           status: 'firing',
           labels: {
@@ -70,7 +31,7 @@ describe('alertmanager', () => {
             revision: REVISION,
             severity: 'error',
           },
-          annotations: { message: MESSAGE, summary: 'Cluster "prod-eu" *critical*' },
+          annotations: { message: TRICKY_MESSAGE, summary: 'Cluster "prod-eu" *critical*' },
           startsAt: '2026-11-24T09:00:00Z',
           endsAt: '0001-01-01T00:00:00Z',
         },
@@ -79,18 +40,18 @@ describe('alertmanager', () => {
   });
 
   it('authenticates with Basic when username and password are set (it wins over a token), else Bearer', async () => {
-    const address = `${sink.url}/api/v2/alerts`;
+    const address = `${sink().url}/api/v2/alerts`;
     await deliver(alertmanager, testProviderConfig({ type: 'alertmanager', address, username: 'am', password: 'pässword', token: 'am-token' }), kustomizationEvent());
     await deliver(alertmanager, testProviderConfig({ type: 'alertmanager', address, token: 'am-token' }), kustomizationEvent());
-    expect(sink.requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from('am:pässword').toString('base64')}`);
-    expect(sink.requests[1]?.headers.authorization).toBe('Bearer am-token');
+    expect(sink().requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from('am:pässword').toString('base64')}`);
+    expect(sink().requests[1]?.headers.authorization).toBe('Bearer am-token');
   });
 
   it('title-cases the reason as Go\'s cases.Title does, and writes timestamps as RFC 3339 UTC seconds', async () => {
     expect(goTitleCase('ReconciliationSucceeded')).toBe('Reconciliationsucceeded');
     expect(goTitleCase('health-check failed')).toBe('Health-Check Failed');
     expect(goTitleCase('')).toBe('');
-    const config = testProviderConfig({ type: 'alertmanager', address: `${sink.url}/api/v2/alerts` });
+    const config = testProviderConfig({ type: 'alertmanager', address: `${sink().url}/api/v2/alerts` });
     const [req] = await deliver(alertmanager, config, kustomizationEvent({ timestamp: '2026-11-24T11:30:15.250+02:00', metadata: {} }));
     const [alert] = JSON.parse(req?.body ?? '');
     expect(alert.startsAt).toBe('2026-11-24T09:30:15Z');

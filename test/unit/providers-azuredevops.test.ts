@@ -1,53 +1,25 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { azureDevOps, azureDevOpsRepo } from '../../providers/azuredevops.js';
-import { createHttpClient, DeliveryError } from '../../providers/http.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { kustomizationEvent } from '../support/events.js';
+import { answerListThenPost, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink, type SinkReply } from '../support/sink.js';
+import type { SinkReply } from '../support/sink.js';
 
-const SHA = '6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
 const PAT = 'azdo-p3rsonal-access-token';
 const NAME = 'kustomization/apps/0c9c2e41';
 const URL_PATH = `/my-org/My%20Project/_apis/git/repositories/app-repo/commits/${SHA}/statuses?api-version=6.0-preview.1`;
 
-/** An error event with markdown, quotes, newlines and non-ASCII text, metadata prefix-stripped. */
-function trickyEvent(overrides: Partial<FluxEvent> = {}): FluxEvent {
-  return kustomizationEvent({
-    severity: 'error',
-    reason: 'HealthCheckFailed',
-    message: '**Health check failed** for `apps`:\n> Deployment "web" — état <dégradé> & 日本語 ✅',
-    metadata: { revision: `main@sha1:${SHA}`, summary: 'Cluster "prod-eu" — Zürich\nsecond line' },
-    ...overrides,
-  });
-}
-
-let sink: Sink;
-const clients: Array<{ close(): Promise<void> }> = [];
-
-beforeEach(async () => {
-  sink = await startSink();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await sink.close();
-});
+const sink = useSink();
 
 function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
-  return testProviderConfig({ type: 'azuredevops', address: `${sink.url}/my-org/My%20Project/_git/app-repo`, token: PAT, ...overrides });
+  return testProviderConfig({ type: 'azuredevops', address: `${sink().url}/my-org/My%20Project/_git/app-repo`, token: PAT, ...overrides });
 }
 
-async function send(event: FluxEvent, cfg = config()): Promise<void> {
-  const http = createHttpClient(cfg);
-  clients.push(http);
-  await azureDevOps.send(event, { config: cfg, http });
-}
+const send = (event: FluxEvent, cfg = config()) => deliver(azureDevOps, cfg, event);
 
-function respond(statuses: unknown[], post: SinkReply = { status: 201, body: '{}' }): void {
-  sink.respondWith((req) =>
-    req.method === 'GET' ? { status: 200, body: JSON.stringify({ count: statuses.length, value: statuses }) } : post,
-  );
+function respond(statuses: unknown[], post?: SinkReply): void {
+  answerListThenPost({ count: statuses.length, value: statuses }, post);
 }
 
 describe('azuredevops adapter', () => {
@@ -55,7 +27,7 @@ describe('azuredevops adapter', () => {
     respond([]);
     await send(trickyEvent());
 
-    const [list, post] = sink.requests;
+    const [list, post] = sink().requests;
     const basic = `Basic ${Buffer.from(`:${PAT}`).toString('base64')}`;
     expect(list!.method).toBe('GET');
     expect(list!.url).toBe(URL_PATH);
@@ -72,7 +44,7 @@ describe('azuredevops adapter', () => {
   it('maps info to succeeded', async () => {
     respond([]);
     await send(trickyEvent({ severity: 'info', reason: 'ReconciliationSucceeded' }));
-    expect(JSON.parse(sink.requests[1]!.body)).toMatchObject({ state: 'succeeded', description: 'reconciliation succeeded' });
+    expect(JSON.parse(sink().requests[1]!.body)).toMatchObject({ state: 'succeeded', description: 'reconciliation succeeded' });
   });
 
   it('does not post a status identical to the first one with the same context', async () => {
@@ -81,21 +53,20 @@ describe('azuredevops adapter', () => {
       { context: { genre: 'fluxcd', name: NAME }, state: 'error', description: 'health check failed' },
     ]);
     await send(trickyEvent());
-    expect(sink.requests.map((r) => r.method)).toEqual(['GET']);
+    expect(sink().requests.map((r) => r.method)).toEqual(['GET']);
 
     respond([{ context: { genre: 'fluxcd', name: NAME }, state: 'succeeded', description: 'reconciliation succeeded' }]);
     await send(trickyEvent());
-    expect(sink.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST']);
+    expect(sink().requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST']);
   });
 
   it('skips Progressing; classifies failures', async () => {
     await send(trickyEvent({ reason: 'Progressing', severity: 'info' }));
-    expect(sink.requests).toHaveLength(0);
+    expect(sink().requests).toHaveLength(0);
     respond([], { status: 503, body: '' });
-    expect(((await send(trickyEvent()).catch((e: unknown) => e)) as DeliveryError).retryable).toBe(true);
+    expect((await failureOf(send(trickyEvent()))).retryable).toBe(true);
     respond([], { status: 400, body: '{"message":"bad"}' });
-    const err = (await send(trickyEvent()).catch((e: unknown) => e)) as DeliveryError;
-    expect(err).toBeInstanceOf(DeliveryError);
+    const err = await failureOf(send(trickyEvent()));
     expect(err.retryable).toBe(false);
   });
 

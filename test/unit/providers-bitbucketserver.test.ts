@@ -1,52 +1,27 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { bitbucketServer, bitbucketServerRepo } from '../../providers/bitbucketserver.js';
 import { sha1Hex } from '../../providers/commit-status.js';
-import { createHttpClient, DeliveryError } from '../../providers/http.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { kustomizationEvent } from '../support/events.js';
+import { answerLookupThenPost, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink, type SinkReply } from '../support/sink.js';
+import type { SinkReply } from '../support/sink.js';
 
-const SHA = '6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
 const TOKEN = 'BBDC-s3cretT0kenValue';
 const KEY = sha1Hex('kustomization/apps/0c9c2e41');
 const PATH = `/rest/api/latest/projects/PRJ/repos/my-repo/commits/${SHA}/builds`;
 
-/** An error event with markdown, quotes, newlines and non-ASCII text, metadata prefix-stripped. */
-function trickyEvent(overrides: Partial<FluxEvent> = {}): FluxEvent {
-  return kustomizationEvent({
-    severity: 'error',
-    reason: 'HealthCheckFailed',
-    message: '**Health check failed** for `apps`:\n> Deployment "web" — état <dégradé> & 日本語 ✅',
-    metadata: { revision: `main@sha1:${SHA}`, summary: 'Cluster "prod-eu" — Zürich\nsecond line' },
-    ...overrides,
-  });
-}
-
-let sink: Sink;
-const clients: Array<{ close(): Promise<void> }> = [];
-
-beforeEach(async () => {
-  sink = await startSink();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await sink.close();
-});
+const sink = useSink();
 
 function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
-  return testProviderConfig({ type: 'bitbucketserver', address: `${sink.url}/scm/PRJ/my-repo.git`, token: TOKEN, ...overrides });
+  return testProviderConfig({ type: 'bitbucketserver', address: `${sink().url}/scm/PRJ/my-repo.git`, token: TOKEN, ...overrides });
 }
 
-async function send(event: FluxEvent, cfg = config()): Promise<void> {
-  const http = createHttpClient(cfg);
-  clients.push(http);
-  await bitbucketServer.send(event, { config: cfg, http });
-}
+const send = (event: FluxEvent, cfg = config()) => deliver(bitbucketServer, cfg, event);
 
+/** Answers the look-up with `existing`, and the post with `post` (204 by default, as the server does). */
 function respond(existing: SinkReply, post: SinkReply = { status: 204, body: '' }): void {
-  sink.respondWith((req) => (req.method === 'GET' ? existing : post));
+  answerLookupThenPost(existing, post);
 }
 
 describe('bitbucketserver adapter', () => {
@@ -55,7 +30,7 @@ describe('bitbucketserver adapter', () => {
     const cfg = config();
     await send(trickyEvent(), cfg);
 
-    const [get, post] = sink.requests;
+    const [get, post] = sink().requests;
     for (const req of [get!, post!]) {
       expect(req.headers['authorization']).toBe(`Bearer ${TOKEN}`);
       expect(req.headers['x-atlassian-token']).toBe('no-check');
@@ -80,8 +55,8 @@ describe('bitbucketserver adapter', () => {
   it('uses Basic auth with username and password when there is no token', async () => {
     respond({ status: 404, body: '' });
     await send(trickyEvent({ severity: 'info', reason: 'ReconciliationSucceeded' }), config({ token: undefined, username: 'jane', password: 'pa55' }));
-    expect(sink.requests[1]!.headers['authorization']).toBe(`Basic ${Buffer.from('jane:pa55').toString('base64')}`);
-    expect(JSON.parse(sink.requests[1]!.body)).toMatchObject({ state: 'SUCCESSFUL', name: 'kustomization/apps [reconciliation succeeded]' });
+    expect(sink().requests[1]!.headers['authorization']).toBe(`Basic ${Buffer.from('jane:pa55').toString('base64')}`);
+    expect(JSON.parse(sink().requests[1]!.body)).toMatchObject({ state: 'SUCCESSFUL', name: 'kustomization/apps [reconciliation succeeded]' });
   });
 
   it('does not post a build status identical to the existing one', async () => {
@@ -90,28 +65,27 @@ describe('bitbucketserver adapter', () => {
       body: JSON.stringify({ key: KEY, state: 'FAILED', description: 'health check failed', name: 'kustomization/apps [health check failed]' }),
     });
     await send(trickyEvent());
-    expect(sink.requests.map((r) => r.method)).toEqual(['GET']);
+    expect(sink().requests.map((r) => r.method)).toEqual(['GET']);
   });
 
   it('posts anyway when the look-up gets an HTTP error (as Flux does), but fails on a failed post', async () => {
     respond({ status: 500, body: '' });
     await send(trickyEvent());
-    expect(sink.requests.map((r) => r.method)).toEqual(['GET', 'POST']);
+    expect(sink().requests.map((r) => r.method)).toEqual(['GET', 'POST']);
 
     respond({ status: 404, body: '' }, { status: 401, body: '{"errors":[{"message":"Authentication failed"}]}' });
-    const denied = (await send(trickyEvent()).catch((e: unknown) => e)) as DeliveryError;
-    expect(denied).toBeInstanceOf(DeliveryError);
+    const denied = await failureOf(send(trickyEvent()));
     expect(denied.retryable).toBe(false);
 
     respond({ status: 404, body: '' }, { status: 503, body: '' });
-    expect(((await send(trickyEvent()).catch((e: unknown) => e)) as DeliveryError).retryable).toBe(true);
+    expect((await failureOf(send(trickyEvent()))).retryable).toBe(true);
   });
 
   it('skips Progressing; fails without retry on a bad revision', async () => {
     await send(trickyEvent({ reason: 'Progressing', severity: 'info' }));
-    const bad = (await send(trickyEvent({ metadata: { revision: 'latest' } })).catch((e: unknown) => e)) as DeliveryError;
+    const bad = await failureOf(send(trickyEvent({ metadata: { revision: 'latest' } })));
     expect(bad.retryable).toBe(false);
-    expect(sink.requests).toHaveLength(0);
+    expect(sink().requests).toHaveLength(0);
   });
 
   it('parses /scm/<project>/<repo> addresses only', () => {

@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
   commitSha,
+  commitState,
   commitStatusId,
   eventRevision,
+  newestOfContextMatches,
   parseGitAddress,
+  parseOwnerRepo,
+  repositoryProblem,
   sha1Hex,
   shaFromRevision,
   splitCamelCase,
   statusDescription,
   statusName,
+  tokenOrPassword,
 } from '../../providers/commit-status.js';
 import { DeliveryError } from '../../providers/http.js';
 import { kustomizationEvent } from '../support/events.js';
@@ -115,5 +120,59 @@ describe('parseGitAddress', () => {
   it('rejects what is not an address', () => {
     expect(parseGitAddress('not a url')).toBeUndefined();
     expect(parseGitAddress('')).toBeUndefined();
+  });
+});
+
+describe('what the commit-status adapters share', () => {
+  it('has a state for info and error events only, and fails any other without retry', () => {
+    const states = { info: 'ok', error: 'ko' };
+    expect(commitState('info', states, 'a test state')).toBe('ok');
+    expect(commitState('error', states, 'a test state')).toBe('ko');
+    const trace = () => commitState('trace', states, 'a test state');
+    expect(trace).toThrow(DeliveryError);
+    expect(trace).toThrow('cannot convert severity "trace" to a test state');
+    try {
+      trace();
+      expect.unreachable();
+    } catch (err) {
+      expect((err as DeliveryError).retryable).toBe(false);
+    }
+  });
+
+  it('lets the newest status of the context decide, passing over what the predicate rejects', () => {
+    type S = { context?: unknown; state?: unknown; description?: unknown };
+    const ofApps = (s: S) => s.context === 'apps' && typeof s.state === 'string';
+    const wanted = { state: 'failure', description: 'health check failed' };
+    const newer = { context: 'apps', state: 'success', description: 'health check failed' };
+    const older = { context: 'apps', state: 'failure', description: 'health check failed' };
+    expect(newestOfContextMatches([null, 'x', { context: 'other' }, older, newer], ofApps, wanted)).toBe(true);
+    expect(newestOfContextMatches([newer, older], ofApps, wanted)).toBe(false);
+    expect(newestOfContextMatches([{ context: 'apps', state: 1 }, older], ofApps, wanted)).toBe(true);
+    expect(newestOfContextMatches({ value: [older] }, ofApps, wanted)).toBe(false);
+    expect(newestOfContextMatches(undefined, ofApps, wanted)).toBe(false);
+  });
+
+  it('parses <owner>/<repo> addresses only', () => {
+    expect(parseOwnerRepo('git@github.com:foo/bar.git')).toEqual({ host: 'https://github.com', owner: 'foo', repo: 'bar' });
+    expect(parseOwnerRepo('https://gitea.example.com:3000/foo/bar')).toEqual({ host: 'https://gitea.example.com:3000', owner: 'foo', repo: 'bar' });
+    expect(parseOwnerRepo('https://github.com/foo')).toBeUndefined();
+    expect(parseOwnerRepo('https://gitlab.com/group/sub/project')).toBeUndefined();
+    expect(parseOwnerRepo('not a url')).toBeUndefined();
+  });
+
+  it('checks commitStatusExpr before the address, and names both', () => {
+    const config = testProviderConfig({ type: 'github', address: 'https://github.com/foo' });
+    const parse = (address: string) => address.endsWith('/bar');
+    expect(repositoryProblem(config, parse, 'a test repository', '<x>/<y>')).toBe(
+      'spec.address "https://github.com/foo" is not a test repository address: expected <x>/<y>',
+    );
+    expect(repositoryProblem({ ...config, spec: { type: 'github', commitStatusExpr: 'x' } }, parse, 'a', 'b')).toMatch(/commitStatusExpr/);
+    expect(repositoryProblem({ ...config, address: 'https://github.com/foo/bar' }, parse, 'a', 'b')).toBeUndefined();
+  });
+
+  it('takes the token, else the password', () => {
+    expect(tokenOrPassword(testProviderConfig({ type: 'gitea', token: 'tok', password: 'pw' }))).toBe('tok');
+    expect(tokenOrPassword(testProviderConfig({ type: 'gitea', password: 'pw' }))).toBe('pw');
+    expect(tokenOrPassword(testProviderConfig({ type: 'gitea', token: '', password: '' }))).toBeUndefined();
   });
 });

@@ -1,64 +1,28 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FluxEvent } from '../../src/events/event.js';
+import { describe, expect, it } from 'vitest';
 import { discord, discordSlackUrl } from '../../providers/discord.js';
-import { createHttpClient } from '../../providers/http.js';
-import type { ProviderConfig } from '../../providers/types.js';
+import { deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink } from '../support/sink.js';
 
-/** JSON as Go's encoding/json writes it (HTML characters escaped). */
-const go = (v: unknown) =>
-  JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-const MESSAGE = 'Health check **failed** for "podinfo"\n> `deployment/podinfo` <not ready> & [docs](https://x.io/a_b)\nÜmlaut ünïcödé — 日本語 🚀';
-const tricky: FluxEvent = kustomizationEvent({
-  severity: 'error',
-  reason: 'HealthCheckFailed',
-  message: MESSAGE,
-  metadata: {
-    revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
-    summary: 'Cluster "prod-eu" *critical*',
-    env: 'prod\nblue_green',
-    'owner.team': 'Équipe (ops) #1',
-  },
-});
 const FIELDS = [
   { title: 'env', value: 'prod\nblue_green', short: false },
   { title: 'owner.team', value: 'Équipe (ops) #1', short: false },
-  { title: 'revision', value: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e', short: false },
+  { title: 'revision', value: REVISION, short: false },
   { title: 'summary', value: 'Cluster "prod-eu" *critical*', short: false },
 ];
 
-let sink: Sink;
-beforeAll(async () => {
-  sink = await startSink(() => ({ status: 204 }));
-});
-afterAll(() => sink.close());
-beforeEach(() => {
-  sink.requests.length = 0;
-});
-
-async function deliver(config: ProviderConfig, event: FluxEvent) {
-  const http = createHttpClient(config);
-  try {
-    await discord.send(event, { config, http });
-  } finally {
-    await http.close();
-  }
-  return sink.requests;
-}
+const sink = useSink({ status: 204 });
 
 describe('discord', () => {
   it('posts Flux\'s Slack-format payload to the webhook\'s /slack endpoint', async () => {
-    const config = testProviderConfig({ type: 'discord', address: `${sink.url}/api/webhooks/1234/s3cr3t-hook` });
-    const [req, ...more] = await deliver(config, tricky);
+    const config = testProviderConfig({ type: 'discord', address: `${sink().url}/api/webhooks/1234/s3cr3t-hook` });
+    const [req, ...more] = await deliver(discord, config, trickyEvent());
     expect(more).toHaveLength(0);
     expect(req?.method).toBe('POST');
     expect(req?.url).toBe('/api/webhooks/1234/s3cr3t-hook/slack');
     expect(req?.headers['content-type']).toBe('application/json');
     expect(req?.body).toBe(
-      go({
+      goJson({
         channel: '',
         username: 'kustomize-controller',
         icon_url: '',
@@ -67,7 +31,7 @@ describe('discord', () => {
           {
             color: 'danger',
             author_name: 'kustomization/apps.flux-system',
-            text: MESSAGE,
+            text: TRICKY_MESSAGE,
             mrkdwn_in: ['text'],
             fields: FIELDS,
           },
@@ -79,8 +43,8 @@ describe('discord', () => {
   });
 
   it('keeps an address that already ends in /slack, uses spec.username and the info colour', async () => {
-    const config = testProviderConfig({ type: 'discord', address: `${sink.url}/api/webhooks/1/t/slack`, username: 'flux-bot' });
-    const [req] = await deliver(config, kustomizationEvent({ metadata: {} }));
+    const config = testProviderConfig({ type: 'discord', address: `${sink().url}/api/webhooks/1/t/slack`, username: 'flux-bot' });
+    const [req] = await deliver(discord, config, kustomizationEvent({ metadata: {} }));
     expect(req?.url).toBe('/api/webhooks/1/t/slack');
     const body = JSON.parse(req?.body ?? '');
     expect(body.username).toBe('flux-bot');

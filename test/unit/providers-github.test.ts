@@ -1,64 +1,29 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { github, githubRepo } from '../../providers/github.js';
-import { createHttpClient, DeliveryError } from '../../providers/http.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { kustomizationEvent } from '../support/events.js';
+import { answerListThenPost as respond, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink, type SinkReply } from '../support/sink.js';
 
-const SHA = '6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
 const TOKEN = 'ghp_s3cretT0kenValue';
 const UID = '0c9c2e41-d2f9-4f9b-9c41-2e0a8e1a6c11';
 const CONTEXT = 'kustomization/apps/0c9c2e41';
 
-/** An error event with markdown, quotes, newlines and non-ASCII text, metadata prefix-stripped. */
-function trickyEvent(overrides: Partial<FluxEvent> = {}): FluxEvent {
-  return kustomizationEvent({
-    severity: 'error',
-    reason: 'HealthCheckFailed',
-    message: '**Health check failed** for `apps`:\n> Deployment "web" in \'default\' — état <dégradé> & 日本語 ✅',
-    metadata: {
-      revision: `main@sha1:${SHA}`,
-      summary: 'Cluster "prod-eu" — *région* Zürich\nsecond line',
-    },
-    ...overrides,
-  });
-}
-
-let sink: Sink;
-const clients: Array<{ close(): Promise<void> }> = [];
-
-beforeEach(async () => {
-  sink = await startSink();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await sink.close();
-});
+const sink = useSink();
 
 function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
-  return testProviderConfig({ type: 'github', uid: UID, address: `${sink.url}/org/repo`, token: TOKEN, ...overrides });
+  return testProviderConfig({ type: 'github', uid: UID, address: `${sink().url}/org/repo`, token: TOKEN, ...overrides });
 }
 
-async function send(event: FluxEvent, cfg = config()): Promise<void> {
-  const http = createHttpClient(cfg);
-  clients.push(http);
-  await github.send(event, { config: cfg, http });
-}
-
-/** Lists `statuses` on GET, and answers `post` to the POST. */
-function respond(statuses: unknown[], post: SinkReply = { status: 201, body: '{}' }): void {
-  sink.respondWith((req) => (req.method === 'GET' ? { status: 200, body: JSON.stringify(statuses) } : post));
-}
+const send = (event: FluxEvent, cfg = config()) => deliver(github, cfg, event);
 
 describe('github adapter: golden payload', () => {
   it('lists the statuses, then posts the commit status to the Enterprise API', async () => {
     respond([]);
     await send(trickyEvent());
 
-    expect(sink.requests).toHaveLength(2);
-    const [list, post] = sink.requests;
+    expect(sink().requests).toHaveLength(2);
+    const [list, post] = sink().requests;
     expect(list!.method).toBe('GET');
     expect(list!.url).toBe(`/api/v3/repos/org/repo/commits/${SHA}/statuses?per_page=50`);
     expect(list!.headers['authorization']).toBe(`Bearer ${TOKEN}`);
@@ -75,7 +40,7 @@ describe('github adapter: golden payload', () => {
   it('maps info events to success', async () => {
     respond([]);
     await send(trickyEvent({ severity: 'info', reason: 'ReconciliationSucceeded' }));
-    expect(JSON.parse(sink.requests[1]!.body)).toEqual({ state: 'success', description: 'reconciliation succeeded', context: CONTEXT });
+    expect(JSON.parse(sink().requests[1]!.body)).toEqual({ state: 'success', description: 'reconciliation succeeded', context: CONTEXT });
   });
 
   it('resolves github.com to api.github.com and any other host to <host>/api/v3', () => {
@@ -100,26 +65,24 @@ describe('github adapter: revisions', () => {
   ])('takes the SHA from %j', async (metadata) => {
     respond([]);
     await send(trickyEvent({ metadata }));
-    expect(sink.requests[1]!.url).toBe(`/api/v3/repos/org/repo/statuses/${SHA}`);
+    expect(sink().requests[1]!.url).toBe(`/api/v3/repos/org/repo/statuses/${SHA}`);
   });
 
   it('fails without retry, and without a request, on a revision that holds no SHA-1', async () => {
-    const err = await send(trickyEvent({ metadata: { revision: 'main@sha1:abc' } })).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DeliveryError);
-    expect((err as DeliveryError).retryable).toBe(false);
-    expect(sink.requests).toHaveLength(0);
+    const err = await failureOf(send(trickyEvent({ metadata: { revision: 'main@sha1:abc' } })));
+    expect(err.retryable).toBe(false);
+    expect(sink().requests).toHaveLength(0);
   });
 
   it('fails without retry on an event with no revision', async () => {
-    const err = await send(trickyEvent({ metadata: {} })).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DeliveryError);
-    expect((err as DeliveryError).retryable).toBe(false);
-    expect((err as DeliveryError).message).toMatch(/missing revision/);
+    const err = await failureOf(send(trickyEvent({ metadata: {} })));
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/missing revision/);
   });
 
   it('skips Progressing events', async () => {
     await send(trickyEvent({ severity: 'info', reason: 'Progressing' }));
-    expect(sink.requests).toHaveLength(0);
+    expect(sink().requests).toHaveLength(0);
   });
 });
 
@@ -131,7 +94,7 @@ describe('github adapter: duplicates', () => {
       { context: CONTEXT, state: 'success', description: 'reconciliation succeeded' },
     ]);
     await send(trickyEvent());
-    expect(sink.requests.map((r) => r.method)).toEqual(['GET']);
+    expect(sink().requests.map((r) => r.method)).toEqual(['GET']);
   });
 
   it('posts when the newest status with the same context differs, even if an older one matches', async () => {
@@ -140,29 +103,28 @@ describe('github adapter: duplicates', () => {
       { context: CONTEXT, state: 'failure', description: 'health check failed' },
     ]);
     await send(trickyEvent());
-    expect(sink.requests.map((r) => r.method)).toEqual(['GET', 'POST']);
+    expect(sink().requests.map((r) => r.method)).toEqual(['GET', 'POST']);
   });
 });
 
 describe('github adapter: failures', () => {
   it('classifies 5xx as retryable and 4xx as not, and masks the token', async () => {
     respond([], { status: 502, body: `bad gateway for ${TOKEN}` });
-    const retryable = await send(trickyEvent()).catch((e: unknown) => e);
-    expect(retryable).toBeInstanceOf(DeliveryError);
-    expect((retryable as DeliveryError).retryable).toBe(true);
-    expect((retryable as DeliveryError).message).not.toContain(TOKEN);
+    const retryable = await failureOf(send(trickyEvent()));
+    expect(retryable.retryable).toBe(true);
+    expect(retryable.message).not.toContain(TOKEN);
 
     respond([], { status: 422, body: '{"message":"Validation Failed"}' });
-    const fatal = await send(trickyEvent()).catch((e: unknown) => e);
-    expect((fatal as DeliveryError).retryable).toBe(false);
-    expect((fatal as DeliveryError).status).toBe(422);
+    const fatal = await failureOf(send(trickyEvent()));
+    expect(fatal.retryable).toBe(false);
+    expect(fatal.status).toBe(422);
   });
 
   it('fails when the status list cannot be read', async () => {
-    sink.respondWith(() => ({ status: 401, body: '{"message":"Bad credentials"}' }));
-    const err = await send(trickyEvent()).catch((e: unknown) => e);
-    expect((err as DeliveryError).retryable).toBe(false);
-    expect(sink.requests).toHaveLength(1);
+    sink().respondWith(() => ({ status: 401, body: '{"message":"Bad credentials"}' }));
+    const err = await failureOf(send(trickyEvent()));
+    expect(err.retryable).toBe(false);
+    expect(sink().requests).toHaveLength(1);
   });
 });
 

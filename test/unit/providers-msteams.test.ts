@@ -1,14 +1,13 @@
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { createHttpClient, DeliveryError } from '../../providers/http.js';
 import { adaptiveCardContent, isLegacyTeamsConnector, msteams } from '../../providers/msteams.js';
 import type { ProviderConfig } from '../../providers/types.js';
+import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink } from '../support/sink.js';
 
 /**
  * The official Adaptive Cards library parses a card and reports unknown element types, invalid
@@ -36,37 +35,17 @@ function adaptiveCardProblems(card: unknown): string[] {
 
 const MESSAGE = '**Health check failed** for `apps`:\n> Deployment "web" in \'default\' — état <dégradé> & 日本語 ✅';
 
-/** An error event with markdown, quotes, newlines and non-ASCII text, metadata prefix-stripped. */
-function trickyEvent(overrides: Partial<FluxEvent> = {}): FluxEvent {
-  return kustomizationEvent({
-    severity: 'error',
-    reason: 'HealthCheckFailed',
+/** The tricky event with the message and metadata the golden cards spell out. */
+const trickyEvent = (overrides: Partial<FluxEvent> = {}) =>
+  tricky({
     message: MESSAGE,
-    metadata: {
-      revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
-      summary: 'Cluster "prod-eu" — *région* Zürich\nsecond line',
-      'app.kubernetes.io/name': 'web',
-    },
+    metadata: { revision: REVISION, summary: 'Cluster "prod-eu" — *région* Zürich\nsecond line', 'app.kubernetes.io/name': 'web' },
     ...overrides,
   });
-}
 
-let sink: Sink;
-const clients: Array<{ close(): Promise<void> }> = [];
+const sink = useSink({ status: 202, body: '' });
 
-beforeEach(async () => {
-  sink = await startSink(() => ({ status: 202, body: '' }));
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await sink.close();
-});
-
-async function send(event: FluxEvent, cfg: ProviderConfig): Promise<void> {
-  const http = createHttpClient(cfg);
-  clients.push(http);
-  await msteams.send(event, { config: cfg, http });
-}
+const send = (event: FluxEvent, cfg: ProviderConfig) => deliver(msteams, cfg, event);
 
 /**
  * A forward proxy that tunnels every CONNECT to the sink, so that a request for
@@ -76,7 +55,7 @@ async function send(event: FluxEvent, cfg: ProviderConfig): Promise<void> {
 async function startTunnelToSink(): Promise<{ url: string; close(): Promise<void> }> {
   const proxy: Server = createServer((_req, res) => res.writeHead(405).end());
   proxy.on('connect', (_req, client, head) => {
-    const upstream = connect(sink.port, '127.0.0.1', () => {
+    const upstream = connect(sink().port, '127.0.0.1', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       upstream.pipe(client);
@@ -131,11 +110,11 @@ const expectedCard = {
 
 describe('msteams adapter: Adaptive Card (Teams Workflows)', () => {
   it('posts the card Flux posts', async () => {
-    const cfg = testProviderConfig({ type: 'msteams', address: `${sink.url}/workflows/abc/triggers/manual/paths/invoke?sig=x` });
+    const cfg = testProviderConfig({ type: 'msteams', address: `${sink().url}/workflows/abc/triggers/manual/paths/invoke?sig=x` });
     await send(trickyEvent(), cfg);
 
-    expect(sink.requests).toHaveLength(1);
-    const req = sink.requests[0]!;
+    expect(sink().requests).toHaveLength(1);
+    const req = sink().requests[0]!;
     expect(req.method).toBe('POST');
     expect(req.url).toBe('/workflows/abc/triggers/manual/paths/invoke?sig=x');
     expect(req.headers['content-type']).toBe('application/json');
@@ -152,9 +131,9 @@ describe('msteams adapter: Adaptive Card (Teams Workflows)', () => {
   });
 
   it('leaves out what Go omits when empty: message text and facts', async () => {
-    const cfg = testProviderConfig({ type: 'msteams', address: `${sink.url}/hook` });
+    const cfg = testProviderConfig({ type: 'msteams', address: `${sink().url}/hook` });
     await send(kustomizationEvent({ severity: 'info', message: '', metadata: {} }), cfg);
-    const card = JSON.parse(sink.requests[0]!.body) as typeof expectedCard;
+    const card = JSON.parse(sink().requests[0]!.body) as typeof expectedCard;
     expect(card.attachments[0]!.content.body[0]!.items).toEqual([
       { type: 'TextBlock', text: 'kustomization/apps.flux-system', size: 'large', weight: 'bolder', wrap: true },
       { type: 'TextBlock', wrap: true },
@@ -163,18 +142,17 @@ describe('msteams adapter: Adaptive Card (Teams Workflows)', () => {
   });
 
   it('skips commit status update events', async () => {
-    const cfg = testProviderConfig({ type: 'msteams', address: `${sink.url}/hook` });
+    const cfg = testProviderConfig({ type: 'msteams', address: `${sink().url}/hook` });
     await send(trickyEvent({ metadata: { commit_status: 'update' } }), cfg);
-    expect(sink.requests).toHaveLength(0);
+    expect(sink().requests).toHaveLength(0);
   });
 
   it('classifies failures: 5xx retryable, 4xx not', async () => {
-    const cfg = testProviderConfig({ type: 'msteams', address: `${sink.url}/hook` });
-    sink.respondWith(() => ({ status: 500, body: 'oops' }));
-    expect(((await send(trickyEvent(), cfg).catch((e: unknown) => e)) as DeliveryError).retryable).toBe(true);
-    sink.respondWith(() => ({ status: 400, body: 'bad card' }));
-    const err = (await send(trickyEvent(), cfg).catch((e: unknown) => e)) as DeliveryError;
-    expect(err).toBeInstanceOf(DeliveryError);
+    const cfg = testProviderConfig({ type: 'msteams', address: `${sink().url}/hook` });
+    sink().respondWith(() => ({ status: 500, body: 'oops' }));
+    expect((await failureOf(send(trickyEvent(), cfg))).retryable).toBe(true);
+    sink().respondWith(() => ({ status: 400, body: 'bad card' }));
+    const err = await failureOf(send(trickyEvent(), cfg));
     expect(err.retryable).toBe(false);
   });
 });
@@ -197,8 +175,8 @@ describe('msteams adapter: legacy MessageCard (Office 365 connector)', () => {
       });
       await send(trickyEvent(), cfg);
 
-      expect(sink.requests).toHaveLength(1);
-      const req = sink.requests[0]!;
+      expect(sink().requests).toHaveLength(1);
+      const req = sink().requests[0]!;
       expect(req.method).toBe('POST');
       expect(req.url).toBe('/webhookb2/abc@def/IncomingWebhook/ghi');
       expect(req.headers['host']).toBe('contoso.webhook.office.com');
@@ -224,11 +202,10 @@ describe('msteams adapter: legacy MessageCard (Office 365 connector)', () => {
       );
 
       await send(kustomizationEvent({ metadata: {} }), cfg);
-      const info = JSON.parse(sink.requests[1]!.body) as { themeColor: string; sections: Array<{ facts: unknown[] }> };
+      const info = JSON.parse(sink().requests[1]!.body) as { themeColor: string; sections: Array<{ facts: unknown[] }> };
       expect(info.themeColor).toBe('0076D7');
       expect(info.sections[0]!.facts).toEqual([]);
     } finally {
-      await Promise.all(clients.splice(0).map((c) => c.close()));
       await tunnel.close();
     }
   });

@@ -1,49 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FluxEvent } from '../../src/events/event.js';
-import { createHttpClient } from '../../providers/http.js';
-import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
+import { describe, expect, it } from 'vitest';
+import { parseDsn, sentry } from '../../providers/sentry.js';
+import { deliver, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink } from '../support/sink.js';
 
-/** JSON as Go's encoding/json writes it (HTML characters escaped). */
-const go = (v: unknown) =>
-  JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-const MESSAGE = 'Health check **failed** for "podinfo"\n> `deployment/podinfo` <not ready> & [docs](https://x.io/a_b)\nÜmlaut ünïcödé — 日本語 🚀';
-/** An error event whose message and metadata carry markdown, quotes, newlines and non-ASCII text. */
-const tricky: FluxEvent = kustomizationEvent({
-  severity: 'error',
-  reason: 'HealthCheckFailed',
-  message: MESSAGE,
-  metadata: {
-    revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
-    summary: 'Cluster "prod-eu" *critical*',
-    env: 'prod\nblue_green',
-    'owner.team': 'Équipe (ops) #1',
-  },
-});
-const REVISION = 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
-
-let sink: Sink;
-beforeAll(async () => {
-  sink = await startSink(() => ({ status: 200, body: '{}' }));
-});
-afterAll(() => sink.close());
-beforeEach(() => {
-  sink.requests.length = 0;
-});
-
-async function deliver(adapter: ProviderAdapter, config: ProviderConfig, event: FluxEvent) {
-  const http = createHttpClient(config);
-  try {
-    await adapter.send(event, { config, http });
-  } finally {
-    await http.close();
-  }
-  return sink.requests;
-}
-import { parseDsn, sentry } from '../../providers/sentry.js';
+const sink = useSink();
 
 function envelope(body: string) {
   const lines = body.split('\n');
@@ -56,11 +17,11 @@ function envelope(body: string) {
 }
 
 describe('sentry', () => {
-  const dsn = () => `${sink.url.replace('://', '://0123456789abcdef@')}/sentry/42`;
+  const dsn = () => `${sink().url.replace('://', '://0123456789abcdef@')}/sentry/42`;
 
   it('sends error events as Sentry events to the DSN\'s envelope endpoint', async () => {
     const config = testProviderConfig({ type: 'sentry', address: dsn(), channel: 'staging-env', sensitiveValues: [dsn()] });
-    const [req, ...more] = await deliver(sentry, config, tricky);
+    const [req, ...more] = await deliver(sentry, config, trickyEvent());
     expect(more).toHaveLength(0);
     expect(req?.method).toBe('POST');
     expect(req?.url).toBe('/sentry/api/42/envelope/');
@@ -77,7 +38,7 @@ describe('sentry', () => {
       platform: 'other',
       server_name: 'kustomize-controller',
       transaction: 'Kustomization: flux-system/apps',
-      message: MESSAGE,
+      message: TRICKY_MESSAGE,
       extra: { env: 'prod\nblue_green', 'owner.team': 'Équipe (ops) #1', revision: REVISION, summary: 'Cluster "prod-eu" *critical*' },
       environment: 'staging-env',
       sdk: { name: 'herald', version: '0.1.0' },
@@ -113,7 +74,7 @@ describe('sentry', () => {
 
   it('sends nothing for trace events', async () => {
     await deliver(sentry, testProviderConfig({ type: 'sentry', address: dsn() }), kustomizationEvent({ severity: 'trace' }));
-    expect(sink.requests).toHaveLength(0);
+    expect(sink().requests).toHaveLength(0);
   });
 
   it('parses DSNs and requires one', () => {

@@ -1,52 +1,31 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { createHttpClient, DeliveryError } from '../../providers/http.js';
 import { isSlackBotAddress, slack } from '../../providers/slack.js';
 import type { ProviderConfig } from '../../providers/types.js';
+import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink } from '../support/sink.js';
 
 const TOKEN = 'xoxb-1234-s3cret-bot-token';
 
-/** An error event with markdown, quotes, newlines and non-ASCII text, metadata prefix-stripped. */
-function trickyEvent(overrides: Partial<FluxEvent> = {}): FluxEvent {
-  return kustomizationEvent({
-    severity: 'error',
-    reason: 'HealthCheckFailed',
+/** The tricky event, with Slack's own mrkdwn in its message and summary. */
+const trickyEvent = () =>
+  tricky({
     message: '*Health check failed* for `apps`:\n> Deployment "web" in \'default\' — état <dégradé> & 日本語 ✅',
-    metadata: {
-      revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
-      summary: 'Cluster "prod-eu" — _région_ Zürich\nsecond line',
-    },
-    ...overrides,
+    metadata: { revision: REVISION, summary: 'Cluster "prod-eu" — _région_ Zürich\nsecond line' },
   });
-}
 
-let sink: Sink;
-const clients: Array<{ close(): Promise<void> }> = [];
-
-beforeEach(async () => {
-  sink = await startSink(() => ({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' }));
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await sink.close();
-});
+const sink = useSink({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' });
 
 function webhookConfig(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
-  return testProviderConfig({ type: 'slack', address: `${sink.url}/services/T000/B000/XXXX`, channel: 'general', ...overrides });
+  return testProviderConfig({ type: 'slack', address: `${sink().url}/services/T000/B000/XXXX`, channel: 'general', ...overrides });
 }
 
 function botConfig(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
-  return testProviderConfig({ type: 'slack', address: `${sink.url}/api/chat.postMessage`, channel: '#flux', token: TOKEN, ...overrides });
+  return testProviderConfig({ type: 'slack', address: `${sink().url}/api/chat.postMessage`, channel: '#flux', token: TOKEN, ...overrides });
 }
 
-async function send(event: FluxEvent, cfg: ProviderConfig): Promise<void> {
-  const http = createHttpClient(cfg);
-  clients.push(http);
-  await slack.send(event, { config: cfg, http });
-}
+const send = (event: FluxEvent, cfg: ProviderConfig) => deliver(slack, cfg, event);
 
 const expectedAttachment = {
   color: 'danger',
@@ -63,8 +42,8 @@ describe('slack adapter: incoming webhook', () => {
   it('posts Flux attachment layout', async () => {
     await send(trickyEvent(), webhookConfig());
 
-    expect(sink.requests).toHaveLength(1);
-    const req = sink.requests[0]!;
+    expect(sink().requests).toHaveLength(1);
+    const req = sink().requests[0]!;
     expect(req.method).toBe('POST');
     expect(req.url).toBe('/services/T000/B000/XXXX');
     expect(req.headers['content-type']).toBe('application/json');
@@ -82,7 +61,7 @@ describe('slack adapter: incoming webhook', () => {
 
   it('uses spec.username, colour good for info, and an empty field list without metadata', async () => {
     await send(kustomizationEvent({ metadata: {} }), webhookConfig({ username: 'flux-bot', channel: '' }));
-    expect(JSON.parse(sink.requests[0]!.body)).toEqual({
+    expect(JSON.parse(sink().requests[0]!.body)).toEqual({
       channel: '',
       username: 'flux-bot',
       icon_url: '',
@@ -101,27 +80,26 @@ describe('slack adapter: incoming webhook', () => {
 
   it('sends the token as a Bearer header when one is set', async () => {
     await send(trickyEvent(), webhookConfig({ token: TOKEN }));
-    expect(sink.requests[0]!.headers['authorization']).toBe(`Bearer ${TOKEN}`);
+    expect(sink().requests[0]!.headers['authorization']).toBe(`Bearer ${TOKEN}`);
   });
 
   it('does not read the answer of a webhook (it is plain text)', async () => {
-    sink.respondWith(() => ({ status: 200, body: 'ok' }));
-    await expect(send(trickyEvent(), webhookConfig())).resolves.toBeUndefined();
+    sink().respondWith(() => ({ status: 200, body: 'ok' }));
+    await expect(send(trickyEvent(), webhookConfig())).resolves.toHaveLength(1);
   });
 
   it('classifies webhook failures: 5xx and 429 retryable, other 4xx not', async () => {
-    sink.respondWith(() => ({ status: 503, body: 'service unavailable' }));
-    const unavailable = (await send(trickyEvent(), webhookConfig()).catch((e: unknown) => e)) as DeliveryError;
-    expect(unavailable).toBeInstanceOf(DeliveryError);
+    sink().respondWith(() => ({ status: 503, body: 'service unavailable' }));
+    const unavailable = await failureOf(send(trickyEvent(), webhookConfig()));
     expect(unavailable.retryable).toBe(true);
 
-    sink.respondWith(() => ({ status: 429, headers: { 'retry-after': '7' }, body: 'rate limited' }));
-    const limited = (await send(trickyEvent(), webhookConfig()).catch((e: unknown) => e)) as DeliveryError;
+    sink().respondWith(() => ({ status: 429, headers: { 'retry-after': '7' }, body: 'rate limited' }));
+    const limited = await failureOf(send(trickyEvent(), webhookConfig()));
     expect(limited.retryable).toBe(true);
     expect(limited.retryAfterMs).toBe(7000);
 
-    sink.respondWith(() => ({ status: 404, body: 'no_team' }));
-    const gone = (await send(trickyEvent(), webhookConfig()).catch((e: unknown) => e)) as DeliveryError;
+    sink().respondWith(() => ({ status: 404, body: 'no_team' }));
+    const gone = await failureOf(send(trickyEvent(), webhookConfig()));
     expect(gone.retryable).toBe(false);
     expect(gone.status).toBe(404);
   });
@@ -129,10 +107,10 @@ describe('slack adapter: incoming webhook', () => {
 
 describe('slack adapter: bot mode (chat.postMessage)', () => {
   it('posts the same payload with the bot token, and accepts ok: true', async () => {
-    sink.respondWith(() => ({ status: 200, body: '{"ok":true,"channel":"C123","ts":"1.2"}' }));
+    sink().respondWith(() => ({ status: 200, body: '{"ok":true,"channel":"C123","ts":"1.2"}' }));
     await send(trickyEvent(), botConfig());
 
-    const req = sink.requests[0]!;
+    const req = sink().requests[0]!;
     expect(req.method).toBe('POST');
     expect(req.url).toBe('/api/chat.postMessage');
     expect(req.headers['authorization']).toBe(`Bearer ${TOKEN}`);
@@ -147,24 +125,23 @@ describe('slack adapter: bot mode (chat.postMessage)', () => {
   });
 
   it('treats ok: false as a non-retryable failure, with the token masked', async () => {
-    sink.respondWith(() => ({ status: 200, body: '{"ok":false,"error":"channel_not_found"}' }));
-    const err = (await send(trickyEvent(), botConfig()).catch((e: unknown) => e)) as DeliveryError;
-    expect(err).toBeInstanceOf(DeliveryError);
+    sink().respondWith(() => ({ status: 200, body: '{"ok":false,"error":"channel_not_found"}' }));
+    const err = await failureOf(send(trickyEvent(), botConfig()));
     expect(err.retryable).toBe(false);
     expect(err.message).toContain('channel_not_found');
     expect(err.message).not.toContain(TOKEN);
   });
 
   it('retries ok: false when Slack says it is rate limited, honouring Retry-After', async () => {
-    sink.respondWith(() => ({ status: 200, headers: { 'retry-after': '30' }, body: '{"ok":false,"error":"ratelimited"}' }));
-    const err = (await send(trickyEvent(), botConfig()).catch((e: unknown) => e)) as DeliveryError;
+    sink().respondWith(() => ({ status: 200, headers: { 'retry-after': '30' }, body: '{"ok":false,"error":"ratelimited"}' }));
+    const err = await failureOf(send(trickyEvent(), botConfig()));
     expect(err.retryable).toBe(true);
     expect(err.retryAfterMs).toBe(30_000);
   });
 
   it('fails without retry when the answer is not JSON', async () => {
-    sink.respondWith(() => ({ status: 200, body: '<html>proxy page</html>' }));
-    const err = (await send(trickyEvent(), botConfig()).catch((e: unknown) => e)) as DeliveryError;
+    sink().respondWith(() => ({ status: 200, body: '<html>proxy page</html>' }));
+    const err = await failureOf(send(trickyEvent(), botConfig()));
     expect(err.retryable).toBe(false);
   });
 

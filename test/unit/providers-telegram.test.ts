@@ -1,49 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FluxEvent } from '../../src/events/event.js';
-import { createHttpClient } from '../../providers/http.js';
-import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
-import { kustomizationEvent } from '../support/events.js';
-import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink } from '../support/sink.js';
-
-/** JSON as Go's encoding/json writes it (HTML characters escaped). */
-const go = (v: unknown) =>
-  JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-const MESSAGE = 'Health check **failed** for "podinfo"\n> `deployment/podinfo` <not ready> & [docs](https://x.io/a_b)\nÜmlaut ünïcödé — 日本語 🚀';
-/** An error event whose message and metadata carry markdown, quotes, newlines and non-ASCII text. */
-const tricky: FluxEvent = kustomizationEvent({
-  severity: 'error',
-  reason: 'HealthCheckFailed',
-  message: MESSAGE,
-  metadata: {
-    revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
-    summary: 'Cluster "prod-eu" *critical*',
-    env: 'prod\nblue_green',
-    'owner.team': 'Équipe (ops) #1',
-  },
-});
-const REVISION = 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
-
-let sink: Sink;
-beforeAll(async () => {
-  sink = await startSink(() => ({ status: 200, body: '{}' }));
-});
-afterAll(() => sink.close());
-beforeEach(() => {
-  sink.requests.length = 0;
-});
-
-async function deliver(adapter: ProviderAdapter, config: ProviderConfig, event: FluxEvent) {
-  const http = createHttpClient(config);
-  try {
-    await adapter.send(event, { config, http });
-  } finally {
-    await http.close();
-  }
-  return sink.requests;
-}
-import { DeliveryError } from '../../providers/http.js';
+import { describe, expect, it } from 'vitest';
 import { alertmanager } from '../../providers/alertmanager.js';
 import { datadog } from '../../providers/datadog.js';
 import { discord } from '../../providers/discord.js';
@@ -57,15 +12,21 @@ import { opsgenie } from '../../providers/opsgenie.js';
 import { rocket } from '../../providers/rocket.js';
 import { sentry } from '../../providers/sentry.js';
 import { escapeMarkdownV2, telegram, telegramApiBase } from '../../providers/telegram.js';
+import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { webex } from '../../providers/webex.js';
 import { zulip } from '../../providers/zulip.js';
+import { deliver, failureOf, goJson, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { kustomizationEvent } from '../support/events.js';
+import { testProviderConfig } from '../support/provider-config.js';
+
+const sink = useSink();
 
 const TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
 
 describe('telegram', () => {
   it('calls sendMessage with a MarkdownV2 text, every special character escaped', async () => {
-    const config = testProviderConfig({ type: 'telegram', address: sink.url, channel: '-1001234567890', token: TOKEN });
-    const [req, ...more] = await deliver(telegram, config, tricky);
+    const config = testProviderConfig({ type: 'telegram', address: sink().url, channel: '-1001234567890', token: TOKEN });
+    const [req, ...more] = await deliver(telegram, config, trickyEvent());
     expect(more).toHaveLength(0);
     expect(req?.method).toBe('POST');
     expect(req?.url).toBe(`/bot${TOKEN}/sendMessage`);
@@ -82,11 +43,11 @@ describe('telegram', () => {
       String.raw`\- *summary*: Cluster "prod\-eu" \*critical\*`,
       '',
     ].join('\n');
-    expect(req?.body).toBe(go({ chat_id: '-1001234567890', text, parse_mode: 'MarkdownV2' }));
+    expect(req?.body).toBe(goJson({ chat_id: '-1001234567890', text, parse_mode: 'MarkdownV2' }));
   });
 
   it('matches Flux\'s own expectation for its test event', async () => {
-    const config = testProviderConfig({ type: 'telegram', address: sink.url, channel: 'channel:thread', token: TOKEN });
+    const config = testProviderConfig({ type: 'telegram', address: sink().url, channel: 'channel:thread', token: TOKEN });
     const event = kustomizationEvent({
       involvedObject: { kind: 'GitRepository', name: 'webapp', namespace: 'gitops-system' },
       message: 'message',
@@ -119,37 +80,32 @@ describe('telegram', () => {
   });
 
   it('never puts the token (which travels in the URL) into an error message', async () => {
-    sink.respondWith((r) => ({ status: 400, body: `{"ok":false,"description":"Bad Request: chat not found for ${r.url}"}` }));
-    try {
-      const config = testProviderConfig({ type: 'telegram', address: sink.url, channel: '@nobody', token: TOKEN });
-      const error = await deliver(telegram, config, tricky).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(DeliveryError);
-      expect((error as DeliveryError).message).toContain('chat not found');
-      expect((error as DeliveryError).message).not.toContain(TOKEN);
-      expect((error as DeliveryError).message).toContain('*****');
-    } finally {
-      sink.respondWith(() => ({ status: 200, body: '{}' }));
-    }
+    sink().respondWith((r) => ({ status: 400, body: `{"ok":false,"description":"Bad Request: chat not found for ${r.url}"}` }));
+    const config = testProviderConfig({ type: 'telegram', address: sink().url, channel: '@nobody', token: TOKEN });
+    const error = await failureOf(deliver(telegram, config, trickyEvent()));
+    expect(error.message).toContain('chat not found');
+    expect(error.message).not.toContain(TOKEN);
+    expect(error.message).toContain('*****');
   });
 });
 
 describe('every adapter in this group: failures are classified by the shared HTTP layer', () => {
   const cases: Array<[ProviderAdapter, () => Partial<ProviderConfig>]> = [
-    [discord, () => ({ address: `${sink.url}/hook` })],
-    [rocket, () => ({ address: `${sink.url}/hook` })],
-    [googlechat, () => ({ address: `${sink.url}/hook` })],
-    [webex, () => ({ address: `${sink.url}/v1/messages`, channel: 'room', token: 'tok-webex' })],
-    [telegram, () => ({ address: sink.url, channel: '@c', token: TOKEN })],
-    [lark, () => ({ address: `${sink.url}/hook` })],
-    [matrix, () => ({ address: sink.url, channel: '!room:example.org', token: 'tok-matrix' })],
-    [opsgenie, () => ({ address: `${sink.url}/v2/alerts`, token: 'tok-opsgenie' })],
-    [alertmanager, () => ({ address: `${sink.url}/api/v2/alerts` })],
-    [grafana, () => ({ address: `${sink.url}/api/annotations` })],
-    [datadog, () => ({ address: sink.url, token: 'tok-datadog' })],
-    [zulip, () => ({ address: sink.url, channel: 'general/flux' })],
-    [incidentio, () => ({ address: `${sink.url}/v2/alert_events/http/abc`, token: 'tok-incident' })],
-    [githubdispatch, () => ({ address: `${sink.url}/org/repo`, token: 'tok-github' })],
-    [sentry, () => ({ address: `${sink.url.replace('://', '://publickey@')}/42` })],
+    [discord, () => ({ address: `${sink().url}/hook` })],
+    [rocket, () => ({ address: `${sink().url}/hook` })],
+    [googlechat, () => ({ address: `${sink().url}/hook` })],
+    [webex, () => ({ address: `${sink().url}/v1/messages`, channel: 'room', token: 'tok-webex' })],
+    [telegram, () => ({ address: sink().url, channel: '@c', token: TOKEN })],
+    [lark, () => ({ address: `${sink().url}/hook` })],
+    [matrix, () => ({ address: sink().url, channel: '!room:example.org', token: 'tok-matrix' })],
+    [opsgenie, () => ({ address: `${sink().url}/v2/alerts`, token: 'tok-opsgenie' })],
+    [alertmanager, () => ({ address: `${sink().url}/api/v2/alerts` })],
+    [grafana, () => ({ address: `${sink().url}/api/annotations` })],
+    [datadog, () => ({ address: sink().url, token: 'tok-datadog' })],
+    [zulip, () => ({ address: sink().url, channel: 'general/flux' })],
+    [incidentio, () => ({ address: `${sink().url}/v2/alert_events/http/abc`, token: 'tok-incident' })],
+    [githubdispatch, () => ({ address: `${sink().url}/org/repo`, token: 'tok-github' })],
+    [sentry, () => ({ address: `${sink().url.replace('://', '://publickey@')}/42` })],
   ];
 
   it.each(cases.map(([adapter, overrides]) => [adapter.type, adapter, overrides] as const))(
@@ -161,13 +117,11 @@ describe('every adapter in this group: failures are classified by the shared HTT
         [500, true],
         [400, false],
       ] as const) {
-        sink.respondWith(() => ({ status, body: 'nope' }));
-        const error = await deliver(adapter, config, kustomizationEvent()).catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(DeliveryError);
-        expect((error as DeliveryError).retryable).toBe(retryable);
-        expect((error as DeliveryError).status).toBe(status);
+        sink().respondWith(() => ({ status, body: 'nope' }));
+        const error = await failureOf(deliver(adapter, config, kustomizationEvent()));
+        expect(error.retryable).toBe(retryable);
+        expect(error.status).toBe(status);
       }
-      sink.respondWith(() => ({ status: 200, body: '{}' }));
     },
   );
 });

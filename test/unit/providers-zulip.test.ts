@@ -1,60 +1,21 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FluxEvent } from '../../src/events/event.js';
-import { createHttpClient } from '../../providers/http.js';
-import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
+import { describe, expect, it } from 'vitest';
+import { formEncode, markdownPost, zulip, zulipMessagesUrl } from '../../providers/zulip.js';
+import { deliver, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
-import { startSink, type Sink } from '../support/sink.js';
 
-/** JSON as Go's encoding/json writes it (HTML characters escaped). */
-const go = (v: unknown) =>
-  JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-const MESSAGE = 'Health check **failed** for "podinfo"\n> `deployment/podinfo` <not ready> & [docs](https://x.io/a_b)\nÜmlaut ünïcödé — 日本語 🚀';
-/** An error event whose message and metadata carry markdown, quotes, newlines and non-ASCII text. */
-const tricky: FluxEvent = kustomizationEvent({
-  severity: 'error',
-  reason: 'HealthCheckFailed',
-  message: MESSAGE,
-  metadata: {
-    revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e',
-    summary: 'Cluster "prod-eu" *critical*',
-    env: 'prod\nblue_green',
-    'owner.team': 'Équipe (ops) #1',
-  },
-});
-const REVISION = 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e';
-
-let sink: Sink;
-beforeAll(async () => {
-  sink = await startSink(() => ({ status: 200, body: '{}' }));
-});
-afterAll(() => sink.close());
-beforeEach(() => {
-  sink.requests.length = 0;
-});
-
-async function deliver(adapter: ProviderAdapter, config: ProviderConfig, event: FluxEvent) {
-  const http = createHttpClient(config);
-  try {
-    await adapter.send(event, { config, http });
-  } finally {
-    await http.close();
-  }
-  return sink.requests;
-}
-import { formEncode, markdownPost, zulip, zulipMessagesUrl } from '../../providers/zulip.js';
+const sink = useSink();
 
 describe('zulip', () => {
   it('posts a form-encoded stream message with Basic auth to /api/v1/messages', async () => {
     const config = testProviderConfig({
       type: 'zulip',
-      address: `${sink.url}/some/where`,
+      address: `${sink().url}/some/where`,
       channel: 'ops/flux alerts',
       username: 'flux-bot@example.zulipchat.com',
       password: 'zulip-api-key',
     });
-    const [req, ...more] = await deliver(zulip, config, tricky);
+    const [req, ...more] = await deliver(zulip, config, trickyEvent());
     expect(more).toHaveLength(0);
     expect(req?.method).toBe('POST');
     expect(req?.url).toBe('/api/v1/messages');
@@ -62,7 +23,7 @@ describe('zulip', () => {
     expect(req?.headers.authorization).toBe(`Basic ${Buffer.from('flux-bot@example.zulipchat.com:zulip-api-key').toString('base64')}`);
     const content =
       '## Flux Status\n\n⚠️ Kustomization/flux-system/apps\n\n' +
-      `${MESSAGE}\n\nMetadata:\n` +
+      `${TRICKY_MESSAGE}\n\nMetadata:\n` +
       '* `env`: prod\nblue_green\n' +
       '* `owner.team`: Équipe (ops) #1\n' +
       `* \`revision\`: ${REVISION}\n` +
