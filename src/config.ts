@@ -13,6 +13,8 @@ export interface Config {
   eventsAddr: ListenAddress;
   metricsAddr: ListenAddress;
   healthAddr: ListenAddress;
+  adminAddr: ListenAddress;
+  adminToken?: string;
   configDir?: string;
   noCrossNamespaceRefs: boolean;
   rateLimitIntervalMs: number;
@@ -33,6 +35,8 @@ const flags = {
   'events-addr': { type: 'string', default: ':9090', help: 'address the event receiver listens on' },
   'metrics-addr': { type: 'string', default: ':8080', help: 'address /metrics is served on' },
   'health-addr': { type: 'string', default: ':9440', help: 'address /healthz, /readyz and /resources are served on' },
+  'admin-addr': { type: 'string', default: '127.0.0.1:9400', help: 'address of the admin API (deliveries, dead letters, replay)' },
+  'admin-token': { type: 'string', help: 'bearer token the admin API requires (prefer HERALD_ADMIN_TOKEN); required off loopback' },
   'config-dir': { type: 'string', help: 'directory of Provider, Alert and Secret manifests (YAML), watched for changes' },
   'no-cross-namespace-refs': { type: 'boolean', default: false, help: 'an Alert only takes events from its own namespace' },
   'rate-limit-interval': { type: 'string', default: '5m', help: 'window in which a duplicate event is refused with 429' },
@@ -84,6 +88,10 @@ export function parseAddress(text: string, flag: string): ListenAddress {
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 function parseCount(text: string, flag: string, min: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(`--${flag}: "${text}" must be a whole number of at least ${min}`);
@@ -119,10 +127,18 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
   const logLevel = str('log-level');
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
 
+  const adminAddr = parseAddress(str('admin-addr'), 'admin-addr');
+  const adminToken = read('admin-token') || undefined;
+  if (!adminToken && !isLoopback(adminAddr.host)) {
+    throw new ConfigError(`--admin-addr: ${adminAddr.host} is not a loopback address; set an admin token (HERALD_ADMIN_TOKEN) to expose the admin API`);
+  }
+
   return {
     eventsAddr: parseAddress(str('events-addr'), 'events-addr'),
     metricsAddr: parseAddress(str('metrics-addr'), 'metrics-addr'),
     healthAddr: parseAddress(str('health-addr'), 'health-addr'),
+    adminAddr,
+    adminToken,
     configDir,
     noCrossNamespaceRefs: bool('no-cross-namespace-refs'),
     rateLimitIntervalMs: parseDuration(str('rate-limit-interval'), 'rate-limit-interval'),

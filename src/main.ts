@@ -15,6 +15,7 @@ import { Metrics, QUEUE_STATES } from './observability/metrics.js';
 import { startDirectorySource } from './resources/dir-source.js';
 import { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
+import { buildAdminServer } from './server/admin.js';
 import { buildEventsServer } from './server/events.js';
 import { buildHealthServer, buildMetricsServer } from './server/ops.js';
 import { createMasker } from '../providers/http.js';
@@ -93,12 +94,19 @@ async function run(config: Config): Promise<void> {
     ],
     resourceStatuses: () => store.statuses(),
   });
-  await Promise.all([listen(events, config.eventsAddr), listen(metricsServer, config.metricsAddr), listen(health, config.healthAddr)]);
+  const admin = buildAdminServer({ queue, metrics, logger, token: config.adminToken });
+  await Promise.all([
+    listen(events, config.eventsAddr),
+    listen(metricsServer, config.metricsAddr),
+    listen(health, config.healthAddr),
+    listen(admin, config.adminAddr),
+  ]);
   logger.info(
     {
       events: config.eventsAddr,
       metrics: config.metricsAddr,
       health: config.healthAddr,
+      admin: config.adminAddr,
       queue: queue.kind,
       redis: config.redisUrl ? createMasker([])(config.redisUrl) : undefined,
       configDir: config.configDir,
@@ -122,7 +130,7 @@ async function run(config: Config): Promise<void> {
     await queue.close();
     await source.close();
     disconnect();
-    await Promise.all([metricsServer.close(), health.close()]);
+    await Promise.all([metricsServer.close(), health.close(), admin.close()]);
     logger.info('herald stopped');
     logger.flush();
     process.exit(0);

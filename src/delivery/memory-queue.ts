@@ -5,7 +5,15 @@
  */
 import type { QueueState } from '../observability/metrics.js';
 import type { DeliveryJob, QueuedJob } from './job.js';
-import { DeferError, PermanentError, RetryableError, type DeliveryQueue, type Processor } from './queue.js';
+import {
+  DeferError,
+  PermanentError,
+  RetryableError,
+  type DeliveryFilter,
+  type DeliveryQueue,
+  type DeliveryRecord,
+  type Processor,
+} from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
 interface Entry {
@@ -14,6 +22,7 @@ interface Entry {
   state: QueueState;
   attemptsMade: number;
   lastError?: string;
+  finishedAt?: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -62,11 +71,47 @@ export class MemoryQueue implements DeliveryQueue {
     return counts;
   }
 
-  /** Dead letters: jobs that used up their attempts or failed permanently. */
-  deadLetters(): Array<{ id: string; data: DeliveryJob; attemptsMade: number; lastError?: string }> {
-    return [...this.entries.values()]
-      .filter((e) => e.state === 'failed')
-      .map(({ id, data, attemptsMade, lastError }) => ({ id, data, attemptsMade, lastError }));
+  async list(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
+    return this.matching(filter.state, filter.provider)
+      .slice(filter.offset, filter.offset + filter.limit)
+      .map(record);
+  }
+
+  async get(id: string): Promise<DeliveryRecord | undefined> {
+    const entry = this.entries.get(id);
+    return entry && record(entry);
+  }
+
+  async replay(id: string): Promise<boolean> {
+    const entry = this.entries.get(id);
+    if (!entry || entry.state !== 'failed') return false;
+    this.requeue(entry);
+    return true;
+  }
+
+  async replayDeadLetters(provider?: string): Promise<DeliveryRecord[]> {
+    const dead = this.matching('failed', provider);
+    const replayed = dead.map(record);
+    for (const entry of dead) this.requeue(entry);
+    return replayed;
+  }
+
+  async purgeDeadLetters(provider?: string): Promise<number> {
+    const dead = this.matching('failed', provider);
+    for (const entry of dead) this.entries.delete(entry.id);
+    return dead.length;
+  }
+
+  private matching(state: QueueState, provider?: string): Entry[] {
+    return [...this.entries.values()].filter((e) => e.state === state && (!provider || e.data.provider === provider));
+  }
+
+  private requeue(entry: Entry): void {
+    entry.attemptsMade = 0;
+    entry.finishedAt = undefined;
+    entry.state = 'waiting';
+    this.waiting.push(entry);
+    this.pump();
   }
 
   async close(): Promise<void> {
@@ -103,6 +148,7 @@ export class MemoryQueue implements DeliveryQueue {
 
   private complete(entry: Entry): void {
     entry.state = 'completed';
+    entry.finishedAt = Date.now();
     entry.lastError = undefined;
     // The payload is no longer needed; the id stays for de-duplication.
     this.completedOrder.push(entry.id);
@@ -119,6 +165,7 @@ export class MemoryQueue implements DeliveryQueue {
     entry.lastError = err instanceof Error ? err.message : String(err);
     if (err instanceof PermanentError || attempt >= this.opts.policy.attempts) {
       entry.state = 'failed';
+      entry.finishedAt = Date.now();
       return;
     }
     const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
@@ -134,4 +181,9 @@ export class MemoryQueue implements DeliveryQueue {
       this.pump();
     }, ms);
   }
+}
+
+function record(entry: Entry): DeliveryRecord {
+  const { id, state, data, attemptsMade, lastError, finishedAt } = entry;
+  return { id, state, data, attemptsMade, lastError, finishedAt };
 }

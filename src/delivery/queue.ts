@@ -32,6 +32,26 @@ export interface AttemptInfo {
 
 export type Processor = (job: DeliveryJob, info: AttemptInfo) => Promise<void>;
 
+/** One delivery as the admin API shows it. */
+export interface DeliveryRecord {
+  id: string;
+  state: QueueState;
+  data: DeliveryJob;
+  attemptsMade: number;
+  /** The last attempt's error, already token-masked. */
+  lastError?: string;
+  /** Epoch milliseconds when it completed or became a dead letter. */
+  finishedAt?: number;
+}
+
+export interface DeliveryFilter {
+  state: QueueState;
+  /** `namespace/name` of a Provider. */
+  provider?: string;
+  offset: number;
+  limit: number;
+}
+
 export interface DeliveryQueue {
   readonly kind: 'redis' | 'memory';
   /**
@@ -46,4 +66,14 @@ export interface DeliveryQueue {
   ready(): boolean;
   /** Stops taking new jobs, lets in-flight ones finish (or hands them back), and disconnects. */
   close(): Promise<void>;
+
+  // Dead letters and replay: what operators use to see and recover failed deliveries.
+  list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
+  get(id: string): Promise<DeliveryRecord | undefined>;
+  /** Puts one dead letter back in the queue with a fresh set of attempts; false if `id` is not a dead letter. */
+  replay(id: string): Promise<boolean>;
+  /** Replays every dead letter (of one Provider when given); returns how many. */
+  replayDeadLetters(provider?: string): Promise<DeliveryRecord[]>;
+  /** Deletes every dead letter (of one Provider when given); returns how many. */
+  purgeDeadLetters(provider?: string): Promise<number>;
 }

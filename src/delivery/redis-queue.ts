@@ -8,7 +8,15 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
 import type { DeliveryJob, QueuedJob } from './job.js';
-import { DeferError, PermanentError, RetryableError, type DeliveryQueue, type Processor } from './queue.js';
+import {
+  DeferError,
+  PermanentError,
+  RetryableError,
+  type DeliveryFilter,
+  type DeliveryQueue,
+  type DeliveryRecord,
+  type Processor,
+} from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
 export const QUEUE_NAME = 'deliveries';
@@ -127,6 +135,52 @@ export class RedisQueue implements DeliveryQueue {
     return counts;
   }
 
+  async list(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
+    if (!filter.provider) {
+      const jobs = await this.queue.getJobs([bullState(filter.state)], filter.offset, filter.offset + filter.limit - 1);
+      return jobs.map((job) => toRecord(job, filter.state));
+    }
+    const matching = await this.scan(filter.state, filter.provider);
+    return matching.slice(filter.offset, filter.offset + filter.limit).map((job) => toRecord(job, filter.state));
+  }
+
+  async get(id: string): Promise<DeliveryRecord | undefined> {
+    const job = await this.queue.getJob(id);
+    if (!job) return undefined;
+    const state = await job.getState();
+    return toRecord(job, fromBullState(state));
+  }
+
+  async replay(id: string): Promise<boolean> {
+    const job = await this.queue.getJob(id);
+    if (!job || !(await job.isFailed())) return false;
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return true;
+  }
+
+  async replayDeadLetters(provider?: string): Promise<DeliveryRecord[]> {
+    const dead = await this.scan('failed', provider);
+    for (const job of dead) await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return dead.map((job) => toRecord(job, 'failed'));
+  }
+
+  async purgeDeadLetters(provider?: string): Promise<number> {
+    const dead = await this.scan('failed', provider);
+    for (const job of dead) await job.remove();
+    return dead.length;
+  }
+
+  /** Every job in a state, optionally of one Provider, read in pages so a large backlog does not load at once. */
+  private async scan(state: QueueState, provider?: string): Promise<Job<DeliveryJob>[]> {
+    const page = 500;
+    const found: Job<DeliveryJob>[] = [];
+    for (let start = 0; ; start += page) {
+      const jobs = (await this.queue.getJobs([bullState(state)], start, start + page - 1)) as Job<DeliveryJob>[];
+      found.push(...jobs.filter((job) => job && (!provider || job.data.provider === provider)));
+      if (jobs.length < page) return found;
+    }
+  }
+
   async close(): Promise<void> {
     // Worker.close waits for in-flight jobs; whatever is not finished stays locked in Redis
     // and is picked up again by any replica once its lock expires.
@@ -134,6 +188,27 @@ export class RedisQueue implements DeliveryQueue {
     await this.worker?.disconnect();
     await this.queue.close();
   }
+}
+
+/** BullMQ calls the waiting state `wait`. */
+function bullState(state: QueueState): 'wait' | Exclude<QueueState, 'waiting'> {
+  return state === 'waiting' ? 'wait' : state;
+}
+
+function fromBullState(state: string): QueueState {
+  if (state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed') return state;
+  return 'waiting';
+}
+
+function toRecord(job: Job<DeliveryJob>, state: QueueState): DeliveryRecord {
+  return {
+    id: job.id ?? '',
+    state,
+    data: job.data,
+    attemptsMade: job.attemptsMade,
+    lastError: job.failedReason || undefined,
+    finishedAt: job.finishedOn,
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -63,6 +63,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly replays = new Counter({
+    name: 'herald_replays_total',
+    help: 'Dead letters put back in the queue through the admin API.',
+    labelNames: ['provider_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deadLettersPurged = new Counter({
+    name: 'herald_dead_letters_purged_total',
+    help: 'Dead letters deleted through the admin API.',
+    registers: [this.registry],
+  });
+
   readonly httpDuration = new Histogram({
     name: 'herald_http_request_duration_seconds',
     help: 'HTTP requests served, by listener, route, method and status code.',

@@ -41,6 +41,7 @@ export interface HeraldProcess {
   eventsUrl: string;
   metricsUrl: string;
   healthUrl: string;
+  adminUrl: string;
   configDir: string;
   /** Every line the process wrote to stdout and stderr so far. */
   output: string[];
@@ -71,7 +72,7 @@ export interface StartOptions {
 export async function startHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
   const configDir = opts.configDir ?? (await mkdtemp(join(tmpdir(), 'herald-e2e-')));
   for (const [name, yaml] of Object.entries(opts.manifests ?? {})) await writeFile(join(configDir, name), yaml);
-  const [events, metrics, health] = [await freePort(), await freePort(), await freePort()];
+  const [events, metrics, health, admin] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const args = [
     ...(opts.nodeArgs ?? []),
     heraldMain,
@@ -83,6 +84,8 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
     `127.0.0.1:${metrics}`,
     '--health-addr',
     `127.0.0.1:${health}`,
+    '--admin-addr',
+    `127.0.0.1:${admin}`,
     ...(opts.redisUrl ? ['--redis-url', opts.redisUrl] : []),
     ...(opts.extraArgs ?? []),
   ];
@@ -108,6 +111,7 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
     eventsUrl: `http://127.0.0.1:${events}`,
     metricsUrl: `http://127.0.0.1:${metrics}`,
     healthUrl: `http://127.0.0.1:${health}`,
+    adminUrl: `http://127.0.0.1:${admin}`,
     configDir,
     output,
     postEvent(event, init = {}) {

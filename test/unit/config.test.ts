@@ -52,3 +52,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['--config-dir', 'd', '--log-level', 'loud'], {})).toThrow(/--log-level/);
   });
 });
+
+describe('admin address', () => {
+  it('defaults to loopback without a token', () => {
+    expect(loadConfig(['--config-dir', 'd'], {})).toMatchObject({ adminAddr: { host: '127.0.0.1', port: 9400 }, adminToken: undefined });
+  });
+
+  it('refuses a non-loopback admin address without a token', () => {
+    expect(() => loadConfig(['--config-dir', 'd', '--admin-addr', ':9400'], {})).toThrow(/--admin-addr.*token/);
+    expect(loadConfig(['--config-dir', 'd', '--admin-addr', ':9400'], { HERALD_ADMIN_TOKEN: 't' })).toMatchObject({ adminToken: 't' });
+  });
+});

@@ -57,7 +57,9 @@ describe('MemoryQueue', () => {
     });
     await q.add([{ id: 'x', data: job(1) }]);
     await until(async () => (await q.counts()).failed === 1);
-    expect(q.deadLetters()).toEqual([expect.objectContaining({ id: 'x', attemptsMade: 3, lastError: 'attempt 3 failed' })]);
+    expect(await q.list({ state: 'failed', offset: 0, limit: 10 })).toEqual([
+      expect.objectContaining({ id: 'x', state: 'failed', attemptsMade: 3, lastError: 'attempt 3 failed' }),
+    ]);
     await q.close();
   });
 
