@@ -38,3 +38,46 @@ stringData:
 ${lines.join('\n')}
 `;
 }
+
+/** A Provider of any type, with the optional spec fields the adapters read and a fixed uid. */
+export function provider(opts: {
+  name: string;
+  type: string;
+  address?: string;
+  channel?: string;
+  username?: string;
+  secretName?: string;
+  uid?: string;
+}): string {
+  const spec = [
+    `  type: ${opts.type}`,
+    opts.address !== undefined ? `  address: ${JSON.stringify(opts.address)}` : '',
+    opts.channel !== undefined ? `  channel: ${JSON.stringify(opts.channel)}` : '',
+    opts.username !== undefined ? `  username: ${JSON.stringify(opts.username)}` : '',
+    opts.secretName ? `  secretRef:\n    name: ${opts.secretName}` : '',
+  ].filter(Boolean);
+  return `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata:
+  name: ${opts.name}
+  namespace: flux-system
+${opts.uid ? `  uid: ${opts.uid}\n` : ''}spec:
+${spec.join('\n')}
+`;
+}
+
+/** An Alert sending the events of one Kustomization, selected by name, to one Provider. */
+export function alertForKustomization(opts: { name: string; provider: string; kustomization: string }): string {
+  return `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata:
+  name: ${opts.name}
+  namespace: flux-system
+spec:
+  providerRef:
+    name: ${opts.provider}
+  eventSources:
+    - kind: Kustomization
+      name: ${opts.kustomization}
+`;
+}
