@@ -3,6 +3,7 @@
  * `REDIS_URL` as is). Names follow Flux's notification-controller where one exists.
  */
 import { parseArgs } from 'node:util';
+import { RedisConfigError, redisFromFlags, type RedisConnectionConfig } from './delivery/redis-connection.js';
 
 export interface ListenAddress {
   host: string;
@@ -16,9 +17,15 @@ export interface Config {
   adminAddr: ListenAddress;
   adminToken?: string;
   configDir?: string;
+  /** Read Providers, Alerts and Secrets from the Kubernetes API instead of a directory. */
+  kubernetes: boolean;
+  /** With `kubernetes`: only this namespace (all when unset). */
+  watchNamespace?: string;
   noCrossNamespaceRefs: boolean;
   rateLimitIntervalMs: number;
   redisUrl?: string;
+  /** Where Redis is (URL, Sentinel or Cluster, credentials, TLS); unset: the in-process queue. */
+  redis?: RedisConnectionConfig;
   redisPrefix: string;
   logLevel: string;
   maxAttempts: number;
@@ -27,6 +34,7 @@ export interface Config {
   workerConcurrency: number;
   providerConcurrency: number;
   shutdownTimeoutMs: number;
+  stalledIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -38,10 +46,24 @@ const flags = {
   'admin-addr': { type: 'string', default: '127.0.0.1:9400', help: 'address of the admin API (deliveries, dead letters, replay)' },
   'admin-token': { type: 'string', help: 'bearer token the admin API requires (prefer HERALD_ADMIN_TOKEN); required off loopback' },
   'config-dir': { type: 'string', help: 'directory of Provider, Alert and Secret manifests (YAML), watched for changes' },
+  kubernetes: {
+    type: 'boolean',
+    default: false,
+    help: 'read Providers, Alerts and Secrets from Kubernetes (in-cluster config in a pod, else KUBECONFIG or ~/.kube/config) instead of --config-dir',
+  },
+  'watch-namespace': { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   'no-cross-namespace-refs': { type: 'boolean', default: false, help: 'an Alert only takes events from its own namespace' },
   'rate-limit-interval': { type: 'string', default: '5m', help: 'window in which a duplicate event is refused with 429' },
   'redis-url': { type: 'string', help: 'Redis URL for the durable queue (also REDIS_URL); in-process queue when unset' },
-  'redis-prefix': { type: 'string', default: 'herald', help: 'key prefix in Redis (hash-tag it, e.g. {herald}, for Redis Cluster)' },
+  'redis-prefix': { type: 'string', help: 'key prefix in Redis (default herald; {herald} with --redis-cluster-nodes, where it must be hash-tagged)' },
+  'redis-username': { type: 'string', help: 'Redis ACL user (overrides the URL\'s)' },
+  'redis-password': { type: 'string', help: 'Redis password (prefer HERALD_REDIS_PASSWORD; overrides the URL\'s)' },
+  'redis-tls': { type: 'boolean', default: false, help: 'connect to Redis with TLS (implied by rediss:// and --redis-ca-file)' },
+  'redis-ca-file': { type: 'string', help: 'PEM CA bundle that the Redis server certificate must chain to' },
+  'redis-sentinels': { type: 'string', help: 'Redis Sentinel addresses host:port,host:port (instead of --redis-url)' },
+  'redis-sentinel-master': { type: 'string', help: 'with --redis-sentinels: name of the monitored master' },
+  'redis-sentinel-password': { type: 'string', help: 'with --redis-sentinels: the sentinels\' password (prefer HERALD_REDIS_SENTINEL_PASSWORD)' },
+  'redis-cluster-nodes': { type: 'string', help: 'Redis Cluster nodes host:port,host:port (instead of --redis-url)' },
   'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn or error' },
   'max-attempts': { type: 'string', default: '8', help: 'delivery attempts before a job becomes a dead letter' },
   'retry-base-delay': { type: 'string', default: '1s', help: 'delay before the second attempt; doubles each time, with jitter' },
@@ -49,6 +71,11 @@ const flags = {
   'worker-concurrency': { type: 'string', default: '64', help: 'deliveries in flight at once in this process' },
   'provider-concurrency': { type: 'string', default: '8', help: 'deliveries in flight at once to one Provider in this process' },
   'shutdown-timeout': { type: 'string', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries' },
+  'stalled-interval': {
+    type: 'string',
+    default: '30s',
+    help: 'Redis job lock and stalled-job check period: a delivery held by a replica that died is taken up again within about twice this',
+  },
   help: { type: 'boolean', default: false, help: 'print this help' },
 } as const;
 
@@ -92,6 +119,12 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+function positiveDuration(text: string, flag: string): number {
+  const ms = parseDuration(text, flag);
+  if (ms < 1) throw new ConfigError(`--${flag}: "${text}" must be longer than 0`);
+  return ms;
+}
+
 function parseCount(text: string, flag: string, min: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(`--${flag}: "${text}" must be a whole number of at least ${min}`);
@@ -122,7 +155,34 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
   const str = (flag: FlagName) => read(flag) as string;
 
   const configDir = read('config-dir');
-  if (!configDir) throw new ConfigError('no resource source: give --config-dir DIR (a directory of Provider and Alert manifests)');
+  const kubernetes = bool('kubernetes');
+  const watchNamespace = read('watch-namespace') || undefined;
+  if (configDir && kubernetes) {
+    throw new ConfigError('--config-dir and --kubernetes are two resource sources: give one (manifests from a directory, or Kubernetes)');
+  }
+  if (!configDir && !kubernetes) {
+    throw new ConfigError('no resource source: give --config-dir DIR (a directory of Provider and Alert manifests) or --kubernetes');
+  }
+  if (watchNamespace && !kubernetes) throw new ConfigError('--watch-namespace only applies with --kubernetes');
+
+  let redis: ReturnType<typeof redisFromFlags>;
+  try {
+    redis = redisFromFlags({
+      url: read('redis-url') || undefined,
+      envUrl: env.REDIS_URL || undefined,
+      prefix: read('redis-prefix') || undefined,
+      username: read('redis-username') || undefined,
+      password: read('redis-password') || undefined,
+      tls: bool('redis-tls'),
+      caFile: read('redis-ca-file') || undefined,
+      sentinels: read('redis-sentinels') || undefined,
+      sentinelMaster: read('redis-sentinel-master') || undefined,
+      sentinelPassword: read('redis-sentinel-password') || undefined,
+      clusterNodes: read('redis-cluster-nodes') || undefined,
+    });
+  } catch (err) {
+    throw err instanceof RedisConfigError ? new ConfigError(err.message) : err;
+  }
 
   const logLevel = str('log-level');
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
@@ -140,10 +200,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     adminAddr,
     adminToken,
     configDir,
+    kubernetes,
+    watchNamespace,
     noCrossNamespaceRefs: bool('no-cross-namespace-refs'),
     rateLimitIntervalMs: parseDuration(str('rate-limit-interval'), 'rate-limit-interval'),
-    redisUrl: read('redis-url') ?? (env.REDIS_URL || undefined),
-    redisPrefix: str('redis-prefix'),
+    redisUrl: redis.connection?.url,
+    redis: redis.connection,
+    redisPrefix: redis.prefix,
     logLevel,
     maxAttempts: parseCount(str('max-attempts'), 'max-attempts', 1),
     retryBaseDelayMs: parseDuration(str('retry-base-delay'), 'retry-base-delay'),
@@ -151,5 +214,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     workerConcurrency: parseCount(str('worker-concurrency'), 'worker-concurrency', 1),
     providerConcurrency: parseCount(str('provider-concurrency'), 'provider-concurrency', 1),
     shutdownTimeoutMs: parseDuration(str('shutdown-timeout'), 'shutdown-timeout'),
+    stalledIntervalMs: positiveDuration(str('stalled-interval'), 'stalled-interval'),
   };
 }

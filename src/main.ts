@@ -8,17 +8,17 @@ import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from 
 import { Dispatcher } from './delivery/dispatcher.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
+import { describeRedis } from './delivery/redis-connection.js';
 import { RedisQueue, producerConnection } from './delivery/redis-queue.js';
 import { createProcessor } from './delivery/worker.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
-import { startDirectorySource } from './resources/dir-source.js';
+import { startResourceSource } from './resources/source.js';
 import { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
 import { buildAdminServer } from './server/admin.js';
 import { buildEventsServer } from './server/events.js';
 import { buildHealthServer, buildMetricsServer } from './server/ops.js';
-import { createMasker } from '../providers/http.js';
 
 interface Queueing {
   queue: DeliveryQueue;
@@ -33,7 +33,7 @@ function createQueueing(config: Config, logger: Logger): Queueing {
     maxDelayMs: config.retryMaxDelayMs,
     maxRetryAfterMs: 60 * 60_000,
   };
-  if (!config.redisUrl) {
+  if (!config.redis) {
     const duplicates = new MemoryDuplicateFilter(config.rateLimitIntervalMs);
     return {
       queue: new MemoryQueue({ policy, concurrency: config.workerConcurrency }),
@@ -41,15 +41,16 @@ function createQueueing(config: Config, logger: Logger): Queueing {
       disconnect: () => duplicates.close(),
     };
   }
-  const producer = producerConnection(config.redisUrl, logger);
+  const producer = producerConnection(config.redis, logger);
   return {
     queue: new RedisQueue({
-      url: config.redisUrl,
+      url: config.redis,
       producer,
       prefix: config.redisPrefix,
       policy,
       concurrency: config.workerConcurrency,
       logger,
+      stalledIntervalMs: config.stalledIntervalMs,
     }),
     duplicates: new RedisDuplicateFilter(producer, config.rateLimitIntervalMs, config.redisPrefix),
     disconnect: () => producer.disconnect(),
@@ -64,11 +65,11 @@ async function run(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const metrics = new Metrics();
   const store = new ResourceStore({ noCrossNamespaceRefs: config.noCrossNamespaceRefs, logger });
-  const source = await startDirectorySource(config.configDir as string, store, { logger });
+  const source = await startResourceSource(config, store, logger);
   const { queue, duplicates, disconnect } = createQueueing(config, logger);
 
-  queue.start(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency }));
-  const dispatcher = new Dispatcher({ store, queue, metrics, logger });
+  queue.start(source.wrapProcessor(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency })));
+  const dispatcher = new Dispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   metrics.onScrape(async () => {
     const counts = await queue.counts();
@@ -85,7 +86,7 @@ async function run(config: Config): Promise<void> {
     metrics,
     logger,
     readiness: () => [
-      { name: 'resources', ok: store.loaded, message: store.loaded ? 'manifests loaded' : 'manifests not loaded yet' },
+      { name: 'resources', ok: store.loaded, message: store.loaded ? `${source.kind} loaded` : `${source.kind} not loaded yet` },
       {
         name: 'queue',
         ok: queue.ready(),
@@ -108,7 +109,7 @@ async function run(config: Config): Promise<void> {
       health: config.healthAddr,
       admin: config.adminAddr,
       queue: queue.kind,
-      redis: config.redisUrl ? createMasker([])(config.redisUrl) : undefined,
+      redis: config.redis ? describeRedis(config.redis) : undefined,
       configDir: config.configDir,
     },
     queue.kind === 'memory'

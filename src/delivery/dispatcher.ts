@@ -3,11 +3,13 @@
  * Provider, the notification built for that Alert, stored in the queue all at once.
  */
 import type { FluxEvent } from '../events/event.js';
+import type { LabelLookup } from '../alerts/matcher.js';
 import { notificationFor, providerAcceptsEvent } from '../alerts/notification.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kube-reasons.js';
 import type { ResourceStore } from '../resources/store.js';
-import { objectKey } from '../resources/types.js';
+import { NOTIFICATION_GROUP, objectKey } from '../resources/types.js';
 import { deliveryJobId, type QueuedJob } from './job.js';
 import type { DeliveryQueue } from './queue.js';
 
@@ -18,15 +20,24 @@ export interface DispatchResult {
   enqueued: number;
 }
 
+export interface DispatcherDeps {
+  store: ResourceStore;
+  queue: DeliveryQueue;
+  metrics: Metrics;
+  logger: Logger;
+  /** Where `matchLabels` gets the involved object's labels; the store's by default (manifests mode). */
+  labels?: LabelLookup;
+  /** Where an Alert's dispatch problems are reported besides the log (Kubernetes Events). */
+  alertEvents?: AlertEventSink;
+}
+
 export class Dispatcher {
-  constructor(
-    private readonly deps: { store: ResourceStore; queue: DeliveryQueue; metrics: Metrics; logger: Logger },
-  ) {}
+  constructor(private readonly deps: DispatcherDeps) {}
 
   /** Resolves once every job for the event is stored; rejects if the queue cannot store them. */
   async dispatch(event: FluxEvent, acceptedAt = Date.now()): Promise<DispatchResult> {
-    const { store, queue, metrics, logger } = this.deps;
-    const alerts = await store.alerts.match(event, (ref) => store.labelsOf(ref));
+    const { store, queue, metrics, logger, alertEvents } = this.deps;
+    const alerts = await store.alerts.match(event, this.deps.labels ?? ((ref) => store.labelsOf(ref)));
     const jobs: QueuedJob[] = [];
     for (const compiled of alerts) {
       const alert = compiled.alert;
@@ -35,7 +46,20 @@ export class Dispatcher {
       if (!provider) {
         // As in Flux: an Alert without its Provider sends nothing (its status says ProviderNotFound).
         logger.warn({ alert: compiled.key, provider: providerKey }, 'discarding event for alert: provider not found');
+        alertEvents?.warning(
+          { ...alert.metadata, apiVersion: alert.apiVersion },
+          EventReasons.NotificationDispatchFailed,
+          `failed to dispatch notification for ${involvedObjectString(event.involvedObject)}: failed to read provider: Provider.${NOTIFICATION_GROUP} "${alert.spec.providerRef.name}" not found`,
+        );
         continue;
+      }
+      if (!provider.ready && !provider.suspended) {
+        // Queued all the same: the worker retries, and the Provider may be fixed meanwhile.
+        alertEvents?.warning(
+          { ...alert.metadata, apiVersion: alert.apiVersion },
+          EventReasons.NotificationDispatchFailed,
+          `failed to dispatch notification for ${involvedObjectString(event.involvedObject)}: provider '${providerKey}' is not ready (${provider.reason}): ${provider.message}; the notification is queued and retried`,
+        );
       }
       if (provider.suspended) continue;
       const providerType = provider.resource.spec.type;

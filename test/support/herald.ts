@@ -61,6 +61,8 @@ export interface StartOptions {
   redisUrl?: string;
   /** Reuse a config directory (e.g. to restart on the same manifests). */
   configDir?: string;
+  /** Read resources from Kubernetes (`--kubernetes`, e.g. with `KUBECONFIG` in `env`) instead of a config directory. */
+  kubernetes?: boolean;
   extraArgs?: string[];
   env?: Record<string, string>;
   /** Wait for /readyz (default) or only for /healthz (a replica that cannot be ready, e.g. Redis down). */
@@ -76,8 +78,7 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
   const args = [
     ...(opts.nodeArgs ?? []),
     heraldMain,
-    '--config-dir',
-    configDir,
+    ...(opts.kubernetes ? ['--kubernetes'] : ['--config-dir', configDir]),
     '--events-addr',
     `127.0.0.1:${events}`,
     '--metrics-addr',

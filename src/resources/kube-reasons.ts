@@ -1,0 +1,33 @@
+/**
+ * What the dispatcher needs to report an Alert's problems as Kubernetes Events, without loading
+ * the Kubernetes client (manifests mode never does): the sink's shape, Flux's event reasons,
+ * and Flux's way of naming an object in messages. The recorder is in kube-events.ts.
+ */
+
+/** Which Alert an Event is about. */
+export interface AlertRef {
+  namespace: string;
+  name: string;
+  uid?: string;
+  apiVersion?: string;
+}
+
+/** Where the dispatcher and the worker report an Alert's problems. */
+export interface AlertEventSink {
+  warning(alert: AlertRef, reason: string, message: string): void;
+}
+
+/** Flux's event reasons (notification-controller internal/server/event_handlers.go). */
+export const EventReasons = {
+  /** The event could not be dispatched (Provider missing, not usable) or sent. */
+  NotificationDispatchFailed: 'NotificationDispatchFailed',
+  /** The involved object could not be read for matchLabels. */
+  SourceFetchFailed: 'SourceFetchFailed',
+  /** An Alert's regex or selector is invalid. */
+  InvalidConfig: 'InvalidConfig',
+} as const;
+
+/** Flux's way of naming an involved object in messages: `Kind/namespace/name`. */
+export function involvedObjectString(ref: { kind: string; namespace?: string; name: string }): string {
+  return `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
+}

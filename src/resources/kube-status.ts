@@ -1,0 +1,222 @@
+/**
+ * Writes each Provider's and Alert's Ready condition back to the API, as Flux's controllers
+ * report status: `status.conditions[type=Ready]` (status, reason, message, observedGeneration,
+ * lastTransitionTime) and `status.observedGeneration`, through the `status` subresource with a
+ * JSON merge patch.
+ *
+ * Only the leader writes (see kube-leader.ts), and only what differs from the object's status
+ * as last seen by the informer: a restart or a new leader does not rewrite unchanged statuses,
+ * and the write's own MODIFIED event finds nothing left to do. `lastTransitionTime` is kept from
+ * the object while the status (True/False) stays the same.
+ *
+ * Flux's own v1beta3 CRDs define no status (Alerts and Providers became static objects in
+ * notification-controller v1.1+, fluxcd/notification-controller#540), so with them the status
+ * subresource answers 404: Herald then logs it once and stops writing that kind for a while
+ * instead of failing every write.
+ */
+import { PatchStrategy, setHeaderOptions, type CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
+import type { ResourceStore } from './store.js';
+import { NOTIFICATION_GROUP, objectKey, type Logger, type ReadyCondition } from './types.js';
+import { describeApiError, statusCodeOf } from './kube-client.js';
+import { NOTIFICATION_VERSION, type KubernetesSource, type NotificationKind } from './kube-source.js';
+
+/** A condition as the API holds it (metav1.Condition). */
+export interface ApiCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
+export interface StatusPatch {
+  status: { observedGeneration?: number; conditions: ApiCondition[] };
+}
+
+/** The CRD schema's limit on a condition message. */
+const MAX_MESSAGE = 32_768;
+
+/**
+ * The merge patch that brings `current`'s status to `desired`, or undefined when it already
+ * says the same. Conditions of other types are kept.
+ */
+export function statusPatch(current: KubernetesObject, desired: ReadyCondition): StatusPatch | undefined {
+  const status = ((current as { status?: unknown }).status ?? {}) as { conditions?: unknown; observedGeneration?: unknown };
+  const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter(
+    (c): c is ApiCondition => typeof c === 'object' && c !== null && typeof (c as ApiCondition).type === 'string',
+  );
+  const existing = conditions.find((c) => c.type === 'Ready');
+  const message = desired.message.length > MAX_MESSAGE ? `${desired.message.slice(0, MAX_MESSAGE - 1)}…` : desired.message;
+  const ready: ApiCondition = {
+    type: 'Ready',
+    status: desired.status,
+    reason: desired.reason,
+    message,
+    ...(desired.observedGeneration !== undefined ? { observedGeneration: desired.observedGeneration } : {}),
+    lastTransitionTime:
+      existing?.status === desired.status && existing.lastTransitionTime ? existing.lastTransitionTime : toApiTime(desired.lastTransitionTime),
+  };
+  const upToDate =
+    existing !== undefined &&
+    existing.status === ready.status &&
+    existing.reason === ready.reason &&
+    existing.message === ready.message &&
+    existing.observedGeneration === ready.observedGeneration &&
+    status.observedGeneration === desired.observedGeneration;
+  if (upToDate) return undefined;
+  return {
+    status: {
+      ...(desired.observedGeneration !== undefined ? { observedGeneration: desired.observedGeneration } : {}),
+      conditions: [...conditions.filter((c) => c.type !== 'Ready'), ready],
+    },
+  };
+}
+
+/** metav1.Time: RFC 3339 in whole seconds. */
+function toApiTime(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export interface StatusWriterOptions {
+  store: ResourceStore;
+  source: Pick<KubernetesSource, 'object' | 'objects' | 'onObjectChange'>;
+  api: CustomObjectsApi;
+  logger: Logger;
+  /** Quiet time before writing, so a burst of changes makes one pass; default 100 ms. */
+  debounceMs?: number;
+  /** After a failed write, when to try that object again; default 5 s. */
+  retryMs?: number;
+  /** How long a kind whose status subresource is missing is left alone; default 10 min. */
+  missingSubresourcePauseMs?: number;
+}
+
+const PLURALS: Record<NotificationKind, string> = { Provider: 'providers', Alert: 'alerts' };
+
+export class StatusWriter {
+  private readonly opts: Required<StatusWriterOptions>;
+  private readonly dirty = new Set<string>();
+  private active = false;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly pausedUntil: Record<NotificationKind, number> = { Provider: 0, Alert: 0 };
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** The last patch written per object, and the object's resourceVersion it was computed from. */
+  private readonly written = new Map<string, { resourceVersion?: string; patch: string }>();
+
+  constructor(opts: StatusWriterOptions) {
+    this.opts = { debounceMs: 100, retryMs: 5_000, missingSubresourcePauseMs: 600_000, ...opts };
+    opts.store.on('changed', (change) => {
+      for (const key of change.providers) this.mark('Provider', key);
+      for (const key of change.alerts) this.mark('Alert', key);
+    });
+    opts.source.onObjectChange((kind, namespace, name) => this.mark(kind, objectKey({ namespace, name })));
+  }
+
+  /** Writing starts (every object is checked) when this replica leads, and stops when it does not. */
+  setActive(active: boolean): void {
+    this.active = active;
+    if (active) this.markAll();
+  }
+
+  markAll(): void {
+    for (const kind of ['Provider', 'Alert'] as const) {
+      for (const obj of this.opts.source.objects(kind)) this.mark(kind, objectKey({ namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' }));
+    }
+  }
+
+  mark(kind: NotificationKind, key: string): void {
+    // An inactive writer keeps nothing: becoming active checks every object anyway.
+    if (this.closed || !this.active) return;
+    this.dirty.add(`${kind}|${key}`);
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.opts.debounceMs);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    await this.flushing;
+  }
+
+  /** Writes every dirty status that differs; one pass at a time. */
+  async flush(): Promise<void> {
+    if (this.flushing) {
+      await this.flushing;
+      if (this.dirty.size > 0 && this.active) return this.flush();
+      return;
+    }
+    this.flushing = this.writeDirty().finally(() => (this.flushing = undefined));
+    await this.flushing;
+  }
+
+  private async writeDirty(): Promise<void> {
+    while (this.dirty.size > 0 && this.active && !this.closed) {
+      const batch = [...this.dirty];
+      this.dirty.clear();
+      const desired = new Map<string, ReadyCondition>();
+      for (const status of this.opts.store.statuses().resources) desired.set(`${status.kind}|${status.namespace}/${status.name}`, status.ready);
+      for (const item of batch) {
+        if (!this.active || this.closed) return;
+        const [kind, key] = item.split('|') as [NotificationKind, string];
+        const condition = desired.get(item);
+        if (condition) await this.write(kind, key, condition);
+      }
+    }
+  }
+
+  private async write(kind: NotificationKind, key: string, condition: ReadyCondition): Promise<void> {
+    const { api, logger, source } = this.opts;
+    if (this.pausedUntil[kind] > Date.now()) return;
+    const slash = key.indexOf('/');
+    const [namespace, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    const current = source.object(kind, namespace, name);
+    if (!current) return; // deleted
+    const patch = statusPatch(current, condition);
+    if (!patch) return;
+    // Written already, and the informer has not seen the result yet: nothing new to say.
+    const item = `${kind}|${key}`;
+    const text = JSON.stringify(patch);
+    const last = this.written.get(item);
+    if (last && last.patch === text && last.resourceVersion === current.metadata?.resourceVersion) return;
+    try {
+      await api.patchNamespacedCustomObjectStatus(
+        { group: NOTIFICATION_GROUP, version: NOTIFICATION_VERSION, namespace, plural: PLURALS[kind], name, body: patch },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      this.written.set(item, { resourceVersion: current.metadata?.resourceVersion, patch: text });
+      if (this.written.size > 10_000) this.written.delete(this.written.keys().next().value as string);
+      logger.info({ kind, resource: key, ready: condition.status, reason: condition.reason }, 'status written');
+    } catch (err) {
+      const code = statusCodeOf(err);
+      if (code === 404 && source.object(kind, namespace, name)) {
+        this.pausedUntil[kind] = Date.now() + this.opts.missingSubresourcePauseMs;
+        logger.warn(
+          { kind, resource: key, retryInMs: this.opts.missingSubresourcePauseMs },
+          `the ${kind} CRD has no status subresource (Flux's v1beta3 CRDs define none); not writing ${kind} status for now`,
+        );
+        const timer = setTimeout(() => {
+          this.retryTimers.delete(timer);
+          for (const obj of source.objects(kind)) this.mark(kind, objectKey({ namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' }));
+        }, this.opts.missingSubresourcePauseMs);
+        timer.unref();
+        this.retryTimers.add(timer);
+        return;
+      }
+      if (code === 404) return; // deleted meanwhile
+      logger.warn({ kind, resource: key, err: describeApiError(err), retryInMs: this.opts.retryMs }, 'cannot write status; will retry');
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        this.mark(kind, key);
+      }, this.opts.retryMs);
+      timer.unref();
+      this.retryTimers.add(timer);
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Starts the resource source the flags select and everything that comes with it: the manifests
+ * directory (`--config-dir`), or Kubernetes (`--kubernetes`): informers, status write-back by
+ * the replica holding the `herald-leader` Lease, `matchLabels` look-ups through the API, and
+ * Kubernetes Events on Alerts for dispatch and delivery failures.
+ */
+import type { LabelLookup } from '../alerts/matcher.js';
+import { DeferError, PermanentError, type Processor } from '../delivery/queue.js';
+import { startDirectorySource } from './dir-source.js';
+import { EventReasons, involvedObjectString, type AlertEventSink } from './kube-reasons.js';
+import type { ResourceStore } from './store.js';
+import type { Logger } from './types.js';
+
+export interface ResourceSourceConfig {
+  configDir?: string;
+  kubernetes?: boolean;
+  watchNamespace?: string;
+}
+
+export interface ResourceSource {
+  /** `manifests` or `kubernetes`, for logs. */
+  readonly kind: 'manifests' | 'kubernetes';
+  /** `matchLabels` look-ups; undefined means the store's own (manifests mode). */
+  readonly labels?: LabelLookup;
+  /** Where dispatch problems of an Alert are recorded (Kubernetes Events); undefined in manifests mode. */
+  readonly alertEvents?: AlertEventSink;
+  /** The worker's processor, plus an Event on the Alert when a delivery fails for good (Kubernetes mode). */
+  wrapProcessor(processor: Processor): Processor;
+  close(): Promise<void>;
+}
+
+export const LEADER_LEASE_NAME = 'herald-leader';
+
+export async function startResourceSource(config: ResourceSourceConfig, store: ResourceStore, logger: Logger): Promise<ResourceSource> {
+  if (!config.kubernetes) {
+    const directory = await startDirectorySource(config.configDir as string, store, { logger });
+    return { kind: 'manifests', wrapProcessor: (processor) => processor, close: () => directory.close() };
+  }
+
+  // Loaded only in this mode: the Kubernetes client takes most of a second to import.
+  const [{ CoordinationV1Api, CoreV1Api, CustomObjectsApi }, client, eventsModule, labelsModule, leaderModule, sourceModule, statusModule] =
+    await Promise.all([
+      import('@kubernetes/client-node'),
+      import('./kube-client.js'),
+      import('./kube-events.js'),
+      import('./kube-labels.js'),
+      import('./kube-leader.js'),
+      import('./kube-source.js'),
+      import('./kube-status.js'),
+    ]);
+  const { loadKubeConfig, podNamespace, replicaIdentity } = client;
+  const { KubeEventRecorder } = eventsModule;
+  const { apiLabelFetcher, cachedLabelLookup } = labelsModule;
+  const { LeaderElector } = leaderModule;
+  const { startKubernetesSource } = sourceModule;
+  const { StatusWriter } = statusModule;
+
+  const kubeConfig = loadKubeConfig();
+  const namespace = config.watchNamespace;
+  const source = startKubernetesSource(store, { namespace, logger, kubeConfig });
+  const events = new KubeEventRecorder({ api: kubeConfig.makeApiClient(CoreV1Api), logger });
+  const statusWriter = new StatusWriter({ store, source, api: kubeConfig.makeApiClient(CustomObjectsApi), logger });
+  const elector = new LeaderElector({
+    api: kubeConfig.makeApiClient(CoordinationV1Api),
+    namespace: namespace ?? podNamespace(),
+    name: LEADER_LEASE_NAME,
+    identity: replicaIdentity(),
+    logger,
+  });
+  elector.on('started', () => statusWriter.setActive(true));
+  elector.on('stopped', () => statusWriter.setActive(false));
+  elector.start();
+  logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: namespace ?? '(all)' }, 'watching Providers and Alerts in Kubernetes');
+
+  return {
+    kind: 'kubernetes',
+    labels: cachedLabelLookup({ fetch: apiLabelFetcher(kubeConfig), logger }),
+    alertEvents: events,
+    wrapProcessor: (processor) => async (job, info) => {
+      try {
+        await processor(job, info);
+      } catch (err) {
+        const failedForGood = !(err instanceof DeferError) && (err instanceof PermanentError || info.finalAttempt);
+        if (failedForGood) {
+          const slash = job.alert.indexOf('/');
+          const [alertNamespace, name] = [job.alert.slice(0, slash), job.alert.slice(slash + 1)];
+          const alert = source.object('Alert', alertNamespace, name);
+          events.warning(
+            { namespace: alertNamespace, name, uid: alert?.metadata?.uid, apiVersion: alert?.apiVersion },
+            EventReasons.NotificationDispatchFailed,
+            `failed to send notification for ${involvedObjectString(job.event.involvedObject)}: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+        throw err;
+      }
+    },
+    async close() {
+      // Stop writing before releasing the Lease, so two replicas never write at once.
+      statusWriter.setActive(false);
+      await statusWriter.close();
+      await elector.stop();
+      await source.close();
+      await events.flush();
+    },
+  };
+}
