@@ -77,7 +77,7 @@ export function createMasker(sensitiveValues: readonly string[]): (text: string)
     // Longest first, so a value containing another is masked whole.
     .sort((a, b) => b.length - a.length);
   return (text: string) => {
-    let masked = text.replace(/(\w+:\/\/)[^/\s:@]+:[^/\s@]+@/g, `$1${MASK}@`);
+    let masked = text.replace(/(\w+:\/\/)[^/\s:@]*:[^/\s@]+@/g, `$1${MASK}@`);
     for (const value of values) masked = masked.split(value).join(MASK);
     return masked;
   };
@@ -123,6 +123,8 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
     }
     const method = req.method ?? 'POST';
     const where = `${method} ${origin(req.url)}`;
+    // Credentials adapters compute (a basic-auth header's base64) are as secret as the Secret.
+    const maskError = (text: string) => createMasker([...config.sensitiveValues, ...credentialValues(headers)])(text);
     let res: Dispatcher.ResponseData;
     try {
       res = await request(req.url, {
@@ -137,7 +139,7 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || /timeout/i.test(err.name));
       const reason = timedOut ? `timed out after ${config.timeoutMs}ms` : describe(err);
-      throw new DeliveryError(mask(`${where}: ${reason}`), true);
+      throw new DeliveryError(maskError(`${where}: ${reason}`), true);
     }
     const text = await res.body.text().catch(() => '');
     if (res.statusCode >= 200 && res.statusCode < 300) {
@@ -145,9 +147,11 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
     }
     const retryable = isRetryableStatus(res.statusCode);
     const retryAfterMs = retryable ? parseRetryAfter(res.headers['retry-after']) : undefined;
-    const snippet = text.length > MAX_ERROR_BODY ? `${text.slice(0, MAX_ERROR_BODY)}…` : text;
+    // Masked before it is cut: a secret quoted across the cut would otherwise show in part.
+    const answer = maskError(text);
+    const snippet = answer.length > MAX_ERROR_BODY ? `${answer.slice(0, MAX_ERROR_BODY)}…` : answer;
     throw new DeliveryError(
-      mask(`${where}: provider answered ${res.statusCode}${snippet ? `: ${snippet}` : ''}`),
+      maskError(`${where}: provider answered ${res.statusCode}${snippet ? `: ${snippet}` : ''}`),
       retryable,
       res.statusCode,
       retryAfterMs,
@@ -155,6 +159,13 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
   }
 
   return { send, mask, close: () => dispatcher.close() };
+}
+
+/** The values of a request's `Authorization` / `Proxy-Authorization` headers, whole and without the scheme. */
+function credentialValues(headers: Record<string, string>): string[] {
+  return Object.entries(headers)
+    .filter(([name]) => /^(proxy-)?authorization$/i.test(name))
+    .flatMap(([, value]) => [value, value.slice(value.indexOf(' ') + 1)]);
 }
 
 function describe(err: unknown): string {

@@ -7,6 +7,13 @@
 export class ProviderSlots {
   private readonly busy = new Map<string, number>();
   private readonly waiters = new Map<string, Array<() => void>>();
+  /**
+   * Providers found slow: a job waited the full time for one of their slots and none freed.
+   * Until one of their slots frees with nobody waiting, their other jobs go back to the queue
+   * at once instead of each holding a worker slot for the whole wait (a hanging provider with
+   * a backlog would otherwise keep most worker slots waiting and delay every other provider).
+   */
+  private readonly slow = new Set<string>();
 
   constructor(private readonly limit: number) {}
 
@@ -17,6 +24,7 @@ export class ProviderSlots {
       this.busy.set(provider, held + 1);
       return Promise.resolve(true);
     }
+    if (this.slow.has(provider)) return Promise.resolve(false);
     return new Promise((resolve) => {
       const queue = this.waiters.get(provider) ?? [];
       this.waiters.set(provider, queue);
@@ -28,6 +36,7 @@ export class ProviderSlots {
         const index = queue.indexOf(handOver);
         if (index >= 0) queue.splice(index, 1);
         if (queue.length === 0) this.waiters.delete(provider);
+        this.slow.add(provider);
         resolve(false);
       }, waitMs);
       queue.push(handOver);
@@ -43,6 +52,7 @@ export class ProviderSlots {
       next();
       return;
     }
+    this.slow.delete(provider); // a slot is free and nobody was waiting for it: not slow
     const held = (this.busy.get(provider) ?? 1) - 1;
     if (held <= 0) this.busy.delete(provider);
     else this.busy.set(provider, held);

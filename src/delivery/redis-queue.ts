@@ -4,10 +4,11 @@
  * failed jobs are kept as dead letters.
  */
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
 import type { DeliveryJob, QueuedJob } from './job.js';
+import { createRedisConnection, type RedisClient, type RedisConnectionConfig } from './redis-connection.js';
 import {
   DeferError,
   PermanentError,
@@ -22,9 +23,10 @@ import { retryDelay, type RetryPolicy } from './retry-policy.js';
 export const QUEUE_NAME = 'deliveries';
 
 export interface RedisQueueOptions {
-  url: string;
+  /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
+  url: string | RedisConnectionConfig;
   /** The fail-fast connection jobs are added through (see `producerConnection`); shared with the duplicate filter. */
-  producer: Redis;
+  producer: RedisClient;
   /** Key prefix; in Redis Cluster it must be hash-tagged, e.g. `{herald}`. */
   prefix: string;
   policy: RetryPolicy;
@@ -34,40 +36,31 @@ export interface RedisQueueOptions {
   addTimeoutMs?: number;
   /** Completed jobs kept (for de-duplication of a sender's retries), by age. */
   keepCompletedSeconds?: number;
+  /**
+   * A job's lock duration and the stalled-job check period (BullMQ defaults: 30s each): a job
+   * whose worker died is moved back to waiting within about twice this.
+   */
+  stalledIntervalMs?: number;
 }
 
 /**
  * The producer connection fails fast while Redis is away (no offline queue), so that a POST
  * gets a 503 at once instead of a 202 for a command that is only buffered in memory.
  */
-export function producerConnection(url: string, logger: Logger): Redis {
-  // Auto-pipelining sends the commands of concurrent requests in one round trip.
-  const options: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true };
-  return withLogging(new Redis(url, options), logger, 'producer');
+export function producerConnection(url: string, logger: Logger): Redis;
+export function producerConnection(target: string | RedisConnectionConfig, logger: Logger): RedisClient;
+export function producerConnection(target: string | RedisConnectionConfig, logger: Logger): RedisClient {
+  return createRedisConnection(target, 'producer', logger);
 }
 
 /** The worker connection blocks on Redis and retries forever, as BullMQ requires. */
-function workerConnection(url: string, logger: Logger): Redis {
-  return withLogging(new Redis(url, { maxRetriesPerRequest: null, enableAutoPipelining: true }), logger, 'worker');
-}
-
-function withLogging(conn: Redis, logger: Logger, role: string): Redis {
-  let lastError = '';
-  conn.on('error', (err: Error) => {
-    // ioredis repeats the same error on every reconnect attempt; log each distinct one once.
-    if (err.message !== lastError) logger.warn({ role, err: err.message }, 'redis connection error');
-    lastError = err.message;
-  });
-  conn.on('ready', () => {
-    if (lastError) logger.info({ role }, 'redis connection restored');
-    lastError = '';
-  });
-  return conn;
+function workerConnection(target: string | RedisConnectionConfig, logger: Logger): RedisClient {
+  return createRedisConnection(target, 'worker', logger);
 }
 
 export class RedisQueue implements DeliveryQueue {
   readonly kind = 'redis' as const;
-  private readonly producer: Redis;
+  private readonly producer: RedisClient;
   private readonly queue: Queue<DeliveryJob>;
   private worker?: Worker<DeliveryJob>;
 
@@ -102,6 +95,8 @@ export class RedisQueue implements DeliveryQueue {
       connection: workerConnection(this.opts.url, this.opts.logger),
       prefix: this.opts.prefix,
       concurrency: this.opts.concurrency,
+      lockDuration: this.opts.stalledIntervalMs ?? 30_000,
+      stalledInterval: this.opts.stalledIntervalMs ?? 30_000,
       settings: {
         backoffStrategy: (attemptsMade, _type, err) =>
           retryDelay(policy, attemptsMade, err instanceof RetryableError ? err.retryAfterMs : undefined),
@@ -186,6 +181,14 @@ export class RedisQueue implements DeliveryQueue {
     // and is picked up again by any replica once its lock expires.
     await this.worker?.close();
     await this.worker?.disconnect();
+    if (this.producer.status !== 'ready') {
+      // Never connected (e.g. no sentinel answers): end the connection while the queue still
+      // listens. BullMQ rethrows a connect error it does not know (Sentinel's) once the queue
+      // is closed and has no listener left, which would crash the process on shutdown.
+      // (Bounded: a connection ended between two reconnect attempts may never settle.)
+      this.producer.disconnect();
+      await withTimeout(this.queue.waitUntilReady(), 1_000, 'closing').catch(() => undefined);
+    }
     await this.queue.close();
   }
 }

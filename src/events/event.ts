@@ -60,7 +60,8 @@ export const eventSchema = {
       additionalProperties: { type: 'string' },
       propertyNames: { maxLength: 1024 },
     },
-    reportingController: { type: 'string', maxLength: 253 },
+    // Sent on as the Gotk-Component header: control characters could never be delivered.
+    reportingController: { type: 'string', maxLength: 253, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
     reportingInstance: { type: 'string', maxLength: 253 },
   },
 } as const;
@@ -75,7 +76,8 @@ export function apiGroup(ref: ObjectReference): string {
 /**
  * Keeps only the metadata keys Flux keeps on arrival: those under `event.toolkit.fluxcd.io/`
  * and those under the involved object's API group, minus `<group>/checksum` and
- * `<group>/digest` (compared case-insensitively). Returns a new event.
+ * `<group>/digest` (compared case-insensitively), and only the fields Flux's Event has.
+ * Returns a new event.
  */
 export function cleanupMetadata(event: FluxEvent): FluxEvent {
   const group = apiGroup(event.involvedObject);
@@ -86,7 +88,17 @@ export function cleanupMetadata(event: FluxEvent): FluxEvent {
     const kept = key.startsWith(EVENT_METADATA_PREFIX) || (groupPrefix !== undefined && key.startsWith(groupPrefix));
     if (kept && !dropped.has(key.toLowerCase())) metadata[key] = value;
   }
-  return { ...event, metadata };
+  // Only the fields of Flux's Event, as Go's decoder keeps them: an unknown field, which the
+  // schema tolerates, would otherwise travel into every job however large or deeply nested it
+  // is (a few thousand levels of nesting overflow the stack when the job is stored).
+  const { kind, name, namespace, uid, apiVersion, resourceVersion, fieldPath } = event.involvedObject;
+  const involvedObject = withoutUndefined({ kind, name, namespace, uid, apiVersion, resourceVersion, fieldPath });
+  const { severity, timestamp, message, reason, reportingController, reportingInstance } = event;
+  return withoutUndefined({ involvedObject, severity, timestamp, message, reason, metadata, reportingController, reportingInstance });
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** Reads `<group>/<key>` from the event's (cleaned) metadata. */

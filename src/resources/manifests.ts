@@ -30,6 +30,9 @@ export interface ParsedManifests {
   problems: ManifestProblem[];
 }
 
+/** Every kind of the notification API; Herald reads Providers and Alerts, the others are only labelled objects. */
+const NOTIFICATION_KINDS = ['Provider', 'Alert', 'Receiver'];
+
 /** The notification API versions whose Provider and Alert Herald reads (same fields). */
 const NOTIFICATION_VERSIONS = ['v1beta3', 'v1beta2'];
 
@@ -44,7 +47,7 @@ export function parseManifests(text: string, file: string): ParsedManifests {
     const [error] = doc.errors;
     if (error) {
       const { line, col } = lineCounter.linePos(error.pos[0]);
-      problems.push({ file, document, message: `invalid YAML at line ${line}, column ${col}: ${error.message}` });
+      problems.push({ file, document, message: `invalid YAML at line ${line}, column ${col}: ${yamlReason(error.message)}` });
       return;
     }
     let raw: unknown;
@@ -52,7 +55,7 @@ export function parseManifests(text: string, file: string): ParsedManifests {
       raw = doc.toJS();
     } catch (err) {
       // e.g. an alias expanding past yaml's maxAliasCount (a "billion laughs" document).
-      problems.push({ file, document, message: `invalid YAML: ${err instanceof Error ? err.message : String(err)}` });
+      problems.push({ file, document, message: `invalid YAML: ${yamlReason(err instanceof Error ? err.message : String(err))}` });
       return;
     }
     if (raw === null || raw === undefined) return; // an empty document, e.g. after a trailing `---`
@@ -63,6 +66,16 @@ export function parseManifests(text: string, file: string): ParsedManifests {
     }
   });
   return { objects, problems };
+}
+
+/**
+ * yaml's message without the source text that some end with (`Unresolved alias (…): <name>`,
+ * `Block scalar header includes extra characters: <rest of line>`): that text can be a
+ * Secret's value, e.g. an unquoted password starting with `*`, `|` or `>`.
+ */
+function yamlReason(message: string): string {
+  const colon = message.indexOf(':');
+  return colon > 0 ? message.slice(0, colon) : message;
 }
 
 /** `kind: List` (what `kubectl get -o yaml` prints) holds its objects in `items`. */
@@ -94,6 +107,10 @@ export function toStoredObject(raw: unknown): { object: StoredObject } | { error
     const wrong = shapeErrors(spec, kind === 'Provider' ? providerSpecShape : alertSpecShape, 'spec');
     if (wrong.length > 0) return { error: `${what}: ${wrong.join('; ')}` };
     return { object: { apiVersion, kind, metadata: meta, spec } as Provider | Alert };
+  }
+  if (groupOf(apiVersion) === NOTIFICATION_GROUP && !NOTIFICATION_KINDS.includes(kind)) {
+    // The API server would refuse it ("no matches for kind"); a typo must not vanish silently.
+    return { error: `${what}: kind ${kind} is not a kind of ${NOTIFICATION_GROUP} (${NOTIFICATION_KINDS.join(', ')})` };
   }
   if (apiVersion === 'v1' && kind === 'Secret') {
     const data = decodeSecretData(raw);

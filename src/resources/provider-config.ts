@@ -139,7 +139,15 @@ function sensitiveValues(secrets: ReferencedSecrets, headers: Record<string, str
     for (const value of Object.values(secret?.data ?? {})) values.add(value).add(value.trim());
   }
   for (const value of Object.values(headers)) values.add(value);
-  for (const value of derived) values.add(value);
+  for (const value of derived) {
+    values.add(value);
+    // Its parts too: a server's "Cannot POST /hooks/<token>" quotes only the path.
+    const url = parseHttpUrl(value);
+    if (!url) continue;
+    for (const part of [url.username, url.password]) values.add(part).add(safeDecode(part));
+    values.add(url.pathname + url.search).add(url.search.slice(1));
+    if (url.pathname !== '/') values.add(url.pathname);
+  }
   values.delete('');
   return [...values];
 }
@@ -211,6 +219,14 @@ export function parseHttpUrl(text: string): URL | undefined {
     return undefined;
   }
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' ? url : undefined;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function secretName(secret: Secret | undefined): string {

@@ -3,7 +3,7 @@
  * at its first sighting; repeats inside the window are refused. In Redis mode the window is
  * shared by every replica.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export interface DuplicateFilter {
   /** True the first time a key is seen in its window; false for a duplicate. Rejects if the store is unreachable. */
@@ -50,7 +50,7 @@ export class MemoryDuplicateFilter implements DuplicateFilter {
 
 export class RedisDuplicateFilter implements DuplicateFilter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly windowMs: number,
     private readonly prefix: string,
   ) {}

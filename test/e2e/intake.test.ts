@@ -100,3 +100,11 @@ describe('health', () => {
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: [{ name: 'resources', ok: true }, { name: 'queue', ok: true }] });
   });
 });
+
+describe('POST / refuses what could never be delivered', () => {
+  it('400 for a reportingController with control characters (it becomes an HTTP header)', async () => {
+    const res = await herald.postEvent({ ...kustomizationEvent({ message: 'ctl' }), reportingController: 'kustomize\r\nX-Injected: 1' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/reportingController/);
+  });
+});

@@ -16,6 +16,21 @@ describe('apiGroup', () => {
 });
 
 describe('cleanupMetadata', () => {
+  it('keeps only the fields of Flux\'s Event, as Go\'s decoder does', () => {
+    const event = {
+      involvedObject: { kind: 'Kustomization', name: 'apps', namespace: 'ns', extra: [[[]]] },
+      severity: 'info',
+      message: 'm',
+      unknown: { deep: [[[]]] },
+    } as unknown as FluxEvent;
+    expect(cleanupMetadata(event)).toEqual({
+      involvedObject: { kind: 'Kustomization', name: 'apps', namespace: 'ns' },
+      severity: 'info',
+      message: 'm',
+      metadata: {},
+    });
+  });
+
   it('keeps event.toolkit.fluxcd.io/ and the involved group keys, drops the rest', () => {
     const event = kustomizationEvent({
       metadata: {

@@ -30,6 +30,7 @@ describe('createMasker', () => {
   it('masks every sensitive value and URL credentials', () => {
     const mask = createMasker(['s3cr3t-token', 'ab']);
     expect(mask('token s3cr3t-token at https://user:pw@example.com/x and ab')).toBe('token ***** at https://*****@example.com/x and ab');
+    expect(mask('redis://:hunter2@127.0.0.1:6379')).toBe('redis://*****@127.0.0.1:6379');
   });
 });
 
@@ -96,6 +97,18 @@ describe('shared HTTP client', () => {
     expect(err.message).not.toContain('tok-123456');
     expect(err.message).not.toContain('/hooks/T000/B000/XXXX');
     expect(err.message).toContain(`POST ${sink.url}: provider answered 400`);
+  });
+
+  it('masks a secret the provider quotes across the cut of a long answer, and basic-auth credentials', async () => {
+    const token = 'tok-straddling-the-cut-0123456789';
+    sink.respondWith((req) => ({ status: 500, body: `${'.'.repeat(500)}${token} ${String(req.headers.authorization)}` }));
+    const http = createHttpClient(testProviderConfig({ type: 'generic', token }));
+    const basic = `Basic ${Buffer.from('user:pass-9876').toString('base64')}`;
+    const err = await failure(http.send({ url: sink.url, json: {}, headers: { Authorization: basic } }));
+    expect(err.message).not.toContain(token.slice(0, 12));
+    sink.respondWith((req) => ({ status: 401, body: `bad credentials ${String(req.headers.authorization)}` }));
+    const denied = await failure(http.send({ url: sink.url, json: {}, headers: { Authorization: basic } }));
+    expect(denied.message).toBe(`POST ${sink.url}: provider answered 401: bad credentials *****`);
   });
 
   it('sends the provider headers and lets request headers win', async () => {

@@ -34,4 +34,19 @@ describe('ProviderSlots', () => {
     expect(await slots.acquire('a', 0)).toBe(true);
     expect(await slots.acquire('a', 0)).toBe(false);
   });
+
+  it('once a wait timed out, sends the next jobs of that provider back at once until a slot frees unclaimed', async () => {
+    const slots = new ProviderSlots(1);
+    await slots.acquire('a', 0);
+    expect(await slots.acquire('a', 20)).toBe(false);
+    const started = performance.now();
+    expect(await slots.acquire('a', 1000)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(await slots.acquire('b', 0)).toBe(true);
+    slots.release('a');
+    expect(await slots.acquire('a', 0)).toBe(true);
+    const waiting = slots.acquire('a', 1000);
+    slots.release('a');
+    expect(await waiting).toBe(true);
+  });
 });

@@ -209,3 +209,13 @@ describe('toStoredObject', () => {
     });
   });
 });
+
+describe('YAML errors in Secrets', () => {
+  it.each(['*', '|', '>'])('do not quote an unquoted value starting with %s', (lead) => {
+    const text = `apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData:\n  password: ${lead}s3cr3t-value trailing\n`;
+    const { problems } = parseManifests(text, 's.yaml');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.message).toMatch(/^invalid YAML/);
+    expect(problems[0]?.message).not.toContain('s3cr3t');
+  });
+});

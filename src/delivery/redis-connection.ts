@@ -1,0 +1,229 @@
+/**
+ * Every Redis connection Herald opens is made here, from one description of where Redis is:
+ *
+ * - a URL: `redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for TLS;
+ * - Redis Sentinel: sentinel addresses and the master's name (Herald follows fail-overs);
+ * - Redis Cluster: some of its nodes (the rest are discovered); BullMQ runs each queue's Lua
+ *   scripts on one slot, so the key prefix must carry a hash tag, e.g. `{herald}`.
+ *
+ * Credentials may come from the URL or, for every form, from `username` / `password` (which
+ * win over the URL's). TLS verifies the server against the system CAs or a given CA bundle;
+ * there is deliberately no switch to skip verification. Passwords never reach a log line:
+ * `describeRedis` is the only way a connection is named.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface RedisConnectionConfig {
+  /** A single Redis: `redis://…` or `rediss://…` (TLS). */
+  url?: string;
+  /** Redis Sentinel: where the sentinels are, and the name of the master they watch. */
+  sentinels?: HostPort[];
+  sentinelMaster?: string;
+  sentinelPassword?: string;
+  /** Redis Cluster: a few of its nodes. */
+  clusterNodes?: HostPort[];
+  /** Credentials of the data nodes (ACL user and password); override the URL's. */
+  username?: string;
+  password?: string;
+  /** Connect with TLS (implied by `rediss://` and by a CA). */
+  tls?: boolean;
+  /** PEM CA bundle the server's certificate must chain to (instead of the system CAs). */
+  ca?: string;
+}
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * - producer: jobs are added and duplicates checked through it. It fails fast while Redis is
+ *   away (no offline queue), so a POST gets a 503 at once instead of a 202 for a command that
+ *   is only buffered in memory. Auto-pipelining sends concurrent requests' commands together.
+ * - worker: blocks on Redis and retries forever, as BullMQ requires.
+ */
+export type RedisRole = 'producer' | 'worker';
+
+const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
+  producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true },
+  worker: { maxRetriesPerRequest: null, enableAutoPipelining: true },
+};
+
+/** Default ports when a host list names a host alone. */
+export const SENTINEL_PORT = 26379;
+export const REDIS_PORT = 6379;
+
+export class RedisConfigError extends Error {}
+
+/** Opens a connection (it connects in the background and reconnects by itself). */
+export function createRedisConnection(target: RedisConnectionConfig | string, role: RedisRole, logger: Logger): RedisClient {
+  const conn = typeof target === 'string' ? { url: target } : target;
+  return withLogging(open(conn, ROLE_OPTIONS[role]), logger, role);
+}
+
+function open(conn: RedisConnectionConfig, roleOptions: RedisOptions): RedisClient {
+  const tls = tlsOptions(conn);
+  const options: RedisOptions = {
+    ...roleOptions,
+    ...(conn.username !== undefined ? { username: conn.username } : {}),
+    ...(conn.password !== undefined ? { password: conn.password } : {}),
+    ...(tls ? { tls } : {}),
+  };
+  if (conn.clusterNodes?.length) {
+    const { enableOfflineQueue, enableAutoPipelining, ...redisOptions } = options;
+    return new Cluster(conn.clusterNodes, {
+      enableOfflineQueue: enableOfflineQueue ?? true,
+      enableAutoPipelining,
+      // Per-node options: credentials, TLS, and BullMQ's maxRetriesPerRequest for the worker.
+      redisOptions,
+    });
+  }
+  if (conn.sentinels?.length) {
+    return new Redis({
+      ...options,
+      sentinels: conn.sentinels,
+      name: conn.sentinelMaster,
+      ...(conn.sentinelPassword !== undefined ? { sentinelPassword: conn.sentinelPassword } : {}),
+      // With TLS, the sentinels and the master they name are both reached over TLS.
+      ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
+    });
+  }
+  if (!conn.url) throw new RedisConfigError('no Redis to connect to: give a URL, sentinels or cluster nodes');
+  // ioredis lets the URL's credentials win over the options: drop them when given separately.
+  let url = conn.url;
+  if (conn.username !== undefined || conn.password !== undefined) {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    url = parsed.toString();
+  }
+  return new Redis(url, options);
+}
+
+function tlsOptions(conn: RedisConnectionConfig): TlsOptions | undefined {
+  const wanted = conn.tls || conn.ca !== undefined || /^rediss:\/\//i.test(conn.url ?? '');
+  if (!wanted) return undefined;
+  // Verification stays on (Node's default); a private CA is trusted by giving it, not by skipping checks.
+  return conn.ca !== undefined ? { ca: conn.ca } : {};
+}
+
+function withLogging<T extends RedisClient>(conn: T, logger: Logger, role: string): T {
+  let lastError = '';
+  conn.on('error', (err: Error) => {
+    // ioredis repeats the same error on every reconnect attempt (Sentinel's with a growing
+    // delay in it); log each distinct one once.
+    const kind = err.message.replace(/\d+/g, 'N');
+    if (kind !== lastError) logger.warn({ role, err: err.message }, 'redis connection error');
+    lastError = kind;
+  });
+  conn.on('ready', () => {
+    if (lastError) logger.info({ role }, 'redis connection restored');
+    lastError = '';
+  });
+  return conn;
+}
+
+/** Where a connection goes, for logs: never a password. */
+export function describeRedis(target: RedisConnectionConfig | string): string {
+  const conn = typeof target === 'string' ? { url: target } : target;
+  const tls = tlsOptions(conn) ? ' (TLS)' : '';
+  const hosts = (list: HostPort[]) => list.map((h) => `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`).join(',');
+  if (conn.clusterNodes?.length) return `cluster ${hosts(conn.clusterNodes)}${tls}`;
+  if (conn.sentinels?.length) return `sentinel master "${conn.sentinelMaster ?? ''}" via ${hosts(conn.sentinels)}${tls}`;
+  const url = conn.url ?? '';
+  return `${maskRedisUrl(url)}${/^rediss:/i.test(url) ? '' : tls}`;
+}
+
+/** `redis://user:secret@host:6379/0` → `redis://user:***@host:6379/0`; `redis://:secret@…` → `redis://:***@…`. */
+export function maskRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    // Not a URL (e.g. host:port): mask anything between "//" or the start and an "@".
+    return url.replace(/^([^@/]*\/\/)?[^@/]*@/, '$1***@');
+  }
+}
+
+/** True when Redis Cluster hashes every key with this prefix to one slot (`{…}` with something inside, first). */
+export function hasHashTag(prefix: string): boolean {
+  return /^[^{]*\{[^}]+\}/.test(prefix);
+}
+
+/** `host:port,host:port` (`[::1]:port` for IPv6; a host alone takes `defaultPort`). */
+export function parseHostList(text: string, flag: string, defaultPort: number): HostPort[] {
+  const list = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(item);
+      const port = match?.[3] !== undefined ? Number(match[3]) : defaultPort;
+      if (!match || port < 1 || port > 65535) {
+        throw new RedisConfigError(`--${flag}: "${item}" is not host:port (example: redis-0.redis:${defaultPort},redis-1.redis:${defaultPort})`);
+      }
+      return { host: (match[1] ?? match[2]) as string, port };
+    });
+  if (list.length === 0) throw new RedisConfigError(`--${flag}: no host given`);
+  return list;
+}
+
+export interface RedisFlags {
+  /** --redis-url or HERALD_REDIS_URL. */
+  url?: string;
+  /** REDIS_URL, used when no other form is given. */
+  envUrl?: string;
+  prefix?: string;
+  username?: string;
+  password?: string;
+  tls: boolean;
+  caFile?: string;
+  sentinels?: string;
+  sentinelMaster?: string;
+  sentinelPassword?: string;
+  clusterNodes?: string;
+}
+
+/** The connection (undefined: in-process queue) and key prefix the Redis flags describe; throws RedisConfigError. */
+export function redisFromFlags(f: RedisFlags): { connection?: RedisConnectionConfig; prefix: string } {
+  const given = [f.url && '--redis-url', f.sentinels && '--redis-sentinels', f.clusterNodes && '--redis-cluster-nodes'].filter(Boolean);
+  if (given.length > 1) throw new RedisConfigError(`${given.join(' and ')} are alternatives: give one`);
+  if (f.sentinelMaster && !f.sentinels) throw new RedisConfigError('--redis-sentinel-master needs --redis-sentinels');
+  if (f.sentinels && !f.sentinelMaster) throw new RedisConfigError('--redis-sentinels needs --redis-sentinel-master (the master name the sentinels monitor)');
+
+  const cluster = !!f.clusterNodes;
+  const prefix = f.prefix ?? (cluster ? '{herald}' : 'herald');
+  if (cluster && !hasHashTag(prefix)) {
+    throw new RedisConfigError(
+      `--redis-prefix: "${prefix}" has no hash tag; in Redis Cluster every key of the queue must hash to one slot: use e.g. "{${prefix.replace(/[{}]/g, '') || 'herald'}}"`,
+    );
+  }
+  const url = f.url ?? (f.sentinels || f.clusterNodes ? undefined : f.envUrl);
+  if (!url && !f.sentinels && !f.clusterNodes) return { prefix };
+
+  let ca: string | undefined;
+  if (f.caFile) {
+    try {
+      ca = readFileSync(f.caFile, 'utf8');
+    } catch (err) {
+      throw new RedisConfigError(`--redis-ca-file: cannot read ${f.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const connection: RedisConnectionConfig = {
+    ...(url ? { url } : {}),
+    ...(f.sentinels ? { sentinels: parseHostList(f.sentinels, 'redis-sentinels', SENTINEL_PORT), sentinelMaster: f.sentinelMaster } : {}),
+    ...(f.sentinelPassword ? { sentinelPassword: f.sentinelPassword } : {}),
+    ...(f.clusterNodes ? { clusterNodes: parseHostList(f.clusterNodes, 'redis-cluster-nodes', REDIS_PORT) } : {}),
+    ...(f.username ? { username: f.username } : {}),
+    ...(f.password ? { password: f.password } : {}),
+    ...(f.tls ? { tls: true } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+  };
+  return { connection, prefix };
+}

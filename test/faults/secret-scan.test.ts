@@ -1,0 +1,198 @@
+/**
+ * Security checks of issue 5: no Secret value — token, password, address with credentials,
+ * HMAC key, header value, proxy credentials, admin token — in anything Herald produces, even
+ * when the providers do their worst: answering errors that quote the request back (URL with
+ * its path token, every header, basic-auth credentials), quoting a secret right across the
+ * point where Herald cuts a long answer, and manifests whose Secrets do not even parse. And
+ * every `generic-hmac` request verifies with the receiving side's own check.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { kustomizationEvent } from '../support/events.js';
+import { freePort, startHerald } from '../support/herald.js';
+import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
+import { startSink, type ReceivedRequest, type Sink } from '../support/sink.js';
+import { kustomizationAlert, secret } from '../e2e/manifests.js';
+import { PlantedSecrets, captureHerald, hmacVerifies, messageOf, until } from './fault-support.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+const planted = new PlantedSecrets();
+const captured: Record<string, string> = {};
+afterAll(() => {
+  const leaks = planted.leaks(captured);
+  console.log(`[secret-scan] ${planted.all().length} planted values, ${Object.keys(captured).length} captures, ${leaks.length} leaks`);
+  for (const leak of leaks) console.log(`[secret-scan] LEAK ${leak}`);
+  expect(leaks).toEqual([]);
+});
+
+async function sink(): Promise<Sink> {
+  const s = await startSink();
+  cleanups.push(() => s.close());
+  return s;
+}
+
+/** What an unhelpful server says: the request quoted back, Express-style. */
+function echo(status: number) {
+  return (req: ReceivedRequest) => ({ status, body: `Cannot ${req.method} ${req.url}; you sent ${JSON.stringify(req.headers)}` });
+}
+
+function provider(name: string, type: string, spec: string): string {
+  return `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata:
+  name: ${name}
+  namespace: flux-system
+spec:
+  type: ${type}
+${spec}`;
+}
+
+function rawSecret(name: string, body: string): string {
+  return `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\n  namespace: flux-system\n${body}`;
+}
+
+describe('secret scan', () => {
+  it('never shows a planted secret, whatever the providers answer, and generic-hmac signatures verify', async () => {
+    const [echo500, echo404, basic, cutter, signed] = [await sink(), await sink(), await sink(), await sink(), await sink()];
+    const deadProxyPort = await freePort();
+
+    const adminToken = planted.plant('admintoken');
+    const urlUser = planted.plant('urluser');
+    const urlPass = planted.plant('urlpass');
+    const pathToken = planted.plant('pathtoken');
+    const queryToken = planted.plant('querytoken');
+    const apiKey = planted.plant('apikey');
+    const bearer = planted.plant('bearer');
+    const pathToken404 = planted.plant('pathtoken404');
+    const basicUser = planted.plant('basicuser');
+    const basicPass = planted.plant('basicpass');
+    planted.alsoLookFor('basic-auth header', Buffer.from(`${basicUser}:${basicPass}`).toString('base64'));
+    const proxyUser = planted.plant('proxyuser');
+    const proxyPass = planted.plant('proxypass');
+    const cutterKey = planted.plant('cutterhmac');
+    const signedKey = planted.plant('signedhmac');
+    const signedHeader = planted.plant('signedheader');
+    // Secrets whose manifests are broken, in ways that make YAML or validation talk about them.
+    const aliasPass = planted.plant('aliaspass');
+    const blockPass = planted.plant('blockpass');
+    const foldPass = planted.plant('foldpass');
+    const badUrlPass = planted.plant('badurlpass');
+    const ftpPass = planted.plant('ftppass');
+    const badHeader = planted.plant('badheader');
+    const badBase64 = planted.plant('badbase64');
+
+    echo500.respondWith(echo(500));
+    echo404.respondWith(echo(404));
+    basic.respondWith(echo(503));
+    // A provider that quotes the key back after a long preamble: right across Herald's 512-character cut.
+    cutter.respondWith(() => ({ status: 500, body: `${'.'.repeat(473)} rejected key ${cutterKey}` }));
+
+    const manifests: Record<string, string> = {
+      'echo500.yaml': provider('echo500', 'generic', '  secretRef:\n    name: echo500\n'),
+      'echo500-secret.yaml': secret('echo500', {
+        address: `http://${urlUser}:${urlPass}@127.0.0.1:${echo500.port}/hooks/${pathToken}?key=${queryToken}`,
+        headers: `X-Api-Key: ${apiKey}\nAuthorization: Bearer ${bearer}\n`,
+      }),
+      'echo404.yaml': provider('echo404', 'generic', '  secretRef:\n    name: echo404\n'),
+      'echo404-secret.yaml': secret('echo404', { address: `http://127.0.0.1:${echo404.port}/hooks/${pathToken404}` }),
+      'basic.yaml': provider('basic', 'alertmanager', `  address: ${basic.url}/api/v2/alerts\n  secretRef:\n    name: basic\n`),
+      'basic-secret.yaml': secret('basic', { username: basicUser, password: basicPass }),
+      'proxied.yaml': provider('proxied', 'generic', `  address: http://127.0.0.1:${echo500.port}/via-proxy\n  proxySecretRef:\n    name: proxy\n`),
+      'proxy-secret.yaml': secret('proxy', { address: `http://127.0.0.1:${deadProxyPort}`, username: proxyUser, password: proxyPass }),
+      'cutter.yaml': provider('cutter', 'generic-hmac', `  address: ${cutter.url}/hook\n  secretRef:\n    name: cutter\n`),
+      'cutter-secret.yaml': secret('cutter', { token: cutterKey }),
+      'signed.yaml': provider('signed', 'generic-hmac', `  address: ${signed.url}/hook\n  secretRef:\n    name: signed\n`),
+      'signed-secret.yaml': secret('signed', { token: signedKey, headers: `X-Auth: ${signedHeader}\n` }),
+      // Broken Secrets and the Providers that name them.
+      'alias-secret.yaml': rawSecret('alias', `stringData:\n  password: *${aliasPass}\n`),
+      'block-secret.yaml': rawSecret('block', `stringData:\n  password: |${blockPass}\n`),
+      'fold-secret.yaml': rawSecret('fold', `stringData:\n  token: >${foldPass} trailing\n`),
+      'badurl-secret.yaml': secret('badurl', { address: `http//admin:${badUrlPass}@127.0.0.1/hook` }),
+      'ftp-secret.yaml': secret('ftp', { address: `ftp://admin:${ftpPass}@127.0.0.1/hook` }),
+      'badheader-secret.yaml': secret('badheader', { headers: `X-Key: [${badHeader}\n` }),
+      'base64-secret.yaml': rawSecret('b64', `data:\n  token: "${badBase64}!"\n`),
+      'broken-providers.yaml': ['alias', 'block', 'fold', 'badurl', 'ftp', 'badheader', 'b64']
+        .map((name) => provider(`uses-${name}`, 'generic', `  address: http://127.0.0.1:1/x\n  secretRef:\n    name: ${name}\n`))
+        .join('---\n'),
+      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed']
+        .map((p) => kustomizationAlert({ name: `to-${p}`, provider: p }))
+        .join('---\n'),
+    };
+    // badurl and ftp: the address comes from the Secret, so the spec one must go.
+    for (const name of ['badurl', 'ftp']) {
+      manifests['broken-providers.yaml'] = (manifests['broken-providers.yaml'] as string).replace(
+        `  address: http://127.0.0.1:1/x\n  secretRef:\n    name: ${name}\n`,
+        `  secretRef:\n    name: ${name}\n`,
+      );
+    }
+
+    const prefix = uniquePrefix('secret-scan');
+    cleanups.push(() => deletePrefix(prefix));
+    const h = await startHerald({
+      manifests,
+      redisUrl: REDIS_URL,
+      extraArgs: ['--redis-prefix', prefix, '--log-level', 'trace', '--max-attempts', '2', '--retry-base-delay', '50ms', '--retry-max-delay', '200ms'],
+      env: { HERALD_ADMIN_TOKEN: adminToken },
+    });
+    cleanups.push(async () => (await h.stop(), await h.cleanup()));
+    const auth = { authorization: `Bearer ${adminToken}` };
+
+    for (const message of ['first', 'second', 'third']) {
+      expect((await h.postEvent(kustomizationEvent({ message: `scan ${message}` }))).status).toBe(202);
+    }
+    // Five failing providers × three events end as dead letters; the signed one delivers.
+    const deadCount = 5 * 3;
+    const dead = await until(
+      async () => {
+        const body = (await (await fetch(`${h.adminUrl}/deliveries?state=failed&limit=500`, { headers: auth })).json()) as {
+          deliveries: Array<{ id: string; data: { provider: string }; lastError?: string }>;
+        };
+        return body.deliveries.length >= deadCount ? body.deliveries : undefined;
+      },
+      20_000,
+      'dead letters',
+    );
+    await until(() => signed.requests.length >= 3, 10_000, 'signed deliveries');
+    for (const d of dead) {
+      captured[`admin delivery ${d.id}`] = await (await fetch(`${h.adminUrl}/deliveries/${encodeURIComponent(d.id)}`, { headers: auth })).text();
+    }
+    captured['admin with a wrong token'] = await (await fetch(`${h.adminUrl}/deliveries`, { headers: { authorization: 'Bearer nope' } })).text();
+    Object.assign(captured, await captureHerald(h, adminToken));
+
+    // The providers really did quote the secrets back: the scan is looking at something.
+    expect(echo500.requests.length).toBeGreaterThan(0);
+    expect(echo500.requests[0]?.url).toBe(`/hooks/${pathToken}?key=${queryToken}`);
+    expect(echo500.requests[0]?.headers['x-api-key']).toBe(apiKey);
+    expect(basic.requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from(`${basicUser}:${basicPass}`).toString('base64')}`);
+    const lastErrors = dead.map((d) => `${d.data.provider}: ${d.lastError ?? ''}`);
+    expect(lastErrors.filter((e) => e.includes('*****')).length).toBeGreaterThan(0);
+
+    // Every broken Secret is reported, by name and key, without its value.
+    const resources = captured.resources as string;
+    for (const name of ['uses-alias', 'uses-block', 'uses-fold', 'uses-badurl', 'uses-ftp', 'uses-badheader', 'uses-b64']) {
+      expect(resources).toContain(name);
+    }
+    expect(resources).toMatch(/alias-secret\.yaml/);
+    expect(resources).toMatch(/data\.token is not valid base64/);
+
+    // generic-hmac: the receiving side's own check passes for every request, delivered or not.
+    for (const [s, key] of [
+      [signed, signedKey],
+      [cutter, cutterKey],
+    ] as const) {
+      expect(s.requests.length).toBeGreaterThan(0);
+      for (const req of s.requests) expect(hmacVerifies(req, key), `${s.url} ${messageOf(req)}`).toBe(true);
+    }
+    for (const req of signed.requests) expect(req.headers['x-auth']).toBe(signedHeader);
+    console.log(
+      `[secret-scan] dead letters=${dead.length} signed requests verified=${signed.requests.length + cutter.requests.length} ` +
+        `echoed requests=${echo500.requests.length + echo404.requests.length + basic.requests.length}; last errors: ${lastErrors
+          .filter((_, i, all) => all.findIndex((e) => e.split(':')[0] === all[i]?.split(':')[0]) === i)
+          .map((e) => e.slice(0, 120))
+          .join(' | ')}`,
+    );
+  }, 60_000);
+});
