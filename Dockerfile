@@ -1,21 +1,29 @@
-# Build stage: install everything, compile TypeScript, then keep production dependencies only.
-FROM node:22-bookworm-slim AS build
+# Herald's container image.
+#   docker build -t herald:0.1.0 .
+# Build stage: install every dependency (npm ci runs `prepare`, which compiles the TypeScript),
+# then drop the development dependencies.
+ARG NODE_IMAGE=node:24-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY providers ./providers
-COPY bench ./bench
-COPY test/support ./test/support
-RUN npm ci && npm prune --omit=dev
+RUN npm ci --no-audit --no-fund \
+ && npm prune --omit=dev --no-audit --no-fund
 
-# Runtime stage: the compiled service and its production dependencies, as a non-root user.
-FROM node:22-bookworm-slim
+# Runtime stage: the compiled service, its production dependencies and package.json (which
+# makes the compiled files ES modules), run as the image's unprivileged `node` user, by number
+# so that Kubernetes' runAsNonRoot can check it.
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/providers ./dist/providers
 COPY package.json ./
-USER node
+USER 1000:1000
+# events, metrics, health
 EXPOSE 9090 8080 9440
 ENTRYPOINT ["node", "dist/src/main.js"]
 CMD ["--config-dir", "/etc/herald"]
