@@ -24,6 +24,7 @@ import { kustomizationEvent } from '../support/events.js';
 import { freePort, startHerald } from '../support/herald.js';
 import { redisServerVersion, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server.js';
 import { startSink } from '../support/sink.js';
+import { hasOpenssl, makeTestCa } from '../support/test-ca.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,7 +39,6 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
 
 // What this machine can run, decided once, with the reason printed for anything skipped.
 const version = redisServerVersion();
-const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 const redisTls = version !== undefined && /not listen anywhere/.test(spawnSync('redis-server', ['--port', '0', '--tls-port', '0'], { encoding: 'utf8' }).stdout ?? '');
 const skipAll = version === undefined ? 'redis-server is not installed (apt-get install redis-server)' : undefined;
 const skipTls = skipAll ?? (!redisTls ? `this redis-server (${version}) is built without TLS` : !hasOpenssl ? 'openssl is not installed' : undefined);
@@ -170,20 +170,14 @@ describe.skipIf(skipAll)('Redis connection forms', () => {
 
   describe.skipIf(skipTls)('TLS', () => {
     it('rediss:// with --redis-ca-file: stores and delivers; without the CA the certificate is not trusted', async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'herald-tls-'));
-      dirs.push(dir);
-      const ssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-      const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-      await ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=herald test CA');
-      await ssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-      await writeFile(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-      await ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'san.ext');
+      const ca = await makeTestCa();
+      dirs.push(ca.dir);
       const password = `tls-${Math.random().toString(36).slice(2)}`;
       const redis = await startRedisServer({
-        tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') },
+        tls: { cert: ca.files.serverCert, key: ca.files.serverKey, ca: ca.files.ca },
         args: ['--requirepass', password],
       });
-      const { config } = await roundTrip(['--redis-url', `rediss://:${password}@127.0.0.1:${redis.port}`, '--redis-ca-file', join(dir, 'ca.crt')], {}, [password]);
+      const { config } = await roundTrip(['--redis-url', `rediss://:${password}@127.0.0.1:${redis.port}`, '--redis-ca-file', ca.files.ca], {}, [password]);
       expect(config.redis?.ca).toContain('BEGIN CERTIFICATE');
       const log = await refused(['--redis-url', `rediss://:${password}@127.0.0.1:${redis.port}`]);
       expect(log).toMatch(/certificate/i);
