@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config';
+import SummaryReporter from './test/support/summary-reporter.js';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // End-to-end tests start Herald processes on fixed loopback ports; keep files serial
-    // so two suites never fight over a port or a Redis key prefix.
+    // End-to-end and fault tests start Herald and Redis processes and load the 2-core machine;
+    // running files one at a time keeps their timing bounds meaningful.
     fileParallelism: false,
+    reporters: ['default', new SummaryReporter()],
   },
 });
