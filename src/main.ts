@@ -57,8 +57,15 @@ function createQueueing(config: Config, logger: Logger): Queueing {
   };
 }
 
-async function listen(app: FastifyInstance, addr: ListenAddress): Promise<void> {
-  await app.listen({ host: addr.host, port: addr.port });
+/** Listens, turning a busy or forbidden address into a message that names the flag. */
+async function listen(app: FastifyInstance, addr: ListenAddress, flag: string): Promise<void> {
+  try {
+    await app.listen({ host: addr.host, port: addr.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new ConfigError(`--${flag} ${addr.host}:${addr.port}: ${reason}`);
+  }
 }
 
 async function run(config: Config): Promise<void> {
@@ -97,10 +104,10 @@ async function run(config: Config): Promise<void> {
   });
   const admin = buildAdminServer({ queue, metrics, logger, token: config.adminToken });
   await Promise.all([
-    listen(events, config.eventsAddr),
-    listen(metricsServer, config.metricsAddr),
-    listen(health, config.healthAddr),
-    listen(admin, config.adminAddr),
+    listen(events, config.eventsAddr, 'events-addr'),
+    listen(metricsServer, config.metricsAddr, 'metrics-addr'),
+    listen(health, config.healthAddr, 'health-addr'),
+    listen(admin, config.adminAddr, 'admin-addr'),
   ]);
   logger.info(
     {

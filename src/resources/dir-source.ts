@@ -13,6 +13,7 @@
  * `..<timestamp>` directories of a mounted ConfigMap, whose files the top-level symlinks
  * already show. Symlinks to files are followed; symlinks to directories are not (no loops).
  */
+import { ConfigError } from '../config.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,8 +51,8 @@ export async function startDirectorySource(
 ): Promise<DirectorySource> {
   const root = path.resolve(dir);
   const info = await stat(root).catch(() => undefined);
-  if (!info) throw new Error(`manifests directory ${root} does not exist`);
-  if (!info.isDirectory()) throw new Error(`manifests directory ${root} is not a directory`);
+  if (!info) throw new ConfigError(`--config-dir: manifests directory ${root} does not exist`);
+  if (!info.isDirectory()) throw new ConfigError(`--config-dir: ${root} is not a directory`);
   const { logger, debounceMs = 250, rescanIntervalMs = 10_000 } = opts;
 
   let fingerprint = '';

@@ -1,10 +1,11 @@
 /**
  * Deliveries end to end: Herald as a process, a local sink as the provider, in both queue modes.
  */
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kustomizationEvent } from '../support/events.js';
-import { freePort, metricValue, startHerald, type HeraldProcess, type StartOptions } from '../support/herald.js';
+import { freePort, heraldMain, metricValue, startHerald, type HeraldProcess, type StartOptions } from '../support/herald.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { kustomizationAlert, secret, webhookProvider } from './manifests.js';
@@ -193,6 +194,26 @@ describe('Redis unavailable', () => {
 });
 
 describe('lifecycle', () => {
+  it.each([
+    [['--config-dir', '/nonexistent-herald-dir'], /--config-dir: manifests directory \/nonexistent-herald-dir does not exist/],
+    [['--config-dir', 'examples/manifests', '--rate-limit-interval', 'soon'], /--rate-limit-interval: "soon" is not a duration/],
+  ])('exits 2 with a message naming the flag: %j', (args, message) => {
+    const result = spawnSync(process.execPath, [heraldMain, ...args], { encoding: 'utf8', timeout: 10_000 });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 naming the flag when an address is taken', async () => {
+    const s = await sink();
+    const result = spawnSync(process.execPath, [heraldMain, '--config-dir', 'examples/manifests', '--events-addr', `127.0.0.1:${s.port}`], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`--events-addr 127.0.0.1:${s.port}: address already in use`);
+  });
+
   it('exits 0 on SIGTERM', async () => {
     const h = await startHerald({ manifests: {} });
     expect(await h.stop('SIGTERM')).toBe(0);
