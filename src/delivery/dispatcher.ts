@@ -13,6 +13,8 @@ import { NOTIFICATION_GROUP, objectKey } from '../resources/types.js';
 import { deliveryJobId, type QueuedJob } from './job.js';
 import type { DeliveryQueue } from './queue.js';
 
+export const UNSUPPORTED_TYPE = 'unsupported';
+
 export interface DispatchResult {
   /** Alerts whose rules matched the event. */
   matched: number;
@@ -62,7 +64,9 @@ export class Dispatcher {
         );
       }
       if (provider.suspended) continue;
-      const providerType = provider.resource.spec.type;
+      // A type Herald has no adapter for is labelled `unsupported`: metric labels stay bounded
+      // whatever a manifest says.
+      const providerType = provider.adapter?.type ?? UNSUPPORTED_TYPE;
       if (!providerAcceptsEvent(event, { providerType, commitStatusProvider: provider.adapter?.commitStatus === true })) {
         metrics.deliveries.inc({ provider_type: providerType, outcome: 'dropped' });
         continue;

@@ -6,6 +6,7 @@ import { DeliveryError } from '../../providers/http.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
+import { UNSUPPORTED_TYPE } from './dispatcher.js';
 import type { DeliveryJob } from './job.js';
 import { ProviderSlots } from './provider-slots.js';
 import { DeferError, PermanentError, RetryableError, type AttemptInfo, type Processor } from './queue.js';
@@ -34,7 +35,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
   return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
     const [namespace = '', name = ''] = job.provider.split('/');
     const provider = store.provider(namespace, name);
-    const type = provider?.resource.spec.type ?? job.providerType;
+    const type = provider ? (provider.adapter?.type ?? UNSUPPORTED_TYPE) : job.providerType;
     const log = logger.child({ job: info.id, alert: job.alert, provider: job.provider, type, attempt: info.attempt });
 
     if (provider?.suspended) {
@@ -59,6 +60,13 @@ export function createProcessor(opts: WorkerOptions): Processor {
       metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'success' }, info.attempt);
       log.debug({ ms: Math.round(seconds * 1000) }, 'notification delivered');
     } catch (err) {
+      // The Provider or its Secret changed during the attempt: the store closed the HTTP client
+      // it used (new requests on it fail with "client is closed"). Not the provider's failure:
+      // hand the job back without spending an attempt, to be sent with the current configuration.
+      if (provider?.http && store.provider(namespace, name)?.http !== provider.http) {
+        log.info('provider configuration changed during the delivery; trying again with the new one');
+        throw new DeferError(DEFER_MIN_MS / 10);
+      }
       const failure = classify(err, provider?.http?.mask);
       const dead = failure instanceof PermanentError || info.finalAttempt;
       const outcome = dead ? 'failed' : 'retry';

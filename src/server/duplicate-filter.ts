@@ -53,16 +53,26 @@ export class RedisDuplicateFilter implements DuplicateFilter {
     private readonly redis: Redis | Cluster,
     private readonly windowMs: number,
     private readonly prefix: string,
+    /** How long a command may wait for Redis: a stalled server must give a 503, not a request that never ends. */
+    private readonly timeoutMs = 5_000,
   ) {}
 
   async firstSighting(key: string): Promise<boolean> {
     // SET NX PX is atomic: of two replicas seeing the same event, exactly one wins.
-    const set = await this.redis.set(`${this.prefix}:ratelimit:${key}`, '1', 'PX', this.windowMs, 'NX');
+    const set = await this.bounded(this.redis.set(`${this.prefix}:ratelimit:${key}`, '1', 'PX', this.windowMs, 'NX'), 'checking for a duplicate');
     return set === 'OK';
   }
 
   async forget(key: string): Promise<void> {
-    await this.redis.del(`${this.prefix}:ratelimit:${key}`);
+    await this.bounded(this.redis.del(`${this.prefix}:ratelimit:${key}`), 'forgetting a duplicate key');
+  }
+
+  private bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} in redis took longer than ${this.timeoutMs}ms`)), this.timeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
   close(): void {

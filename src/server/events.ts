@@ -50,6 +50,9 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     try {
       first = await duplicates.firstSighting(key);
     } catch (err) {
+      // A SET that timed out may still run: forget the key (the DEL follows it on the same
+      // connection), or the sender's retry after this 503 would be refused as a duplicate.
+      await duplicates.forget(key).catch(() => undefined);
       return unavailable(reply, err, involved);
     }
     if (!first) {

@@ -141,7 +141,7 @@ describe('resources', () => {
         'bad.yaml': `${webhookProvider({ name: 'unknown-type', address: s.url, type: 'carrier-pigeon' })}---\n${kustomizationAlert({
           name: 'bad-regex',
           extra: "  inclusionList:\n    - '(unclosed'\n",
-        })}---\nthis: [is not yaml\n`,
+        })}---\n${kustomizationAlert({ name: 'to-unknown-type', provider: 'unknown-type' })}---\nthis: [is not yaml\n`,
       },
     });
     const status = (await (await fetch(`${h.healthUrl}/resources`)).json()) as unknown;
@@ -151,6 +151,10 @@ describe('resources', () => {
     expect(text).toMatch(/bad\.yaml/);
     expect((await h.postEvent(kustomizationEvent({ message: 'still works' }))).status).toBe(202);
     await s.waitFor(1);
+    // The job for the unusable Provider is kept (and retried); its metric label stays bounded.
+    const metrics = await h.metrics();
+    expect(metricValue(metrics, 'herald_jobs_enqueued_total', { provider_type: 'unsupported' })).toBe(1);
+    expect(metrics).not.toContain('carrier-pigeon');
   });
 
   it('picks up manifest changes without a restart', async () => {

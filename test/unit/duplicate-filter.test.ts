@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryDuplicateFilter } from '../../src/server/duplicate-filter.js';
+import { MemoryDuplicateFilter, RedisDuplicateFilter } from '../../src/server/duplicate-filter.js';
 
 describe('MemoryDuplicateFilter', () => {
   it('lets one event per key through per fixed window from its first sighting', async () => {
@@ -20,5 +20,17 @@ describe('MemoryDuplicateFilter', () => {
     await filter.forget('k');
     expect(await filter.firstSighting('k')).toBe(true);
     filter.close();
+  });
+});
+
+describe('RedisDuplicateFilter', () => {
+  it('rejects instead of hanging when Redis does not answer (a stalled server), so the POST gets a 503', async () => {
+    const never = () => new Promise<never>(() => undefined);
+    const redis = { set: never, del: never } as unknown as ConstructorParameters<typeof RedisDuplicateFilter>[0];
+    const filter = new RedisDuplicateFilter(redis, 300_000, 'herald', 50);
+    const settled = (p: Promise<unknown>) =>
+      Promise.race([p.then(() => 'resolved', () => 'rejected'), new Promise((r) => setTimeout(() => r('hanging'), 1_000))]);
+    expect(await settled(filter.firstSighting('k'))).toBe('rejected');
+    expect(await settled(filter.forget('k'))).toBe('rejected');
   });
 });

@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DeliveryJob } from '../../src/delivery/job.js';
+import { DeferError, type AttemptInfo } from '../../src/delivery/queue.js';
+import { createProcessor } from '../../src/delivery/worker.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { ResourceStore } from '../../src/resources/store.js';
+import type { Provider } from '../../src/resources/types.js';
+import { kustomizationEvent } from '../support/events.js';
+import { startSink, type Sink } from '../support/sink.js';
+
+const NS = 'flux-system';
+
+function provider(address: string): Provider {
+  return {
+    apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
+    kind: 'Provider',
+    metadata: { name: 'hook', namespace: NS },
+    spec: { type: 'generic', address },
+  };
+}
+
+const job = (message: string): DeliveryJob => ({
+  alert: `${NS}/a`,
+  provider: `${NS}/hook`,
+  providerType: 'generic',
+  event: kustomizationEvent({ message }),
+  acceptedAt: Date.now(),
+});
+
+const sinks: Sink[] = [];
+const stores: ResourceStore[] = [];
+afterEach(async () => {
+  await Promise.all(sinks.splice(0).map((s) => s.close()));
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+describe('createProcessor', () => {
+  it('does not spend an attempt (or make a dead letter) when the Provider changes under a delivery and its HTTP client is closed', async () => {
+    const sink = await startSink(async () => {
+      await new Promise((r) => setTimeout(r, 120));
+      return { status: 200 };
+    });
+    sinks.push(sink);
+    const store = new ResourceStore();
+    stores.push(store);
+    store.replaceAll([provider(`${sink.url}/one`)], []);
+    const deliver = createProcessor({ store, metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
+
+    const info = (id: string): AttemptInfo => ({ id, attempt: 8, finalAttempt: true });
+    const first = deliver(job('first'), info('1'));
+    // The second resolves the Provider now, then waits for the only slot.
+    const second = deliver(job('second'), info('2'));
+    await new Promise((r) => setTimeout(r, 20));
+    // The Provider is edited while both are in flight: its old HTTP client is closed.
+    store.replaceAll([provider(`${sink.url}/two`)], []);
+
+    await expect(first).resolves.toBeUndefined();
+    const outcome = await second.then(
+      () => 'delivered',
+      (err: unknown) => (err instanceof DeferError ? 'deferred' : `failed: ${String(err)}`),
+    );
+    expect(['delivered', 'deferred']).toContain(outcome);
+  });
+});
