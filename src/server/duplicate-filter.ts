@@ -1,15 +1,20 @@
 /**
- * Flux's duplicate-event rate limit: one event per key passes per fixed window that starts
- * at its first sighting; repeats inside the window are refused. In Redis mode the window is
- * shared by every replica.
+ * Flux's duplicate-event rate limit: one event per key passes per fixed window; repeats inside
+ * the window are refused. In Redis mode the window is shared by every replica.
+ *
+ * Unlike Flux, the window starts once the event's work is stored, not when it arrives: a key
+ * recorded for an event whose jobs could not be stored would turn the sender's retry into a
+ * 429 and lose the event. The price is that two copies of an event arriving at the same
+ * instant may both pass; identical copies still store one set of jobs (job ids derive from the
+ * event), so at worst a notification is sent twice, never lost.
  */
 import type { Cluster, Redis } from 'ioredis';
 
 export interface DuplicateFilter {
-  /** True the first time a key is seen in its window; false for a duplicate. Rejects if the store is unreachable. */
-  firstSighting(key: string): Promise<boolean>;
-  /** Forgets a key, so a sender's retry is not taken for a duplicate after Herald failed to store its work. */
-  forget(key: string): Promise<void>;
+  /** Whether the key was recorded within its window. Rejects if the store is unreachable. */
+  isDuplicate(key: string): Promise<boolean>;
+  /** Starts the key's window (once: a key already in its window keeps its start). */
+  remember(key: string): Promise<void>;
   close(): void;
 }
 
@@ -26,16 +31,13 @@ export class MemoryDuplicateFilter implements DuplicateFilter {
 
   private readonly now: () => number;
 
-  async firstSighting(key: string): Promise<boolean> {
-    const now = this.now();
+  async isDuplicate(key: string): Promise<boolean> {
     const expiry = this.expiries.get(key);
-    if (expiry !== undefined && expiry > now) return false;
-    this.expiries.set(key, now + this.windowMs);
-    return true;
+    return expiry !== undefined && expiry > this.now();
   }
 
-  async forget(key: string): Promise<void> {
-    this.expiries.delete(key);
+  async remember(key: string): Promise<void> {
+    if (!(await this.isDuplicate(key))) this.expiries.set(key, this.now() + this.windowMs);
   }
 
   close(): void {
@@ -57,14 +59,17 @@ export class RedisDuplicateFilter implements DuplicateFilter {
     private readonly timeoutMs = 5_000,
   ) {}
 
-  async firstSighting(key: string): Promise<boolean> {
-    // SET NX PX is atomic: of two replicas seeing the same event, exactly one wins.
-    const set = await this.bounded(this.redis.set(`${this.prefix}:ratelimit:${key}`, '1', 'PX', this.windowMs, 'NX'), 'checking for a duplicate');
-    return set === 'OK';
+  async isDuplicate(key: string): Promise<boolean> {
+    return (await this.bounded(this.redis.exists(this.redisKey(key)), 'checking for a duplicate')) === 1;
   }
 
-  async forget(key: string): Promise<void> {
-    await this.bounded(this.redis.del(`${this.prefix}:ratelimit:${key}`), 'forgetting a duplicate key');
+  async remember(key: string): Promise<void> {
+    // NX: of two replicas recording the same event, the first one's window stands.
+    await this.bounded(this.redis.set(this.redisKey(key), '1', 'PX', this.windowMs, 'NX'), 'recording the event key');
+  }
+
+  private redisKey(key: string): string {
+    return `${this.prefix}:ratelimit:${key}`;
   }
 
   private bounded<T>(promise: Promise<T>, what: string): Promise<T> {

@@ -46,32 +46,32 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     const key = rateLimitKey(event);
     const involved = `${event.involvedObject.kind}/${event.involvedObject.namespace ?? ''}/${event.involvedObject.name}`;
 
-    let first: boolean;
+    let duplicate: boolean;
     try {
-      first = await duplicates.firstSighting(key);
+      duplicate = await duplicates.isDuplicate(key);
     } catch (err) {
-      // A SET that timed out may still run: forget the key (the DEL follows it on the same
-      // connection), or the sender's retry after this 503 would be refused as a duplicate.
-      await duplicates.forget(key).catch(() => undefined);
       return unavailable(reply, err, involved);
     }
-    if (!first) {
+    if (duplicate) {
       metrics.eventsReceived.inc({ outcome: 'duplicate' });
       logger.debug({ involved }, 'discarding duplicate event inside the rate-limit window');
       return reply.status(429).send({ error: 'TooManyRequests', message: 'duplicate event inside the rate-limit window' });
     }
 
+    let enqueued: number;
     try {
-      const result = await dispatcher.dispatch(event, acceptedAt);
-      metrics.eventsReceived.inc({ outcome: result.enqueued > 0 ? 'accepted' : 'unmatched' });
-      if (result.enqueued === 0) logger.debug({ involved }, 'no alert takes this event');
-      return reply.status(202).send();
+      ({ enqueued } = await dispatcher.dispatch(event, acceptedAt));
     } catch (err) {
-      // The sender will retry: let that retry through the duplicate filter. Jobs that were
-      // stored before the failure have ids derived from the event, so they are not stored twice.
-      await duplicates.forget(key).catch(() => undefined);
+      // Nothing was recorded for the event, so the sender's retry is not taken for a duplicate;
+      // jobs stored before the failure have ids derived from the event and are not stored twice.
       return unavailable(reply, err, involved);
     }
+    // The work is stored: the event is accepted even if its window cannot be recorded (at
+    // worst a later copy is delivered again).
+    await duplicates.remember(key).catch((err: Error) => logger.warn({ involved, err: err.message }, 'could not record the event key for duplicate suppression'));
+    metrics.eventsReceived.inc({ outcome: enqueued > 0 ? 'accepted' : 'unmatched' });
+    if (enqueued === 0) logger.debug({ involved }, 'no alert takes this event');
+    return reply.status(202).send();
   });
 
   function unavailable(reply: FastifyReply, err: unknown, involved: string) {

@@ -131,11 +131,11 @@ describe('RedisDuplicateFilter (real Redis)', () => {
     const { producer: two } = await open(prefix);
     const a = new RedisDuplicateFilter(one, 300, prefix);
     const b = new RedisDuplicateFilter(two, 300, prefix);
-    expect(await a.firstSighting('k')).toBe(true);
-    expect(await b.firstSighting('k')).toBe(false);
+    expect(await a.isDuplicate('k')).toBe(false);
+    await a.remember('k');
+    expect(await b.isDuplicate('k')).toBe(true);
+    await b.remember('k'); // NX: the first replica's window stands
     await new Promise((r) => setTimeout(r, 350));
-    expect(await b.firstSighting('k')).toBe(true);
-    await b.forget('k');
-    expect(await a.firstSighting('k')).toBe(true);
+    expect(await b.isDuplicate('k')).toBe(false);
   });
 });
