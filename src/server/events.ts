@@ -67,8 +67,11 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
       return unavailable(reply, err, involved);
     }
     // The work is stored: the event is accepted even if its window cannot be recorded (at
-    // worst a later copy is delivered again).
-    await duplicates.remember(key).catch((err: Error) => logger.warn({ involved, err: err.message }, 'could not record the event key for duplicate suppression'));
+    // worst a later copy is delivered again), so the answer does not wait for the record.
+    // A copy posted after this answer is checked after it on the same Redis connection.
+    void duplicates
+      .remember(key)
+      .catch((err: Error) => logger.warn({ involved, err: err.message }, 'could not record the event key for duplicate suppression'));
     metrics.eventsReceived.inc({ outcome: enqueued > 0 ? 'accepted' : 'unmatched' });
     if (enqueued === 0) logger.debug({ involved }, 'no alert takes this event');
     return reply.status(202).send();
