@@ -22,6 +22,15 @@ import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
 export const QUEUE_NAME = 'deliveries';
 
+/**
+ * Completed jobs are kept only as long as a sender may still retry a POST that was answered
+ * 503 after part of its work was stored (Flux's senders give up within about a minute): their
+ * ids stop that retry from notifying twice. Bounded by count too, so a busy Herald does not
+ * fill Redis with finished work.
+ */
+const KEEP_COMPLETED_SECONDS = 3600;
+const KEEP_COMPLETED_MAX = 50_000;
+
 export interface RedisQueueOptions {
   /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
   url: string | RedisConnectionConfig;
@@ -34,8 +43,6 @@ export interface RedisQueueOptions {
   logger: Logger;
   /** How long `add` may wait for Redis before the receiver answers 503. */
   addTimeoutMs?: number;
-  /** Completed jobs kept (for de-duplication of a sender's retries), by age. */
-  keepCompletedSeconds?: number;
   /**
    * A job's lock duration and the stalled-job check period (BullMQ defaults: 30s each): a job
    * whose worker died is moved back to waiting within about twice this.
@@ -72,7 +79,6 @@ export class RedisQueue implements DeliveryQueue {
 
   async add(jobs: QueuedJob[]): Promise<void> {
     if (this.producer.status !== 'ready') throw new Error(`redis is not reachable (${this.producer.status})`);
-    const keepCompleted = this.opts.keepCompletedSeconds ?? 24 * 3600;
     const adding = this.queue.addBulk(
       jobs.map(({ id, data }) => ({
         name: data.providerType,
@@ -81,7 +87,7 @@ export class RedisQueue implements DeliveryQueue {
           jobId: id,
           attempts: this.opts.policy.attempts,
           backoff: { type: 'herald' },
-          removeOnComplete: { age: keepCompleted },
+          removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: KEEP_COMPLETED_MAX },
           removeOnFail: false,
         },
       })),
