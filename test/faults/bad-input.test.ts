@@ -12,26 +12,15 @@
  */
 import { connect } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kustomizationEvent } from '../support/events.js';
 import { metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { alertForKustomization, secret } from '../e2e/manifests.js';
-import { PlantedSecrets, captureHerald, hmacVerifies, messageOf, percentile, until } from './fault-support.js';
+import { faultFile, captureHerald, hmacVerifies, messageOf, percentile, until } from './fault-support.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-const planted = new PlantedSecrets();
-const captured: Record<string, string> = {};
-afterAll(() => {
-  const leaks = planted.leaks(captured);
-  console.log(`[bad-input] secret scan: ${planted.all().length} planted values, ${Object.keys(captured).length} captures, ${leaks.length} leaks`);
-  expect(leaks).toEqual([]);
-});
+const { cleanups, planted, captured } = faultFile('bad-input');
 
 async function sink(): Promise<Sink> {
   const s = await startSink();

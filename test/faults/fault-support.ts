@@ -4,6 +4,7 @@
  * percentiles, and polling.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { afterAll, afterEach, expect } from 'vitest';
 import type { HeraldProcess } from '../support/herald.js';
 import type { ReceivedRequest } from '../support/sink.js';
 
@@ -123,4 +124,29 @@ export function messageOf(req: ReceivedRequest): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * What every fault-test file shares: cleanups run after each test (processes and sinks it
+ * started, Redis prefixes), and one scan at the end of the file of everything captured for
+ * the secrets planted in its manifests.
+ */
+export function faultFile(name: string): {
+  cleanups: Array<() => Promise<unknown>>;
+  planted: PlantedSecrets;
+  captured: Record<string, string>;
+} {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  });
+  const planted = new PlantedSecrets();
+  const captured: Record<string, string> = {};
+  afterAll(() => {
+    const leaks = planted.leaks(captured);
+    console.log(`[${name}] secret scan: ${planted.all().length} planted values, ${Object.keys(captured).length} captures, ${leaks.length} leaks`);
+    for (const leak of leaks) console.log(`[${name}] LEAK ${leak}`);
+    expect(leaks).toEqual([]);
+  });
+  return { cleanups, planted, captured };
 }

@@ -7,27 +7,15 @@
  * black-holed provider with a backlog does not slow deliveries to a healthy one. Every planted
  * secret is looked for in everything Herald said, and every generic-hmac request is verified.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kustomizationEvent } from '../support/events.js';
 import { freePort, metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type ReceivedRequest, type Sink } from '../support/sink.js';
 import { alertForKustomization, secret } from '../e2e/manifests.js';
-import { PlantedSecrets, captureHerald, hmacVerifies, messageOf, percentile, sleep, until } from './fault-support.js';
+import { faultFile, captureHerald, hmacVerifies, messageOf, percentile, sleep, until } from './fault-support.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-const planted = new PlantedSecrets();
-/** Everything captured from every Herald of this file, scanned once at the end. */
-const captured: Record<string, string> = {};
-afterAll(() => {
-  const leaks = planted.leaks(captured);
-  console.log(`[provider-faults] secret scan: ${planted.all().length} planted values, ${Object.keys(captured).length} captures, ${leaks.length} leaks`);
-  expect(leaks).toEqual([]);
-});
+const { cleanups, planted, captured } = faultFile('provider-faults');
 
 const RETRY_FLAGS = ['--retry-base-delay', '100ms', '--retry-max-delay', '1s', '--max-attempts', '6'];
 

@@ -6,27 +6,15 @@
  * point where Herald cuts a long answer, and manifests whose Secrets do not even parse. And
  * every `generic-hmac` request verifies with the receiving side's own check.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kustomizationEvent } from '../support/events.js';
 import { freePort, startHerald } from '../support/herald.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type ReceivedRequest, type Sink } from '../support/sink.js';
 import { kustomizationAlert, secret } from '../e2e/manifests.js';
-import { PlantedSecrets, captureHerald, hmacVerifies, messageOf, until } from './fault-support.js';
+import { faultFile, captureHerald, hmacVerifies, messageOf, until } from './fault-support.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-const planted = new PlantedSecrets();
-const captured: Record<string, string> = {};
-afterAll(() => {
-  const leaks = planted.leaks(captured);
-  console.log(`[secret-scan] ${planted.all().length} planted values, ${Object.keys(captured).length} captures, ${leaks.length} leaks`);
-  for (const leak of leaks) console.log(`[secret-scan] LEAK ${leak}`);
-  expect(leaks).toEqual([]);
-});
+const { cleanups, planted, captured } = faultFile('secret-scan');
 
 async function sink(): Promise<Sink> {
   const s = await startSink();
