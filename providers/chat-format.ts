@@ -9,6 +9,7 @@
  */
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
 import type { HttpClient, HttpResponse } from './http.js';
+import { goString } from './wire.js';
 
 /** A Go `map[string]T`: serialised with its keys sorted byte-wise, as encoding/json does. */
 export class GoMap {
@@ -20,13 +21,6 @@ export class RawJson {
   constructor(readonly text: string) {}
 }
 
-/** A JSON string literal exactly as Go's json.Marshal writes it. */
-export function goString(value: string): string {
-  return JSON.stringify(value).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
 
 /** Sorts strings by their UTF-8 bytes, the order Go uses for map keys. */
 export function goSortedKeys(keys: Iterable<string>): string[] {

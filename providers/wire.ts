@@ -6,9 +6,15 @@
  */
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
 
-/** Go's json.Marshal escapes these characters even inside strings. */
-function goString(value: string): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const GO_ESCAPED = /[<>&\u2028\u2029]/;
+const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;
+
+/** A JSON string literal exactly as Go's json.Marshal writes it: it escapes these characters even inside strings. */
+export function goString(value: string): string {
+  const json = JSON.stringify(value);
+  // Most strings have none of them: skip the replace (this runs for every field of every delivery).
+  if (!GO_ESCAPED.test(json)) return json;
+  return json.replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function goObject(entries: Array<[string, string | undefined]>, omitEmpty: boolean): string {

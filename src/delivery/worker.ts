@@ -36,11 +36,13 @@ export function createProcessor(opts: WorkerOptions): Processor {
     const [namespace = '', name = ''] = job.provider.split('/');
     const provider = store.provider(namespace, name);
     const type = provider ? (provider.adapter?.type ?? UNSUPPORTED_TYPE) : job.providerType;
-    const log = logger.child({ job: info.id, alert: job.alert, provider: job.provider, type, attempt: info.attempt });
+    // Built only when something is logged: a child logger per delivery is measurable at load.
+    let child: Logger | undefined;
+    const log = () => (child ??= logger.child({ job: info.id, alert: job.alert, provider: job.provider, type, attempt: info.attempt }));
 
     if (provider?.suspended) {
       metrics.deliveries.inc({ provider_type: type, outcome: 'dropped' });
-      log.info('provider is suspended; notification dropped');
+      log().info('provider is suspended; notification dropped');
       return;
     }
     if (!(await slots.acquire(job.provider, SLOT_WAIT_MS))) {
@@ -58,13 +60,13 @@ export function createProcessor(opts: WorkerOptions): Processor {
       metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);
       metrics.deliveryLatency.observe({ provider_type: type }, Math.max(0, Date.now() - job.acceptedAt) / 1000);
       metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'success' }, info.attempt);
-      log.debug({ ms: Math.round(seconds * 1000) }, 'notification delivered');
+      if (logger.isLevelEnabled('debug')) log().debug({ ms: Math.round(seconds * 1000) }, 'notification delivered');
     } catch (err) {
       // The Provider or its Secret changed during the attempt: the store closed the HTTP client
       // it used (new requests on it fail with "client is closed"). Not the provider's failure:
       // hand the job back without spending an attempt, to be sent with the current configuration.
       if (provider?.http && store.provider(namespace, name)?.http !== provider.http) {
-        log.info('provider configuration changed during the delivery; trying again with the new one');
+        log().info('provider configuration changed during the delivery; trying again with the new one');
         throw new DeferError(DEFER_MIN_MS / 10);
       }
       const failure = classify(err, provider?.http?.mask);
@@ -75,10 +77,10 @@ export function createProcessor(opts: WorkerOptions): Processor {
       if (dead) {
         metrics.deadLetters.inc({ provider_type: type });
         metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'failed' }, info.attempt);
-        log.error({ err: failure.message }, 'delivery failed for good; kept as a dead letter');
+        log().error({ err: failure.message }, 'delivery failed for good; kept as a dead letter');
       } else {
         const retryAfterMs = failure instanceof RetryableError ? failure.retryAfterMs : undefined;
-        log.warn({ err: failure.message, retryAfterMs }, 'delivery failed; will retry');
+        log().warn({ err: failure.message, retryAfterMs }, 'delivery failed; will retry');
       }
       throw failure;
     } finally {
