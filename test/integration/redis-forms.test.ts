@@ -7,8 +7,7 @@
  * filter; the password form also runs Herald as a process. No password may show up in a log line.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
@@ -25,6 +24,7 @@ import { freePort, startHerald } from '../support/herald.js';
 import { redisServerVersion, startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server.js';
 import { startSink } from '../support/sink.js';
 import { hasOpenssl, makeTestCa } from '../support/test-ca.js';
+import { makeTempDir } from '../support/tmp.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -191,7 +191,7 @@ describe.skipIf(skipAll)('Redis connection forms', () => {
     const masterPassword = `mp-${Math.random().toString(36).slice(2)}`;
     const sentinelPassword = `sp-${Math.random().toString(36).slice(2)}`;
     const master = await startRedisServer({ args: ['--requirepass', masterPassword] });
-    const dir = await mkdtemp(join(tmpdir(), 'herald-sentinel-'));
+    const dir = await makeTempDir('herald-sentinel-');
     dirs.push(dir);
     const conf = join(dir, 'sentinel.conf');
     await writeFile(

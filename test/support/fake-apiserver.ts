@@ -21,12 +21,12 @@
  * inject faults (`expireWatches`, `failNext`, `setSilently`). No auth; no real validation.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { makeTempDir } from './tmp.js';
 
 export type KubeObject = {
   apiVersion?: string;
@@ -126,7 +126,7 @@ export class FakeApiServer {
     });
     await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
     api.url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
-    api.tmpDir = await mkdtemp(join(tmpdir(), 'herald-fake-api-'));
+    api.tmpDir = await makeTempDir('herald-fake-api-');
     api.kubeconfigPath = join(api.tmpDir, 'kubeconfig');
     await writeFile(api.kubeconfigPath, api.kubeconfig());
     return api;

@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeTempDir } from './tmp.js';
 
 /** The repository root, found from this file whether it runs from test/ (vitest) or dist/test/ (bench). */
 function repoRoot(): string {
@@ -72,7 +72,7 @@ export interface StartOptions {
 }
 
 export async function startHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
-  const configDir = opts.configDir ?? (await mkdtemp(join(tmpdir(), 'herald-e2e-')));
+  const configDir = opts.configDir ?? (await makeTempDir('herald-e2e-'));
   for (const [name, yaml] of Object.entries(opts.manifests ?? {})) await writeFile(join(configDir, name), yaml);
   const [events, metrics, health, admin] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const args = [

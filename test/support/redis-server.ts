@@ -4,10 +4,9 @@
  * ever signals the processes it started, by PID.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { freePort } from './herald.js';
+import { makeTempDir } from './tmp.js';
 
 export interface RedisServer {
   port: number;
@@ -56,7 +55,7 @@ export function redisServerVersion(): string | undefined {
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
   const port = opts.port ?? (await freePort());
   const ownDir = !opts.dir;
-  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'herald-redis-')));
+  const dir = opts.dir ?? (await makeTempDir('herald-redis-'));
   const portArgs = opts.tls
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no']
     : ['--port', String(port)];

@@ -3,10 +3,10 @@
  * to providers: a CA, a server certificate for 127.0.0.1/localhost, and a client certificate.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { makeTempDir } from './tmp.js';
 
 export const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 
@@ -19,7 +19,7 @@ export interface TestCa {
 }
 
 export async function makeTestCa(): Promise<TestCa> {
-  const dir = await mkdtemp(join(tmpdir(), 'herald-ca-'));
+  const dir = await makeTempDir('herald-ca-');
   const ssl = (...args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=herald test CA');

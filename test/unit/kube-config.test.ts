@@ -1,12 +1,12 @@
 /** Kubernetes mode's flags, configuration loading, and the pure helpers of the source. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { loadKubeConfig, podNamespace, statusCodeOf } from '../../src/resources/kube-client.js';
 import { backoffDelay } from '../../src/resources/kube-informer.js';
 import { convert } from '../../src/resources/kube-source.js';
+import { makeTempDir } from '../support/tmp.js';
 
 describe('flags', () => {
   it('--kubernetes selects the Kubernetes source without a config dir', () => {
@@ -41,7 +41,7 @@ describe('loadKubeConfig', () => {
   });
 
   it('reads the file KUBECONFIG names', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'herald-kc-'));
+    const dir = await makeTempDir('herald-kc-');
     dirs.push(dir);
     const file = join(dir, 'config');
     await writeFile(
@@ -53,7 +53,7 @@ describe('loadKubeConfig', () => {
   });
 
   it('is an error when there is no configuration at all (never localhost:8080)', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'herald-home-'));
+    const home = await makeTempDir('herald-home-');
     dirs.push(home);
     vi.stubEnv('KUBECONFIG', '');
     vi.stubEnv('KUBERNETES_SERVICE_HOST', '');

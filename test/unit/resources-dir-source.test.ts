@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startDirectorySource, type DirectorySource } from '../../src/resources/dir-source.js';
 import { ResourceStore } from '../../src/resources/store.js';
+import { makeTempDir } from '../support/tmp.js';
 
 const NS = 'flux-system';
 
@@ -53,7 +53,7 @@ let store: ResourceStore;
 let source: DirectorySource | undefined;
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'herald-manifests-'));
+  dir = await makeTempDir('herald-manifests-');
   store = new ResourceStore();
 });
 
