@@ -13,6 +13,11 @@ import { Samples } from './stats.js';
 export interface LoadOptions {
   /** e.g. http://127.0.0.1:9090 */
   origin: string;
+  /**
+   * Several servers (replicas) to load instead of `origin`: the connections are spread evenly
+   * across them (the first `connections % origins.length` get one more), one pool each.
+   */
+  origins?: string[];
   connections: number;
   warmupMs: number;
   durationMs: number;
@@ -57,13 +62,21 @@ export function nowEpochMs(): number {
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const pool = new Pool(opts.origin, {
-    connections: opts.connections,
-    pipelining: 1,
-    headersTimeout: 30_000,
-    bodyTimeout: 30_000,
-    keepAliveTimeout: 60_000,
-  });
+  const origins = opts.origins && opts.origins.length > 0 ? opts.origins : [opts.origin];
+  if (opts.connections < origins.length) {
+    throw new Error(`${opts.connections} connections cannot be spread over ${origins.length} servers`);
+  }
+  // Sender i uses pool i % origins.length, so each pool gets exactly as many senders as connections.
+  const pools = origins.map(
+    (origin, i) =>
+      new Pool(origin, {
+        connections: Math.floor(opts.connections / origins.length) + (i < opts.connections % origins.length ? 1 : 0),
+        pipelining: 1,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+        keepAliveTimeout: 60_000,
+      }),
+  );
   const statuses = new Map<string, number>();
   const latencies = new Samples();
   const acceptedSeqs: number[] = [];
@@ -78,7 +91,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const windowStart = start + opts.warmupMs;
   const windowEnd = windowStart + opts.durationMs;
 
-  const sender = async (): Promise<void> => {
+  const sender = async (_: unknown, index: number): Promise<void> => {
+    const pool = pools[index % pools.length] as Pool;
     for (;;) {
       const t0 = performance.now();
       if (t0 >= windowEnd) return;
@@ -111,7 +125,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   await Promise.all(Array.from({ length: opts.connections }, sender));
   const cpu = process.cpuUsage(cpuBefore);
-  await pool.close();
+  await Promise.all(pools.map((pool) => pool.close()));
 
   return {
     windowMs: opts.durationMs,

@@ -5,6 +5,7 @@
  *
  *   npm run bench -- --duration 15s --connections 32
  *   BENCH_DURATION=5s BENCH_ONLY=herald,bare npm run bench
+ *   npm run bench -- --only herald --replicas 2   # 2 Herald processes on one Redis prefix
  *
  * Herald runs in Redis mode on a Redis database (default redis://127.0.0.1:6379/15) under a
  * key prefix unique to this run; only keys under that prefix are deleted afterwards.
@@ -31,6 +32,7 @@ const OPTIONS = {
   duration: { type: 'string', default: '15s', env: 'BENCH_DURATION', help: 'measured load time per target' },
   warmup: { type: 'string', default: '2s', env: 'BENCH_WARMUP', help: 'load before measuring starts' },
   connections: { type: 'string', default: '32', env: 'BENCH_CONNECTIONS', help: 'concurrent keep-alive connections' },
+  replicas: { type: 'string', default: '1', env: 'BENCH_REPLICAS', help: 'Herald processes sharing one Redis prefix (connections spread evenly)' },
   'drain-timeout': { type: 'string', default: '45s', env: 'BENCH_DRAIN_TIMEOUT', help: 'max wait for every delivery' },
   'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379/15', env: 'BENCH_REDIS_URL', help: 'Redis for Herald' },
   only: { type: 'string', default: 'herald,bare,match', env: 'BENCH_ONLY', help: 'phases to run' },
@@ -46,6 +48,7 @@ interface BenchOptions {
   durationMs: number;
   warmupMs: number;
   connections: number;
+  replicas: number;
   drainTimeoutMs: number;
   redisUrl: string;
   phases: Set<string>;
@@ -80,12 +83,16 @@ function parseOptions(): BenchOptions | 'help' {
     if (given !== undefined) return String(given);
     return 'default' in o ? String(o.default) : undefined;
   };
+  const connections = positiveInt(read('connections') as string, 'connections');
+  const replicas = positiveInt(read('replicas') as string, 'replicas');
+  if (replicas > connections) throw new Error(`--replicas ${replicas}: more replicas than --connections ${connections}`);
   const phases = new Set((read('only') ?? '').split(',').map((p) => p.trim()).filter(Boolean));
   for (const p of phases) if (!['herald', 'bare', 'match'].includes(p)) throw new Error(`--only: unknown phase "${p}"`);
   return {
     durationMs: duration(read('duration') as string, 'duration'),
     warmupMs: duration(read('warmup') as string, 'warmup'),
-    connections: positiveInt(read('connections') as string, 'connections'),
+    connections,
+    replicas,
     drainTimeoutMs: duration(read('drain-timeout') as string, 'drain-timeout'),
     redisUrl: read('redis-url') as string,
     phases,
@@ -196,7 +203,22 @@ function summarizeLoad(load: LoadResult, serverCpuSeconds: number | undefined, p
 // ---------------------------------------------------------------------------------------------
 // Phase 1: Herald
 
+/** User + system CPU seconds of all the processes so far; undefined if any is unreadable. */
+function sumCpuSeconds(heralds: HeraldProcess[]): number | undefined {
+  let total = 0;
+  for (const h of heralds) {
+    const cpu = readCpuSeconds(h.pid);
+    if (cpu === undefined) return undefined;
+    total += cpu;
+  }
+  return total;
+}
+
 interface HeraldResult extends LoadSummary {
+  replicas: number;
+  /** Peak RSS of each replica (peakRss is the largest). */
+  peakRssPerReplica: Array<number | undefined>;
+  exitCodes: Array<number | null>;
   redisCores?: number;
   acceptedTotal: number;
   delivered: number;
@@ -209,7 +231,6 @@ interface HeraldResult extends LoadSummary {
   drainMs: number;
   drained: boolean;
   metrics: string;
-  exitCode: number | null;
   keysDeleted: number;
 }
 
@@ -267,55 +288,68 @@ async function heraldPhase(opts: BenchOptions): Promise<HeraldResult> {
 
   const nodeArgs = opts.heraldCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${opts.heraldCpuProf}`] : [];
   const extra = [...nodeArgs, ...opts.heraldArgs].join(' ');
-  log(`starting Herald (Redis ${opts.redisUrl}, prefix ${prefix}${extra ? `, with ${extra}` : ''})`);
-  const herald: HeraldProcess = await startHerald({
-    manifests: manifests(sink.url),
-    redisUrl: opts.redisUrl,
-    extraArgs: ['--redis-prefix', prefix, '--log-level', opts.heraldLogLevel, '--shutdown-timeout', '10s', ...opts.heraldArgs],
-    nodeArgs,
-  });
-  let exitCode: number | null = null;
-  let stopped = false;
-  const stopHerald = async () => {
-    if (stopped) return;
-    stopped = true;
-    exitCode = await herald.stop();
-    await herald.cleanup();
-  };
-  cleanups.push(stopHerald);
-  const memory = new MemoryWatcher(herald.pid);
-
-  // One probe end to end first: no point loading a pipeline that does not deliver.
-  const probe = await fetch(`${herald.eventsUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(0) });
-  if (probe.status !== 202) {
-    throw new Error(`probe event answered ${probe.status}: ${await probe.text()}\n${herald.output.slice(-20).join('\n')}`);
+  const replicaNote = opts.replicas > 1 ? `${opts.replicas} replicas, ` : '';
+  log(`starting Herald (${replicaNote}Redis ${opts.redisUrl}, prefix ${prefix}${extra ? `, with ${extra}` : ''})`);
+  // Every replica gets the same manifests (each its own config directory and ports) and the same prefix.
+  const heralds: HeraldProcess[] = [];
+  const exitCodes: Array<number | null> = [];
+  const stoppers: Array<() => Promise<void>> = [];
+  for (let i = 0; i < opts.replicas; i++) {
+    const herald: HeraldProcess = await startHerald({
+      manifests: manifests(sink.url),
+      redisUrl: opts.redisUrl,
+      extraArgs: ['--redis-prefix', prefix, '--log-level', opts.heraldLogLevel, '--shutdown-timeout', '10s', ...opts.heraldArgs],
+      nodeArgs,
+    });
+    heralds.push(herald);
+    exitCodes.push(null);
+    let stopped = false;
+    const stopHerald = async () => {
+      if (stopped) return;
+      stopped = true;
+      exitCodes[i] = await herald.stop();
+      await herald.cleanup();
+    };
+    stoppers.push(stopHerald);
+    cleanups.push(stopHerald);
+    if (opts.replicas > 1) log(`  replica ${i + 1}: pid ${herald.pid}, events ${herald.eventsUrl}`);
   }
-  for (const deadline = Date.now() + 15_000; (await sink.stats()).unique < 1; await sleep(50)) {
-    if (Date.now() > deadline) throw new Error(`probe event not delivered within 15s\n${herald.output.slice(-20).join('\n')}`);
+  const memories = heralds.map((h) => new MemoryWatcher(h.pid));
+
+  // One probe end to end first through each replica: no point loading a pipeline that does not deliver.
+  for (const [i, herald] of heralds.entries()) {
+    const probe = await fetch(`${herald.eventsUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(i) });
+    if (probe.status !== 202) {
+      throw new Error(`probe event answered ${probe.status}: ${await probe.text()}\n${herald.output.slice(-20).join('\n')}`);
+    }
+    for (const deadline = Date.now() + 15_000; (await sink.stats()).unique < i + 1; await sleep(50)) {
+      if (Date.now() > deadline) throw new Error(`probe event not delivered within 15s\n${herald.output.slice(-20).join('\n')}`);
+    }
   }
 
-  log(`Herald: ${opts.connections} connections, ${opts.warmupMs / 1000}s warm-up + ${opts.durationMs / 1000}s measured`);
+  log(`Herald: ${opts.connections} connections${opts.replicas > 1 ? ` over ${opts.replicas} replicas` : ''}, ${opts.warmupMs / 1000}s warm-up + ${opts.durationMs / 1000}s measured`);
   const redisBefore = await redisCpuSeconds(opts.redisUrl);
-  const cpuBefore = readCpuSeconds(herald.pid);
+  const cpuBefore = sumCpuSeconds(heralds);
   const loadStart = performance.now();
   const load = await runLoad({
-    origin: herald.eventsUrl,
+    origin: (heralds[0] as HeraldProcess).eventsUrl,
+    origins: heralds.map((h) => h.eventsUrl),
     connections: opts.connections,
     warmupMs: opts.warmupMs,
     durationMs: opts.durationMs,
     body,
-    firstSeq: 1,
+    firstSeq: heralds.length,
     keepSendTimes: true,
   });
   const loadEnd = nowEpochMs();
   const loadWallMs = performance.now() - loadStart;
-  const cpuAfter = readCpuSeconds(herald.pid);
+  const cpuAfter = sumCpuSeconds(heralds);
   const redisAfter = await redisCpuSeconds(opts.redisUrl);
   const heraldCpu = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
 
-  // Every accepted event (and the probe) must reach the sink before Herald is stopped.
-  const expected = load.acceptedSeqs.length + 1;
-  log(`load done: ${fmtInt(load.sent)} sent, ${fmtInt(expected - 1)} accepted; waiting for deliveries to drain`);
+  // Every accepted event (and the probes) must reach the sink before Herald is stopped.
+  const expected = load.acceptedSeqs.length + heralds.length;
+  log(`load done: ${fmtInt(load.sent)} sent, ${fmtInt(load.acceptedSeqs.length)} accepted; waiting for deliveries to drain`);
   let stats = await sink.stats();
   let lastReport = Date.now();
   const drainDeadline = Date.now() + opts.drainTimeoutMs;
@@ -330,9 +364,12 @@ async function heraldPhase(opts: BenchOptions): Promise<HeraldResult> {
   const drained = stats.unique >= expected;
   if (!drained) log(`drain timed out after ${opts.drainTimeoutMs / 1000}s: ${fmtInt(expected - stats.unique)} not delivered`);
 
-  const peakRss = memory.stop();
-  const metrics = await herald.metrics().catch(() => '');
-  await stopHerald();
+  const peakRssPerReplica = memories.map((m) => m.stop());
+  const knownRss = peakRssPerReplica.filter((r): r is number => r !== undefined);
+  const peakRss = knownRss.length > 0 ? Math.max(...knownRss) : undefined;
+  // Concatenated exposition: metricValue sums a sample over every replica's lines.
+  const metrics = (await Promise.all(heralds.map((h) => h.metrics().catch(() => '')))).join('\n');
+  for (const stop of stoppers) await stop();
 
   const receipts = await sink.receipts();
   const e2e = new Samples();
@@ -353,6 +390,9 @@ async function heraldPhase(opts: BenchOptions): Promise<HeraldResult> {
 
   return {
     ...summarizeLoad(load, heraldCpu, peakRss, loadWallMs),
+    replicas: heralds.length,
+    peakRssPerReplica,
+    exitCodes,
     redisCores: redisBefore !== undefined && redisAfter !== undefined ? (redisAfter - redisBefore) / (loadWallMs / 1000) : undefined,
     acceptedTotal: load.acceptedSeqs.length,
     delivered: load.acceptedSeqs.length - undelivered,
@@ -365,7 +405,6 @@ async function heraldPhase(opts: BenchOptions): Promise<HeraldResult> {
     drainMs: Math.max(0, lastReceipt - loadEnd),
     drained,
     metrics,
-    exitCode,
     get keysDeleted() {
       return keysDeleted;
     },
@@ -461,12 +500,16 @@ function heraldRows(h: HeraldResult): Row[] {
       `${fmtInt(h.delivered)} / ${fmtInt(h.acceptedTotal)}`,
       `${h.drained ? 'drained' : 'NOT drained'} ${fmtMs(h.drainMs)} after load; ${fmtInt(h.duplicates)} duplicate deliveries`,
     ],
-    ['Herald peak RSS', fmtMiB(h.peakRss)],
-    ['Herald CPU per accepted event', cpuPerEvent(h), 'Herald process only (its worker delivering meanwhile)'],
-    ['Herald CPU during load', h.cpuCores === undefined ? 'n/a' : `${h.cpuCores.toFixed(2)} cores`, `redis-server ${h.redisCores === undefined ? 'n/a' : h.redisCores.toFixed(2)}, load generator + sink ${h.loadGenCores.toFixed(2)} cores`],
+    h.replicas > 1
+      ? ['Herald peak RSS per replica', h.peakRssPerReplica.map((r) => fmtMiB(r)).join(' / ')]
+      : ['Herald peak RSS', fmtMiB(h.peakRss)],
+    h.replicas > 1
+      ? ['Herald CPU per accepted event', cpuPerEvent(h), `${h.replicas} Herald processes summed (their workers delivering meanwhile)`]
+      : ['Herald CPU per accepted event', cpuPerEvent(h), 'Herald process only (its worker delivering meanwhile)'],
+    [h.replicas > 1 ? `Herald CPU during load (${h.replicas} summed)` : 'Herald CPU during load', h.cpuCores === undefined ? 'n/a' : `${h.cpuCores.toFixed(2)} cores`, `redis-server ${h.redisCores === undefined ? 'n/a' : h.redisCores.toFixed(2)}, load generator + sink ${h.loadGenCores.toFixed(2)} cores`],
     ['Herald metrics: events', outcomes || 'n/a'],
     ['Herald metrics: deliveries', deliveries || 'n/a'],
-    ['Herald exit code', String(h.exitCode), `${fmtInt(h.keysDeleted)} bench keys deleted from Redis`],
+    [h.replicas > 1 ? 'Herald exit codes' : 'Herald exit code', h.exitCodes.map(String).join(', '), `${fmtInt(h.keysDeleted)} bench keys deleted from Redis`],
   ];
 }
 
@@ -567,7 +610,7 @@ async function main(): Promise<number> {
   else if (match) rows.push(...matchRows(match));
 
   printTable(
-    `Herald benchmark — ${opts.connections} connections, ${opts.durationMs / 1000}s measured after ${opts.warmupMs / 1000}s warm-up, ` +
+    `Herald benchmark — ${opts.connections} connections${opts.replicas > 1 && opts.phases.has('herald') ? ` (Herald: ${opts.replicas} replicas)` : ''}, ${opts.durationMs / 1000}s measured after ${opts.warmupMs / 1000}s warm-up, ` +
       `${availableParallelism()} CPUs, node ${process.version}`,
     rows,
   );
