@@ -165,7 +165,8 @@ export function repositoryProblem(
     return 'spec.commitStatusExpr is not supported yet by Herald: remove it to use the default commit status id (<kind>/<name>/<provider uid prefix>)';
   }
   if (parse(config.address)) return undefined;
-  return `spec.address ${JSON.stringify(config.address)} is not ${what} address: expected ${expected}`;
+  // The value is not quoted: it may come from a Secret.
+  return `spec.address is not ${what} address: expected ${expected}`;
 }
 
 /** The error for sending with a configuration `validate` rejects: another attempt cannot fix it. */
