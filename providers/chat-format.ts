@@ -129,14 +129,4 @@ export function slackStylePayload(
   };
 }
 
-/** Returns a message when `value` is not an absolute http(s) URL. */
-export function checkHttpUrl(value: string, what: string): string | undefined {
-  try {
-    const url = new URL(value);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return undefined;
-  } catch {
-    // fall through
-  }
-  return `${what} must be an absolute http(s) URL`;
-}
 

@@ -94,14 +94,6 @@ export function adaptiveCardPayload(event: FluxEvent): Record<string, unknown> {
 
 export const msteams: ProviderAdapter = {
   type: 'msteams',
-  validate(config) {
-    try {
-      new URL(config.address);
-    } catch {
-      return `spec.address ${JSON.stringify(config.address)} is not a valid Microsoft Teams webhook URL`;
-    }
-    return undefined;
-  },
   async send(event, { config, http }) {
     if (isCommitStatusUpdate(event)) return;
     const json = isLegacyTeamsConnector(config.address) ? messageCardPayload(event) : adaptiveCardPayload(event);

@@ -90,16 +90,13 @@ export function pagerDutyChangeEvent(event: FluxEvent, routingKey: string): Reco
 export const pagerduty: ProviderAdapter = {
   type: 'pagerduty',
   validate(config) {
-    if (!pagerDutyEndpoint(config.address)) {
-      return `spec.address ${JSON.stringify(config.address)} is not a valid PagerDuty events URL (e.g. https://events.pagerduty.com)`;
-    }
-    if (!config.channel) return 'pagerduty needs the integration (routing) key in spec.channel';
-    return undefined;
+    // The address is already known to be an http(s) URL with a host (the store checks every address).
+    return config.channel ? undefined : 'pagerduty needs the integration (routing) key in spec.channel';
   },
   async send(event, { config, http }) {
     if (event.reason === PROGRESSING_REASON || event.metadata?.['commit_status'] === 'update') return;
     const endpoint = pagerDutyEndpoint(config.address);
-    if (!endpoint || !config.channel) throw new DeliveryError(pagerduty.validate?.(config) ?? 'invalid pagerduty provider', false);
+    if (!endpoint || !config.channel) throw new DeliveryError('pagerduty needs an http(s) spec.address and the routing key in spec.channel', false);
 
     await http.send({ url: `${endpoint}/v2/enqueue`, json: pagerDutyAlertEvent(event, config.channel) });
     if (event.severity === 'info') {

@@ -85,11 +85,6 @@ export function slackPayload(event: FluxEvent, config: Pick<ProviderConfig, 'cha
 export const slack: ProviderAdapter = {
   type: 'slack',
   validate(config) {
-    try {
-      new URL(config.address);
-    } catch {
-      return `spec.address ${JSON.stringify(config.address)} is not a valid Slack webhook or chat.postMessage URL`;
-    }
     if (isSlackBotAddress(config.address)) {
       if (!config.token) return 'slack chat.postMessage (bot mode) needs the bot token in the `token` key of spec.secretRef';
       if (!config.channel) return 'slack chat.postMessage (bot mode) needs spec.channel';

@@ -10,6 +10,7 @@ import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
 import { describeRedis } from './delivery/redis-connection.js';
 import { RedisQueue, producerConnection } from './delivery/redis-queue.js';
+import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
 import { createProcessor } from './delivery/worker.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
@@ -31,7 +32,7 @@ function createQueueing(config: Config, logger: Logger): Queueing {
     attempts: config.maxAttempts,
     baseDelayMs: config.retryBaseDelayMs,
     maxDelayMs: config.retryMaxDelayMs,
-    maxRetryAfterMs: 60 * 60_000,
+    maxRetryAfterMs: MAX_RETRY_AFTER_MS,
   };
   if (!config.redis) {
     const duplicates = new MemoryDuplicateFilter(config.rateLimitIntervalMs);

@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kube-reasons.js';
 import type { ResourceStore } from '../resources/store.js';
 import { NOTIFICATION_GROUP, objectKey } from '../resources/types.js';
-import { deliveryJobId, type QueuedJob } from './job.js';
+import { deliveryJobIds, type QueuedJob } from './job.js';
 import type { DeliveryQueue } from './queue.js';
 
 export const UNSUPPORTED_TYPE = 'unsupported';
@@ -41,6 +41,7 @@ export class Dispatcher {
     const { store, queue, metrics, logger, alertEvents } = this.deps;
     const alerts = await store.alerts.match(event, this.deps.labels ?? ((ref) => store.labelsOf(ref)));
     const jobs: QueuedJob[] = [];
+    let jobIdFor: ((alertKey: string) => string) | undefined;
     for (const compiled of alerts) {
       const alert = compiled.alert;
       const providerKey = objectKey({ namespace: alert.metadata.namespace, name: alert.spec.providerRef.name });
@@ -55,7 +56,8 @@ export class Dispatcher {
         );
         continue;
       }
-      if (!provider.ready && !provider.suspended) {
+      if (provider.suspended) continue;
+      if (!provider.ready) {
         // Queued all the same: the worker retries, and the Provider may be fixed meanwhile.
         alertEvents?.warning(
           { ...alert.metadata, apiVersion: alert.apiVersion },
@@ -63,7 +65,6 @@ export class Dispatcher {
           `failed to dispatch notification for ${involvedObjectString(event.involvedObject)}: provider '${providerKey}' is not ready (${provider.reason}): ${provider.message}; the notification is queued and retried`,
         );
       }
-      if (provider.suspended) continue;
       // A type Herald has no adapter for is labelled `unsupported`: metric labels stay bounded
       // whatever a manifest says.
       const providerType = provider.adapter?.type ?? UNSUPPORTED_TYPE;
@@ -76,7 +77,7 @@ export class Dispatcher {
         logger.info({ alert: compiled.key, keys: conflicts }, 'metadata keys set by more than one source; the higher precedence wins');
       }
       jobs.push({
-        id: deliveryJobId(event, compiled.key),
+        id: (jobIdFor ??= deliveryJobIds(event))(compiled.key),
         data: { alert: compiled.key, provider: providerKey, providerType, event: notification, acceptedAt },
       });
     }

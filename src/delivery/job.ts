@@ -22,9 +22,11 @@ export interface QueuedJob {
 }
 
 /**
- * A job id derived from the event as received and the Alert, so that a sender retrying the
- * same POST (after a 503, say) stores nothing twice and notifies once.
+ * Job ids derived from the event as received and the Alert, so that a sender retrying the
+ * same POST (after a 503, say) stores nothing twice and notifies once. The event is
+ * serialised once, however many Alerts take it.
  */
-export function deliveryJobId(event: FluxEvent, alertKey: string): string {
-  return createHash('sha256').update(fluxEventJson(event)).update('\n').update(alertKey).digest('hex');
+export function deliveryJobIds(event: FluxEvent): (alertKey: string) => string {
+  const eventJson = fluxEventJson(event);
+  return (alertKey) => createHash('sha256').update(eventJson).update('\n').update(alertKey).digest('hex');
 }

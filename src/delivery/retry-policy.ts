@@ -11,12 +11,8 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const defaultRetryPolicy: RetryPolicy = {
-  attempts: 8,
-  baseDelayMs: 1_000,
-  maxDelayMs: 5 * 60_000,
-  maxRetryAfterMs: 60 * 60_000,
-};
+/** Retry-After is honoured up to an hour; a longer one is cut to this. */
+export const MAX_RETRY_AFTER_MS = 60 * 60_000;
 
 /**
  * Delay before the next attempt after `attemptsMade` failures: exponential with "equal

@@ -89,6 +89,14 @@ describe.each(modes)('delivery with the %s', (_mode, modeOptions) => {
       const text = await h.metrics();
       return metricValue(text, 'herald_deliveries_total', { outcome: 'success' }) === 1 && metricValue(text, 'herald_deliveries_total', { outcome: 'retry' }) === 2;
     });
+    const text = await h.metrics();
+    expect(metricValue(text, 'herald_jobs_enqueued_total', { provider_type: 'generic' })).toBe(1);
+    expect(metricValue(text, 'herald_delivery_duration_seconds_count', { outcome: 'retry' })).toBe(2);
+    expect(metricValue(text, 'herald_delivery_duration_seconds_count', { outcome: 'success' })).toBe(1);
+    // One delivery that took three attempts, counted once with its attempts as the observed value.
+    expect(metricValue(text, 'herald_delivery_attempts_count', { outcome: 'success' })).toBe(1);
+    expect(metricValue(text, 'herald_delivery_attempts_sum', { outcome: 'success' })).toBe(3);
+    expect(metricValue(text, 'herald_delivery_latency_seconds_count')).toBe(1);
   });
 
   it('keeps a notification the provider rejects (4xx) as a dead letter without retrying', async () => {

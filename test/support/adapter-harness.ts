@@ -9,6 +9,8 @@ import { createHttpClient, DeliveryError } from '../../providers/http.js';
 import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { kustomizationEvent } from './events.js';
 import { startSink, type ReceivedRequest, type Sink, type SinkReply } from './sink.js';
+import type { Provider } from '../../src/resources/types.js';
+import { validateProvider } from '../../src/resources/validate.js';
 
 /**
  * JSON as Go's encoding/json writes it (`<`, `>`, `&`, U+2028 and U+2029 escaped). Written
@@ -98,4 +100,18 @@ export function answerLookupThenPost(get: SinkReply, post: SinkReply = { status:
 /** Answers a GET with `listed` as JSON (the commit's statuses), and any other request with `post`. */
 export function answerListThenPost(listed: unknown, post?: SinkReply): void {
   answerLookupThenPost({ status: 200, body: JSON.stringify(listed) }, post);
+}
+
+/**
+ * What the store says of a Provider of `type` whose `spec.address` is `address`: every address
+ * is checked there, before the adapter's own `validate` runs.
+ */
+export function addressProblem(type: string, address: string): string {
+  const provider: Provider = {
+    apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
+    kind: 'Provider',
+    metadata: { name: 'p', namespace: 'flux-system' },
+    spec: { type, address },
+  };
+  return validateProvider(provider, () => undefined).findings.map((f) => f.message).join('; ');
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { adaptiveCardContent, isLegacyTeamsConnector, msteams } from '../../providers/msteams.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink } from '../support/adapter-harness.js';
+import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -213,7 +213,7 @@ describe('msteams adapter: legacy MessageCard (Office 365 connector)', () => {
 
 describe('msteams adapter: validate', () => {
   it('names the bad field', () => {
-    expect(msteams.validate!(testProviderConfig({ type: 'msteams', address: 'https://x.webhook.office.com/a' }))).toBeUndefined();
-    expect(msteams.validate!(testProviderConfig({ type: 'msteams', address: 'nope' }))).toMatch(/spec\.address/);
+    expect(addressProblem('msteams', 'https://x.webhook.office.com/a')).toBe('');
+    expect(addressProblem('msteams', 'nope')).toMatch(/spec\.address/);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { isSlackBotAddress, slack } from '../../providers/slack.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink } from '../support/adapter-harness.js';
+import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -160,7 +160,7 @@ describe('slack adapter: validate', () => {
   });
 
   it('names the bad field', () => {
-    expect(slack.validate!(webhookConfig({ address: 'hooks.slack.com/no-scheme' }))).toMatch(/spec\.address/);
+    expect(addressProblem('slack', 'hooks.slack.com/no-scheme')).toMatch(/spec\.address/);
     expect(slack.validate!(botConfig({ token: undefined }))).toMatch(/token/);
     expect(slack.validate!(botConfig({ channel: '' }))).toMatch(/spec\.channel/);
   });
