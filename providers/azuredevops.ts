@@ -6,10 +6,12 @@
  *   go to `<scheme>://<host>/<org>/<project>/_apis/git/repositories/<repo>/commits/<sha>/statuses`.
  * - The Secret's `token` is a personal access token, sent as Basic auth with an empty username.
  * - `Progressing` events are skipped. State: `succeeded` for info, `error` for error events.
- * - Context: genre `fluxcd`, name the status id. The commit's statuses are listed first and
+ * - Context: genre `fluxcd` (`fluxcd:<summary>` when the notification carries a `summary`
+ *   metadata key, so one commit can hold a status per cluster), name the status id. The commit's statuses are listed first and
  *   nothing is posted when the first one with the same context has the same state and
  *   description.
  */
+import type { FluxEvent } from '../src/events/event.js';
 import { basicAuth } from './http.js';
 import {
   PROGRESSING_REASON,
@@ -27,6 +29,12 @@ import {
 import type { ProviderAdapter } from './types.js';
 
 export const AZURE_DEVOPS_GENRE = 'fluxcd';
+
+/** The status genre: `fluxcd`, or `fluxcd:<summary>` when the metadata has a `summary` key (even empty, as Flux). */
+export function azureDevOpsGenre(event: FluxEvent): string {
+  const summary = event.metadata?.['summary'];
+  return summary === undefined ? AZURE_DEVOPS_GENRE : `${AZURE_DEVOPS_GENRE}:${summary}`;
+}
 /** The Git statuses API version Flux's Go SDK (azure-devops-go-api v6) uses. */
 export const AZURE_DEVOPS_API_VERSION = '6.0-preview.1';
 
@@ -85,7 +93,7 @@ export const azureDevOps: ProviderAdapter = {
 
     const sha = commitSha(event);
     const status = {
-      context: { genre: AZURE_DEVOPS_GENRE, name: commitStatusId(config, event) },
+      context: { genre: azureDevOpsGenre(event), name: commitStatusId(config, event) },
       description: statusDescription(event),
       state: commitState(event.severity, { info: 'succeeded', error: 'error' }, 'an Azure DevOps status state'),
     };

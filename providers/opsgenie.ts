@@ -1,11 +1,23 @@
 /**
  * `opsgenie`: an Opsgenie alert (`POST https://api.opsgenie.com/v2/alerts`, the address) with
  * `Authorization: GenieKey <token>`. `message` is `Kind/name` (as Flux writes it: kind not
- * lower-cased, no namespace), `description` the event message, `details` the metadata plus
- * `severity`.
+ * lower-cased, no namespace), `alias` a stable key for Opsgenie's de-duplication, `description`
+ * the event message, `details` the metadata plus `severity`.
  */
+import { createHash } from 'node:crypto';
+import type { FluxEvent } from '../src/events/event.js';
 import { GoMap, sendGoJson } from './chat-format.js';
 import type { ProviderAdapter } from './types.js';
+
+/**
+ * Opsgenie collapses alerts with one alias into one incident: as current Flux does, the alias is
+ * the hex SHA-256 of `<provider uid>/<kind>/<namespace>/<name>/<reason>`, so repeated events for
+ * one object and reason do not page again, while two clusters (two Provider uids) stay apart.
+ */
+export function opsgenieAlias(providerUid: string, event: FluxEvent): string {
+  const { kind, namespace = '', name } = event.involvedObject;
+  return createHash('sha256').update(`${providerUid}/${kind}/${namespace}/${name}/${event.reason}`).digest('hex');
+}
 
 export const opsgenie: ProviderAdapter = {
   type: 'opsgenie',
@@ -16,6 +28,7 @@ export const opsgenie: ProviderAdapter = {
     const { kind, name } = event.involvedObject;
     const payload = {
       message: `${kind}/${name}`,
+      alias: opsgenieAlias(config.uid, event),
       description: event.message,
       details: new GoMap({ ...event.metadata, severity: event.severity }),
     };

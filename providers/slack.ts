@@ -3,8 +3,10 @@
  * webhook or to the `chat.postMessage` Web API (bot mode).
  *
  * - Payload: `channel` (spec.channel, may be empty), `username` (spec.username, else the
- *   reporting controller), empty `icon_url` / `icon_emoji`, and one attachment: colour `good`,
- *   or `danger` for error events; author `<kind lower-cased>/<name>.<namespace>`; the message
+ *   reporting controller), empty `icon_url` / `icon_emoji`, and one attachment: a plain-text
+ *   `fallback` (`<author>: <first line of the message>`, what notifications and clients without
+ *   attachment support show), colour `good`, or `danger` for error events; author
+ *   `<kind lower-cased>/<name>.<namespace>`; the message
  *   as markdown text; one short=false field per metadata key (sorted by key here; Flux's order
  *   is Go's random map order).
  * - The Secret's `token`, when set, goes out as a Bearer token.
@@ -28,6 +30,7 @@ export interface SlackField {
 }
 
 export interface SlackAttachment {
+  fallback: string;
   color: string;
   author_name: string;
   text: string;
@@ -63,6 +66,7 @@ export function objectDisplayName(event: FluxEvent): string {
 
 export function slackPayload(event: FluxEvent, config: Pick<ProviderConfig, 'channel' | 'username'>): SlackPayload {
   const metadata = event.metadata ?? {};
+  const author = objectDisplayName(event);
   return {
     channel: config.channel,
     username: config.username || (event.reportingController ?? ''),
@@ -70,8 +74,9 @@ export function slackPayload(event: FluxEvent, config: Pick<ProviderConfig, 'cha
     icon_emoji: '',
     attachments: [
       {
+        fallback: `${author}: ${event.message.split('\n')[0]}`,
         color: event.severity === 'error' ? 'danger' : 'good',
-        author_name: objectDisplayName(event),
+        author_name: author,
         text: event.message,
         mrkdwn_in: ['text'],
         fields: Object.keys(metadata)

@@ -52,20 +52,21 @@ export function notificationFor(event: FluxEvent, alert: Alert): Notification {
 }
 
 const COMMIT_STATUS_KEY = 'commit_status';
+const GENERIC_WEBHOOK_TYPES = new Set(['generic', 'generic-hmac']);
 const COMMIT_STATUS_UPDATE = 'update';
 const COMMIT_KEY = `${EVENT_METADATA_PREFIX}commit`;
 
 /**
  * Commit-status routing, applied per provider before anything is sent:
  * - an event marked `<group>/commit_status: update` (a controller reporting "this revision is
- *   now applied") is meant for commit statuses: only commit-status providers and `generic`
- *   take it;
+ *   now applied") is meant for commit statuses: only commit-status providers and the generic
+ *   webhooks (`generic`, `generic-hmac`, which forward it as it is) take it;
  * - a commit-status provider needs a commit to annotate: it takes the update marker, an event
- *   with a non-empty `event.toolkit.fluxcd.io/commit`, or an error.
+ *   with a non-empty `event.toolkit.fluxcd.io/commit`, or an error (controllers do not mark
+ *   failures as status updates, yet a failure must reach the commit).
  *
- * Flux's newest stored source (internal/server/event_handlers.go, getNotificationParams) has
- * neither the `generic` nor the error exception; FLUX-NOTES.md, which tracks current Flux, has
- * both, and Herald follows it.
+ * The same rules as Flux's notification-controller v1.9 (its event server's notification
+ * parameters and its generic/commit-status provider type lists).
  *
  * `event` is the cleaned event with its metadata keys still prefixed.
  */
@@ -74,7 +75,7 @@ export function providerAcceptsEvent(
   opts: { commitStatusProvider: boolean; providerType: string },
 ): boolean {
   const isStatusUpdate = controllerMetadata(event, COMMIT_STATUS_KEY) === COMMIT_STATUS_UPDATE;
-  if (!opts.commitStatusProvider) return !isStatusUpdate || opts.providerType === 'generic';
+  if (!opts.commitStatusProvider) return !isStatusUpdate || GENERIC_WEBHOOK_TYPES.has(opts.providerType);
   const hasCommit = (event.metadata?.[COMMIT_KEY] ?? '') !== '';
   return isStatusUpdate || hasCommit || event.severity === 'error';
 }

@@ -17,7 +17,7 @@
  * has a `username` without a `password` (runtime/secrets rejects half a basic-auth pair);
  * Herald folds each key on its own, which is what the provider docs describe.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import type { ProviderConfig, TlsMaterial } from '../../providers/types.js';
@@ -101,7 +101,7 @@ export function resolveProviderConfig(
   const config: ProviderConfig = {
     name: metadata.name,
     namespace: metadata.namespace,
-    uid: metadata.uid ?? '',
+    uid: metadata.uid || stableUid(metadata.namespace, metadata.name),
     type: spec.type,
     address,
     channel: spec.channel ?? '',
@@ -231,4 +231,14 @@ function safeDecode(text: string): string {
 
 function secretName(secret: Secret | undefined): string {
   return secret ? objectKey(secret.metadata) : '';
+}
+
+/**
+ * A Provider from the manifests directory has no `metadata.uid`, yet commit-status ids
+ * (`<kind>/<name>/<uid segment>`) and Opsgenie aliases need one that stays the same across
+ * restarts and replicas: a UUID-shaped hex string derived from the Provider's namespace and name.
+ */
+export function stableUid(namespace: string, name: string): string {
+  const hex = createHash('sha256').update(`herald/Provider/${namespace}/${name}`).digest('hex');
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20, 32)].join('-');
 }

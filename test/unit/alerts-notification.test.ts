@@ -90,7 +90,7 @@ describe('providerAcceptsEvent: commit-status routing', () => {
     ['a status update does not go to a chat provider', statusUpdate, 'info', chat, false],
     ['a status update does not go to a chat provider even as an error', statusUpdate, 'error', chat, false],
     ['a status update goes to generic', statusUpdate, 'info', { commitStatusProvider: false, providerType: 'generic' }, true],
-    ['a status update does not go to generic-hmac', statusUpdate, 'info', { commitStatusProvider: false, providerType: 'generic-hmac' }, false],
+    ['a status update goes to generic-hmac too', statusUpdate, 'info', { commitStatusProvider: false, providerType: 'generic-hmac' }, true],
     ['a status update goes to a commit-status provider', statusUpdate, 'info', github, true],
     ['a marker other than update is not a status update', { [`${G}/commit_status`]: 'other' }, 'info', chat, true],
     ['a marker under another group is not a status update', { [`source.toolkit.fluxcd.io/commit_status`]: 'update' }, 'info', chat, true],

@@ -37,8 +37,14 @@ describe('azuredevops adapter', () => {
     expect(post!.headers['authorization']).toBe(basic);
     expect(post!.headers['content-type']).toBe('application/json');
     expect(post!.body).toBe(
-      JSON.stringify({ context: { genre: 'fluxcd', name: NAME }, description: 'health check failed', state: 'error' }),
+      JSON.stringify({ context: { genre: 'fluxcd:Cluster "prod-eu" *critical*', name: NAME }, description: 'health check failed', state: 'error' }),
     );
+  });
+
+  it('uses the plain genre when the notification has no summary', async () => {
+    respond([]);
+    await send(trickyEvent({ metadata: { revision: `main@sha1:${SHA}` } }));
+    expect(JSON.parse(sink().requests[1]!.body)).toMatchObject({ context: { genre: 'fluxcd', name: NAME } });
   });
 
   it('maps info to succeeded', async () => {
@@ -50,12 +56,12 @@ describe('azuredevops adapter', () => {
   it('does not post a status identical to the first one with the same context', async () => {
     respond([
       { context: { genre: 'other', name: NAME }, state: 'succeeded', description: 'x' },
-      { context: { genre: 'fluxcd', name: NAME }, state: 'error', description: 'health check failed' },
+      { context: { genre: 'fluxcd:Cluster "prod-eu" *critical*', name: NAME }, state: 'error', description: 'health check failed' },
     ]);
     await send(trickyEvent());
     expect(sink().requests.map((r) => r.method)).toEqual(['GET']);
 
-    respond([{ context: { genre: 'fluxcd', name: NAME }, state: 'succeeded', description: 'reconciliation succeeded' }]);
+    respond([{ context: { genre: 'fluxcd:Cluster "prod-eu" *critical*', name: NAME }, state: 'succeeded', description: 'reconciliation succeeded' }]);
     await send(trickyEvent());
     expect(sink().requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST']);
   });

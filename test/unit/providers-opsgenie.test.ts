@@ -18,6 +18,8 @@ describe('opsgenie', () => {
     expect(req?.body).toBe(
       goJson({
         message: 'Kustomization/apps',
+        // sha256('0c9c2e41-d2f9-4f9b-9c41-2e0a8e1a6c11/Kustomization/flux-system/apps/HealthCheckFailed')
+        alias: '1e1e276586ea41ae3f5b453eb06b96bdc476989f97ae28b923e52687deb717ac',
         description: TRICKY_MESSAGE,
         details: {
           env: 'prod\nblue_green',
@@ -34,6 +36,16 @@ describe('opsgenie', () => {
     const config = testProviderConfig({ type: 'opsgenie', address: `${sink().url}/v2/alerts`, token: 'genie-api-key' });
     const [req] = await deliver(opsgenie, config, kustomizationEvent({ metadata: { '9': 'a', '10': 'b', Z: 'c' } }));
     expect(req?.body).toContain('"details":{"10":"b","9":"a","Z":"c","severity":"info"}');
+  });
+
+  it('derives one alias per provider, object and reason', async () => {
+    const config = testProviderConfig({ type: 'opsgenie', address: `${sink().url}/v2/alerts`, token: 'genie-api-key' });
+    const aliasOf = async (event: ReturnType<typeof kustomizationEvent>, uid = config.uid) =>
+      JSON.parse((await deliver(opsgenie, { ...config, uid }, event)).at(-1)!.body).alias as string;
+    const first = await aliasOf(kustomizationEvent({ message: 'one' }));
+    expect(await aliasOf(kustomizationEvent({ message: 'two' }))).toBe(first);
+    expect(await aliasOf(kustomizationEvent({ reason: 'Other' }))).not.toBe(first);
+    expect(await aliasOf(kustomizationEvent({ message: 'one' }), 'another-cluster-uid')).not.toBe(first);
   });
 
   it('requires the token', () => {

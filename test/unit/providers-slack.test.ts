@@ -28,6 +28,7 @@ function botConfig(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
 const send = (event: FluxEvent, cfg: ProviderConfig) => deliver(slack, cfg, event);
 
 const expectedAttachment = {
+  fallback: 'kustomization/apps.flux-system: *Health check failed* for `apps`:',
   color: 'danger',
   author_name: 'kustomization/apps.flux-system',
   text: '*Health check failed* for `apps`:\n> Deployment "web" in \'default\' — état <dégradé> & 日本語 ✅',
@@ -68,6 +69,7 @@ describe('slack adapter: incoming webhook', () => {
       icon_emoji: '',
       attachments: [
         {
+          fallback: 'kustomization/apps.flux-system: Reconciliation finished in 1.2s, next run in 10m0s',
           color: 'good',
           author_name: 'kustomization/apps.flux-system',
           text: 'Reconciliation finished in 1.2s, next run in 10m0s',

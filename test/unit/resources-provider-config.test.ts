@@ -46,6 +46,20 @@ describe('resolveProviderConfig', () => {
     expect(addressField).toBe('spec.address');
   });
 
+  it('derives a stable UUID-shaped uid when the manifest has none (manifests directory)', () => {
+    const withoutUid = (name: string) => {
+      const p = provider({ address: 'https://a.example.com' });
+      p.metadata = { name, namespace: 'apps' };
+      const result = resolveProviderConfig(p, {}, { commitStatus: true });
+      if (!result.ok) throw new Error('unexpected findings');
+      return result.resolved.config.uid;
+    };
+    const uid = withoutUid('hook');
+    expect(uid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(withoutUid('hook')).toBe(uid);
+    expect(withoutUid('other')).not.toBe(uid);
+  });
+
   it("folds the Secret's keys over the spec, as Flux does", () => {
     const s = secret('hook', {
       address: '  https://hooks.example.com/T0KEN\n',
