@@ -21,11 +21,13 @@
  *
  * `CHART_DUMP=1 npx vitest run test/unit/chart.test.ts -t defaults` prints the rendered chart.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import AjvModule from 'ajv';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
@@ -35,11 +37,13 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { Metrics } from '../../src/observability/metrics.js';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 
 const Ajv = AjvModule.default;
@@ -225,6 +229,12 @@ class Renderer {
   private command(cmd: Term[], dot: Value, piped: Value[]): Value {
     const [head, ...rest] = cmd;
     if (!head) throw new Error('template: empty command');
+    if (head.t === 'field' && head.path.join('.') === 'Files.Get') {
+      // Helm's `.Files.Get "path"`: a file of the chart, relative to its root, as a string.
+      const [pathTerm] = rest;
+      if (rest.length !== 1 || pathTerm?.t !== 'lit' || piped.length) throw new Error('template: .Files.Get takes one literal path');
+      return readFileSync(join(CHART, String(pathTerm.value)), 'utf8');
+    }
     if (head.t !== 'fn') {
       if (rest.length || piped.length) throw new Error('template: a value cannot take arguments');
       return this.term(head, dot);
@@ -367,6 +377,8 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1 PodDisruptionBudget': PodDisruptionBudget,
   'apiextensions.k8s.io/v1 CustomResourceDefinition': CustomResourceDefinition,
   'monitoring.coreos.com/v1 ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1 PrometheusRule': PrometheusRule,
+  'v1 ConfigMap': ConfigMap,
 };
 
 interface AttributeType {
@@ -484,6 +496,8 @@ describe('templates render to YAML', () => {
         serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/herald' } },
         service: { port: 9090, annotations: { x: 'y' } },
         serviceMonitor: { enabled: true, labels: { release: 'prom' } },
+        prometheusRule: { enabled: true, labels: { release: 'prom' } },
+        grafanaDashboard: { enabled: true, annotations: { 'grafana_folder': 'Flux' } },
         rbac: { extraRules: [{ apiGroups: ['fluxcd.controlplane.io'], resources: ['fluxinstances'], verbs: ['get'] }] },
         preStopSleepSeconds: 0,
       },
@@ -498,7 +512,9 @@ describe('templates render to YAML', () => {
         'crds/alerts.yaml',
         'crds/providers.yaml',
         'deployment.yaml',
+        'grafana-dashboard.yaml',
         'poddisruptionbudget.yaml',
+        'prometheusrule.yaml',
         'rbac.yaml',
         'redis-secret.yaml',
         'service.yaml',
@@ -678,6 +694,87 @@ describe('Services, ServiceMonitor, PodDisruptionBudget', () => {
     expect(one(renderChart(), 'PodDisruptionBudget').spec).toMatchObject({ minAvailable: 1 });
     expect(find(renderChart({ ...REDIS, replicaCount: 1 }), 'PodDisruptionBudget')).toEqual([]);
     expect(find(renderChart({ ...REDIS, podDisruptionBudget: { enabled: false } }), 'PodDisruptionBudget')).toEqual([]);
+  });
+});
+
+describe('monitoring: PrometheusRule and Grafana dashboard', () => {
+  const RULES_FILE = join(CHART, 'files/prometheus-rules.yaml');
+  const DASHBOARD_FILE = join(CHART, 'files/grafana-dashboard.json');
+
+  /** Every series name Herald exports (histograms as _bucket/_sum/_count), with its label names. */
+  async function exportedSeries(): Promise<Map<string, string[]>> {
+    const metrics = new Metrics();
+    const series = new Map<string, string[]>();
+    for (const m of await metrics.registry.getMetricsAsJSON()) {
+      const labels = [...new Set(m.values.flatMap((v) => Object.keys(v.labels)))];
+      const declared = (metrics.registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] } | undefined)?.labelNames ?? [];
+      const names = String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name];
+      for (const n of names) series.set(n, [...new Set([...labels, ...declared, ...(n.endsWith('_bucket') ? ['le'] : [])])]);
+    }
+    return series;
+  }
+
+  /** Each `herald_*` selector in a PromQL expression, with the label names it matches on. */
+  function selectors(expr: string): Array<{ name: string; labels: string[] }> {
+    return [...expr.matchAll(/\b(herald_[a-z_]+)(\{([^}]*)\})?/g)].map((m) => ({
+      name: m[1] as string,
+      labels: [...(m[3] ?? '').matchAll(/([a-zA-Z_]+)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1] as string),
+    }));
+  }
+
+  async function expectOnlyExportedSeries(exprs: string[]): Promise<void> {
+    const series = await exportedSeries();
+    const scrapeLabels = ['instance', 'job', 'pod', 'namespace'];
+    for (const expr of exprs) {
+      const found = selectors(expr);
+      for (const { name, labels } of found) {
+        expect(series.has(name), `${name} in ${expr}`).toBe(true);
+        for (const label of labels) expect([...(series.get(name) ?? []), ...scrapeLabels], `${name}{${label}} in ${expr}`).toContain(label);
+      }
+    }
+  }
+
+  it('renders the rules file as a valid PrometheusRule only when enabled', () => {
+    expect(find(renderChart(), 'PrometheusRule')).toEqual([]);
+    const rule = one(renderChart({ ...REDIS, prometheusRule: { enabled: true, labels: { release: 'prom' } } }), 'PrometheusRule');
+    expect(rule.metadata.labels?.release).toBe('prom');
+    expect(rule.spec).toEqual(parseYaml(readFileSync(RULES_FILE, 'utf8')));
+    const alerts = (rule.spec as { groups: Array<{ rules: Array<{ alert: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.alert));
+    expect(alerts).toEqual(expect.arrayContaining(['HeraldQueueBackingUp', 'HeraldDeadLettersGrowing', 'HeraldProviderFailing']));
+  });
+
+  it('the rules and the dashboard query only series and labels Herald exports', async () => {
+    const rules = parseYaml(readFileSync(RULES_FILE, 'utf8')) as { groups: Array<{ rules: Array<{ expr: string }> }> };
+    const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+    const ruleExprs = rules.groups.flatMap((g) => g.rules.map((r) => r.expr));
+    const panelExprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    expect(panelExprs.length).toBeGreaterThan(5);
+    await expectOnlyExportedSeries([...ruleExprs, ...panelExprs]);
+    // The check itself catches a misspelt series or label.
+    await expect(expectOnlyExportedSeries(['rate(herald_delivery_total[5m])'])).rejects.toThrow();
+    await expect(expectOnlyExportedSeries(['herald_queue_jobs{provider="x"}'])).rejects.toThrow();
+  });
+
+  it('renders the dashboard into a ConfigMap the Grafana sidecar picks up', () => {
+    expect(find(renderChart(), 'ConfigMap')).toEqual([]);
+    const cm = one(renderChart({ ...REDIS, grafanaDashboard: { enabled: true, namespace: 'monitoring' } }), 'ConfigMap');
+    expect(cm.metadata.namespace).toBe('monitoring');
+    expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
+    const dashboard = JSON.parse((cm.data as Record<string, string>)['herald.json'] as string) as { uid: string; panels: Array<{ id: number }> };
+    expect(dashboard).toEqual(JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')));
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  // promtool (Debian's prometheus package, installed by .ci/run) checks the PromQL and runs the
+  // rules against synthetic series (test/fixtures/prometheus-rules.test.yaml): each alert fires
+  // when it should, with the expected labels and text, and stays quiet on healthy series.
+  const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0;
+  it.skipIf(!promtool && !process.env.CI)('promtool: the rules parse and fire on the series they are meant for', () => {
+    const check = spawnSync('promtool', ['check', 'rules', RULES_FILE], { encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    const run = spawnSync('promtool', ['test', 'rules', join(ROOT, 'test/fixtures/prometheus-rules.test.yaml')], { encoding: 'utf8' });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
   });
 });
 
