@@ -3,11 +3,11 @@
  * credentials), custom CA and client certificate, extra headers, secret masking in every
  * error, and classification of each failure as retryable or not, with `Retry-After`.
  *
- * Bounds: at most `maxAnswerBytes` (64 KiB) of an answer is kept; an error answer is cut
- * there and its connection dropped; a 2xx answer counts only once it has ended within the
- * timeout (the rest is read and discarded, so an endless answer is a timeout, never a
- * delivery). Redirects are followed as Go's client follows them, at most 10, credentials only
- * to the same origin. No connection may reach Herald's own listeners (`./own-listeners.js`).
+ * Bounds: at most `maxAnswerBytes` (64 KiB) of an answer is read, then its connection is
+ * dropped. An error answer is reported cut there; a 2xx answer counts as delivered only when it
+ * ended within the bound and the timeout, so an endless answer is never a delivery. Redirects
+ * are followed as Go's client follows them, at most 10, credentials only to the same origin.
+ * No connection may reach Herald's own listeners (`./own-listeners.js`).
  */
 import { Agent, Pool, ProxyAgent, buildConnector, request, type Dispatcher } from 'undici';
 import { OwnListenerRefused, ownListenerAt } from './own-listeners.js';
@@ -35,17 +35,15 @@ export interface HttpRequest {
   body?: string | Buffer;
   /** Serialised with JSON.stringify and sent with `Content-Type: application/json`. */
   json?: unknown;
-  /** How much of the answer to keep (default `MAX_ANSWER_BYTES`); raise it only for answers that are parsed whole. */
+  /** How much of the answer to read (default `MAX_ANSWER_BYTES`); raise it only for answers that are parsed whole. */
   maxAnswerBytes?: number;
 }
 
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** The first `maxAnswerBytes` of the answer. */
+  /** The whole answer: one longer than `maxAnswerBytes` is a failure. */
   body: string;
-  /** Whether the answer was longer than what `body` keeps. */
-  truncated: boolean;
 }
 
 export interface HttpClient {
@@ -63,7 +61,7 @@ const MASK = '*****';
 const MIN_MASKED_LENGTH = 4;
 /** Upper bound on a provider's answer kept in an error message. */
 const MAX_ERROR_BODY = 512;
-/** How much of a provider's answer is read and kept by default: error text, Slack's `ok`. */
+/** How much of a provider's answer is read by default: enough for error text and Slack's `ok`. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 /** Redirects followed per request, as Go's http.Client (and so Flux) allows. */
 export const MAX_REDIRECTS = 10;
@@ -221,22 +219,23 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
       } catch (err) {
         throw requestFailure(err, where);
       }
+      // A redirect's own text is of no use.
       const followed = REDIRECT_STATUSES.has(res.statusCode) && headerValue(res.headers.location);
-      const ok = res.statusCode >= 200 && res.statusCode < 300;
-      // A redirect's own text is of no use; an error answer is cut at the bound; a 2xx answer
-      // is read to its end (keeping the bound) so that only a complete answer counts.
-      const read = followed ? await readAnswer(res.body, 0, false, signal) : await readAnswer(res.body, limit, ok, signal);
-      return { status: res.statusCode, headers: res.headers, ...read };
+      return { status: res.statusCode, headers: res.headers, ...(await readAnswer(res.body, followed ? 0 : limit, signal)) };
     }
 
     function outcome(answer: Answer, where: string): HttpResponse {
       const { status } = answer;
       if (status >= 200 && status < 300) {
+        // Not retried: the provider may well have taken the notification, and would answer the same again.
+        if (answer.truncated) {
+          throw new DeliveryError(maskError(`${where}: provider answered ${status} with more than ${limit} bytes: not counted as delivered`), false, status);
+        }
         if (!answer.ended) {
           const why = signal.aborted ? `timed out after ${config.timeoutMs}ms` : 'the connection broke';
           throw new DeliveryError(maskError(`${where}: provider answered ${status} but its answer did not arrive whole: ${why}`), true, status);
         }
-        return { status, headers: answer.headers, body: answer.text, truncated: answer.truncated };
+        return { status, headers: answer.headers, body: answer.text };
       }
       const retryable = isRetryableStatus(status);
       const retryAfterMs = retryable ? parseRetryAfter(answer.headers['retry-after']) : undefined;
@@ -295,16 +294,10 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
 }
 
 /**
- * Reads at most `limit` bytes of an answer. Past the limit, an answer read `toTheEnd` is read
- * on and discarded (memory stays flat) until it ends or the deadline destroys it; any other is
- * dropped at once. Never throws: a broken or timed-out answer is reported as not `ended`.
+ * Reads at most `limit` bytes of an answer and drops the connection of a longer one. Never
+ * throws: a broken or timed-out answer is reported as not `ended`.
  */
-async function readAnswer(
-  body: Dispatcher.ResponseData['body'],
-  limit: number,
-  toTheEnd: boolean,
-  signal: AbortSignal,
-): Promise<Pick<Answer, 'text' | 'truncated' | 'ended'>> {
+async function readAnswer(body: Dispatcher.ResponseData['body'], limit: number, signal: AbortSignal): Promise<Pick<Answer, 'text' | 'truncated' | 'ended'>> {
   const kept: Buffer[] = [];
   let size = 0;
   let truncated = false;
@@ -319,7 +312,7 @@ async function readAnswer(
         kept.push(part);
         size += part.length;
       }
-      if (truncated && !toTheEnd) {
+      if (truncated) {
         body.destroy();
         return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: false };
       }

@@ -166,17 +166,25 @@ describe('shared HTTP client', () => {
   });
 });
 
-/** A provider answering `status` with a body streamed lazily up to `maxBytes` (or forever, within `maxMs`), counting what it wrote. */
-async function streamingProvider(status: number, maxBytes: number, maxMs = 20_000): Promise<{ url: string; written: () => number; close(): Promise<void> }> {
+/**
+ * A provider answering `status` with a body streamed lazily up to `maxBytes` (or forever, within
+ * `maxMs`), counting what it wrote; with `trickleMs`, one byte every `trickleMs` instead.
+ */
+async function streamingProvider(
+  status: number,
+  maxBytes: number,
+  opts: { maxMs?: number; trickleMs?: number } = {},
+): Promise<{ url: string; written: () => number; close(): Promise<void> }> {
   let written = 0;
-  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const chunk = Buffer.alloc(opts.trickleMs ? 1 : 64 * 1024, 'x');
   const server: Server = createHttpServer((req, res) => {
     req.resume();
     res.writeHead(status, { 'content-type': 'text/plain' });
-    const until = Date.now() + maxMs;
+    const until = Date.now() + (opts.maxMs ?? 20_000);
     const pump = () => {
       while (written < maxBytes && Date.now() < until && !res.destroyed) {
         written += chunk.length;
+        if (opts.trickleMs) return void (res.write(chunk), setTimeout(pump, opts.trickleMs));
         if (!res.write(chunk)) return void res.once('drain', pump);
       }
       res.end();
@@ -199,8 +207,8 @@ describe('bounded answers', () => {
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();
   });
-  async function provider(status: number, maxBytes: number) {
-    const p = await streamingProvider(status, maxBytes);
+  async function provider(status: number, maxBytes: number, opts: { trickleMs?: number } = {}) {
+    const p = await streamingProvider(status, maxBytes, opts);
     closers.push(p.close);
     return p;
   }
@@ -217,19 +225,31 @@ describe('bounded answers', () => {
     expect(p.written()).toBeLessThan(64 * 1024 * 1024);
   });
 
-  it('counts an endless 2xx answer as a timeout, not a delivery', async () => {
-    const p = await provider(200, Number.MAX_SAFE_INTEGER);
+  it('counts a 2xx answer still trickling at the timeout as a failed attempt, not a delivery', async () => {
+    const p = await provider(200, Number.MAX_SAFE_INTEGER, { trickleMs: 20 });
     const http = createHttpClient(testProviderConfig({ type: 'generic', timeoutMs: 500 }));
     const err = await failure(http.send({ url: p.url, json: {} }));
     expect(err.retryable).toBe(true);
     expect(err.message).toContain('provider answered 200 but its answer did not arrive whole: timed out after 500ms');
   });
 
-  it('delivers a long but complete 2xx answer, keeping the bound', async () => {
-    const p = await provider(200, 4 * 1024 * 1024);
-    const res = await createHttpClient(testProviderConfig({ type: 'generic' })).send({ url: p.url, json: {} });
-    expect(res.truncated).toBe(true);
-    expect(res.body).toHaveLength(MAX_ANSWER_BYTES);
+  it('reads only the bound of an endless 2xx answer, and fails it for good without counting it delivered', async () => {
+    const p = await provider(200, Number.MAX_SAFE_INTEGER);
+    const started = Date.now();
+    const err = await failure(createHttpClient(testProviderConfig({ type: 'generic' })).send({ url: p.url, json: {} }));
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain(`provider answered 200 with more than ${MAX_ANSWER_BYTES} bytes: not counted as delivered`);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(p.written()).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('delivers a 2xx answer up to the bound, which a request may raise', async () => {
+    const http = createHttpClient(testProviderConfig({ type: 'generic' }));
+    const exact = await provider(200, MAX_ANSWER_BYTES);
+    expect((await http.send({ url: exact.url, json: {} })).body).toHaveLength(MAX_ANSWER_BYTES);
+    const long = await provider(200, 4 * MAX_ANSWER_BYTES);
+    expect((await http.send({ url: long.url, json: {}, maxAnswerBytes: 8 * MAX_ANSWER_BYTES })).body).toHaveLength(4 * MAX_ANSWER_BYTES);
   });
 });
 
