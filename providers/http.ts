@@ -229,7 +229,8 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
       if (status >= 200 && status < 300) {
         // Not retried: the provider may well have taken the notification, and would answer the same again.
         if (answer.truncated) {
-          throw new DeliveryError(maskError(`${where}: provider answered ${status} with more than ${limit} bytes: not counted as delivered`), false, status);
+          const message = `${where}: provider answered ${status} with more than ${limit} bytes: not counted as delivered`;
+          throw new DeliveryError(maskError(message), false, status);
         }
         if (!answer.ended) {
           const why = signal.aborted ? `timed out after ${config.timeoutMs}ms` : 'the connection broke';
@@ -263,7 +264,8 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
      * header the Secret set) go only to the same origin, or to the https form of the same host.
      */
     function redirected(from: Hop, status: number, location: string, where: string): Hop {
-      const refuse = (why: string) => new DeliveryError(maskError(`${where}: provider answered ${status}; redirect not followed: ${why}`), false, status);
+      const refuse = (why: string) =>
+        new DeliveryError(maskError(`${where}: provider answered ${status}; redirect not followed: ${why}`), false, status);
       let target: URL;
       try {
         target = new URL(location, from.url);
@@ -297,7 +299,11 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
  * Reads at most `limit` bytes of an answer and drops the connection of a longer one. Never
  * throws: a broken or timed-out answer is reported as not `ended`.
  */
-async function readAnswer(body: Dispatcher.ResponseData['body'], limit: number, signal: AbortSignal): Promise<Pick<Answer, 'text' | 'truncated' | 'ended'>> {
+async function readAnswer(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+  signal: AbortSignal,
+): Promise<Pick<Answer, 'text' | 'truncated' | 'ended'>> {
   const kept: Buffer[] = [];
   let size = 0;
   let truncated = false;

@@ -3,8 +3,9 @@
  * as a process with the in-process queue. A provider answering 500 with a 1 GiB body (made
  * lazily, as fast as Herald reads) must cost neither memory nor time: the attempt fails at
  * once with a cut, masked error. A provider answering 200 with an endless body is never a
- * delivery: cut at the bound and failed for good, or, if it trickles, failed at the timeout. A Provider addressed at Herald's own admin `/dead-letters/replay` is
- * refused for good and replays nothing.
+ * delivery: cut at the bound and failed for good, or, if it trickles, failed at the timeout.
+ * A Provider addressed at Herald's own admin `/dead-letters/replay` is refused for good and
+ * replays nothing.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
