@@ -113,17 +113,26 @@ function origin(url: string): string {
 
 /**
  * Wraps undici's connector so that a socket reaches undici only when its peer (after DNS,
- * before any HTTP byte) is not one of Herald's own listeners.
+ * before any HTTP byte) is not one of Herald's own listeners. For https the TCP connection is
+ * checked before the TLS handshake, which then runs over it, so the refusal is the same.
  */
 function refusingOwnListeners(connect: buildConnector.connector): buildConnector.connector {
-  return (options, callback) =>
-    connect(options, (err, socket) => {
+  const checked =
+    (callback: buildConnector.Callback): buildConnector.Callback =>
+    (err, socket) => {
       if (err || !socket) return callback(err ?? new Error('no socket'), null);
       const listener = ownListenerAt(socket.remoteAddress, socket.remotePort);
       if (!listener) return callback(null, socket);
       socket.destroy();
       callback(new OwnListenerRefused(listener), null);
-    });
+    };
+  return (options, callback) => {
+    if (options.protocol !== 'https:' || options.httpSocket) return connect(options, checked(callback));
+    connect(
+      { ...options, protocol: 'http:' },
+      checked((err, tcp) => (err || !tcp ? callback(err ?? new Error('no socket'), null) : connect({ ...options, httpSocket: tcp }, callback))),
+    );
+  };
 }
 
 function buildDispatcher(config: ProviderConfig): Dispatcher {

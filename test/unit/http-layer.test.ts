@@ -357,7 +357,9 @@ describe("Herald's own listeners", () => {
   it('refuses, for good, a provider address that reaches one, whatever its spelling', async () => {
     setOwnListeners([{ flag: 'admin-addr', host: '127.0.0.1', port: sink.port }]);
     const http = createHttpClient(testProviderConfig({ type: 'generic' }));
-    for (const url of [`${sink.url}/dead-letters/replay`, `http://localhost:${sink.port}/`, `http://[::ffff:127.0.0.1]:${sink.port}/`]) {
+    const spellings = [`${sink.url}/dead-letters/replay`, `http://localhost:${sink.port}/`, `http://[::ffff:127.0.0.1]:${sink.port}/`];
+    // https: refused on the TCP connection, before a TLS handshake could fail on a plain listener.
+    for (const url of [...spellings, `https://localhost:${sink.port}/`]) {
       const err = await failure(http.send({ url, json: {} }));
       expect(err.retryable).toBe(false);
       expect(err.message).toContain("reaches Herald's own --admin-addr listener");
