@@ -205,9 +205,12 @@ export function commitState(severity: string, states: { info: string; error: str
   throw new DeliveryError(`cannot convert severity ${JSON.stringify(severity)} to ${what}`, false);
 }
 
+/** A page of a commit's statuses (up to 100 objects of about 1.5 KiB on GitHub) fits many times over. */
+export const MAX_STATUS_LIST_BYTES = 1024 * 1024;
+
 /** GETs the statuses of a commit and parses the answer. */
 export async function listStatuses(http: HttpClient, url: string, headers: Record<string, string>): Promise<unknown> {
-  const listed = await http.send({ method: 'GET', url, headers });
+  const listed = await http.send({ method: 'GET', url, headers, maxAnswerBytes: MAX_STATUS_LIST_BYTES });
   return parseJson(http, listed.body, 'list commit statuses');
 }
 

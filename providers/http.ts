@@ -2,8 +2,15 @@
  * The shared HTTP layer every adapter sends through: per-provider timeout, proxy (with
  * credentials), custom CA and client certificate, extra headers, secret masking in every
  * error, and classification of each failure as retryable or not, with `Retry-After`.
+ *
+ * Bounds: at most `maxAnswerBytes` (64 KiB) of an answer is read, then its connection is
+ * dropped. An error answer is reported cut there; a 2xx answer counts as delivered only when it
+ * ended within the bound and the timeout, so an endless answer is never a delivery. Redirects
+ * are followed as Go's client follows them, at most 10, credentials only to the same origin.
+ * No connection may reach Herald's own listeners (`./own-listeners.js`).
  */
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, Pool, ProxyAgent, buildConnector, request, type Dispatcher } from 'undici';
+import { OwnListenerRefused, ownListenerAt } from './own-listeners.js';
 import type { ProviderConfig } from './types.js';
 
 export class DeliveryError extends Error {
@@ -28,11 +35,14 @@ export interface HttpRequest {
   body?: string | Buffer;
   /** Serialised with JSON.stringify and sent with `Content-Type: application/json`. */
   json?: unknown;
+  /** How much of the answer to read (default `MAX_ANSWER_BYTES`); raise it only for answers that are parsed whole. */
+  maxAnswerBytes?: number;
 }
 
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The whole answer: one longer than `maxAnswerBytes` is a failure. */
   body: string;
 }
 
@@ -51,6 +61,10 @@ const MASK = '*****';
 const MIN_MASKED_LENGTH = 4;
 /** Upper bound on a provider's answer kept in an error message. */
 const MAX_ERROR_BODY = 512;
+/** How much of a provider's answer is read by default: enough for error text and Slack's `ok`. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+/** Redirects followed per request, as Go's http.Client (and so Flux) allows. */
+export const MAX_REDIRECTS = 10;
 
 /** Parses `Retry-After` (delta-seconds or an HTTP date) into milliseconds from `now`. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
@@ -72,12 +86,17 @@ export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
+/** `user:password@` after a URL's `://`; each part stops at the characters that end it, so no match backtracks far. */
+const URL_USERINFO = /:\/\/[^/\s:@]*:[^/\s@]+@/g;
+
 export function createMasker(sensitiveValues: readonly string[]): (text: string) => string {
   const values = [...new Set(sensitiveValues.filter((v) => v.length >= MIN_MASKED_LENGTH))]
     // Longest first, so a value containing another is masked whole.
     .sort((a, b) => b.length - a.length);
   return (text: string) => {
-    let masked = text.replace(/(\w+:\/\/)[^/\s:@]*:[^/\s@]+@/g, `$1${MASK}@`);
+    // Anchored on the literal `://`, so that every match attempt fails at once on text without
+    // it: a `\w+` before it made long runs of letters take quadratic time.
+    let masked = text.replace(URL_USERINFO, `://${MASK}@`);
     for (const value of values) masked = masked.split(value).join(MASK);
     return masked;
   };
@@ -92,6 +111,30 @@ function origin(url: string): string {
   }
 }
 
+/**
+ * Wraps undici's connector so that a socket reaches undici only when its peer (after DNS,
+ * before any HTTP byte) is not one of Herald's own listeners. For https the TCP connection is
+ * checked before the TLS handshake, which then runs over it, so the refusal is the same.
+ */
+function refusingOwnListeners(connect: buildConnector.connector): buildConnector.connector {
+  const checked =
+    (callback: buildConnector.Callback): buildConnector.Callback =>
+    (err, socket) => {
+      if (err || !socket) return callback(err ?? new Error('no socket'), null);
+      const listener = ownListenerAt(socket.remoteAddress, socket.remotePort);
+      if (!listener) return callback(null, socket);
+      socket.destroy();
+      callback(new OwnListenerRefused(listener), null);
+    };
+  return (options, callback) => {
+    if (options.protocol !== 'https:' || options.httpSocket) return connect(options, checked(callback));
+    connect(
+      { ...options, protocol: 'http:' },
+      checked((err, tcp) => (err || !tcp ? callback(err ?? new Error('no socket'), null) : connect({ ...options, httpSocket: tcp }, callback))),
+    );
+  };
+}
+
 function buildDispatcher(config: ProviderConfig): Dispatcher {
   const tls = config.tls;
   const connect = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : undefined;
@@ -103,10 +146,35 @@ function buildDispatcher(config: ProviderConfig): Dispatcher {
         : undefined;
     proxy.username = '';
     proxy.password = '';
-    return new ProxyAgent({ uri: proxy.toString(), token, requestTls: connect });
+    // The proxy is what Herald connects to; the target behind it is the proxy's to resolve.
+    const clientFactory = (proxyOrigin: URL, opts: object) =>
+      new Pool(proxyOrigin, { ...opts, connect: refusingOwnListeners((opts as { connect: buildConnector.connector }).connect) });
+    return new ProxyAgent({ uri: proxy.toString(), token, requestTls: connect, clientFactory });
   }
-  return new Agent({ connect });
+  return new Agent({ connect: refusingOwnListeners(buildConnector({ ...connect })) });
 }
+
+/** One request of an exchange: the first, or one a redirect led to. */
+interface Hop {
+  method: NonNullable<HttpRequest['method']>;
+  url: string;
+  headers: Record<string, string>;
+  body: string | Buffer | undefined;
+  /** Whether credentials may still be sent: false from the first hop to another origin on. */
+  credentials: boolean;
+}
+
+/** What was read of one answer. */
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  truncated: boolean;
+  /** Whether the answer arrived whole (not cut short by the timeout or a broken connection). */
+  ended: boolean;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Builds the HTTP client for one provider configuration; reuse it for that configuration. */
 export function createHttpClient(config: ProviderConfig): HttpClient & { close(): Promise<void> } {
@@ -121,44 +189,188 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
       headers['content-type'] ??= headers['Content-Type'] ?? 'application/json';
       delete headers['Content-Type'];
     }
-    const method = req.method ?? 'POST';
-    const where = `${method} ${origin(req.url)}`;
+    const limit = req.maxAnswerBytes ?? MAX_ANSWER_BYTES;
     // Credentials adapters compute (a basic-auth header's base64) are as secret as the Secret.
-    const maskError = (text: string) => createMasker([...config.sensitiveValues, ...credentialValues(headers)])(text);
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(req.url, {
-        method,
-        headers,
-        body,
-        dispatcher,
-        signal: AbortSignal.timeout(config.timeoutMs),
-        headersTimeout: config.timeoutMs,
-        bodyTimeout: config.timeoutMs,
-      });
-    } catch (err) {
+    const secrets = [...config.sensitiveValues, ...credentialValues(headers)];
+    let maskError = createMasker(secrets);
+    // One deadline for the whole exchange, every redirect and the answer's last byte included,
+    // as Go's Client.Timeout (Flux's provider timeout) covers them.
+    const signal = AbortSignal.timeout(config.timeoutMs);
+    let hop: Hop = { method: req.method ?? 'POST', url: req.url, headers, body, credentials: true };
+    const first = `${hop.method} ${origin(req.url)}`;
+
+    for (let redirects = 0; ; redirects++) {
+      const where = redirects === 0 ? first : `${first} (redirected to ${hop.method} ${origin(hop.url)})`;
+      const answer = await exchange(hop, where);
+      const location = headerValue(answer.headers.location);
+      if (!REDIRECT_STATUSES.has(answer.status) || !location) return outcome(answer, where);
+      if (redirects === MAX_REDIRECTS) {
+        throw new DeliveryError(maskError(`${where}: stopped after ${MAX_REDIRECTS} redirects`), false, answer.status);
+      }
+      hop = redirected(hop, answer.status, location, where);
+      // A Location's path and query may carry a token (a signed URL): mask them from now on.
+      secrets.push(...urlSecrets(hop.url));
+      maskError = createMasker(secrets);
+    }
+
+    async function exchange(current: Hop, where: string): Promise<Answer> {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(current.url, {
+          method: current.method,
+          headers: current.headers,
+          body: current.body,
+          dispatcher,
+          signal,
+          headersTimeout: config.timeoutMs,
+          bodyTimeout: config.timeoutMs,
+        });
+      } catch (err) {
+        throw requestFailure(err, where);
+      }
+      // A redirect's own text is of no use.
+      const followed = REDIRECT_STATUSES.has(res.statusCode) && headerValue(res.headers.location);
+      return { status: res.statusCode, headers: res.headers, ...(await readAnswer(res.body, followed ? 0 : limit, signal)) };
+    }
+
+    function outcome(answer: Answer, where: string): HttpResponse {
+      const { status } = answer;
+      if (status >= 200 && status < 300) {
+        // Not retried: the provider may well have taken the notification, and would answer the same again.
+        if (answer.truncated) {
+          const message = `${where}: provider answered ${status} with more than ${limit} bytes: not counted as delivered`;
+          throw new DeliveryError(maskError(message), false, status);
+        }
+        if (!answer.ended) {
+          const why = signal.aborted ? `timed out after ${config.timeoutMs}ms` : 'the connection broke';
+          throw new DeliveryError(maskError(`${where}: provider answered ${status} but its answer did not arrive whole: ${why}`), true, status);
+        }
+        return { status, headers: answer.headers, body: answer.text };
+      }
+      const retryable = isRetryableStatus(status);
+      const retryAfterMs = retryable ? parseRetryAfter(answer.headers['retry-after']) : undefined;
+      // Masked before it is cut: a secret quoted across the cut would otherwise show in part.
+      const masked = maskError(answer.text);
+      const snippet = masked.length > MAX_ERROR_BODY || answer.truncated ? `${masked.slice(0, MAX_ERROR_BODY)}…` : masked;
+      throw new DeliveryError(
+        maskError(`${where}: provider answered ${status}${snippet ? `: ${snippet}` : ''}`),
+        retryable,
+        status,
+        retryAfterMs,
+      );
+    }
+
+    function requestFailure(err: unknown, where: string): DeliveryError {
+      if (err instanceof OwnListenerRefused) return new DeliveryError(maskError(`${where}: ${err.message}`), false);
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || /timeout/i.test(err.name));
       const reason = timedOut ? `timed out after ${config.timeoutMs}ms` : describe(err);
-      throw new DeliveryError(maskError(`${where}: ${reason}`), true);
+      return new DeliveryError(maskError(`${where}: ${reason}`), true);
     }
-    const text = await res.body.text().catch(() => '');
-    if (res.statusCode >= 200 && res.statusCode < 300) {
-      return { status: res.statusCode, headers: res.headers, body: text };
+
+    /**
+     * The request a redirect leads to, as Go's http.Client makes it: 301, 302 and 303 turn
+     * into a GET without body, 307 and 308 repeat the method and body. Credentials (and every
+     * header the Secret set) go only to the same origin, or to the https form of the same host.
+     */
+    function redirected(from: Hop, status: number, location: string, where: string): Hop {
+      const refuse = (why: string) =>
+        new DeliveryError(maskError(`${where}: provider answered ${status}; redirect not followed: ${why}`), false, status);
+      let target: URL;
+      try {
+        target = new URL(location, from.url);
+      } catch {
+        throw refuse('the Location is not a URL');
+      }
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw refuse(`${target.protocol} URLs are not followed`);
+      target.username = '';
+      target.password = '';
+      target.hash = '';
+      const keepBody = status === 307 || status === 308;
+      const credentials = from.credentials && sameCredentialScope(new URL(from.url), target);
+      let headers = Object.fromEntries(
+        Object.entries(from.headers).filter(([name]) => !/^host$/i.test(name) && (keepBody || !/^content-/i.test(name))),
+      );
+      const body = keepBody ? from.body : undefined;
+      if (!credentials) {
+        headers = withoutCredentials(headers, config);
+        if (body !== undefined && secretValues(config).some((value) => body.includes(value))) {
+          throw refuse(`the request body carries a credential and ${origin(target.href)} is another origin`);
+        }
+      }
+      return { method: keepBody ? from.method : 'GET', url: target.href, headers, body, credentials };
     }
-    const retryable = isRetryableStatus(res.statusCode);
-    const retryAfterMs = retryable ? parseRetryAfter(res.headers['retry-after']) : undefined;
-    // Masked before it is cut: a secret quoted across the cut would otherwise show in part.
-    const answer = maskError(text);
-    const snippet = answer.length > MAX_ERROR_BODY ? `${answer.slice(0, MAX_ERROR_BODY)}…` : answer;
-    throw new DeliveryError(
-      maskError(`${where}: provider answered ${res.statusCode}${snippet ? `: ${snippet}` : ''}`),
-      retryable,
-      res.statusCode,
-      retryAfterMs,
-    );
   }
 
   return { send, mask, close: () => dispatcher.close() };
+}
+
+/**
+ * Reads at most `limit` bytes of an answer and drops the connection of a longer one. Never
+ * throws: a broken or timed-out answer is reported as not `ended`.
+ */
+async function readAnswer(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+  signal: AbortSignal,
+): Promise<Pick<Answer, 'text' | 'truncated' | 'ended'>> {
+  const kept: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  const stop = () => body.destroy();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      const room = limit - size;
+      if (chunk.length > room) truncated = true;
+      if (room > 0) {
+        const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        kept.push(part);
+        size += part.length;
+      }
+      if (truncated) {
+        body.destroy();
+        return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: false };
+      }
+    }
+    return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: true };
+  } catch {
+    return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: false };
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+}
+
+/** The parts of a URL past its origin that a server may quote in an error. */
+function urlSecrets(url: string): string[] {
+  const { pathname, search } = new URL(url);
+  return [pathname + search, pathname, search.slice(1), ...[...new URLSearchParams(search).values()]].filter((part) => part !== '/');
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Whether credentials sent to `from` may go to `to`: the same origin, or its upgrade to https on the same host. */
+function sameCredentialScope(from: URL, to: URL): boolean {
+  return from.origin === to.origin || (from.protocol === 'http:' && to.protocol === 'https:' && from.hostname === to.hostname);
+}
+
+/** Header names that carry credentials whatever their value. */
+const CREDENTIAL_HEADER = /auth|cookie|token|secret|passw|api-?key|session/i;
+
+/** The headers fit for another origin: none named like a credential, none the Secret set, none holding a secret value. */
+function withoutCredentials(headers: Record<string, string>, config: ProviderConfig): Record<string, string> {
+  const fromSecret = new Set(Object.keys(config.headers).map((name) => name.toLowerCase()));
+  const secrets = secretValues(config);
+  return Object.fromEntries(
+    Object.entries(headers).filter(
+      ([name, value]) => !CREDENTIAL_HEADER.test(name) && !fromSecret.has(name.toLowerCase()) && !secrets.some((s) => value.includes(s)),
+    ),
+  );
+}
+
+function secretValues(config: ProviderConfig): string[] {
+  return config.sensitiveValues.filter((v) => v.length >= MIN_MASKED_LENGTH);
 }
 
 /** The values of a request's `Authorization` / `Proxy-Authorization` headers, whole and without the scheme. */

@@ -4,6 +4,7 @@
  * listeners together, and shuts down cleanly on SIGTERM.
  */
 import type { FastifyInstance } from 'fastify';
+import { setOwnListeners } from '../providers/own-listeners.js';
 import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from './config.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
@@ -75,6 +76,13 @@ async function run(config: Config): Promise<void> {
   const store = new ResourceStore({ noCrossNamespaceRefs: config.noCrossNamespaceRefs, logger });
   const source = await startResourceSource(config, store, logger);
   const { queue, duplicates, disconnect } = createQueueing(config, logger);
+  // No Provider may deliver to Herald itself (e.g. to the admin API's replay).
+  setOwnListeners([
+    { flag: 'events-addr', ...config.eventsAddr },
+    { flag: 'metrics-addr', ...config.metricsAddr },
+    { flag: 'health-addr', ...config.healthAddr },
+    { flag: 'admin-addr', ...config.adminAddr },
+  ]);
 
   queue.start(source.wrapProcessor(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency })));
   const dispatcher = new Dispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });

@@ -3,7 +3,8 @@
  * HMAC key, header value, proxy credentials, admin token — in anything Herald produces, even
  * when the providers do their worst: answering errors that quote the request back (URL with
  * its path token, every header, basic-auth credentials), quoting a secret right across the
- * point where Herald cuts a long answer, and manifests whose Secrets do not even parse. And
+ * point where Herald cuts a long answer, redirecting to another origin with a token in the
+ * `Location` that the next server quotes back, and manifests whose Secrets do not even parse. And
  * every `generic-hmac` request verifies with the receiving side's own check.
  */
 import { describe, expect, it } from 'vitest';
@@ -44,7 +45,7 @@ function rawSecret(name: string, body: string): string {
 
 describe('secret scan', () => {
   it('never shows a planted secret, whatever the providers answer, and generic-hmac signatures verify', async () => {
-    const [echo500, echo404, basic, cutter, signed] = [await sink(), await sink(), await sink(), await sink(), await sink()];
+    const [echo500, echo404, basic, cutter, signed, redirector] = [await sink(), await sink(), await sink(), await sink(), await sink(), await sink()];
     const deadProxyPort = await freePort();
 
     const adminToken = planted.plant('admintoken');
@@ -71,12 +72,16 @@ describe('secret scan', () => {
     const ftpPass = planted.plant('ftppass');
     const badHeader = planted.plant('badheader');
     const badBase64 = planted.plant('badbase64');
+    // A provider redirecting to another origin with a token in the Location, which the next one quotes back.
+    const locationToken = planted.plant('locationtoken');
+    const redirectKey = planted.plant('redirectkey');
 
     echo500.respondWith(echo(500));
     echo404.respondWith(echo(404));
     basic.respondWith(echo(503));
     // A provider that quotes the key back after a long preamble: right across Herald's 512-character cut.
     cutter.respondWith(() => ({ status: 500, body: `${'.'.repeat(473)} rejected key ${cutterKey}` }));
+    redirector.respondWith(() => ({ status: 307, headers: { location: `${echo500.url}/moved/${locationToken}?sig=${locationToken}` } }));
 
     const manifests: Record<string, string> = {
       'echo500.yaml': provider('echo500', 'generic', '  secretRef:\n    name: echo500\n'),
@@ -94,6 +99,8 @@ describe('secret scan', () => {
       'cutter-secret.yaml': secret('cutter', { token: cutterKey }),
       'signed.yaml': provider('signed', 'generic-hmac', `  address: ${signed.url}/hook\n  secretRef:\n    name: signed\n`),
       'signed-secret.yaml': secret('signed', { token: signedKey, headers: `X-Auth: ${signedHeader}\n` }),
+      'redirector.yaml': provider('redirector', 'generic', `  address: ${redirector.url}/hook\n  secretRef:\n    name: redirector\n`),
+      'redirector-secret.yaml': secret('redirector', { headers: `X-Api-Key: ${redirectKey}\n` }),
       // Broken Secrets and the Providers that name them.
       'alias-secret.yaml': rawSecret('alias', `stringData:\n  password: *${aliasPass}\n`),
       'block-secret.yaml': rawSecret('block', `stringData:\n  password: |${blockPass}\n`),
@@ -105,7 +112,7 @@ describe('secret scan', () => {
       'broken-providers.yaml': ['alias', 'block', 'fold', 'badurl', 'ftp', 'badheader', 'b64']
         .map((name) => provider(`uses-${name}`, 'generic', `  address: http://127.0.0.1:1/x\n  secretRef:\n    name: ${name}\n`))
         .join('---\n'),
-      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed']
+      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector']
         .map((p) => kustomizationAlert({ name: `to-${p}`, provider: p }))
         .join('---\n'),
     };
@@ -131,8 +138,8 @@ describe('secret scan', () => {
     for (const message of ['first', 'second', 'third']) {
       expect((await h.postEvent(kustomizationEvent({ message: `scan ${message}` }))).status).toBe(202);
     }
-    // Five failing providers × three events end as dead letters; the signed one delivers.
-    const deadCount = 5 * 3;
+    // Six failing providers × three events end as dead letters; the signed one delivers.
+    const deadCount = 6 * 3;
     const dead = await until(
       async () => {
         const body = (await (await fetch(`${h.adminUrl}/deliveries?state=failed&limit=500`, { headers: auth })).json()) as {
@@ -154,6 +161,9 @@ describe('secret scan', () => {
     expect(echo500.requests.length).toBeGreaterThan(0);
     expect(echo500.requests[0]?.url).toBe(`/hooks/${pathToken}?key=${queryToken}`);
     expect(echo500.requests[0]?.headers['x-api-key']).toBe(apiKey);
+    const followed = echo500.requests.find((r) => r.url.startsWith('/moved/'));
+    expect(followed?.url).toBe(`/moved/${locationToken}?sig=${locationToken}`);
+    expect(followed?.headers['x-api-key']).toBeUndefined();
     expect(basic.requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from(`${basicUser}:${basicPass}`).toString('base64')}`);
     const lastErrors = dead.map((d) => `${d.data.provider}: ${d.lastError ?? ''}`);
     expect(lastErrors.filter((e) => e.includes('*****')).length).toBeGreaterThan(0);
