@@ -174,6 +174,17 @@ interface Answer {
   ended: boolean;
 }
 
+/**
+ * Header names are case-insensitive: the Secret's `headers` and the adapter's own merge by
+ * lower-cased name, the adapter's winning, so `generic-hmac`'s `X-Signature` replaces an
+ * `x-signature` the Secret sets instead of both being sent.
+ */
+export function mergeHeaders(...layers: Array<Record<string, string>>): Record<string, string> {
+  const merged: Record<string, string> = {};
+  for (const layer of layers) for (const [name, value] of Object.entries(layer)) merged[name.toLowerCase()] = value;
+  return merged;
+}
+
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Builds the HTTP client for one provider configuration; reuse it for that configuration. */
@@ -182,12 +193,11 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
   const mask = createMasker(config.sensitiveValues);
 
   async function send(req: HttpRequest): Promise<HttpResponse> {
-    const headers: Record<string, string> = { ...config.headers, ...req.headers };
+    const headers = mergeHeaders(config.headers, req.headers ?? {});
     let body = req.body;
     if (req.json !== undefined) {
       body = JSON.stringify(req.json);
-      headers['content-type'] ??= headers['Content-Type'] ?? 'application/json';
-      delete headers['Content-Type'];
+      headers['content-type'] ??= 'application/json';
     }
     const limit = req.maxAnswerBytes ?? MAX_ANSWER_BYTES;
     // Credentials adapters compute (a basic-auth header's base64) are as secret as the Secret.

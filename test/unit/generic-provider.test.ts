@@ -68,6 +68,22 @@ describe('generic and generic-hmac adapters', () => {
     expect(req?.headers['x-signature']).toBe(`sha256=${expected}`);
   });
 
+  it("generic-hmac's X-Signature replaces one the Secret's headers set, whatever its case", async () => {
+    const config = testProviderConfig({
+      type: 'generic-hmac',
+      address: sink.url,
+      token: 'hmac-secret-key',
+      headers: { 'X-SIGNATURE': 'from-the-secret', 'Content-TYPE': 'text/plain', 'X-Team': 'platform' },
+    });
+    await genericHmac.send(kustomizationEvent(), { config, http: createHttpClient(config) });
+    const [req] = await sink.waitFor(1);
+    const expected = createHmac('sha256', 'hmac-secret-key').update(req?.body ?? '').digest('hex');
+    // Two headers of one name would arrive joined ("from-the-secret, sha256=…").
+    expect(req?.headers['x-signature']).toBe(`sha256=${expected}`);
+    expect(req?.headers['content-type']).toBe('application/json');
+    expect(req?.headers['x-team']).toBe('platform');
+  });
+
   it('generic-hmac is not usable without a token', () => {
     expect(genericHmac.validate?.(testProviderConfig({ type: 'generic-hmac', address: sink.url }))).toMatch(/token/);
   });
