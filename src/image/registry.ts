@@ -81,6 +81,11 @@ const DEFAULT_TOKEN_LIFETIME_S = 60;
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_ERROR_TEXT = 300;
 
+interface Masker {
+  (text: string): string;
+  add(value: string): void;
+}
+
 type AuthState =
   | { kind: 'anonymous'; origin: string }
   | { kind: 'basic'; origin: string }
@@ -147,11 +152,17 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   /** Per realm, service, scope set and credentials: a token and when it expires. */
   const tokens = new Map<string, { token: string; expiresAt: number }>();
 
-  function maskerFor(credentials: RegistryCredentials | undefined, extra: string[] = []): (text: string) => string {
+  /**
+   * The masker of one scan: the credentials, and every token obtained during it (the registry
+   * may quote the Authorization header back in an error).
+   */
+  function maskerFor(credentials: RegistryCredentials | undefined): Masker {
     const c = credentials ?? {};
-    const values = [c.password, c.identityToken, c.registryToken, options.proxy?.password, ...extra].filter((v): v is string => !!v);
+    const values = [c.password, c.identityToken, c.registryToken, options.proxy?.password].filter((v): v is string => !!v);
     if (c.username && c.password) values.push(basicAuth(c.username, c.password).slice(6));
-    return createMasker(values);
+    const mask = ((text: string) => createMasker(values)(text)) as Masker;
+    mask.add = (value) => values.push(value);
+    return mask;
   }
 
   /** One HTTP exchange, retried on 408/429/5xx and network errors within the scan's deadline. */
@@ -270,7 +281,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     scopes: string[],
     credentials: RegistryCredentials | undefined,
     signal: AbortSignal,
-    mask: (t: string) => string,
+    mask: Masker,
   ): Promise<string> {
     if (credentials?.registryToken) return credentials.registryToken;
     const identity = createHash('sha256')
@@ -278,7 +289,10 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       .digest('hex');
     const key = JSON.stringify([state.realm, state.service, [...scopes].sort(), identity]);
     const cached = tokens.get(key);
-    if (cached && cached.expiresAt > Date.now()) return cached.token;
+    if (cached && cached.expiresAt > Date.now()) {
+      mask.add(cached.token);
+      return cached.token;
+    }
 
     let res: Response | undefined;
     let method: 'GET' | 'POST' = 'POST';
@@ -311,6 +325,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     }
     const value = typeof parsed.access_token === 'string' && parsed.access_token ? parsed.access_token : parsed.token;
     if (typeof value !== 'string' || value === '') throw new RegistryError(`${where}: token response has no token`);
+    mask.add(value);
     const lifetimeS = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_LIFETIME_S;
     const expiresAt = Date.now() + lifetimeS * 1000 - TOKEN_EXPIRY_MARGIN_MS;
     if (expiresAt > Date.now()) tokens.set(key, { token: value, expiresAt });
@@ -328,7 +343,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     extraHeaders: Record<string, string>,
     credentials: RegistryCredentials | undefined,
     signal: AbortSignal,
-    mask: (t: string) => string,
+    mask: Masker,
   ): Promise<Response> {
     const state = await authState(ref, signal, mask);
     const scopes = [`repository:${ref.repository}:pull`];
@@ -339,7 +354,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       } else if (state.kind === 'bearer') {
         headers.authorization = `Bearer ${await token(state, scopes, credentials, signal, mask)}`;
       }
-      const res = await send(method, url, headers, signal, (t) => mask(headers.authorization ? createMasker([headers.authorization.slice(7)])(t) : t));
+      const res = await send(method, url, headers, signal, mask);
       if (res.status !== 401 || state.kind !== 'bearer' || round > 0) return res;
       const wanted = parseChallenges(header(res, 'www-authenticate') ?? '')
         .find((c) => c.scheme === 'bearer')

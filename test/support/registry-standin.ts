@@ -32,6 +32,8 @@ export interface StandinOptions {
   failures?: { status: number; retryAfter?: string }[];
   /** Delay before answering tags/list. */
   delayMs?: number;
+  /** An unhelpful registry: every error message quotes the request's headers back. */
+  quoteRequests?: boolean;
 }
 
 export interface RecordedRequest {
@@ -47,16 +49,14 @@ export interface Standin {
   requests: RecordedRequest[];
   /** Tokens the realm issued, with their scopes. */
   tokensIssued: { scope: string[]; via: 'anonymous' | 'basic' | 'refresh' }[];
+  /** The token values themselves, to check no message shows one. */
+  tokenValues: string[];
   options: StandinOptions;
   close(): Promise<void>;
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-}
-
-function registryError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  json(res, status, { errors: [{ code, message }] }, headers);
 }
 
 export function digestOf(repo: string, tag: string): string {
@@ -66,6 +66,7 @@ export function digestOf(repo: string, tag: string): string {
 export async function startStandin(options: StandinOptions): Promise<Standin> {
   const requests: RecordedRequest[] = [];
   const tokensIssued: Standin['tokensIssued'] = [];
+  const tokenValues: string[] = [];
   const tokens = new Map<string, string[]>();
   const failures = [...(options.failures ?? [])];
   let base = '';
@@ -92,11 +93,15 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
   const issue = (res: ServerResponse, scope: string[], via: 'anonymous' | 'basic' | 'refresh') => {
     const token = randomBytes(12).toString('hex');
     tokens.set(token, scope);
+    tokenValues.push(token);
     tokensIssued.push({ scope, via });
     json(res, 200, { token, expires_in: options.tokenLifetimeS ?? 300 });
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const quoted = options.quoteRequests ? `; you sent ${JSON.stringify(req.headers)}` : '';
+    const registryError = (r: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+      json(r, status, { errors: [{ code, message: message + quoted }] }, headers);
     const url = new URL(req.url ?? '/', base);
     const h = req.headers.authorization ?? '';
     requests.push({ method: req.method ?? '', url: url.pathname + url.search, authorization: h.startsWith('Basic ') ? 'basic' : h.startsWith('Bearer ') ? 'bearer' : 'none' });
@@ -110,10 +115,10 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
         if (options.identityToken && form.get('refresh_token') === options.identityToken) {
           return issue(res, (form.get('scope') ?? '').split(' ').filter(Boolean), 'refresh');
         }
-        return json(res, 401, { details: 'bad refresh token' });
+        return json(res, 401, { details: `bad refresh token${quoted} ${body}` });
       }
       if (h.startsWith('Basic ')) {
-        return basicUser(req) ? issue(res, scope, 'basic') : json(res, 401, { details: 'incorrect username or password' });
+        return basicUser(req) ? issue(res, scope, 'basic') : json(res, 401, { details: `incorrect username or password${quoted}` });
       }
       return options.anonymousTokens ? issue(res, scope, 'anonymous') : json(res, 401, { details: 'authentication required' });
     }
@@ -176,6 +181,7 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
     host: `127.0.0.1:${port}`,
     requests,
     tokensIssued,
+    tokenValues,
     options,
     close: () =>
       new Promise<void>((resolve) => {
