@@ -266,12 +266,13 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       throw new RegistryError(`GET ${origin}/v2/: Bearer realm is not a URL`, 401);
     }
     const registryUrl = new URL(origin);
+    const shown = `${realm.protocol}//${realm.host}`;
     const allowHttp = registryUrl.protocol === 'http:';
     if (realm.protocol !== 'https:' && !(allowHttp && realm.protocol === 'http:')) {
-      throw new RegistryError(`GET ${origin}/v2/: refusing token realm ${realm.origin}: it must be https`, 401);
+      throw new RegistryError(`GET ${origin}/v2/: refusing token realm ${shown}: it must be https`, 401);
     }
     if (isInternalIp(realm.hostname.replace(/^\[|\]$/g, '')) && realm.hostname !== registryUrl.hostname) {
-      throw new RegistryError(`GET ${origin}/v2/: refusing token realm ${realm.origin}: an internal address other than the registry's`, 401);
+      throw new RegistryError(`GET ${origin}/v2/: refusing token realm ${shown}: an internal address other than the registry's`, 401);
     }
     return { kind: 'bearer', origin, realm: realm.toString(), service: challenge.params.service };
   }

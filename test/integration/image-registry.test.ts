@@ -108,6 +108,25 @@ describe('authentication', () => {
   });
 });
 
+describe('token realm and scopes', () => {
+  it('a 401 asking for another scope gets one more token and one retry', async () => {
+    const { s, c, ref } = await setup({ repositories: { 'team/app': ['v1'] }, auth: 'bearer', anonymousTokens: true, extraScope: 'repository:team/base:pull' });
+    expect(await c.listTags(ref, undefined, 5000)).toEqual(['v1']);
+    expect(s.tokensIssued.map((t) => t.scope)).toEqual([['repository:team/app:pull'], ['repository:team/app:pull', 'repository:team/base:pull']]);
+  });
+
+  it.each([
+    ['an internal address other than the registry', 'http://10.1.2.3/token', 'refusing token realm http://10.1.2.3: an internal address other than the registry'],
+    ['link-local metadata endpoints', 'http://169.254.169.254/latest', 'refusing token realm http://169.254.169.254: an internal address'],
+    ['a scheme other than http(s)', 'file:///etc/passwd', 'refusing token realm file://: it must be https'],
+  ])('refuses a realm on %s', async (_name, realm, message) => {
+    const { s, c, ref } = await setup({ repositories: { 'team/app': ['v1'] }, auth: 'bearer', anonymousTokens: true, realm }, { maxAttempts: 1 });
+    const err = await failure(c.listTags(ref, undefined, 5000));
+    expect(err.message).toContain(message);
+    expect(s.requests.map((r) => r.url)).toEqual(['/v2/']);
+  });
+});
+
 describe('pagination', () => {
   it.each(['relative', 'absolute'] as const)('follows a %s Link across pages, in order', async (link) => {
     const all = tags(25);

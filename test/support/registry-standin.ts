@@ -32,6 +32,10 @@ export interface StandinOptions {
   failures?: { status: number; retryAfter?: string }[];
   /** Delay before answering tags/list. */
   delayMs?: number;
+  /** Bearer: the realm the challenge names, instead of the stand-in's own `/token`. */
+  realm?: string;
+  /** Bearer: a scope every token must also carry (a registry that asks for more than pull). */
+  extraScope?: string;
   /** An unhelpful registry: every error message quotes the request's headers back. */
   quoteRequests?: boolean;
 }
@@ -81,13 +85,14 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
   const challenge = (scope?: string) =>
     options.auth === 'basic'
       ? 'Basic realm="standin"'
-      : `Bearer realm="${base}/token",service="standin"${scope ? `,scope="${scope}"` : ''}`;
+      : `Bearer realm="${options.realm ?? `${base}/token`}",service="standin"${scope ? `,scope="${scope}"` : ''}`;
 
   const authorised = (req: IncomingMessage, scope: string): boolean => {
     if (!options.auth || options.auth === 'none') return true;
     if (options.auth === 'basic') return basicUser(req) !== undefined;
     const h = req.headers.authorization ?? '';
-    return h.startsWith('Bearer ') && (tokens.get(h.slice(7)) ?? []).includes(scope);
+    const granted = tokens.get(h.slice(7)) ?? [];
+    return h.startsWith('Bearer ') && granted.includes(scope) && (!options.extraScope || granted.includes(options.extraScope));
   };
 
   const issue = (res: ServerResponse, scope: string[], via: 'anonymous' | 'basic' | 'refresh') => {
@@ -135,7 +140,8 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
     const scope = `repository:${repo}:pull`;
     if (!m) return registryError(res, 404, 'NOT_FOUND', 'not found');
     if (!authorised(req, scope)) {
-      return registryError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'www-authenticate': challenge(scope) });
+      const wanted = options.extraScope ? `${scope} ${options.extraScope}` : scope;
+      return registryError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'www-authenticate': challenge(wanted) });
     }
     const tags = options.repositories[repo];
     if (!tags) return registryError(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry');
