@@ -173,6 +173,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     signal: AbortSignal,
     mask: (text: string) => string,
     body?: string,
+    attempts = maxAttempts,
   ): Promise<Response> {
     const where = `${method} ${url}`;
     for (let attempt = 1; ; attempt++) {
@@ -192,11 +193,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         if (signal.aborted) throw new RegistryError(mask(`${where}: scan timed out`));
         if (err instanceof RegistryError) throw err;
         const reason = isTimeout(err) ? `timed out after ${requestTimeoutMs}ms` : describe(err);
-        if (attempt >= maxAttempts) throw new RegistryError(mask(`${where}: ${reason}`));
+        if (attempt >= attempts) throw new RegistryError(mask(`${where}: ${reason}`));
         await backoff(attempt, undefined, signal, where, mask);
         continue;
       }
-      if (!RETRYABLE.has(res.status) || attempt >= maxAttempts) return res;
+      if (!RETRYABLE.has(res.status) || attempt >= attempts) return res;
       const retryAfter = parseRetryAfter(header(res, 'retry-after'));
       if (retryAfter !== undefined && retryAfter > maxRetryDelayMs) {
         throw new RegistryError(
@@ -228,10 +229,12 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const known = authStates.get(ref.registry);
     if (known) return known;
     let lastError: RegistryError | undefined;
-    for (const origin of candidateOrigins(ref)) {
+    const origins = candidateOrigins(ref);
+    for (const [i, origin] of origins.entries()) {
       let res: Response;
       try {
-        res = await send('GET', `${origin}/v2/`, {}, signal, mask);
+        // A fallback follows: one https attempt, not a round of backoff, before trying http.
+        res = await send('GET', `${origin}/v2/`, {}, signal, mask, undefined, i < origins.length - 1 ? 1 : maxAttempts);
       } catch (err) {
         // go-containerregistry tries https, then http, for local registries.
         lastError = err as RegistryError;

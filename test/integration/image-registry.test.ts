@@ -232,6 +232,13 @@ describe('errors, retries and bounds', () => {
     expect(err.message).toContain('response larger than 200 bytes');
   });
 
+  it('a loopback registry without insecure: one https attempt, then plain http at once', async () => {
+    const { s, c } = await setup({ repositories: { 'team/app': ['a'] } }, { retryBaseDelayMs: 2000 });
+    const started = Date.now();
+    expect(await c.listTags(parseImageReference(`${s.host}/team/app`), undefined, 10_000)).toEqual(['a']);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
   it('an unreachable registry', async () => {
     const c = createRegistryClient({ maxAttempts: 1 });
     open.push(c);
