@@ -11,6 +11,7 @@ import type { ValidImagePolicy } from './manifests.js';
 import { PolicyError, compilePolicy, selectLatest, type CompiledPolicy } from './policy.js';
 import type { ReconcileOutcome } from './repository.js';
 import { RECONCILE_REQUEST_ANNOTATION, markFailed, markStalled, markSucceeded, notification } from './status.js';
+import type { RefStore } from './ref-store.js';
 import type { TagStore } from './tag-store.js';
 import { formatDuration } from './duration.js';
 import {
@@ -28,6 +29,8 @@ export const DEPENDENCY_REQUEUE_MS = 30_000;
 
 export interface PolicyEnvironment {
   store: TagStore;
+  /** Keeps each policy's `latestRef` across restarts (see ref-store.ts); optional. */
+  refs?: RefStore;
   /** An ImageRepository with its current status; undefined when it does not exist. */
   repository(namespace: string, name: string): ImageRepository | undefined;
   /** The digest of `tag` in the repository's registry (see `fetchDigest`). */
@@ -59,10 +62,22 @@ function accessAllowed(repo: ImageRepository, namespace: string, labels: Record<
 
 export async function reconcileImagePolicy(valid: ValidImagePolicy, env: PolicyEnvironment): Promise<ReconcileOutcome<ImagePolicyStatus>> {
   const obj: ImagePolicy = valid.resource;
-  const before = obj.status ?? {};
-  if (obj.spec.suspend) return { status: before };
+  if (obj.spec.suspend) return { status: obj.status ?? {} };
   const now = env.now?.() ?? new Date();
   const generation = obj.metadata.generation;
+  const key = objectKey(obj.metadata);
+  let before = obj.status ?? {};
+  if (!before.latestRef && env.refs) {
+    // After a restart: the stored ref stands in for the lost status, so an unchanged tag is
+    // not announced again.
+    let stored: ImageRef | undefined;
+    try {
+      stored = await env.refs.get(key);
+    } catch {
+      stored = undefined;
+    }
+    if (stored) before = { ...before, latestRef: stored, conditions: markSucceeded(before.conditions, policyReadyMessage(stored, undefined), generation, now) };
+  }
   const status: ImagePolicyStatus = { ...before, observedGeneration: generation };
   const requested = obj.metadata.annotations?.[RECONCILE_REQUEST_ANNOTATION];
   if (requested !== undefined) status.lastHandledReconcileAt = requested;
@@ -92,7 +107,7 @@ export async function reconcileImagePolicy(valid: ValidImagePolicy, env: PolicyE
   const repoName = obj.spec.imageRepositoryRef.name;
   const repoRef = `ImageRepository/${repoNamespace}/${repoName}`;
   if (repoNamespace !== obj.metadata.namespace && env.noCrossNamespaceRefs) {
-    return fail(ImageReasons.AccessDenied, `failed to get the referred ImageRepository: cannot access '${repoRef}', cross-namespace references have been blocked`, undefined);
+    return fail(ImageReasons.AccessDenied, `failed to get the referred ImageRepository: cannot access '${repoRef}', cross-namespace references have been blocked`);
   }
   const repo = env.repository(repoNamespace, repoName);
   if (!repo) {
@@ -105,7 +120,6 @@ export async function reconcileImagePolicy(valid: ValidImagePolicy, env: PolicyE
     return fail(
       ImageReasons.AccessDenied,
       `failed to get the referred ImageRepository: access denied: '${repoRef}' does not admit namespace '${obj.metadata.namespace}' in spec.accessFrom`,
-      undefined,
     );
   }
   try {
@@ -164,6 +178,13 @@ export async function reconcileImagePolicy(valid: ValidImagePolicy, env: PolicyE
     if (current) status.observedPreviousRef = current;
     else delete status.observedPreviousRef;
     status.latestRef = latest;
+  }
+  if (env.refs && !sameImageRef(obj.status?.latestRef, latest)) {
+    try {
+      await env.refs.put(key, latest);
+    } catch (err) {
+      return fail(ImageReasons.Failure, `failed to record the latest image ref: ${(err as Error).message}`);
+    }
   }
 
   const message = policyReadyMessage(status.latestRef as ImageRef, status.observedPreviousRef);

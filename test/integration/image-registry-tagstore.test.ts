@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { validateImageRepository } from '../../src/image/manifests.js';
 import { createRegistryClient } from '../../src/image/registry.js';
 import { reconcileImageRepository } from '../../src/image/repository.js';
+import { RedisRefStore } from '../../src/image/ref-store.js';
 import { MemoryTagStore, RedisTagStore, TagStoreError, type StoredScan } from '../../src/image/tag-store.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startStandin } from '../support/registry-standin.js';
@@ -81,6 +82,20 @@ describe('RedisTagStore', () => {
       await client.close();
       await standin.close();
     }
+  });
+});
+
+describe('RedisRefStore', () => {
+  it('keeps a policy ref under the prefix with an expiry; a damaged one reads as none', async () => {
+    const redis = connect();
+    const refs = new RedisRefStore(redis, { prefix, ttlMs: 60_000 });
+    await refs.put('apps/app', { name: 'ghcr.io/a/b', tag: 'v1', digest: 'sha256:00' });
+    expect(await refs.get('apps/app')).toEqual({ name: 'ghcr.io/a/b', tag: 'v1', digest: 'sha256:00' });
+    expect(await redis.pttl(`${prefix}:image-policy-ref:apps/app`)).toBeGreaterThan(50_000);
+    await redis.set(`${prefix}:image-policy-ref:apps/bad`, '[1,2');
+    expect(await refs.get('apps/bad')).toBeUndefined();
+    await refs.delete('apps/app');
+    expect(await refs.get('apps/app')).toBeUndefined();
   });
 });
 

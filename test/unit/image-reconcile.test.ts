@@ -7,6 +7,7 @@ import { reconcileImagePolicy, type PolicyEnvironment } from '../../src/image/im
 import { validateImagePolicy, validateImageRepository, type ValidImagePolicy, type ValidImageRepository } from '../../src/image/manifests.js';
 import { RegistryError, type RegistryClient } from '../../src/image/registry.js';
 import { reconcileImageRepository, tagsRevision, type RepositoryEnvironment } from '../../src/image/repository.js';
+import { MemoryRefStore } from '../../src/image/ref-store.js';
 import { MemoryTagStore } from '../../src/image/tag-store.js';
 import type { ImageRepository } from '../../src/image/types.js';
 
@@ -382,6 +383,22 @@ describe('ImagePolicy reconcile', () => {
     expect((await run(other)).status.conditions?.[0]?.message).toBe(
       "failed to get the referred ImageRepository: cannot access 'ImageRepository/apps/app', cross-namespace references have been blocked",
     );
+  });
+
+  it('after a restart (no status), the stored latestRef stands in: no event unless the tag changed', async () => {
+    const { w, repo, env, run } = await policyWorld(['1.0.0']);
+    env.refs = new MemoryRefStore();
+    const spec = { policy: { semver: { range: '>=1.0.0' } } };
+    expect((await run(policy(spec))).event?.severity).toBe('info');
+    const restarted = await run(policy(spec));
+    expect(restarted.event).toBeUndefined();
+    expect(restarted.trace).toBe('Latest image tag for ghcr.io/team/app resolved to 1.0.0');
+    expect(restarted.status.latestRef).toEqual({ name: 'ghcr.io/team/app', tag: '1.0.0' });
+    w.tags = ['1.0.0', '1.1.0'];
+    later(w, 300_000);
+    await scan(w, repo);
+    const changed = await run(policy(spec));
+    expect(changed.event?.message).toBe('Latest image tag for ghcr.io/team/app resolved to 1.1.0 (previously ghcr.io/team/app:1.0.0)');
   });
 
   it('suspended: nothing happens', async () => {
