@@ -201,7 +201,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       const retryAfter = parseRetryAfter(header(res, 'retry-after'));
       if (retryAfter !== undefined && retryAfter > maxRetryDelayMs) {
         throw new RegistryError(
-          mask(`${errorText(where, res)} (the registry asked to retry after ${Math.ceil(retryAfter / 1000)}s, longer than the ${Math.ceil(maxRetryDelayMs / 1000)}s a scan waits)`),
+          `${errorText(where, res, mask)} (the registry asked to retry after ${Math.ceil(retryAfter / 1000)}s, longer than the ${Math.ceil(maxRetryDelayMs / 1000)}s a scan waits)`,
           res.status,
         );
       }
@@ -250,7 +250,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
 
   function stateFromPing(origin: string, res: Response, mask: (t: string) => string): AuthState {
     if (res.status === 200) return { kind: 'anonymous', origin };
-    if (res.status !== 401) throw new RegistryError(mask(errorText(`GET ${origin}/v2/`, res)), res.status);
+    if (res.status !== 401) throw new RegistryError(errorText(`GET ${origin}/v2/`, res, mask), res.status);
     const challenges = parseChallenges(header(res, 'www-authenticate') ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
@@ -320,7 +320,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       res = await send('GET', url.toString(), headers, signal, mask);
     }
     const where = `${method} ${url.origin}${url.pathname}`;
-    if (res.status !== 200) throw new RegistryError(mask(errorText(where, res)), res.status);
+    if (res.status !== 200) throw new RegistryError(errorText(where, res, mask), res.status);
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       parsed = JSON.parse(res.body.toString('utf8'));
@@ -386,7 +386,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         url = withPageSize(url, n);
         res = await authorised(ref, 'GET', url, { accept: 'application/json' }, credentials, signal, mask);
       }
-      if (res.status !== 200) throw new RegistryError(mask(errorText(`GET ${url}`, res)), res.status);
+      if (res.status !== 200) throw new RegistryError(errorText(`GET ${url}`, res, mask), res.status);
       let body: { tags?: unknown };
       try {
         body = JSON.parse(res.body.toString('utf8'));
@@ -418,10 +418,10 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     const head = await authorised(ref, 'HEAD', url, { accept: MANIFEST_TYPES }, credentials, signal, mask);
     const fromHead = head.status === 200 ? header(head, 'docker-content-digest') : undefined;
     if (fromHead) return fromHead;
-    if (head.status !== 200 && head.status !== 405) throw new RegistryError(mask(errorText(`HEAD ${url}`, head)), head.status);
+    if (head.status !== 200 && head.status !== 405) throw new RegistryError(errorText(`HEAD ${url}`, head, mask), head.status);
     // Without the header (or HEAD), the digest is the sha256 of the manifest as served.
     const res = await authorised(ref, 'GET', url, { accept: MANIFEST_TYPES }, credentials, signal, mask);
-    if (res.status !== 200) throw new RegistryError(mask(errorText(`GET ${url}`, res)), res.status);
+    if (res.status !== 200) throw new RegistryError(errorText(`GET ${url}`, res, mask), res.status);
     return header(res, 'docker-content-digest') ?? `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
   }
 
@@ -475,10 +475,12 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /**
- * `GET <url>: CODE: message; CODE: message` from the distribution error body, or
- * `GET <url>: unexpected status code 404 Not Found` (go-containerregistry's wording).
+ * `GET <url>: CODE: message; CODE: message (404 Not Found)` from the distribution error body,
+ * or `GET <url>: unexpected status code 404 Not Found` (go-containerregistry's wording). The
+ * registry's text is masked before it is cut, so a credential it quotes across the cut does
+ * not show in part.
  */
-function errorText(where: string, res: Response): string {
+export function errorText(where: string, res: { status: number; body: Buffer }, mask: (text: string) => string): string {
   let details: string[] = [];
   try {
     const body = JSON.parse(res.body.toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
@@ -486,10 +488,10 @@ function errorText(where: string, res: Response): string {
   } catch {
     // Not a distribution error body.
   }
-  const text = details.filter(Boolean).join('; ');
+  const masked = mask(details.filter(Boolean).join('; '));
+  const text = masked.length > MAX_ERROR_TEXT ? `${masked.slice(0, MAX_ERROR_TEXT)}…` : masked;
   const status = `${res.status}${STATUS_TEXT[res.status] ? ` ${STATUS_TEXT[res.status]}` : ''}`;
-  const out = text ? `${where}: ${text} (${status})` : `${where}: unexpected status code ${status}`;
-  return out.length > MAX_ERROR_TEXT + where.length ? `${out.slice(0, MAX_ERROR_TEXT + where.length)}…` : out;
+  return mask(text ? `${where}: ${text} (${status})` : `${where}: unexpected status code ${status}`);
 }
 
 async function readBounded(body: AsyncIterable<Buffer> & { destroy?: (err?: Error) => void }, limit: number, where: string): Promise<Buffer> {

@@ -1,6 +1,7 @@
 /** Docker config Secrets → registry credentials, and WWW-Authenticate parsing. */
 import { describe, expect, it } from 'vitest';
 import { credentialsFromDockerConfig, parseChallenges } from '../../src/image/registry-auth.js';
+import { errorText } from '../../src/image/registry.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -81,5 +82,23 @@ describe('WWW-Authenticate', () => {
     ['', []],
   ])('%s', (header, expected) => {
     expect(parseChallenges(header)).toEqual(expected);
+  });
+});
+
+describe('registry error text', () => {
+  const secretValue = 'zq9x7w-planted-credential';
+  const mask = (text: string) => text.split(secretValue).join('*****');
+  const answer = (message: string, status = 403) => ({ status, body: Buffer.from(JSON.stringify({ errors: [{ code: 'DENIED', message }] })) });
+
+  it('names the codes, messages and status', () => {
+    expect(errorText('GET https://r/v2/a/tags/list', answer('no'), mask)).toBe('GET https://r/v2/a/tags/list: DENIED: no (403 Forbidden)');
+    expect(errorText('GET https://r/v2/', { status: 404, body: Buffer.from('<html>') }, mask)).toBe('GET https://r/v2/: unexpected status code 404 Not Found');
+  });
+
+  it('masks a credential the registry quotes right across the cut, before cutting', () => {
+    // "DENIED: " is 8 characters: the value starts 2 characters before the 300-character cut.
+    const text = errorText('GET https://r/v2/', answer(`${'.'.repeat(290)}${secretValue}`), mask);
+    expect(text).not.toContain(secretValue.slice(0, 2));
+    expect(text.length).toBeLessThan(400);
   });
 });
