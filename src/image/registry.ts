@@ -76,6 +76,8 @@ const MANIFEST_TYPES = [
 /** The page size Quay accepts. */
 const QUAY_PAGE_SIZE = 100;
 const TOKEN_EXPIRY_MARGIN_MS = 10_000;
+/** Tokens cached per client (one per scope set and credentials). */
+const MAX_CACHED_TOKENS = 1000;
 /** Docker's token spec: a token without `expires_in` lives 60 seconds. */
 const DEFAULT_TOKEN_LIFETIME_S = 60;
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
@@ -332,8 +334,17 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     mask.add(value);
     const lifetimeS = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_LIFETIME_S;
     const expiresAt = Date.now() + lifetimeS * 1000 - TOKEN_EXPIRY_MARGIN_MS;
-    if (expiresAt > Date.now()) tokens.set(key, { token: value, expiresAt });
+    if (expiresAt > Date.now()) cacheToken(key, { token: value, expiresAt });
     return value;
+  }
+
+  /** Caches a token; expired ones go first, then the oldest beyond the bound. */
+  function cacheToken(key: string, entry: { token: string; expiresAt: number }): void {
+    const now = Date.now();
+    for (const [k, v] of tokens) if (v.expiresAt <= now) tokens.delete(k);
+    tokens.delete(key);
+    tokens.set(key, entry);
+    while (tokens.size > MAX_CACHED_TOKENS) tokens.delete(tokens.keys().next().value as string);
   }
 
   /**
