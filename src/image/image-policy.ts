@@ -10,7 +10,7 @@ import { ImageReferenceError, parseImageReference } from './image-ref.js';
 import type { ValidImagePolicy } from './manifests.js';
 import { PolicyError, compilePolicy, selectLatest, type CompiledPolicy } from './policy.js';
 import type { ReconcileOutcome } from './repository.js';
-import { RECONCILE_REQUEST_ANNOTATION, markFailed, markStalled, markSucceeded, notification } from './status.js';
+import { RECONCILE_REQUEST_ANNOTATION, markFailed, markStalled, markSucceeded, notification, observedGenerationAfter } from './status.js';
 import type { RefStore } from './ref-store.js';
 import type { TagStore } from './tag-store.js';
 import { formatDuration } from './duration.js';
@@ -78,18 +78,19 @@ export async function reconcileImagePolicy(valid: ValidImagePolicy, env: PolicyE
     }
     if (stored) before = { ...before, latestRef: stored, conditions: markSucceeded(before.conditions, policyReadyMessage(stored, undefined), generation, now) };
   }
-  const status: ImagePolicyStatus = { ...before, observedGeneration: generation };
+  const status: ImagePolicyStatus = { ...before };
   const requested = obj.metadata.annotations?.[RECONCILE_REQUEST_ANNOTATION];
   if (requested !== undefined) status.lastHandledReconcileAt = requested;
   const progress =
     before.observedGeneration !== undefined && generation !== undefined && before.observedGeneration !== generation
       ? `processing object: new generation ${before.observedGeneration} -> ${generation}`
       : 'reconciliation in progress';
-  const finish = (requeue: ReconcileOutcome<ImagePolicyStatus>['requeue'], trace: string): ReconcileOutcome<ImagePolicyStatus> => ({
-    status,
-    requeue,
-    ...notification('ImagePolicy', obj.metadata, before.conditions, status.conditions, trace, now),
-  });
+  const finish = (requeue: ReconcileOutcome<ImagePolicyStatus>['requeue'], trace: string): ReconcileOutcome<ImagePolicyStatus> => {
+    const observed = observedGenerationAfter(status.conditions, generation, before.observedGeneration);
+    if (observed === undefined) delete status.observedGeneration;
+    else status.observedGeneration = observed;
+    return { status, requeue, ...notification('ImagePolicy', obj.metadata, before.conditions, status.conditions, trace, now) };
+  };
   const stall = (reason: string, message: string) => {
     status.conditions = markStalled(status.conditions, reason, message, generation, now);
     return finish(undefined, message);

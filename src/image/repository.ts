@@ -25,7 +25,15 @@ import {
   type SecretData,
 } from './registry-auth.js';
 import type { RegistryClient } from './registry.js';
-import { RECONCILE_REQUEST_ANNOTATION, markFailed, markStalled, markSucceeded, notification, type Notification } from './status.js';
+import {
+  RECONCILE_REQUEST_ANNOTATION,
+  markFailed,
+  markStalled,
+  markSucceeded,
+  notification,
+  observedGenerationAfter,
+  type Notification,
+} from './status.js';
 import type { StoredScan, TagStore } from './tag-store.js';
 import { ImageReasons, type ImageRepository, type ImageRepositoryStatus, type ScanResult } from './types.js';
 
@@ -136,12 +144,15 @@ export async function reconcileImageRepository(
   const now = env.now?.() ?? new Date();
   const generation = obj.metadata.generation;
   const key = objectKey(obj.metadata);
-  let status: ImageRepositoryStatus = { ...before, observedGeneration: generation };
+  let status: ImageRepositoryStatus = { ...before };
   let previousConditions = before.conditions;
 
   const requested = obj.metadata.annotations?.[RECONCILE_REQUEST_ANNOTATION];
   const finish = (next: ImageRepositoryStatus, trace: string, requeue: ReconcileOutcome<ImageRepositoryStatus>['requeue']) => {
     if (requested !== undefined) next.lastHandledReconcileAt = requested;
+    const observed = observedGenerationAfter(next.conditions, generation, before.observedGeneration);
+    if (observed === undefined) delete next.observedGeneration;
+    else next.observedGeneration = observed;
     return { status: next, requeue, ...notification('ImageRepository', obj.metadata, previousConditions, next.conditions, trace, now) };
   };
   const progress =

@@ -55,6 +55,15 @@ export function markStalled(conditions: Condition[] | undefined, reason: string,
   return upsert(ready, { type: 'Stalled', status: 'True', reason, message, observedGeneration: generation }, now);
 }
 
+/**
+ * Flux records `observedGeneration` only when the object is ready or stalled, so a failing
+ * reconcile of a new generation does not look as if that generation had been handled.
+ */
+export function observedGenerationAfter(conditions: Condition[] | undefined, generation: number | undefined, previous: number | undefined): number | undefined {
+  const settled = conditions?.some((c) => (c.type === 'Ready' || c.type === 'Stalled') && c.status === 'True');
+  return settled ? generation : previous;
+}
+
 export function readyOf(conditions: Condition[] | undefined): Condition | undefined {
   return conditions?.find((c) => c.type === 'Ready');
 }

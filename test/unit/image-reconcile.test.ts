@@ -143,6 +143,8 @@ describe('ImageRepository reconcile', () => {
     ]);
     expect(out.requeue).toBe('backoff');
     expect(out.event).toMatchObject({ severity: 'error', reason: 'ReadOperationFailed', message: `scan failed: ${w.failWith}` });
+    // A failing generation is not recorded as observed (Flux records it only when ready or stalled).
+    expect(out.status.observedGeneration).toBeUndefined();
     w.failWith = undefined;
     later(w, 1000);
     const recovered = await scan(w, repo);
@@ -162,6 +164,7 @@ describe('ImageRepository reconcile', () => {
     ]);
     expect(out.requeue).toBeUndefined();
     expect(out.event?.severity).toBe('error');
+    expect(out.status.observedGeneration).toBe(1);
     expect(w.listCalls).toBe(0);
   });
 
