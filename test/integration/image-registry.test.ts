@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseImageReference } from '../../src/image/image-ref.js';
 import { credentialsFromDockerConfig, type RegistryCredentials } from '../../src/image/registry-auth.js';
+import { createClientPool } from '../../src/image/client-pool.js';
 import { RegistryError, createRegistryClient, nextLink, type RegistryClientOptions } from '../../src/image/registry.js';
 import { digestOf, startStandin, type StandinOptions } from '../support/registry-standin.js';
 
@@ -250,5 +251,21 @@ describe('errors, retries and bounds', () => {
     const { c, ref } = await setup({ repositories: { 'team/app': ['a'] } });
     const err = await failure(c.digest(ref, 'nope', undefined, 5000));
     expect(err.status).toBe(404);
+  });
+});
+
+describe('client pool', () => {
+  it('one client per TLS/proxy configuration: the token cache outlives a scan; bounded', async () => {
+    const s = await startStandin({ repositories: { 'team/app': ['v1'] }, auth: 'bearer', anonymousTokens: true });
+    const pool = createClientPool({}, 2);
+    open.push(s, pool);
+    const ref = parseImageReference(`${s.host}/team/app`, true);
+    await pool.client({}).listTags(ref, undefined, 5000);
+    await pool.client({}).listTags(ref, undefined, 5000);
+    expect(s.tokensIssued).toHaveLength(1);
+    expect(pool.client({})).toBe(pool.client({}));
+    pool.client({ proxy: { address: 'http://127.0.0.1:1/' } });
+    pool.client({ proxy: { address: 'http://127.0.0.1:2/' } });
+    expect(pool.size).toBe(2);
   });
 });

@@ -8,6 +8,7 @@ import {
   parseGoFloat,
   selectLatest,
 } from '../../src/image/policy.js';
+import { compareVersions, newVersion } from '../../src/image/semver.js';
 import type { ImagePolicySpec } from '../../src/image/types.js';
 
 type Spec = Pick<ImagePolicySpec, 'policy' | 'filterTags'>;
@@ -227,6 +228,12 @@ describe('properties', () => {
         expect(tags).toContain(picked);
         expect(picked.includes('-')).toBe(false);
         expect(/^v?[1-3]\./.test(picked)).toBe(true);
+        // Maximal: no release tag in range is a higher version.
+        const best = newVersion(picked);
+        for (const t of tags.filter((x) => !x.includes('-') && /^v?[1-3]\./.test(x))) {
+          const v = newVersion(t);
+          expect(best && v && compareVersions(v, best) <= 0).toBe(true);
+        }
       }),
       { numRuns: 200 },
     );
