@@ -210,6 +210,36 @@ describe('properties', () => {
     );
   });
 
+  it('numerical: the result is a member and no other tag is larger, whatever the input order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -1000, max: 1000 }).map(String), { minLength: 1, maxLength: 30 }), (tags) => {
+        const picked = latest({ policy: { numerical: { order: 'asc' } } }, tags);
+        expect(tags).toContain(picked);
+        expect(tags.every((t) => Number(t) <= Number(picked))).toBe(true);
+        expect(Number(latest({ policy: { numerical: { order: 'asc' } } }, [...tags].reverse()))).toBe(Number(picked));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('filterTags: the result is an original tag that matches the pattern', () => {
+    fc.assert(
+      fc.property(fc.array(tag, { minLength: 1, maxLength: 30 }), (tags) => {
+        const spec: Spec = { policy: { alphabetical: { order: 'asc' } }, filterTags: { pattern: '^[a-m]', extract: 'x$0' } };
+        let picked: string;
+        try {
+          picked = latest(spec, tags);
+        } catch {
+          expect(tags.some((t) => /^[a-m]/.test(t))).toBe(false);
+          return;
+        }
+        expect(tags).toContain(picked);
+        expect(/^[a-m]/.test(picked)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('semver: the result is a member, in range and not below any other tag in range', () => {
     const version = fc
       .tuple(fc.nat(5), fc.nat(5), fc.nat(5), fc.constantFrom('', '-rc.1', '-alpha'), fc.constantFrom('', 'v'))
