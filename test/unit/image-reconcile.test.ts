@@ -168,6 +168,19 @@ describe('ImageRepository reconcile', () => {
     expect(w.listCalls).toBe(0);
   });
 
+  it('a cloud provider (aws, azure, gcp) stalls: Herald only speaks generic registries', async () => {
+    const w = world(['v1']);
+    const out = await scan(w, repository({ provider: 'aws' }));
+    expect(out.status.conditions?.map((c) => [c.type, c.reason])).toEqual([
+      ['Ready', 'AuthenticationFailed'],
+      ['Stalled', 'AuthenticationFailed'],
+    ]);
+    expect(out.status.conditions?.[0]?.message).toBe(
+      "failed to configure authentication options: spec.provider 'aws' is not supported by Herald; use 'generic' with spec.secretRef",
+    );
+    expect(w.listCalls).toBe(0);
+  });
+
   it('a missing pull Secret: AuthenticationFailed naming the field and Secret', async () => {
     const w = world(['v1']);
     const out = await scan(w, repository({ secretRef: { name: 'regcred' } }));
