@@ -290,6 +290,31 @@ describe('over authenticated HTTP (git http-backend)', () => {
 });
 
 describe('signing', () => {
+  it('an OpenPGP key with a passphrase signs the commit; the passphrase appears nowhere', async () => {
+    const home = testTmp('gpg-');
+    chmodSync(home, 0o700);
+    const gpg = (...args: string[]) => execFileSync('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', 'pgp-Secret-55', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(async () => {
+      execFileSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']);
+    });
+    gpg('--quick-gen-key', 'Herald Bot <herald@example.com>', 'ed25519', 'sign', 'never');
+    const armored = gpg('--armor', '--export-secret-keys', 'herald@example.com');
+    const repo = bareRepo({ 'deploy.yaml': DEPLOY });
+    const iua = automation('gpg-signed', {}, { commit: { author: { name: 'Herald Bot', email: 'herald@example.com' }, signingKey: { secretRef: { name: 'pgp' } } } });
+    const out = await runAutomation(iua, gitRepository(repo.url), (_ns, name) => (name === 'pgp' ? { 'git.asc': armored, passphrase: 'pgp-Secret-55' } : undefined), policies, { lock: new KeyedLock(), tmpRoot });
+    expect(out.result.kind).toBe('pushed');
+    const clone = cloneOf(repo);
+    const verified = execFileSync('git', ['log', '-1', '--format=%G?'], { cwd: clone, env: { ...process.env, GNUPGHOME: home, GIT_CONFIG_NOSYSTEM: '1' }, encoding: 'utf8' });
+    expect(verified).toBe('G\n');
+    expect(JSON.stringify(out)).not.toContain('pgp-Secret-55');
+
+    const wrong = await runAutomation(iua, gitRepository(repo.url), () => ({ 'git.asc': armored, passphrase: 'pgp-Secret-wrong' }), [
+      { namespace: 'flux-system', name: 'podinfo', latestRef: { name: 'ghcr.io/stefanprodan/podinfo', tag: '5.0.4' } },
+    ], { lock: new KeyedLock(), tmpRoot });
+    expect(wrong.result).toMatchObject({ kind: 'failed', reason: 'GitOperationFailed' });
+    expect(JSON.stringify(wrong)).not.toContain('pgp-Secret-wrong');
+  });
+
   it('an SSH signing key signs the commit', async () => {
     const keyDir = testTmp('ssh-sign-');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'herald', '-f', join(keyDir, 'id')]);

@@ -80,6 +80,16 @@ function classify(stderr: string): GitErrorKind {
   return 'failed';
 }
 
+/** The subcommand of a git command line (`commit` in `git -c a=b commit …`), for messages. */
+function subcommand(args: readonly string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '-c' || a === '-C') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return '';
+}
+
 /** Runs one command in its own process group; the timeout kills the group (ssh, remote helpers). */
 export function runCommand(command: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
@@ -121,12 +131,12 @@ export function runCommand(command: string, args: readonly string[], opts: RunOp
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (timedOut) {
-        reject(new GitError(`${command} ${args[0] ?? ''} timed out after ${opts.timeoutMs}ms`, 'timeout'));
+        reject(new GitError(`${[command, subcommand(args)].filter(Boolean).join(' ')} timed out after ${opts.timeoutMs}ms`, 'timeout'));
       } else if (code !== 0) {
         // git's advice lines say nothing an operator of an automation can act on.
         const useful = stderr.split('\n').filter((l) => !l.startsWith('hint:')).join('\n').trim();
         const tail = maskSecrets(useful.slice(-ERROR_TAIL), opts.secrets).replace(/\s*\n\s*/g, '; ');
-        reject(new GitError(`${command} ${args[0] ?? ''} failed (${signal ?? `exit ${code}`}): ${tail}`, classify(stderr)));
+        reject(new GitError(`${[command, subcommand(args)].filter(Boolean).join(' ')} failed (${signal ?? `exit ${code}`}): ${tail}`, classify(stderr)));
       } else resolve({ stdout, stderr });
     });
   });
