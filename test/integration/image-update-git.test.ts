@@ -243,6 +243,72 @@ exec '${realGit}' "$@"
   });
 });
 
+describe('checkout refs', () => {
+  it('a tag, a commit and a semver range (through the injected selector) are checked out', async () => {
+    const repo = bareRepo({ 'deploy.yaml': DEPLOY });
+    const seed = git(repo.dir, 'rev-parse', 'main').trim();
+    git(repo.dir, 'tag', 'v1.0.0', seed);
+    git(repo.dir, 'tag', 'v1.2.0', seed);
+    const lock = new KeyedLock();
+    const push = { push: { branch: 'from-ref' } };
+    const byTag = await runAutomation(automation('t', {}, { checkout: { ref: { tag: 'v1.0.0' } }, ...push }), gitRepository(repo.url), noSecrets, policies, { lock, tmpRoot });
+    expect(byTag.result).toMatchObject({ kind: 'pushed', branch: 'from-ref' });
+    const byCommit = await runAutomation(automation('c', {}, { checkout: { ref: { commit: seed } }, push: { branch: 'from-commit' } }), gitRepository(repo.url), noSecrets, policies, { lock, tmpRoot });
+    expect(byCommit.result).toMatchObject({ kind: 'pushed', branch: 'from-commit' });
+    expect(git(repo.dir, 'rev-parse', 'from-commit^').trim()).toBe(seed);
+    const seen: string[][] = [];
+    const selectSemver = (range: string, tags: readonly string[]) => {
+      seen.push([range, ...[...tags].sort()]);
+      return 'v1.2.0';
+    };
+    const bySemver = await runAutomation(automation('s', {}, { checkout: { ref: { semver: '>=1.0.0' } }, push: { branch: 'from-semver' } }), gitRepository(repo.url), noSecrets, policies, { lock, tmpRoot, selectSemver });
+    expect(bySemver.result).toMatchObject({ kind: 'pushed', branch: 'from-semver' });
+    expect(seen).toEqual([['>=1.0.0', 'v1.0.0', 'v1.2.0']]);
+    const noSelector = await runAutomation(automation('s', {}, { checkout: { ref: { semver: '>=1.0.0' } }, push: { branch: 'x' } }), gitRepository(repo.url), noSecrets, policies, { lock, tmpRoot });
+    expect(noSelector.ready?.message).toMatch(/checkout by semver needs a semver selector/);
+  });
+});
+
+describe('over ssh:// (a stand-in ssh that runs the remote command locally)', () => {
+  it('uses the key from the Secret (a 0600 file) and the known_hosts, never the key in argv', async () => {
+    const repo = bareRepo({ 'deploy.yaml': DEPLOY });
+    const bin = testTmp('fake-ssh-');
+    const record = join(bin, 'calls.txt');
+    // ssh's last argument is the remote command (git-upload-pack '/path'); run it here instead.
+    writeFileSync(join(bin, 'ssh'), `#!/bin/sh
+echo "argv: $*" >> '${record}'
+prev=""
+for a in "$@"; do
+  if [ "$prev" = "-i" ]; then echo "key-mode: $(stat -c %a "$(eval echo $a)")" >> '${record}'; echo "key: $(head -c 20 "$(eval echo $a)")" >> '${record}'; fi
+  case "$a" in UserKnownHostsFile=*) echo "known_hosts: $(cat "$(eval echo \${a#UserKnownHostsFile=})")" >> '${record}';; esac
+  prev="$a"
+done
+for last in "$@"; do :; done
+exec sh -c "$last"
+`);
+    chmodSync(join(bin, 'ssh'), 0o755);
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath ?? ''}`;
+    let out;
+    try {
+      out = await runAutomation(automation('over-ssh'), gitRepository(`ssh://git@git.example.invalid${repo.dir}`, 'ssh-auth'), () => ({
+        identity: '-----BEGIN OPENSSH PRIVATE KEY-----\nssh-Secret-Key-Body\n-----END OPENSSH PRIVATE KEY-----',
+        known_hosts: 'git.example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey',
+      }), policies, { lock: new KeyedLock(), tmpRoot });
+    } finally {
+      process.env.PATH = savedPath;
+    }
+    expect(out.result.kind).toBe('pushed');
+    const calls = readFileSync(record, 'utf8');
+    expect(calls).toContain('key-mode: 600');
+    expect(calls).toContain('key: -----BEGIN OPENSSH');
+    expect(calls).toContain('known_hosts: git.example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey');
+    expect(calls).toMatch(/argv: .*-o StrictHostKeyChecking=yes .*-o IdentitiesOnly=yes -i /);
+    expect(calls.split('\n').filter((l) => l.startsWith('argv:')).join('\n')).not.toContain('ssh-Secret-Key-Body');
+    expect(readFileSync(join(cloneOf(repo), 'deploy.yaml'), 'utf8')).toContain('podinfo:5.0.3');
+  });
+});
+
 describe('over authenticated HTTP (git http-backend)', () => {
   const token = 'tok-Secret-7f3a9c';
   const password = 'pw-Secret-91b2';
