@@ -178,3 +178,30 @@ describe('updateText', () => {
       .toBe("t: 'it''s' # {\"$imagepolicy\": \"n:p:tag\"}\n");
   });
 });
+
+describe('properties', () => {
+  it('any new value, in any quoting style, reads back exactly and a second run changes nothing', async () => {
+    const { parse } = await import('yaml');
+    const fc = await import('fast-check');
+    const styles = ['plain', 'double', 'single'] as const;
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 30 }), fc.string({ maxLength: 12, unit: 'binary' })), fc.constantFrom(...styles), fc.boolean(), (tag, style, crlf) => {
+        const old = style === 'plain' ? 'old' : style === 'double' ? '"old"' : "'old'";
+        const eol = crlf ? '\r\n' : '\n';
+        const text = `a: 1${eol}image: ${old} # {"$imagepolicy": "n:p:tag"}${eol}b: [x, y] # keep${eol}`;
+        const c: SetterContext = { namespace: 'n', policies: [{ namespace: 'n', name: 'p', latestRef: { name: 'img', tag } }] };
+        const first = updateText(text, 'f', c);
+        const doc = parse(first.text) as { a: number; image: unknown; b: string[] };
+        expect(doc.image).toBe(tag);
+        expect(doc.a).toBe(1);
+        expect(doc.b).toEqual(['x', 'y']);
+        expect(first.text.startsWith(`a: 1${eol}image: `)).toBe(true);
+        expect(first.text.endsWith(` # {"$imagepolicy": "n:p:tag"}${eol}b: [x, y] # keep${eol}`)).toBe(true);
+        const second = updateText(first.text, 'f', c);
+        expect(second.text).toBe(first.text);
+        expect(second.changes).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -50,6 +50,9 @@ describe('syntax and semantics', () => {
     ['variables scoped to their block', '{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}', '21'],
     ['with', '{{ with .Values.cluster }}cluster={{ . }}{{ end }}', 'cluster=prod'],
     ['with else', '{{ with .Values.missing }}x{{ else }}none{{ end }}', 'none'],
+    ['else with', '{{ with .Values.missing }}x{{ else with .Values.cluster }}{{ . }}{{ end }}', 'prod'],
+    ['trim around else', '{{ if false }}a{{- else -}}  b  {{- end }}', 'b'],
+    ['nested define is refused', '{{ if true }}{{ define "x" }}{{ end }}{{ end }}', null],
     ['missing map key', '{{ .Values.missing }}', '<no value>'],
     ['index of a missing key is the zero value', '[{{ index .Values "missing" }}]', '[]'],
     ['field of a missing value', '{{ .Nope.Deeper }}', '<no value>'],
@@ -67,7 +70,8 @@ describe('syntax and semantics', () => {
     ['string escapes', '{{ "a\\tb\\u00e9" }}{{ `raw\\n` }}', 'a\tbéraw\\n'],
     ['char constant', "{{ printf \"%c\" 'x' }}", 'x'],
   ])('%s', (_name, source, expected) => {
-    expect(renderTemplate(source, plain)).toBe(expected);
+    if (expected === null) expect(() => renderTemplate(source, plain)).toThrow(TemplateError);
+    else expect(renderTemplate(source, plain)).toBe(expected);
   });
 });
 
