@@ -199,6 +199,10 @@ Change-Id: {{ printf "I%s" ( sha256sum $ChangeId | trunc 40 ) }}
     expect(renderTemplate(source, flux)).toBe(`Perform automatic image update\n\nAutomation name: flux-system/podinfo-update\nChange-Id: I${id}\n`);
   });
 
+  it('index of a missing file or object gives the typed zero value, as in Go', () => {
+    expect(renderTemplate('{{ index .Changed.FileChanges "nope" }} {{ len (index .Changed.FileChanges "nope") }} {{ .Changed.FileChanges.nope }}', flux)).toBe('map[] 0 <no value>');
+  });
+
   it('toJson of the changes uses the field names; of an object, its json tags', () => {
     expect(renderTemplate('{{ toJson .Changed.Changes }}', flux)).toBe(
       '[{"OldValue":"ghcr.io/stefanprodan/podinfo:5.0.0","NewValue":"ghcr.io/stefanprodan/podinfo:5.0.3","Setter":"flux-system:podinfo"}]',

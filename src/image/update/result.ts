@@ -104,11 +104,12 @@ function goChange(c: Change): GoStruct {
 }
 
 function goObjectChanges(objects: readonly ObjectChanges[]): GoMap {
-  return new GoMap('update.ObjectChanges', null, objects.map((o) => [goObjectIdentifier(o.object), o.changes.map(goChange)]));
+  // The element zero value (what `index` answers for a missing key) is a nil []Change, printed `[]`.
+  return new GoMap('update.ObjectChanges', [], objects.map((o) => [goObjectIdentifier(o.object), o.changes.map(goChange)]));
 }
 
 export function goResult(result: UpdateResult): GoStruct {
-  const fileChanges = new GoMap('map[string]update.ObjectChanges', null, result.files.map((f) => [f.file, goObjectChanges(f.objects)]));
+  const fileChanges = new GoMap('map[string]update.ObjectChanges', goObjectChanges([]), result.files.map((f) => [f.file, goObjectChanges(f.objects)]));
   return new GoStruct('update.Result', { FileChanges: fileChanges }, {
     methods: {
       // Objects(): changes per object regardless of file; a later file's entry replaces an earlier one, as in Flux.
