@@ -63,6 +63,7 @@ describe('syntax and semantics', () => {
     ['block', '{{ block "y" "b" }}({{ . }}){{ end }}', '(b)'],
     ['and / or return an operand', '{{ and 1 0 }} {{ or 0 "" "x" }} {{ not true }}', '0 x false'],
     ['and stops early', '{{ and false (index .L 10) }}', 'false'],
+    ['slice', '{{ slice "abcdef" 1 3 }} {{ slice .L 1 }} {{ slice "abc" }}', 'bc [b c] abc'],
     ['len counts bytes', '{{ len "héllo" }} {{ len .L }} {{ len .M }}', '6 3 3'],
     ['comparisons', '{{ lt 1 2 }} {{ ge "b" "a" }} {{ ne "a" "a" }} {{ eq "a" "b" "a" }}', 'true true false true'],
     ['print spacing', '{{ print "a" 1 2 "b" }}|{{ println 1 "a" }}', 'a1 2b|1 a\n'],
@@ -113,6 +114,9 @@ describe('sprig functions', () => {
     ['{{ $d := dict "a" 1 "b" "x" }}{{ $d.b }} {{ get $d "a" }} {{ hasKey $d "c" }} {{ keys $d }}', 'x 1 false [a b]'],
     ['{{ add 1 2 }} {{ sub 5 2 }} {{ mul 2 3 }} {{ div 7 2 }} {{ mod 7 2 }} {{ max 1 5 3 }}', '3 3 6 3 1 5'],
     ['{{ regexMatch "^v[0-9]+" "v12" }} {{ regexFind "[0-9]+" "abc123def" }}', 'true 123'],
+    ['{{ regexReplaceAll ".*:" "ghcr.io/a/b:1.2.3" "" }} {{ regexReplaceAll "(?P<n>[0-9]+)" "a1b22" "<${n}$1$$>" }}', '1.2.3 a<11$>b<2222$>'],
+    ['{{ regexReplaceAll "a(x*)" "baaxxc" "[$1]" }} {{ regexReplaceAll "x*" "abc" "-" }} {{ regexReplaceAllLiteral "b" "abc" "$1" }}', 'b[][xx]c -a-b-c- a$1c'],
+    ['{{ regexReplaceAll "b" "abc" "$" }} {{ regexReplaceAll "(b)" "abc" "${1" }} {{ regexReplaceAll "(b)" "abc" "$1x" }}', 'a$c a${1c ac'],
     ['{{ ternary "y" "n" true }} {{ coalesce "" "b" }} {{ plural "file" "files" 2 }}', 'y b files'],
     ['{{ range $k, $v := split ":" "a:b" }}{{ $k }}={{ $v }} {{ end }}', '_0=a _1=b '],
   ])('%s', (source, expected) => {

@@ -87,6 +87,19 @@ function index(item: unknown, ...keys: unknown[]): unknown {
   return v;
 }
 
+/** text/template's `slice x 1 2` = x[1:2] (bytes of a string, elements of a slice). */
+function slice(item: unknown, ...indexes: unknown[]): unknown {
+  if (typeof item !== 'string' && !Array.isArray(item)) throw new FuncError(`can't slice item of type ${typeName(item)}`);
+  if (indexes.length > (typeof item === 'string' ? 2 : 3)) throw new FuncError(`too many slice indexes: ${indexes.length}`);
+  const len = typeof item === 'string' ? Buffer.byteLength(item) : item.length;
+  const [from = 0, to = len] = indexes.map((i) => {
+    if (typeof i !== 'number' || !Number.isInteger(i)) throw new FuncError(`cannot index slice/array with type ${typeName(i)}`);
+    return i;
+  });
+  if (from < 0 || to > len || from > to) throw new FuncError(`index out of range: ${from > to ? from : to}`);
+  return typeof item === 'string' ? Buffer.from(item).subarray(from, to).toString() : item.slice(from, to);
+}
+
 /** sprig's strval: a string as is, a Stringer through String(), anything else as `%v`. */
 function strval(v: unknown): string {
   return typeof v === 'string' ? v : formatValue(v);
@@ -169,6 +182,58 @@ function regex(pattern: string): RE2JS {
   }
 }
 
+/** Go's Regexp.Expand template syntax: `$1`, `$name`, `${name}`, `$$`. */
+function expand(template: string, group: (name: string) => string): string {
+  let out = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i];
+    if (c !== '$') {
+      out += c;
+      continue;
+    }
+    if (template[i + 1] === '$') {
+      out += '$';
+      i++;
+      continue;
+    }
+    const braced = template[i + 1] === '{';
+    const m = /^[A-Za-z0-9_]+/.exec(template.slice(i + (braced ? 2 : 1)));
+    if (!m || (braced && template[i + 2 + m[0].length] !== '}')) {
+      out += '$'; // malformed: the `$` stays literal
+      continue;
+    }
+    out += group(m[0]);
+    i += m[0].length + (braced ? 2 : 0);
+  }
+  return out;
+}
+
+/** Regexp.ReplaceAllString (or …Literal…): empty matches right after a match are skipped, as in Go. */
+function regexReplace(pattern: string, s: string, repl: string, literal: boolean): string {
+  const re = regex(pattern);
+  const names = re.namedGroups() as Record<string, number>;
+  const m = re.matcher(s);
+  let out = '';
+  let last = 0;
+  let previousEnd = -1;
+  while (m.find()) {
+    const start = m.start();
+    const end = m.end();
+    if (start === end && start === previousEnd) continue;
+    out += s.slice(last, start);
+    out += literal
+      ? repl
+      : expand(repl, (name) => {
+          const index = /^[0-9]+$/.test(name) ? Number(name) : names[name];
+          if (index === undefined || index > m.groupCount()) return '';
+          return m.group(index) ?? '';
+        });
+    last = end;
+    previousEnd = end;
+  }
+  return out + s.slice(last);
+}
+
 function dict(...pairs: unknown[]): GoMap {
   const m = new GoMap('map[string]interface {}', null);
   for (let i = 0; i < pairs.length; i += 2) m.set(strval(pairs[i]), i + 1 < pairs.length ? pairs[i + 1] : '');
@@ -207,6 +272,7 @@ export const FUNCS: ReadonlyMap<string, FuncDef> = new Map<string, FuncDef>([
   ['not', def([A], (v: unknown) => !isTrue(v))],
   ['len', def([A], length)],
   ['index', def([A], index, A)],
+  ['slice', def([A], slice, A)],
   ['print', def([], (...a: unknown[]) => sprint(a), A)],
   ['println', def([], (...a: unknown[]) => sprintln(a), A)],
   ['printf', def([S], (f: string, ...a: unknown[]) => sprintf(f, a), A)],
@@ -261,6 +327,8 @@ export const FUNCS: ReadonlyMap<string, FuncDef> = new Map<string, FuncDef>([
     const m = regex(re).matcher(s);
     return m.find() ? m.group() ?? '' : '';
   })],
+  ['regexReplaceAll', def([S, S, S], (re: string, s: string, repl: string) => regexReplace(re, s, repl, false))],
+  ['regexReplaceAllLiteral', def([S, S, S], (re: string, s: string, repl: string) => regexReplace(re, s, repl, true))],
   // sprig: defaults and logic
   ['default', def([A], (d: unknown, ...given: unknown[]) => (given.length === 0 || empty(given[0]) ? d : given[0]), A)],
   ['empty', def([A], empty)],
