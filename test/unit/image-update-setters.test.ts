@@ -164,6 +164,28 @@ describe('updateText', () => {
     expect(set(input)).toBe(expected);
   });
 
+  it('in a kind: List document, each change belongs to its list item', () => {
+    const text = `apiVersion: v1
+kind: List
+items:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: one, namespace: a}
+    spec:
+      image: x # {"$imagepolicy": "flux-system:podinfo:tag"}
+  - apiVersion: batch/v1
+    kind: CronJob
+    metadata:
+      name: two
+    spec:
+      image: y # {"$imagepolicy": "flux-system:podinfo:tag"}
+`;
+    expect(updateText(text, 'f', ctx).changes.map((c) => c.object)).toEqual([
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: 'one', namespace: 'a' },
+      { apiVersion: 'batch/v1', kind: 'CronJob', name: 'two', namespace: '' },
+    ]);
+  });
+
   it('non-string JSON or trailing text is no marker', () => {
     expect(markerOf(' {"$imagepolicy": "a:b"} trailing')).toBeUndefined();
     expect(markerOf(' {"$imagepolicy": "a:b", "n": 1}')).toBeUndefined();

@@ -200,15 +200,29 @@ function stringField(map: unknown, key: string): string {
   return isScalar(v) && typeof v.value === 'string' ? v.value : '';
 }
 
-function objectIdentifier(doc: Document): ObjectIdentifier {
-  const root = doc.contents;
-  const meta = isMap(root) ? root.get('metadata', true) : undefined;
+function objectIdentifier(object: unknown): ObjectIdentifier {
+  const meta = isMap(object) ? object.get('metadata', true) : undefined;
   return {
-    apiVersion: stringField(root, 'apiVersion'),
-    kind: stringField(root, 'kind'),
+    apiVersion: stringField(object, 'apiVersion'),
+    kind: stringField(object, 'kind'),
     name: stringField(meta, 'name'),
     namespace: stringField(meta, 'namespace'),
   };
+}
+
+/**
+ * The object a marked scalar belongs to: the document, or — in a `kind: List` document (what
+ * `kubectl get -o yaml` writes), which Flux's reader unwraps — the list item holding it.
+ */
+function enclosingObject(doc: Document, path: readonly unknown[]): ObjectIdentifier {
+  const root = doc.contents;
+  if (isMap(root) && stringField(root, 'kind') === 'List') {
+    const items = root.get('items', true);
+    const at = path.indexOf(items);
+    const item = at >= 0 ? path[at + 1] : undefined;
+    if (isMap(item)) return objectIdentifier(item);
+  }
+  return objectIdentifier(root);
 }
 
 /** Whether the line just above the node is a comment line of its own. */
@@ -223,6 +237,7 @@ function commentLineAbove(text: string, node: Scalar): boolean {
 interface MarkedScalar {
   node: Scalar;
   marker: string;
+  object: ObjectIdentifier;
   inFlow: boolean;
   /** Offset of the marker comment, for its line number. */
   markerLine: number;
@@ -233,7 +248,7 @@ function markedScalars(doc: Document, text: string): MarkedScalar[] {
   const add = (node: Scalar, marker: string, path: readonly unknown[]): void => {
     const inFlow = path.some((p) => (p instanceof YAMLMap || p instanceof YAMLSeq) && p.flow === true);
     const [start = 0] = node.range ?? [];
-    found.push({ node, marker, inFlow, markerLine: lineAt(text, start) });
+    found.push({ node, marker, object: enclosingObject(doc, path), inFlow, markerLine: lineAt(text, start) });
   };
   visit(doc, {
     Pair(_key, pair, path) {
@@ -281,8 +296,7 @@ export function updateText(text: string, file: string, ctx: SetterContext): Text
   }
   const edits: Array<{ start: number; end: number; replacement: string }> = [];
   for (const doc of list) {
-    const object = objectIdentifier(doc as Document);
-    for (const { node, marker, inFlow, markerLine } of markedScalars(doc as Document, text)) {
+    for (const { node, marker, object, inFlow, markerLine } of markedScalars(doc as Document, text)) {
       const [start, end] = node.range as [number, number, number];
       const oldValue = String(node.value);
       const { report, value } = resolveMarker(marker, ctx);
