@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { markerOf, updateText, updateTree, type SetterContext } from '../../src/image/update/setters.js';
+import { formatExplain } from '../../src/image/update/explain.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/image-setters');
 const DIGEST = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
@@ -81,6 +82,11 @@ describe('golden files', () => {
       ['flux-system:podinfo:tag', '5.0.3'],
     ]);
     expect(first.explain.skippedFiles).toEqual([{ file: 'broken.yaml', reason: 'not valid YAML at line 3' }]);
+    expect(formatExplain(first.explain).split('\n').filter((l) => l.startsWith('deploy.yaml') || l.startsWith('broken'))).toEqual([
+      'deploy.yaml:13 "flux-system:podinfo" updated "ghcr.io/stefanprodan/podinfo:5.0.0" -> "ghcr.io/stefanprodan/podinfo:5.0.3"',
+      `deploy.yaml:16 "flux-system:app" updated "registry.example.com/team/app:v1.0.0" -> "registry.example.com/team/app:v1.2.3@${DIGEST}"`,
+      'broken.yaml: skipped, not valid YAML at line 3',
+    ]);
     // The second run sees every marker already set.
     expect(second.explain.markers.every((m) => m.outcome === 'unchanged')).toBe(true);
     expect(second.explain.markers).toHaveLength(first.explain.markers.length);
@@ -99,6 +105,19 @@ describe('golden files', () => {
       [21, 'flux-system:podinfo', 'ignored', 'NotOnScalar'],
       [24, 'flux-system:podinfo', 'ignored', 'NotOnScalar'],
     ]);
+    expect(formatExplain(first.explain)).toBe(
+      [
+        'ignored.yaml:10 "other-ns:podinfo" ignored (OtherNamespace): policy other-ns/podinfo is not in the automation\'s namespace flux-system; only policies of that namespace are used',
+        'ignored.yaml:12 "flux-system:missing" ignored (UnknownPolicy): no ImagePolicy flux-system/missing',
+        'ignored.yaml:14 "flux-system:pending" ignored (NoLatestRef): ImagePolicy flux-system/pending has no latest image yet (status.latestRef is empty)',
+        'ignored.yaml:16 "flux-system:labelled" ignored (NotSelected): ImagePolicy flux-system/labelled does not match spec.policySelector',
+        'ignored.yaml:18 "flux-system:podinfo:version" ignored (UnknownField): unknown field "version"; use tag, name or digest',
+        'ignored.yaml:20 "podinfo" ignored (InvalidMarker): marker "podinfo" is not <namespace>:<policy>[:tag|:name|:digest]',
+        'ignored.yaml:21 "flux-system:podinfo" ignored (NotOnScalar): the marker is not on a scalar value (put it at the end of the line holding the value)',
+        'ignored.yaml:24 "flux-system:podinfo" ignored (NotOnScalar): the marker is not on a scalar value (put it at the end of the line holding the value)',
+        '',
+      ].join('\n'),
+    );
     const other = first.explain.markers[0];
     expect(other?.file).toBe('ignored.yaml');
     expect(other?.message).toContain("not in the automation's namespace flux-system");
