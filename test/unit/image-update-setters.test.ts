@@ -178,6 +178,8 @@ describe('updateText', () => {
     ['marker with extra ## and spaces', 'image: old #  ## {"$imagepolicy":"flux-system:podinfo:tag"}  \n', 'image: 5.0.3 #  ## {"$imagepolicy":"flux-system:podinfo:tag"}  \n'],
     ['several documents, leading ---', '---\na: old # {"$imagepolicy": "flux-system:podinfo:tag"}\n---\n# c\nb: old # {"$imagepolicy": "flux-system:podinfo:tag"}\n...\n', '---\na: 5.0.3 # {"$imagepolicy": "flux-system:podinfo:tag"}\n---\n# c\nb: 5.0.3 # {"$imagepolicy": "flux-system:podinfo:tag"}\n...\n'],
     ['marker on a key is ignored', '# {"$imagepolicy": "flux-system:podinfo:tag"}\nimage: old\n', '# {"$imagepolicy": "flux-system:podinfo:tag"}\nimage: old\n'],
+    ['an empty value is filled in', 'tag: # {"$imagepolicy": "flux-system:podinfo:tag"}\n', 'tag: 5.0.3 # {"$imagepolicy": "flux-system:podinfo:tag"}\n'],
+    ['an empty sequence item is filled in', '- # {"$imagepolicy": "flux-system:podinfo:tag"}\n', '- 5.0.3 # {"$imagepolicy": "flux-system:podinfo:tag"}\n'],
     ['block scalar left alone', 'image: | # {"$imagepolicy": "flux-system:podinfo:tag"}\n  old\n', 'image: | # {"$imagepolicy": "flux-system:podinfo:tag"}\n  old\n'],
   ])('%s', (_name, input, expected) => {
     expect(set(input)).toBe(expected);

@@ -308,7 +308,8 @@ export function updateText(text: string, file: string, ctx: SetterContext): Text
           if (replacement === undefined) {
             Object.assign(entry, { outcome: 'ignored', reason: 'UnsupportedScalar', message: 'block scalars (| and >) are not set in place; write the value on one line' });
           } else {
-            edits.push({ start, end, replacement });
+            // An empty value's range sits right on the marker's `#`, which needs a space before it.
+            edits.push({ start, end, replacement: start === end && text[end] === '#' ? `${replacement} ` : replacement });
             changes.push({ object, oldValue, newValue: value, setter: marker });
             Object.assign(entry, { outcome: 'updated', newValue: value, message: `${JSON.stringify(oldValue)} -> ${JSON.stringify(value)}` });
           }
