@@ -159,6 +159,24 @@ describe('updateTree', () => {
     expect(result.files.map((f) => f.file)).toEqual(['alias.yaml']);
   });
 
+  it('file size, entries visited and marker reports are bounded', async () => {
+    const repo = tmp();
+    const line = 'image: a:1 # {"$imagepolicy": "flux-system:podinfo:tag"}\n';
+    writeFileSync(join(repo, 'a-big.yaml'), `${line}#${'x'.repeat(400)}\n`);
+    writeFileSync(join(repo, 'b-many.yaml'), Array.from({ length: 5 }, (_, i) => `k${i}: a:1 # {"$imagepolicy": "flux-system:podinfo:tag"}\n`).join(''));
+    for (let i = 0; i < 5; i++) writeFileSync(join(repo, `z${i}.yaml`), line);
+    // Entries visited count update.path itself: the directory, a-big, b-many, z0, z1.
+    const { result, explain } = await updateTree(repo, '', ctx, { maxFileBytes: 300, maxFilesVisited: 5, maxMarkerReports: 3 });
+    expect(explain.skippedFiles).toEqual([
+      { file: 'z2.yaml', reason: 'more than 5 entries under update.path; the rest were not scanned' },
+      { file: 'a-big.yaml', reason: 'larger than 300 bytes; not read' },
+    ]);
+    expect(explain.markers).toHaveLength(3);
+    expect(explain.truncated).toBe(true);
+    // Reports are cut, changes are not: every marker of the files read was set.
+    expect(result.files.map((f) => [f.file, f.objects[0]?.changes.length])).toEqual([['b-many.yaml', 5], ['z0.yaml', 1], ['z1.yaml', 1]]);
+  });
+
   it('a missing update.path is reported, not thrown', async () => {
     const { result, explain } = await updateTree(tmp(), 'nope', ctx);
     expect(result.files).toEqual([]);

@@ -274,3 +274,10 @@ describe('errors', () => {
     }
   });
 });
+
+describe('template size', () => {
+  it('a template longer than MAX_TEMPLATE_LENGTH is refused before parsing', () => {
+    expect(() => compileTemplate('x'.repeat(64 * 1024 + 1))).toThrow(/template is 65537 characters, more than 65536/);
+    expect(compileTemplate('x'.repeat(64 * 1024)).root).toHaveLength(1);
+  });
+});

@@ -14,12 +14,16 @@ import { selectorMatches } from './manifests.js';
 import { addChange, type ObjectIdentifier, type UpdateResult } from './result.js';
 import type { LabelSelector, PolicyInput } from './types.js';
 
-/** Files larger than this are not read (a manifest this large is generated, not hand-marked). */
-export const MAX_FILE_BYTES = 4 * 1024 * 1024;
-/** Directory entries visited under `update.path`. */
-export const MAX_FILES_VISITED = 50_000;
-/** Marker reports kept in one explain report. */
-export const MAX_MARKER_REPORTS = 2_000;
+export interface TreeLimits {
+  /** Files larger than this are not read (a manifest this large is generated, not hand-marked). */
+  maxFileBytes: number;
+  /** Directory entries visited under `update.path`. */
+  maxFilesVisited: number;
+  /** Marker reports kept in one explain report. */
+  maxMarkerReports: number;
+}
+
+export const DEFAULT_TREE_LIMITS: TreeLimits = { maxFileBytes: 4 * 1024 * 1024, maxFilesVisited: 50_000, maxMarkerReports: 2_000 };
 
 /** What Flux requires in a file's bytes before it parses it. */
 const MARKER_NEEDLE = '"$imagepolicy"';
@@ -60,7 +64,7 @@ export interface SkippedFile {
 export interface ExplainReport {
   markers: MarkerReport[];
   skippedFiles: SkippedFile[];
-  /** True when more markers existed than `MAX_MARKER_REPORTS`. */
+  /** True when more markers existed than the report keeps (`maxMarkerReports`). */
   truncated: boolean;
 }
 
@@ -344,13 +348,13 @@ function isManifestName(name: string): boolean {
 }
 
 /** Candidate files under `start`, each with its path relative to the repository root. */
-async function candidateFiles(repoRoot: string, start: string, skipped: SkippedFile[]): Promise<string[]> {
+async function candidateFiles(repoRoot: string, start: string, skipped: SkippedFile[], maxVisited: number): Promise<string[]> {
   const realRoot = await realpath(repoRoot);
   const out: string[] = [];
   let visited = 0;
   const visit = async (abs: string, isRoot: boolean): Promise<void> => {
-    if (++visited > MAX_FILES_VISITED) {
-      if (visited === MAX_FILES_VISITED + 1) skipped.push({ file: toPosix(relative(repoRoot, abs)), reason: `more than ${MAX_FILES_VISITED} entries under update.path; the rest were not scanned` });
+    if (++visited > maxVisited) {
+      if (visited === maxVisited + 1) skipped.push({ file: toPosix(relative(repoRoot, abs)), reason: `more than ${maxVisited} entries under update.path; the rest were not scanned` });
       return;
     }
     const rel = toPosix(relative(repoRoot, abs));
@@ -390,7 +394,7 @@ export interface TreeUpdate {
  * normalised) and writes the changed files back. `FileChanges` keys are relative to the
  * update path, as in Flux; explain reports use paths relative to the repository root.
  */
-export async function updateTree(repoRoot: string, updatePath: string, ctx: SetterContext): Promise<TreeUpdate> {
+export async function updateTree(repoRoot: string, updatePath: string, ctx: SetterContext, limits: TreeLimits = DEFAULT_TREE_LIMITS): Promise<TreeUpdate> {
   const result: UpdateResult = { files: [] };
   const explain: ExplainReport = { markers: [], skippedFiles: [], truncated: false };
   const start = updatePath ? join(repoRoot, updatePath) : repoRoot;
@@ -400,11 +404,11 @@ export async function updateTree(repoRoot: string, updatePath: string, ctx: Sett
     return { result, explain };
   }
   const scanRoot = startInfo.isDirectory() ? start : join(start, '..');
-  for (const rel of await candidateFiles(repoRoot, start, explain.skippedFiles)) {
+  for (const rel of await candidateFiles(repoRoot, start, explain.skippedFiles, limits.maxFilesVisited)) {
     const abs = join(repoRoot, rel);
     const info = await stat(abs);
-    if (info.size > MAX_FILE_BYTES) {
-      explain.skippedFiles.push({ file: rel, reason: `larger than ${MAX_FILE_BYTES} bytes; not read` });
+    if (info.size > limits.maxFileBytes) {
+      explain.skippedFiles.push({ file: rel, reason: `larger than ${limits.maxFileBytes} bytes; not read` });
       continue;
     }
     const bytes = await readFile(abs);
@@ -420,7 +424,7 @@ export async function updateTree(repoRoot: string, updatePath: string, ctx: Sett
       continue;
     }
     for (const m of update.markers) {
-      if (explain.markers.length >= MAX_MARKER_REPORTS) explain.truncated = true;
+      if (explain.markers.length >= limits.maxMarkerReports) explain.truncated = true;
       else explain.markers.push(m);
     }
     if (update.changes.length === 0) continue;
