@@ -1,7 +1,8 @@
 /** ImageUpdateAutomation and GitRepository manifests: Flux's defaults, and errors naming the field. */
 import { describe, expect, it } from 'vitest';
 import { normaliseUpdatePath, parseDuration, parseGitRepository, parseImageUpdateAutomation, selectorMatches } from '../../src/image/update/manifests.js';
-import { eventsFor, observedPolicies, pushSummary } from '../../src/image/update/automation.js';
+import { eventsFor, observedPolicies, pushSummary, runAutomation } from '../../src/image/update/automation.js';
+import { KeyedLock } from '../../src/image/update/git.js';
 
 const minimal = {
   apiVersion: 'image.toolkit.fluxcd.io/v1',
@@ -137,5 +138,37 @@ describe('automation outcome helpers', () => {
       },
     ]);
     expect(eventsFor(iua, { kind: 'suspended' }, false, now)).toEqual([]);
+  });
+});
+
+describe('runAutomation before any git work', () => {
+  const repo = parseGitRepository({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'repo', namespace: 'other' }, spec: { url: 'file:///nonexistent' } });
+  if (!repo.ok) throw new Error('fixture');
+
+  async function run(specPatch: Record<string, unknown>, opts: Partial<Parameters<typeof runAutomation>[4]> = {}) {
+    const parsed = parseImageUpdateAutomation({ ...minimal, spec: { ...minimal.spec, ...specPatch } });
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    return runAutomation(parsed.value, repo.ok ? repo.value : undefined, () => undefined, [], { lock: new KeyedLock(), ...opts });
+  }
+
+  it('a cross-namespace source is refused when cross-namespace references are off', async () => {
+    const out = await run({ sourceRef: { kind: 'GitRepository', name: 'repo', namespace: 'other' } }, { noCrossNamespaceRefs: true });
+    expect(out.result).toEqual({ kind: 'failed', reason: 'AccessDenied', message: "can't access 'GitRepository/other/repo', cross-namespace references have been blocked", stalled: true });
+  });
+
+  it('no push branch anywhere names where it was looked for', async () => {
+    const out = await run({ sourceRef: { kind: 'GitRepository', name: 'repo', namespace: 'other' } });
+    expect(out.ready).toEqual({
+      status: 'False',
+      reason: 'SourceManagerFailed',
+      message: 'failed configuring source manager: push spec not provided, and cannot be inferred from .spec.git.checkout.ref or GitRepository .spec.ref',
+    });
+    expect(out.events[0]).toMatchObject({ severity: 'error', reason: 'SourceManagerFailed' });
+  });
+
+  it('a suspended automation does nothing and says nothing', async () => {
+    const out = await run({ suspend: true });
+    expect(out).toMatchObject({ result: { kind: 'suspended' }, events: [] });
+    expect(out.ready).toBeUndefined();
   });
 });

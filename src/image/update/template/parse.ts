@@ -461,7 +461,6 @@ class Parser {
     for (;;) {
       const t = this.peekNonSpace();
       if (t.type === 'close' || t.type === 'rparen' || t.type === 'pipe') break;
-      if (t.type === 'eof') this.fail(t.pos, 'unclosed action');
       cmd.args.push(this.operand(context));
     }
     if (cmd.args.length === 0) this.fail(cmd.pos, 'missing value for command');

@@ -13,7 +13,6 @@
  */
 
 export const NO_VALUE: unique symbol = Symbol('no value');
-export type NoValue = typeof NO_VALUE;
 
 export type GoMethod = (...args: unknown[]) => unknown;
 
