@@ -11,7 +11,7 @@ import { KeyedLock } from '../../src/image/update/git.js';
 import { parseGitRepository, parseImageUpdateAutomation } from '../../src/image/update/manifests.js';
 import { runAutomation, type SecretLookup } from '../../src/image/update/automation.js';
 import type { GitRepository, ImageUpdateAutomation, PolicyInput } from '../../src/image/update/types.js';
-import { bareRepo, cloneOf, git, installHook, testTmp, type BareRepo } from '../support/git-repos.js';
+import { GIT_ENV, bareRepo, cloneOf, git, installHook, testTmp, type BareRepo } from '../support/git-repos.js';
 import { startGitHttpServer } from '../support/git-http-server.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -370,7 +370,7 @@ describe('signing', () => {
     const out = await runAutomation(iua, gitRepository(repo.url), (_ns, name) => (name === 'pgp' ? { 'git.asc': armored, passphrase: 'pgp-Secret-55' } : undefined), policies, { lock: new KeyedLock(), tmpRoot });
     expect(out.result.kind).toBe('pushed');
     const clone = cloneOf(repo);
-    const verified = execFileSync('git', ['log', '-1', '--format=%G?'], { cwd: clone, env: { ...process.env, GNUPGHOME: home, GIT_CONFIG_NOSYSTEM: '1' }, encoding: 'utf8' });
+    const verified = execFileSync('git', ['log', '-1', '--format=%G?'], { cwd: clone, env: { ...GIT_ENV, GNUPGHOME: home }, encoding: 'utf8' });
     expect(verified).toBe('G\n');
     expect(JSON.stringify(out)).not.toContain('pgp-Secret-55');
 
