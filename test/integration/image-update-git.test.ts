@@ -379,7 +379,8 @@ describe('signing', () => {
     ], { lock: new KeyedLock(), tmpRoot });
     expect(wrong.result).toMatchObject({ kind: 'failed', reason: 'GitOperationFailed' });
     expect(JSON.stringify(wrong)).not.toContain('pgp-Secret-wrong');
-  });
+    // gpg key generation and agent start-up take seconds on a loaded machine.
+  }, 120_000);
 
   it('an SSH signing key signs the commit', async () => {
     const keyDir = testTmp('ssh-sign-');
