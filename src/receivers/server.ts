@@ -172,7 +172,7 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
     const { receiver, secret } = entry;
     const log = logger.child({ receiver: nameOf(request), type: receiver.spec.type });
     const webhookRequest: WebhookRequest = {
-      header: (name) => request.raw.headersDistinct[name.toLowerCase()]?.[0] ?? '',
+      header: (name) => firstHeaderValue(request, name.toLowerCase()),
       body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
     };
     const verdict = await verifyRequest(webhookRequest, {
@@ -235,6 +235,17 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
   });
 
   return app;
+}
+
+/**
+ * The first value of a header, as Go's `Header.Get` reads it. `headersDistinct` keeps repeated
+ * headers apart (Node joins them with ', ' in `headers`); injected requests only have `headers`.
+ */
+function firstHeaderValue(request: FastifyRequest, name: string): string {
+  const distinct = (request.raw.headersDistinct as Record<string, string[]> | undefined)?.[name];
+  if (distinct) return distinct[0] ?? '';
+  const value = request.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? '';
 }
 
 function nameOf(request: FastifyRequest): string | undefined {
