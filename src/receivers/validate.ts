@@ -153,7 +153,7 @@ function filterFindings({ spec }: Receiver): Finding[] {
 
 export interface ReceiverReadiness {
   ready: ReadyCondition;
-  /** `status.webhookPath`: set only when Ready, as Flux clears it otherwise. */
+  /** `status.webhookPath`: the path when Ready; '' without a token; the previous one after a configuration error. */
   webhookPath: string;
   /** The Secret's keys, when Ready: what the receiver server needs to verify requests. */
   secret?: Readonly<Record<string, string>>;
@@ -161,29 +161,32 @@ export interface ReceiverReadiness {
 
 /**
  * The Ready condition and `status.webhookPath` Flux's controller would set, given the
- * validation's findings and the Receiver's Secret (its data decoded, or undefined when absent).
+ * validation's findings, the Receiver's Secret (its data decoded, or undefined when absent)
+ * and the status it had before.
  */
 export function receiverReadiness(
   receiver: Receiver,
   findings: readonly Finding[],
   secret: Readonly<Record<string, string>> | undefined,
-  previous?: ReadyCondition,
+  previous: { ready?: ReadyCondition; webhookPath?: string } = {},
   now: Date = new Date(),
 ): ReceiverReadiness {
   const { name, namespace, generation } = receiver.metadata;
   const secretName = `${namespace}/${receiver.spec.secretRef.name}`;
-  const notReady = (found: readonly Finding[]) => ({ ready: readyCondition(found, '', previous, generation, now), webhookPath: '' });
-  if (findings.length > 0) return notReady(findings);
+  const notReady = (found: readonly Finding[], webhookPath: string) => ({ ready: readyCondition(found, '', previous.ready, generation, now), webhookPath });
+  // A configuration error leaves the path Flux last reported (its server then answers 503 there);
+  // a missing token clears it.
+  if (findings.length > 0) return notReady(findings, previous.webhookPath ?? '');
   if (!secret) {
     return notReady([{
       reason: ReceiverReasons.TokenNotFound,
       message: `unable to read token from secret '${secretName}' error: Secret "${receiver.spec.secretRef.name}" not found`,
-    }]);
+    }], '');
   }
   const token = secret.token;
   if (token === undefined) {
-    return notReady([{ reason: ReceiverReasons.TokenNotFound, message: `invalid '${secretName}' secret data: required fields 'token'` }]);
+    return notReady([{ reason: ReceiverReasons.TokenNotFound, message: `invalid '${secretName}' secret data: required fields 'token'` }], '');
   }
   const path = webhookPath(token, name, namespace);
-  return { ready: readyCondition([], `Receiver initialized for path: ${path}`, previous, generation, now), webhookPath: path, secret };
+  return { ready: readyCondition([], `Receiver initialized for path: ${path}`, previous.ready, generation, now), webhookPath: path, secret };
 }

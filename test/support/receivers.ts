@@ -8,7 +8,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/observability/logger.js';
 import {
-  buildReceiverServer, memoryTargetResolver, receiverReadiness, staticSigningKeys, googleIdTokenVerifier, validateReceiver,
+  buildReceiverServer, memoryTargetResolver, receiverReadiness, staticSigningKeys, googleIdTokenVerifier, validateReceiver, webhookPath,
   type ReceiverEntry, type ReceiverLimits, type TargetObject,
 } from '../../src/receivers/index.js';
 import type { IdTokenVerifier } from '../../src/receivers/gcr-token.js';
@@ -62,8 +62,12 @@ export interface Harness {
 export function receiverHarness(options: HarnessOptions): Harness {
   const validation = validateReceiver(options.manifest);
   if (!validation.receiver) throw new Error(`unusable manifest: ${JSON.stringify(validation.findings)}`);
-  const readiness = receiverReadiness(validation.receiver, validation.findings, options.secret ?? { token: TOKEN });
-  const entry: ReceiverEntry = { receiver: validation.receiver, ready: readiness.ready.status === 'True', secret: readiness.secret ?? {} };
+  const { receiver } = validation;
+  const secret = options.secret ?? { token: TOKEN };
+  // As a store would after a configuration error: the path the Receiver had when it was Ready.
+  const previousPath = webhookPath(secret.token ?? '', receiver.metadata.name, receiver.metadata.namespace);
+  const readiness = receiverReadiness(receiver, validation.findings, secret, { webhookPath: previousPath });
+  const entry: ReceiverEntry = { receiver, ready: readiness.ready.status === 'True', secret: readiness.secret ?? {} };
   const path = readiness.webhookPath;
   const reconciled: string[] = [];
   const logs: string[] = [];
