@@ -9,3 +9,4 @@ export {
   DEFAULT_RECEIVER_LIMITS, buildReceiverServer, type ReceiverEntry, type ReceiverLimits, type ReceiverLookup, type ReceiverServerDeps,
   type RequestReconcile,
 } from './server.js';
+export { RECONCILE_REQUEST_ANNOTATION, kubernetesReceiverTargets, reconcileRequestValue } from './kubernetes.js';

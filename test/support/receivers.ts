@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../src/observability/logger.js';
 import {
   buildReceiverServer, memoryTargetResolver, receiverReadiness, staticSigningKeys, googleIdTokenVerifier, validateReceiver, webhookPath,
-  type ReceiverEntry, type ReceiverLimits, type TargetObject,
+  type ReceiverEntry, type ReceiverLimits, type RequestReconcile, type TargetObject, type TargetResolver,
 } from '../../src/receivers/index.js';
 import type { IdTokenVerifier } from '../../src/receivers/gcr-token.js';
 
@@ -46,6 +46,8 @@ export interface HarnessOptions {
   idTokens?: IdTokenVerifier;
   now?: () => number;
   failReconcile?: boolean;
+  /** The Kubernetes side instead of the in-memory objects and the recording fake. */
+  backend?: { targets: TargetResolver; requestReconcile: RequestReconcile };
 }
 
 export interface Harness {
@@ -74,9 +76,10 @@ export function receiverHarness(options: HarnessOptions): Harness {
   const registry = new Registry();
   const app = buildReceiverServer({
     receivers: { byWebhookPath: (p) => (p === path && path !== '' ? entry : undefined) },
-    targets: memoryTargetResolver(() => options.objects ?? [gitRepository('webapp')]),
-    requestReconcile: async (_receiver, targets) => {
+    targets: options.backend?.targets ?? memoryTargetResolver(() => options.objects ?? [gitRepository('webapp')]),
+    requestReconcile: async (receiver, targets) => {
       if (options.failReconcile) throw new Error('the API server answered 500');
+      await options.backend?.requestReconcile(receiver, targets);
       for (const t of targets) reconciled.push(`${t.kind}/${t.metadata.namespace}/${t.metadata.name}`);
     },
     logger: createLogger('debug', { write: (line: string) => logs.push(line) } as unknown as NodeJS.WritableStream),
