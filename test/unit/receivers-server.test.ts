@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RECEIVER_LIMITS } from '../../src/receivers/index.js';
 import { PathRateLimiter } from '../../src/receivers/rate-limit.js';
-import { gitRepository, receiverHarness, receiverManifest, type Harness } from '../support/receivers.js';
+import { TOKEN, gitRepository, receiverHarness, receiverManifest, type Harness } from '../support/receivers.js';
 
 const harnesses: Harness[] = [];
 afterEach(async () => {
@@ -136,10 +136,32 @@ describe('the per-path rate limiter', () => {
   });
 });
 
+describe('secrets stay out of answers and logs', () => {
+  it('for every type, accepted or refused: no token, no webhook path, no signature', async () => {
+    const types = ['generic', 'generic-hmac', 'github', 'gitlab', 'bitbucket', 'harbor', 'dockerhub', 'quay', 'gcr', 'nexus', 'acr', 'cdevents'];
+    const signature = 'sha256=' + 'ab'.repeat(32);
+    for (const type of types) {
+      const h = harness({ manifest: receiverManifest(type), secret: { token: TOKEN, email: 'sa@example.com', audience: 'aud-secret-value' } });
+      const digest = h.path.slice('/hook/'.length);
+      const answers = [
+        await h.send({ payload: '{}', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature, 'x-signature': signature, 'x-gitlab-token': `${TOKEN}0`, authorization: `Bearer ${TOKEN}0`, 'x-nexus-webhook-signature': signature } }),
+        await h.send({ url: `/hook/${digest.slice(0, -1)}0`, payload: '{}' }),
+      ];
+      for (const res of answers) {
+        expect(res.body, type).toBe('');
+        expect(JSON.stringify(res.headers)).not.toContain(TOKEN);
+      }
+      const logs = h.logs.join('\n');
+      for (const secret of [TOKEN, digest, signature.slice(7), 'aud-secret-value']) expect(logs, `${type}: ${secret}`).not.toContain(secret);
+    }
+  });
+});
+
 describe('over a loopback socket', () => {
   function post(port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      const all = Object.fromEntries(Object.entries({ 'content-type': 'application/json', ...headers }).filter(([, v]) => v !== ''));
+      const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: all }, (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -156,6 +178,8 @@ describe('over a loopback socket', () => {
     const { port } = h.app.server.address() as AddressInfo;
     expect(await post(port, h.path, '{}')).toEqual({ status: 200, body: '' });
     expect(h.reconciled).toEqual(['GitRepository/apps/webapp']);
+    // No Content-Type at all (curl -d without -H): the body is still taken as bytes.
+    expect((await post(port, h.path, 'x=1', { 'content-type': '' })).status).toBe(200);
     expect((await post(port, h.path, '{}', { 'x-padding': 'p'.repeat(DEFAULT_RECEIVER_LIMITS.headerBytes) })).status).toBe(431);
     expect((await post(port, h.path, 'x'.repeat(64 * 1024 + 1)).catch(() => ({ status: 413 }))).status).toBe(413);
     expect((await post(port, '/hook/unknown', '{}')).status).toBe(404);
