@@ -4,7 +4,8 @@ export { WEBHOOK_PATH_PREFIX, webhookPath } from './webhook-path.js';
 export { RECEIVER_API_VERSIONS, receiverReadiness, validateReceiver, type ReceiverReadiness, type ReceiverValidation } from './validate.js';
 export { compileFilter } from './filter.js';
 export { memoryTargetResolver, resolveTargets, type TargetRef, type TargetResolver } from './targets.js';
-export { GOOGLE_JWKS_URL, googleIdTokenVerifier, remoteSigningKeys, staticSigningKeys, type IdTokenVerifier, type SigningKeys } from './gcr-token.js';
+export { GOOGLE_JWKS_URL, googleIdTokenVerifier, googleSigningKeys, type IdTokenVerifier } from './gcr-token.js';
+export { IdTokenError, remoteSigningKeys, staticSigningKeys, type SigningKeys } from './id-token.js';
 export {
   DEFAULT_RECEIVER_LIMITS, buildReceiverServer, type ReceiverEntry, type ReceiverLimits, type ReceiverLookup, type ReceiverServerDeps,
   type RequestReconcile,

@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { compileFilter, filterErrorMessage, type ResourceFilter } from './filter.js';
-import { googleIdTokenVerifier, remoteSigningKeys, type IdTokenVerifier } from './gcr-token.js';
+import { googleIdTokenVerifier, googleSigningKeys, type IdTokenVerifier } from './gcr-token.js';
 import { PathRateLimiter } from './rate-limit.js';
 import { resolveTargets, type TargetResolver } from './targets.js';
 import type { Receiver, TargetObject } from './types.js';
@@ -109,7 +109,7 @@ declare module 'fastify' {
 export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
   const limits = { ...DEFAULT_RECEIVER_LIMITS, ...deps.limits };
   const logger = deps.logger.child({ server: 'receiver' });
-  const idTokens = deps.idTokens ?? googleIdTokenVerifier(remoteSigningKeys());
+  const idTokens = deps.idTokens ?? googleIdTokenVerifier(googleSigningKeys());
   const limiter = new PathRateLimiter(
     { burst: limits.burstPerPath, perSecond: limits.perSecondPerPath, maxPaths: limits.maxTrackedPaths },
     deps.now,
