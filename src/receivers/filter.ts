@@ -18,12 +18,20 @@ const environment = new Environment({ enableOptionalTypes: true, limits: LIMITS 
     list.length > 0 ? Optional.of(list[list.length - 1]) : Optional.none(),
   );
 
-export interface FilterVariables {
+// `generic-oidc` Receivers also give their filters the verified token's claims.
+const environmentWithClaims = environment.clone().registerVariable('claims', 'map');
+
+// A generic-oidc provider's variables and validations read `claims` and the variables before them.
+const claimsEnvironment = new Environment({ enableOptionalTypes: true, limits: LIMITS }).registerVariable('claims', 'map').registerVariable('vars', 'map');
+
+export type FilterVariables = {
   res: Record<string, unknown>;
   req: Record<string, unknown>;
-}
+  claims?: Record<string, unknown>;
+};
 
-export type ResourceFilter = (vars: FilterVariables) => boolean;
+/** A compiled bool expression, given its variables by name. */
+export type ResourceFilter = (vars: Record<string, unknown>) => boolean;
 
 export type CompiledFilter = { ok: true; filter: ResourceFilter } | { ok: false; error: string };
 
@@ -32,10 +40,33 @@ function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
-export function compileFilter(expression: string): CompiledFilter {
-  let evaluate: ReturnType<typeof environment.parse>;
+export function compileFilter(expression: string, options: { withClaims?: boolean } = {}): CompiledFilter {
+  return compileBoolean(options.withClaims ? environmentWithClaims : environment, expression);
+}
+
+/** A `generic-oidc` validation: a bool over `claims` and `vars`. */
+export function compileClaimsValidation(expression: string): CompiledFilter {
+  return compileBoolean(claimsEnvironment, expression);
+}
+
+export type CompiledExpression = { ok: true; evaluate: (vars: Record<string, unknown>) => unknown } | { ok: false; error: string };
+
+/** A `generic-oidc` variable: any value, over `claims` and the variables before it. */
+export function compileClaimsVariable(expression: string): CompiledExpression {
   try {
-    evaluate = environment.parse(expression);
+    const evaluate = claimsEnvironment.parse(expression);
+    const checked = evaluate.check();
+    if (!checked.valid) return { ok: false, error: firstLine(checked.error) };
+    return { ok: true, evaluate: (vars) => evaluate(vars) as unknown };
+  } catch (error) {
+    return { ok: false, error: firstLine(error) };
+  }
+}
+
+function compileBoolean(env: Environment, expression: string): CompiledFilter {
+  let evaluate: ReturnType<Environment['parse']>;
+  try {
+    evaluate = env.parse(expression);
   } catch (error) {
     return { ok: false, error: firstLine(error) };
   }
@@ -48,16 +79,11 @@ export function compileFilter(expression: string): CompiledFilter {
   return {
     ok: true,
     filter: (vars) => {
-      const result: unknown = evaluate(vars as unknown as Record<string, unknown>);
+      const result: unknown = evaluate(vars);
       if (typeof result !== 'boolean') throw new Error(`the expression returned ${typeof result}, not a bool`);
       return result;
     },
   };
-}
-
-/** Whether every filter given accepts the object (no filter: accepted), the way Flux stacks them. */
-export function acceptsAll(filters: readonly ResourceFilter[], vars: FilterVariables): boolean {
-  return filters.every((filter) => filter(vars));
 }
 
 /** Evaluation errors, reduced to their first line so a log stays one line. */

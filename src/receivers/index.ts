@@ -1,5 +1,5 @@
 /** Flux's Receivers as one module: what the store, the listeners and main wire in. */
-export { RECEIVER_TYPES, ReceiverReasons, type Receiver, type ReceiverResource, type ReceiverType, type TargetObject } from './types.js';
+export { DEFAULT_OIDC_AUDIENCE, RECEIVER_TYPES, ReceiverReasons, type OIDCProvider, type Receiver, type ReceiverResource, type ReceiverType, type TargetObject } from './types.js';
 export { WEBHOOK_PATH_PREFIX, webhookPath } from './webhook-path.js';
 export { RECEIVER_API_VERSIONS, receiverReadiness, validateReceiver, type ReceiverReadiness, type ReceiverValidation } from './validate.js';
 export { compileFilter } from './filter.js';
@@ -11,3 +11,4 @@ export {
   type RequestReconcile,
 } from './server.js';
 export { RECONCILE_REQUEST_ANNOTATION, kubernetesReceiverTargets, reconcileRequestValue } from './kubernetes.js';
+export { discoveredIssuers, type OidcIssuer, type OidcIssuers } from './oidc.js';

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { compileFilter, filterErrorMessage, type ResourceFilter } from './filter.js';
 import { googleIdTokenVerifier, googleSigningKeys, type IdTokenVerifier } from './gcr-token.js';
+import { discoveredIssuers, type OidcIssuers } from './oidc.js';
 import { PathRateLimiter } from './rate-limit.js';
 import { resolveTargets, type TargetResolver } from './targets.js';
 import type { Receiver, TargetObject } from './types.js';
@@ -66,6 +67,8 @@ export interface ReceiverServerDeps {
   noCrossNamespaceRefs?: boolean;
   /** Checks gcr's OIDC tokens; default: Google's published keys. */
   idTokens?: IdTokenVerifier;
+  /** Finds generic-oidc issuers' keys; default: OIDC discovery over HTTPS. */
+  oidcIssuers?: OidcIssuers;
   limits?: Partial<ReceiverLimits>;
   now?: () => number;
 }
@@ -89,7 +92,7 @@ function filtersOf(receiver: Receiver): { top?: ResourceFilter; perResource: (Re
   if (!filters) {
     const compile = (expression: string | undefined) => {
       if (!expression) return undefined;
-      const compiled = compileFilter(expression);
+      const compiled = compileFilter(expression, { withClaims: receiver.spec.type === 'generic-oidc' });
       // A Ready Receiver's filters compiled when it was validated; a failure here is a bug upstream.
       if (!compiled.ok) throw new Error(`filter does not compile: ${compiled.error}`);
       return compiled.filter;
@@ -110,6 +113,8 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
   const limits = { ...DEFAULT_RECEIVER_LIMITS, ...deps.limits };
   const logger = deps.logger.child({ server: 'receiver' });
   const idTokens = deps.idTokens ?? googleIdTokenVerifier(googleSigningKeys());
+  const oidcIssuers = deps.oidcIssuers ?? discoveredIssuers();
+  const now = deps.now ?? (() => Date.now());
   const limiter = new PathRateLimiter(
     { burst: limits.burstPerPath, perSecond: limits.perSecondPerPath, maxPaths: limits.maxTrackedPaths },
     deps.now,
@@ -181,6 +186,9 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
       secret,
       events: receiver.spec.events ?? [],
       idTokens,
+      oidcProviders: receiver.spec.oidcProviders ?? [],
+      oidcIssuers,
+      now: now(),
     });
     if (!verdict.ok) {
       log.error({ reason: verdict.reason }, 'unable to validate payload');
@@ -217,7 +225,8 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
         if (resolved.targets.length === 0) log.error({ resource: ref }, 'no resources found with matching labels');
         const stack = [filters.top, filters.perResource[i]].filter((f): f is ResourceFilter => f !== undefined);
         const accepted = resolved.targets.filter((target) => {
-          const ok = stack.every((filter) => filter({ res: target as unknown as Record<string, unknown>, req }));
+          const vars = { res: target as unknown as Record<string, unknown>, req, ...(verdict.claims && { claims: verdict.claims }) };
+          const ok = stack.every((filter) => filter(vars));
           if (!ok) log.debug({ target: `${target.kind}/${target.metadata.name}.${target.metadata.namespace}` }, 'not annotated: the CEL filter returned false');
           return ok;
         });

@@ -4,9 +4,9 @@
  */
 import type { ObjectMeta } from '../resources/types.js';
 
-/** `spec.type` values Herald serves (Flux v1.9's enum, less `generic-oidc`, which is not implemented). */
+/** `spec.type` values of Flux v1.9's CRD. */
 export const RECEIVER_TYPES = [
-  'generic', 'generic-hmac', 'github', 'gitlab', 'bitbucket', 'harbor', 'dockerhub', 'quay', 'gcr', 'nexus', 'acr', 'cdevents',
+  'generic', 'generic-hmac', 'generic-oidc', 'github', 'gitlab', 'bitbucket', 'harbor', 'dockerhub', 'quay', 'gcr', 'nexus', 'acr', 'cdevents',
 ] as const;
 export type ReceiverType = (typeof RECEIVER_TYPES)[number];
 
@@ -46,9 +46,22 @@ export interface ReceiverSpec {
   events?: string[];
   resources: ReceiverResource[];
   resourceFilter?: string;
-  secretRef: { name: string };
+  /** Required for every type but `generic-oidc`, which must not set it. */
+  secretRef?: { name: string };
+  /** `generic-oidc` only: the issuers whose tokens are accepted, and the CEL checks on their claims. */
+  oidcProviders?: OIDCProvider[];
   suspend?: boolean;
 }
+
+export interface OIDCProvider {
+  issuerURL: string;
+  /** The token's expected `aud`; Flux's default is `notification-controller`. */
+  audience?: string;
+  variables?: { name: string; expression: string }[];
+  validations: { expression: string; message: string }[];
+}
+
+export const DEFAULT_OIDC_AUDIENCE = 'notification-controller';
 
 export interface Receiver {
   apiVersion: string;

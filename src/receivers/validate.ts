@@ -6,7 +6,8 @@
 import { readyCondition } from '../resources/conditions.js';
 import type { Finding, ObjectMeta, ReadyCondition } from '../resources/types.js';
 import { compileFilter } from './filter.js';
-import { RECEIVER_RESOURCE_KINDS, RECEIVER_TYPES, ReceiverReasons, type Receiver, type ReceiverResource, type ReceiverType } from './types.js';
+import { compileOidcProvider } from './oidc.js';
+import { RECEIVER_RESOURCE_KINDS, RECEIVER_TYPES, ReceiverReasons, type OIDCProvider, type Receiver, type ReceiverResource, type ReceiverType } from './types.js';
 import { webhookPath } from './webhook-path.js';
 
 export const RECEIVER_API_VERSIONS: ReadonlySet<string> = new Set(['notification.toolkit.fluxcd.io/v1', 'notification.toolkit.fluxcd.io/v1beta2']);
@@ -54,7 +55,6 @@ export function validateReceiver(raw: unknown): ReceiverValidation {
 
   const type = spec.type;
   if (type === undefined) invalid('spec.type is required');
-  else if (type === 'generic-oidc') invalid("spec.type 'generic-oidc' is a Flux receiver type that Herald does not support yet");
   else if (typeof type !== 'string' || !(RECEIVER_TYPES as readonly string[]).includes(type)) {
     invalid(`spec.type must be one of ${RECEIVER_TYPES.join(', ')}`);
   }
@@ -68,11 +68,18 @@ export function validateReceiver(raw: unknown): ReceiverValidation {
   if (spec.resourceFilter !== undefined && typeof spec.resourceFilter !== 'string') invalid('spec.resourceFilter must be a string');
 
   let secretRef: { name: string } | undefined;
-  if (spec.secretRef === undefined) {
-    findings.push({ reason: ReceiverReasons.ValidationFailed, message: `${TERMINAL}: spec.secretRef is required when type is not generic-oidc` });
-  } else if (!isRecord(spec.secretRef) || typeof spec.secretRef.name !== 'string' || spec.secretRef.name === '') {
-    invalid('spec.secretRef.name is required');
-  } else secretRef = { name: spec.secretRef.name };
+  if (spec.secretRef !== undefined) {
+    if (!isRecord(spec.secretRef) || typeof spec.secretRef.name !== 'string' || spec.secretRef.name === '') invalid('spec.secretRef.name is required');
+    else secretRef = { name: spec.secretRef.name };
+  }
+  const oidcProviders = validateOidcProviders(spec.oidcProviders, invalid);
+  // The CRD's cross-field rules, which Flux's controller checks again (ValidationFailed).
+  const failed = (message: string) => findings.push({ reason: ReceiverReasons.ValidationFailed, message: `${TERMINAL}: ${message}` });
+  const oidc = type === 'generic-oidc';
+  if (oidc && (oidcProviders?.length ?? 0) === 0) failed('generic-oidc receiver requires at least one oidcProvider');
+  if (!oidc && (oidcProviders?.length ?? 0) > 0) failed('spec.oidcProviders can only be set when type is generic-oidc');
+  if (oidc && spec.secretRef !== undefined) failed('spec.secretRef cannot be set when type is generic-oidc');
+  if (!oidc && spec.secretRef === undefined) failed('spec.secretRef is required when type is not generic-oidc');
 
   const resources = validateResources(spec.resources, invalid);
   const receiver: Receiver = {
@@ -82,7 +89,8 @@ export function validateReceiver(raw: unknown): ReceiverValidation {
     spec: {
       type: type as ReceiverType,
       resources,
-      secretRef: secretRef ?? { name: '' },
+      ...(secretRef && { secretRef }),
+      ...(oidcProviders && oidcProviders.length > 0 && { oidcProviders }),
       ...(typeof spec.interval === 'string' && { interval: spec.interval }),
       ...(Array.isArray(spec.events) && { events: spec.events.filter((e): e is string => typeof e === 'string') }),
       ...(typeof spec.resourceFilter === 'string' && spec.resourceFilter !== '' && { resourceFilter: spec.resourceFilter }),
@@ -91,6 +99,48 @@ export function validateReceiver(raw: unknown): ReceiverValidation {
   };
   findings.push(...filterFindings(receiver));
   return { receiver, findings };
+}
+
+/** Flux's ValidateOIDCProvidersSpec, each problem naming its field. */
+function validateOidcProviders(raw: unknown, invalid: (message: string) => void): OIDCProvider[] | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw)) {
+    invalid('spec.oidcProviders must be a list');
+    return undefined;
+  }
+  const seen = new Set<string>();
+  const providers: OIDCProvider[] = [];
+  raw.forEach((entry: unknown, i) => {
+    const at = `spec.oidcProviders[${i}]`;
+    if (!isRecord(entry)) return invalid(`${at} must be a mapping`);
+    const { issuerURL, audience, variables, validations } = entry;
+    if (typeof issuerURL !== 'string' || issuerURL === '') return invalid(`${at}.issuerURL is required`);
+    if (!/^https?:\/\//.test(issuerURL)) invalid(`${at}.issuerURL must start with http:// or https://`);
+    if (seen.has(issuerURL)) invalid(`${at}.issuerURL duplicates an earlier provider's`);
+    seen.add(issuerURL);
+    if (audience !== undefined && typeof audience !== 'string') invalid(`${at}.audience must be a string`);
+    const list = (value: unknown, field: string) => {
+      if (value === undefined) return [];
+      if (Array.isArray(value) && value.every(isRecord)) return value;
+      invalid(`${at}.${field} must be a list of mappings`);
+      return [];
+    };
+    const vars = list(variables, 'variables').map((v, j) => {
+      if (typeof v.name !== 'string' || v.name === '') invalid(`${at}.variables[${j}].name is required`);
+      if (typeof v.expression !== 'string' || v.expression === '') invalid(`${at}.variables[${j}].expression is required`);
+      return { name: String(v.name ?? ''), expression: String(v.expression ?? '') };
+    });
+    const checks = list(validations, 'validations').map((v, j) => {
+      if (typeof v.expression !== 'string' || v.expression === '') invalid(`${at}.validations[${j}].expression is required`);
+      if (typeof v.message !== 'string' || v.message === '') invalid(`${at}.validations[${j}].message is required`);
+      return { expression: String(v.expression ?? ''), message: String(v.message ?? '') };
+    });
+    if (checks.length === 0) {
+      invalid(`${at}.validations must list at least one validation: without one, any caller able to obtain a token from this issuer can trigger the Receiver`);
+    }
+    providers.push({ issuerURL, ...(typeof audience === 'string' && audience !== '' && { audience }), ...(vars.length > 0 && { variables: vars }), validations: checks });
+  });
+  return providers;
 }
 
 function validateResources(raw: unknown, invalid: (message: string) => void): ReceiverResource[] {
@@ -132,19 +182,29 @@ function validateResources(raw: unknown, invalid: (message: string) => void): Re
 /** Flux compiles every filter before anything else; one that fails makes the Receiver stall. */
 function filterFindings({ spec }: Receiver): Finding[] {
   const findings: Finding[] = [];
+  const withClaims = spec.type === 'generic-oidc';
   if (spec.resourceFilter) {
-    const compiled = compileFilter(spec.resourceFilter);
+    const compiled = compileFilter(spec.resourceFilter, { withClaims });
     if (!compiled.ok) {
       findings.push({ reason: ReceiverReasons.InvalidCELExpression, message: `${TERMINAL}: invalid spec.resourceFilter expression: ${compiled.error}` });
     }
   }
   spec.resources.forEach((resource, i) => {
     if (!resource.filter) return;
-    const compiled = compileFilter(resource.filter);
+    const compiled = compileFilter(resource.filter, { withClaims });
     if (!compiled.ok) {
       findings.push({
         reason: ReceiverReasons.InvalidCELExpression,
         message: `${TERMINAL}: invalid filter expression for spec.resources[${i}] (kind=${JSON.stringify(resource.kind)}, name=${JSON.stringify(resource.name)}): ${compiled.error}`,
+      });
+    }
+  });
+  (spec.oidcProviders ?? []).forEach((provider, i) => {
+    const compiled = compileOidcProvider(provider);
+    if (!compiled.ok) {
+      findings.push({
+        reason: ReceiverReasons.InvalidCELExpression,
+        message: `${TERMINAL}: spec.oidcProviders[${i}] (issuerURL=${JSON.stringify(provider.issuerURL)}): ${compiled.error}`,
       });
     }
   });
@@ -172,21 +232,27 @@ export function receiverReadiness(
   now: Date = new Date(),
 ): ReceiverReadiness {
   const { name, namespace, generation } = receiver.metadata;
-  const secretName = `${namespace}/${receiver.spec.secretRef.name}`;
+  const { secretRef } = receiver.spec;
   const notReady = (found: readonly Finding[], webhookPath: string) => ({ ready: readyCondition(found, '', previous.ready, generation, now), webhookPath });
   // A configuration error leaves the path Flux last reported (its server then answers 503 there);
   // a missing token clears it.
   if (findings.length > 0) return notReady(findings, previous.webhookPath ?? '');
+  const ready = (token: string, data: Readonly<Record<string, string>>) => {
+    const path = webhookPath(token, name, namespace);
+    return { ready: readyCondition([], `Receiver initialized for path: ${path}`, previous.ready, generation, now), webhookPath: path, secret: data };
+  };
+  // generic-oidc has no Secret: its path is derived from the name and namespace alone.
+  if (!secretRef) return ready('', {});
+  const secretName = `${namespace}/${secretRef.name}`;
   if (!secret) {
     return notReady([{
       reason: ReceiverReasons.TokenNotFound,
-      message: `unable to read token from secret '${secretName}' error: Secret "${receiver.spec.secretRef.name}" not found`,
+      message: `unable to read token from secret '${secretName}' error: Secret "${secretRef.name}" not found`,
     }], '');
   }
   const token = secret.token;
   if (token === undefined) {
     return notReady([{ reason: ReceiverReasons.TokenNotFound, message: `invalid '${secretName}' secret data: required fields 'token'` }], '');
   }
-  const path = webhookPath(token, name, namespace);
-  return { ready: readyCondition([], `Receiver initialized for path: ${path}`, previous.ready, generation, now), webhookPath: path, secret };
+  return ready(token, secret);
 }

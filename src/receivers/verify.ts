@@ -6,11 +6,12 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IdTokenVerifier } from './gcr-token.js';
-import { IdTokenError } from './gcr-token.js';
+import { IdTokenError } from './id-token.js';
+import { verifyOidcToken, type OidcIssuers } from './oidc.js';
 import {
   ACR_PAYLOAD, DOCKERHUB_PAYLOAD, GCR_DATA, NEXUS_PAYLOAD, PUBSUB_PUSH, QUAY_PAYLOAD, shapeMismatch, type Shape,
 } from './payload-shape.js';
-import type { ReceiverType } from './types.js';
+import type { OIDCProvider, ReceiverType } from './types.js';
 
 export interface WebhookRequest {
   /** The first value of a header (case-insensitive name), or '' when absent: Go's `Header.Get`. */
@@ -26,6 +27,10 @@ export interface VerifyContext {
   secret: Readonly<Record<string, string>>;
   events: readonly string[];
   idTokens: IdTokenVerifier;
+  /** generic-oidc: the Receiver's providers, and how their issuers' keys are found. */
+  oidcProviders: readonly OIDCProvider[];
+  oidcIssuers: OidcIssuers;
+  now: number;
 }
 
 export type Verdict =
@@ -35,6 +40,8 @@ export type Verdict =
       event?: string;
       /** What `req` is decoded from in CEL filters: the body, or for gcr the event inside the push. */
       payload: Buffer;
+      /** generic-oidc: the verified token's claims, which filters read as `claims`. */
+      claims?: Record<string, unknown>;
     }
   /** `unauthorized`: the proof is missing or wrong (401); `rejected`: the payload or event is refused (400). */
   | { ok: false; outcome: 'unauthorized' | 'rejected'; reason: string };
@@ -169,6 +176,13 @@ export async function verifyRequest(request: WebhookRequest, context: VerifyCont
   switch (context.type) {
     case 'generic':
       return accepted();
+    case 'generic-oidc':
+      try {
+        const claims = await verifyOidcToken(request.header('authorization'), context.oidcProviders, context.oidcIssuers, context.now);
+        return { ok: true, payload: request.body, claims };
+      } catch (error) {
+        return unauthorized(error instanceof IdTokenError ? `generic-oidc: ${error.message}` : 'generic-oidc: the token could not be checked');
+      }
     case 'generic-hmac': {
       const wrong = checkPrefixedHmac(request.header('x-signature'), request.body, token);
       return wrong ? unauthorized(`generic-hmac: ${wrong}`) : accepted();

@@ -12,6 +12,7 @@ import {
   type ReceiverEntry, type ReceiverLimits, type RequestReconcile, type TargetObject, type TargetResolver,
 } from '../../src/receivers/index.js';
 import type { IdTokenVerifier } from '../../src/receivers/gcr-token.js';
+import type { OidcIssuers } from '../../src/receivers/oidc.js';
 
 export const TOKEN = 'b3c0a5f1e2d94c7a8e6f0d1c2b3a4958';
 
@@ -44,6 +45,7 @@ export interface HarnessOptions {
   noCrossNamespaceRefs?: boolean;
   limits?: Partial<ReceiverLimits>;
   idTokens?: IdTokenVerifier;
+  oidcIssuers?: OidcIssuers;
   now?: () => number;
   failReconcile?: boolean;
   /** The Kubernetes side instead of the in-memory objects and the recording fake. */
@@ -67,7 +69,7 @@ export function receiverHarness(options: HarnessOptions): Harness {
   const { receiver } = validation;
   const secret = options.secret ?? { token: TOKEN };
   // As a store would after a configuration error: the path the Receiver had when it was Ready.
-  const previousPath = webhookPath(secret.token ?? '', receiver.metadata.name, receiver.metadata.namespace);
+  const previousPath = webhookPath(receiver.spec.secretRef ? (secret.token ?? '') : '', receiver.metadata.name, receiver.metadata.namespace);
   const readiness = receiverReadiness(receiver, validation.findings, secret, { webhookPath: previousPath });
   const entry: ReceiverEntry = { receiver, ready: readiness.ready.status === 'True', secret: readiness.secret ?? {} };
   const path = readiness.webhookPath;
@@ -87,6 +89,7 @@ export function receiverHarness(options: HarnessOptions): Harness {
     noCrossNamespaceRefs: options.noCrossNamespaceRefs,
     limits: options.limits,
     idTokens: options.idTokens ?? { verify: async () => { throw new Error('no gcr in this test'); } },
+    oidcIssuers: options.oidcIssuers ?? { issuer: async () => { throw new Error('no generic-oidc in this test'); } },
     now: options.now,
   });
   return {

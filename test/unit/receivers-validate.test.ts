@@ -60,7 +60,7 @@ spec:
       },
     });
     expect(findings.map((f) => f.message)).toEqual([
-      expect.stringContaining('spec.type must be one of generic, generic-hmac, github'),
+      expect.stringContaining('spec.type must be one of generic, generic-hmac, generic-oidc, github'),
       'spec.interval must be a duration such as 10m or 1h30m',
       'spec.events must be a list of strings',
       'Reconciliation failed terminally due to configuration error: spec.secretRef is required when type is not generic-oidc',
@@ -71,9 +71,25 @@ spec:
     expect(findings[3]?.reason).toBe('ValidationFailed');
   });
 
-  it('says generic-oidc is not supported yet rather than unknown', () => {
-    const { findings } = validateReceiver(receiverManifest('generic-oidc'));
-    expect(findings).toEqual([{ reason: 'InvalidSpec', message: "spec.type 'generic-oidc' is a Flux receiver type that Herald does not support yet" }]);
+  it("applies the CRD's cross-field rules on secretRef and oidcProviders", () => {
+    const reasons = (manifest: unknown) => validateReceiver(manifest).findings.map((f) => `${f.reason}: ${f.message.replace(/^Reconciliation failed terminally due to configuration error: /, '')}`);
+    expect(reasons(receiverManifest('generic-oidc'))).toEqual([
+      'ValidationFailed: generic-oidc receiver requires at least one oidcProvider',
+      'ValidationFailed: spec.secretRef cannot be set when type is generic-oidc',
+    ]);
+    const provider = { issuerURL: 'https://token.actions.githubusercontent.com', validations: [{ expression: "claims.repository_owner == 'my-org'", message: 'wrong org' }] };
+    expect(reasons(receiverManifest('github', { oidcProviders: [provider] }))).toEqual(['ValidationFailed: spec.oidcProviders can only be set when type is generic-oidc']);
+    const { secretRef: _omitted, ...specWithoutSecret } = receiverManifest('generic-oidc').spec;
+    const oidc = (providers: unknown[]) => ({ ...receiverManifest('generic-oidc'), spec: { ...specWithoutSecret, oidcProviders: providers } });
+    expect(reasons(oidc([provider]))).toEqual([]);
+    expect(reasons(oidc([{ issuerURL: 'token.actions.githubusercontent.com', validations: [] }, provider, provider]))).toEqual([
+      'InvalidSpec: spec.oidcProviders[0].issuerURL must start with http:// or https://',
+      'InvalidSpec: spec.oidcProviders[0].validations must list at least one validation: without one, any caller able to obtain a token from this issuer can trigger the Receiver',
+      "InvalidSpec: spec.oidcProviders[2].issuerURL duplicates an earlier provider's",
+    ]);
+    expect(reasons(oidc([{ ...provider, variables: [{ name: 'owner', expression: 'claims.' }] }]))).toEqual([
+      expect.stringMatching(/^InvalidCELExpression: spec\.oidcProviders\[0\] \(issuerURL="https:\/\/token\.actions\.githubusercontent\.com"\): invalid expression for variable "owner": /),
+    ]);
   });
 
   it('needs a name; the namespace defaults to default', () => {
