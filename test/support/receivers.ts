@@ -113,3 +113,11 @@ export function testIssuer(kid = 'test-key-1') {
   };
   return { jwks: { keys: [jwk] }, jwt, verifier: (now?: () => number) => googleIdTokenVerifier(staticSigningKeys({ keys: [jwk] }), now) };
 }
+
+/** A Receiver of `type` for the ImageRepository apps/webapp (apiVersion left to Flux's default), and that object. */
+export function imageReceiver(type: string) {
+  const image: TargetObject = { apiVersion: 'image.toolkit.fluxcd.io/v1', kind: 'ImageRepository', metadata: { name: 'webapp', namespace: 'apps' } };
+  return receiverHarness({ manifest: receiverManifest(type, { resources: [{ kind: 'ImageRepository', name: 'webapp' }] }), objects: [image] });
+}
+
+export const JSON_CONTENT = { 'content-type': 'application/json' };
