@@ -9,20 +9,20 @@ import { Environment, Optional } from '@marcbachmann/cel-js';
 /** Parse-time bounds: a manifest is configuration, but nothing that grows goes unbounded. */
 const LIMITS = { maxAstNodes: 10_000, maxDepth: 100, maxListElements: 1_000, maxMapEntries: 1_000, maxCallArguments: 32 };
 
-// Flux's CEL environment has cel-go's list extensions; its docs use `first()` and `last()`.
-const environment = new Environment({ enableOptionalTypes: true, limits: LIMITS })
-  .registerVariable('res', 'map')
-  .registerVariable('req', 'map')
-  .registerFunction('list.first(): optional<dyn>', (list: unknown[]) => (list.length > 0 ? Optional.of(list[0]) : Optional.none()))
-  .registerFunction('list.last(): optional<dyn>', (list: unknown[]) =>
-    list.length > 0 ? Optional.of(list[list.length - 1]) : Optional.none(),
-  );
+// Flux's CEL environments have cel-go's list extensions; its docs use `first()` and `last()`.
+function fluxEnvironment(...variables: string[]): Environment {
+  const env = new Environment({ enableOptionalTypes: true, limits: LIMITS })
+    .registerFunction('list.first(): optional<dyn>', (list: unknown[]) => (list.length > 0 ? Optional.of(list[0]) : Optional.none()))
+    .registerFunction('list.last(): optional<dyn>', (list: unknown[]) => (list.length > 0 ? Optional.of(list[list.length - 1]) : Optional.none()));
+  for (const name of variables) env.registerVariable(name, 'map');
+  return env;
+}
 
+const environment = fluxEnvironment('res', 'req');
 // `generic-oidc` Receivers also give their filters the verified token's claims.
-const environmentWithClaims = environment.clone().registerVariable('claims', 'map');
-
+const environmentWithClaims = fluxEnvironment('res', 'req', 'claims');
 // A generic-oidc provider's variables and validations read `claims` and the variables before them.
-const claimsEnvironment = new Environment({ enableOptionalTypes: true, limits: LIMITS }).registerVariable('claims', 'map').registerVariable('vars', 'map');
+const claimsEnvironment = fluxEnvironment('claims', 'vars');
 
 export type FilterVariables = {
   res: Record<string, unknown>;

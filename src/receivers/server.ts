@@ -11,7 +11,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { compileFilter, filterErrorMessage, type ResourceFilter } from './filter.js';
+import { compileFilter, filterErrorMessage, type FilterVariables, type ResourceFilter } from './filter.js';
 import { googleIdTokenVerifier, googleSigningKeys, type IdTokenVerifier } from './gcr-token.js';
 import { discoveredIssuers, type OidcIssuers } from './oidc.js';
 import { PathRateLimiter } from './rate-limit.js';
@@ -225,7 +225,7 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
         if (resolved.targets.length === 0) log.error({ resource: ref }, 'no resources found with matching labels');
         const stack = [filters.top, filters.perResource[i]].filter((f): f is ResourceFilter => f !== undefined);
         const accepted = resolved.targets.filter((target) => {
-          const vars = { res: target as unknown as Record<string, unknown>, req, ...(verdict.claims && { claims: verdict.claims }) };
+          const vars: FilterVariables = { res: target as unknown as Record<string, unknown>, req, ...(verdict.claims && { claims: verdict.claims }) };
           const ok = stack.every((filter) => filter(vars));
           if (!ok) log.debug({ target: `${target.kind}/${target.metadata.name}.${target.metadata.namespace}` }, 'not annotated: the CEL filter returned false');
           return ok;
