@@ -2,10 +2,11 @@
  * The receiver listener (`--receiver-addr`, `:9292`): `/hook/<digest>` → verify the request
  * as the Receiver's type demands → resolve and filter its resources → ask for a reconcile of
  * each. Answers are Flux's, with empty bodies: 404 unknown path, 503 suspended or not Ready,
- * 400 refused payload or event, 500 a target that could not be resolved or reconciled, 200
- * done. Herald's additions: 401 (not Flux's 400) for a missing or wrong signature or token,
- * 413 over the body bound, 429 with Retry-After over the per-path rate, 431 over the header
- * bound. Logs name the Receiver, never the path (it is a credential for `generic`) or a secret.
+ * 400 refused payload or event, 413 over the body bound, 431 over the header bound, 500 a
+ * target that could not be resolved or reconciled, 200 done. Herald's differences: 401 (not
+ * Flux's 400) for a missing or wrong signature, token or ID token; 429 with Retry-After over
+ * the per-path rate; an unknown path is a 404 before its body is read (Flux reads it first).
+ * Logs name the Receiver, never the path (it is a credential for `generic`) or a secret.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createServer } from 'node:http';
@@ -39,7 +40,7 @@ export type RequestReconcile = (receiver: Receiver, targets: readonly TargetObje
 export interface ReceiverLimits {
   /** Largest request body, in bytes (Flux's bound: 3 MiB). */
   bodyBytes: number;
-  /** Largest request head (request line and headers), in bytes; Node answers 431 beyond it. */
+  /** Largest request head (request line and headers), in bytes; Node answers 431 beyond it (Flux: 256 KiB). */
   headerBytes: number;
   /** Requests a path may make at once, and how fast its allowance comes back. */
   burstPerPath: number;
