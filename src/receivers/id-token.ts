@@ -29,22 +29,58 @@ export function staticSigningKeys(jwks: { keys: (JsonWebKey & { kid?: string })[
   return { keyFor: async (kid) => byKid.get(kid) };
 }
 
+/** Key sets and discovery documents are a few KiB; a larger answer is refused, not buffered. */
+const MAX_DOCUMENT_BYTES = 1024 * 1024;
+
+/** GETs a JSON document of at most 1 MiB within 10 s. */
+export async function fetchJsonDocument(url: string, fetchImpl: typeof fetch, what: string): Promise<unknown> {
+  const response = await fetchImpl(url, { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok || !response.body) throw new IdTokenError(`fetching the ${what} answered ${response.status}`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > MAX_DOCUMENT_BYTES) throw new IdTokenError(`the ${what} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new IdTokenError(`the ${what} is not JSON`);
+  }
+}
+
 /**
  * A published key set, fetched on first use and again when a `kid` is unknown, at most once a
- * minute (issuers rotate keys with an overlap, so a fresh copy finds the new one).
+ * minute (issuers rotate keys with an overlap, so a fresh copy finds the new one). Requests
+ * that arrive during a fetch wait for it.
  */
-export function remoteSigningKeys(url: string | (() => Promise<string>), fetchImpl: typeof fetch = fetch, now = () => Date.now()): SigningKeys {
+export function remoteSigningKeys(url: string, fetchImpl: typeof fetch = fetch, now = () => Date.now()): SigningKeys {
   let keys: SigningKeys | undefined;
+  let fetching: Promise<SigningKeys> | undefined;
   let fetchedAt = -Infinity;
+  const refresh = () => {
+    fetchedAt = now();
+    fetching = fetchJsonDocument(url, fetchImpl, "issuer's signing keys")
+      .then((jwks) => {
+        const keySet = (jwks as { keys?: unknown } | null)?.keys;
+        if (!Array.isArray(keySet)) throw new IdTokenError("the issuer's signing keys are not a JWKS");
+        keys = staticSigningKeys({ keys: keySet as JsonWebKey[] });
+        return keys;
+      })
+      .finally(() => {
+        fetching = undefined;
+      });
+    return fetching;
+  };
   return {
     keyFor: async (kid) => {
       const known = await keys?.keyFor(kid);
-      if (known || now() - fetchedAt < KEYS_REFRESH_MS) return known;
-      fetchedAt = now();
-      const response = await fetchImpl(typeof url === 'string' ? url : await url(), { signal: AbortSignal.timeout(10_000) });
-      if (!response.ok) throw new IdTokenError(`fetching the issuer's signing keys answered ${response.status}`);
-      keys = staticSigningKeys((await response.json()) as { keys: JsonWebKey[] });
-      return keys.keyFor(kid);
+      if (known) return known;
+      // From here to refresh() nothing awaits, so a concurrent request sees the fetch in flight.
+      if (fetching) return (await fetching).keyFor(kid);
+      if (now() - fetchedAt < KEYS_REFRESH_MS) return undefined;
+      return (await refresh()).keyFor(kid);
     },
   };
 }

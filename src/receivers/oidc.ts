@@ -5,7 +5,7 @@
  * `variables` are evaluated in order and every `validations` expression must be true.
  */
 import { compileClaimsValidation, compileClaimsVariable, filterErrorMessage, type CompiledExpression, type ResourceFilter } from './filter.js';
-import { IdTokenError, bearerToken, remoteSigningKeys, unverifiedClaims, verifiedClaims, type SigningKeys } from './id-token.js';
+import { IdTokenError, bearerToken, fetchJsonDocument, remoteSigningKeys, unverifiedClaims, verifiedClaims, type SigningKeys } from './id-token.js';
 import { DEFAULT_OIDC_AUDIENCE, type OIDCProvider } from './types.js';
 
 export interface OidcIssuer {
@@ -32,9 +32,12 @@ const DISCOVERY_TTL_MS = 60 * 60_000;
 export function discoveredIssuers(fetchImpl: typeof fetch = fetch, now = () => Date.now()): OidcIssuers {
   const cache = new Map<string, { at: number; issuer: Promise<OidcIssuer> }>();
   const discover = async (issuerURL: string): Promise<OidcIssuer> => {
-    const response = await fetchImpl(`${issuerURL.replace(/\/$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(10_000) });
-    if (!response.ok) throw new IdTokenError(`discovery of the token's issuer answered ${response.status}`);
-    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown; id_token_signing_alg_values_supported?: unknown };
+    const url = `${issuerURL.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const document = ((await fetchJsonDocument(url, fetchImpl, "issuer's discovery document")) ?? {}) as {
+      issuer?: unknown;
+      jwks_uri?: unknown;
+      id_token_signing_alg_values_supported?: unknown;
+    };
     if (document.issuer !== issuerURL) throw new IdTokenError("the issuer's discovery document names another issuer");
     if (typeof document.jwks_uri !== 'string') throw new IdTokenError("the issuer's discovery document has no jwks_uri");
     const announced = Array.isArray(document.id_token_signing_alg_values_supported) ? document.id_token_signing_alg_values_supported : ['RS256'];
