@@ -104,12 +104,6 @@ function filtersOf(receiver: Receiver): { top?: ResourceFilter; perResource: (Re
   return filters;
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    receiverEntry?: ReceiverEntry;
-  }
-}
-
 export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
   const limits = { ...DEFAULT_RECEIVER_LIMITS, ...deps.limits };
   const logger = deps.logger.child({ server: 'receiver' });
@@ -122,7 +116,13 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
   );
   const requests = counter(deps.registry, 'herald_receiver_requests_total', 'Requests to Receiver webhook paths, by receiver type and outcome.', ['type', 'outcome']);
   const reconciles = counter(deps.registry, 'herald_receiver_reconcile_requests_total', 'Objects a Receiver asked to reconcile, by receiver type.', ['type']);
-  const count = (request: FastifyRequest, outcome: Outcome) => requests.inc({ type: request.receiverEntry?.receiver.spec.type ?? '', outcome });
+  // The Receiver a request is for, found before its body is read (kept off Fastify's request type).
+  const entries = new WeakMap<FastifyRequest, ReceiverEntry>();
+  const count = (request: FastifyRequest, outcome: Outcome) => requests.inc({ type: entries.get(request)?.receiver.spec.type ?? '', outcome });
+  const nameOf = (request: FastifyRequest) => {
+    const meta = entries.get(request)?.receiver.metadata;
+    return meta ? `${meta.namespace}/${meta.name}` : undefined;
+  };
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -131,7 +131,6 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
     // Flux's read deadlines: 10 s for the head, 30 s for the whole request.
     serverFactory: (handler) => createServer({ maxHeaderSize: limits.headerBytes, headersTimeout: 10_000, requestTimeout: 30_000 }, handler),
   });
-  app.decorateRequest('receiverEntry', undefined);
 
   // Every body is taken as raw bytes: signatures are over the exact bytes sent.
   app.removeAllContentTypeParsers();
@@ -159,7 +158,7 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
       count(request, 'not_found');
       return reply.code(404).send();
     }
-    request.receiverEntry = entry;
+    entries.set(request, entry);
     if (entry.receiver.spec.suspend || !entry.ready) {
       logger.error({ receiver: nameOf(request) }, entry.receiver.spec.suspend ? 'receiver is suspended' : 'receiver is not ready');
       count(request, 'unavailable');
@@ -173,7 +172,7 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
   });
 
   app.all(`${WEBHOOK_PATH_PREFIX}*`, async (request, reply) => {
-    const entry = request.receiverEntry;
+    const entry = entries.get(request);
     if (!entry) return reply.code(404).send();
     const { receiver, secret } = entry;
     const log = logger.child({ receiver: nameOf(request), type: receiver.spec.type });
@@ -256,9 +255,4 @@ function firstHeaderValue(request: FastifyRequest, name: string): string {
   if (distinct) return distinct[0] ?? '';
   const value = request.headers[name];
   return (Array.isArray(value) ? value[0] : value) ?? '';
-}
-
-function nameOf(request: FastifyRequest): string | undefined {
-  const meta = request.receiverEntry?.receiver.metadata;
-  return meta ? `${meta.namespace}/${meta.name}` : undefined;
 }
