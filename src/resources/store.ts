@@ -114,6 +114,17 @@ interface StoredEntry {
 interface Change {
   identity: string;
   object?: StoredObject;
+  /** `object`'s content hash, when already computed. */
+  hash?: string;
+  /** When `object` is an Alert: its validation and compilation, when already done. */
+  prepared?: PreparedAlert;
+}
+
+/** What an Alert's own spec yields, whatever the state of its Provider. */
+interface PreparedAlert {
+  ownFindings: Finding[];
+  /** Undefined when the spec is not well-formed enough to match anything. */
+  compiled?: CompiledAlert;
 }
 
 export interface ResourceStore {
@@ -131,6 +142,8 @@ export class ResourceStore extends EventEmitter {
   private readonly providerStates = new Map<string, ProviderState>();
   private readonly alertStates = new Map<string, AlertState>();
   private fileProblems: ManifestProblem[] = [];
+  /** Ready-condition changes not logged yet: a swap of thousands of Alerts logs them after, in slices. */
+  private transitions: Array<{ kind: string; key: string; condition: ReadyCondition }> = [];
   private isLoaded = false;
 
   constructor(opts: ResourceStoreOptions = {}) {
@@ -153,14 +166,32 @@ export class ResourceStore extends EventEmitter {
   replaceAll(objects: readonly StoredObject[], problems: readonly ManifestProblem[]): void {
     const next = new Map<string, StoredObject>();
     for (const object of objects) next.set(storedObjectKey(object), object);
-    const changes: Change[] = [...next].map(([identity, object]) => ({ identity, object }));
-    for (const identity of this.objects.keys()) if (!next.has(identity)) changes.push({ identity });
+    this.swapIn([...next].map(([identity, object]) => ({ identity, object })), next, problems);
+  }
 
-    const problemsChanged = JSON.stringify(problems) !== JSON.stringify(this.fileProblems);
-    this.fileProblems = [...problems];
-    const firstSnapshot = !this.isLoaded;
-    this.isLoaded = true;
-    this.applyAndNotify(changes, firstSnapshot || problemsChanged);
+  /**
+   * `replaceAll` for snapshots of any size, without holding up the event loop: the costly part
+   * (each object's content hash; each changed Alert's validation and compiled regexes) is
+   * worked out in slices of `sliceMs`, between which events are still matched against the
+   * current state, untouched; then the snapshot is swapped in in one synchronous step.
+   */
+  async replaceAllGradually(objects: readonly StoredObject[], problems: readonly ManifestProblem[], sliceMs = 5): Promise<void> {
+    const next = new Map<string, StoredObject>();
+    for (const object of objects) next.set(storedObjectKey(object), object);
+    const changes: Change[] = [];
+    let sliceStart = performance.now();
+    for (const [identity, object] of next) {
+      if (performance.now() - sliceStart >= sliceMs) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+      const hash = contentHash(object);
+      // Unchanged objects are checked again at the swap, by their hash: this is only an estimate.
+      const unchanged = this.objects.get(identity)?.hash === hash;
+      changes.push({ identity, object, hash, prepared: isAlert(object) && !unchanged ? prepareAlert(object) : undefined });
+    }
+    this.swapIn(changes, next, problems, true);
+    await this.logTransitions(sliceMs);
   }
 
   /** Adds or replaces one object. */
@@ -223,8 +254,18 @@ export class ResourceStore extends EventEmitter {
     await Promise.allSettled(closing);
   }
 
-  private applyAndNotify(changes: Change[], forceNotify: boolean): void {
+  private swapIn(changes: Change[], next: ReadonlyMap<string, StoredObject>, problems: readonly ManifestProblem[], logLater = false): void {
+    for (const identity of this.objects.keys()) if (!next.has(identity)) changes.push({ identity });
+    const problemsChanged = JSON.stringify(problems) !== JSON.stringify(this.fileProblems);
+    this.fileProblems = [...problems];
+    const firstSnapshot = !this.isLoaded;
+    this.isLoaded = true;
+    this.applyAndNotify(changes, firstSnapshot || problemsChanged, logLater);
+  }
+
+  private applyAndNotify(changes: Change[], forceNotify: boolean, logLater = false): void {
     const change = this.apply(changes);
+    if (!logLater) void this.logTransitions();
     if (forceNotify || change.changedObjects > 0) this.emit('changed', { providers: change.providers, alerts: change.alerts });
   }
 
@@ -232,10 +273,12 @@ export class ResourceStore extends EventEmitter {
     const secrets = new Set<string>();
     const providers = new Set<string>();
     const alerts = new Set<string>();
+    const prepared = new Map<string, PreparedAlert>();
     let changedObjects = 0;
-    for (const { identity, object } of changes) {
+    for (const change of changes) {
+      const { identity, object } = change;
       const previous = this.objects.get(identity);
-      const hash = object ? contentHash(object) : undefined;
+      const hash = object ? (change.hash ?? contentHash(object)) : undefined;
       if (previous?.hash === hash) continue;
       changedObjects++;
       const affected = object ?? previous?.object;
@@ -245,7 +288,10 @@ export class ResourceStore extends EventEmitter {
       const key = objectKey(affected.metadata);
       if (isSecret(affected)) secrets.add(key);
       else if (isProvider(affected)) providers.add(key);
-      else if (isAlert(affected)) alerts.add(key);
+      else if (isAlert(affected)) {
+        alerts.add(key);
+        if (change.prepared) prepared.set(key, change.prepared);
+      }
     }
 
     // A Secret change re-resolves the Providers that reference it.
@@ -260,7 +306,7 @@ export class ResourceStore extends EventEmitter {
     for (const [key, state] of this.alertStates) {
       if (providersThatMoved.has(providerKeyOf(state.resource))) alerts.add(key);
     }
-    for (const key of alerts) this.evaluateAlert(key, recompile.has(key));
+    for (const key of alerts) this.evaluateAlert(key, recompile.has(key), prepared.get(key));
 
     return { providers: [...providers].sort(), alerts: [...alerts].sort(), changedObjects };
   }
@@ -330,7 +376,8 @@ export class ResourceStore extends EventEmitter {
     return previous === undefined || previous.condition.status !== condition.status || previous.condition.message !== condition.message;
   }
 
-  private evaluateAlert(key: string, recompile: boolean): void {
+  /** `prepared`: the Alert's validation and compilation, done ahead (by `replaceAllGradually`). */
+  private evaluateAlert(key: string, recompile: boolean, prepared?: PreparedAlert): void {
     const previous = this.alertStates.get(key);
     const resource = this.objectAt<Alert>(NOTIFICATION_GROUP, 'Alert', ...splitKey(key));
     if (!resource) {
@@ -341,14 +388,9 @@ export class ResourceStore extends EventEmitter {
 
     let { ownFindings, compiled } = previous ?? { ownFindings: [], compiled: undefined };
     if (recompile || !previous) {
-      ownFindings = validateAlertSpec(resource);
-      compiled = ownFindings.length === 0 ? compileAlert(resource) : undefined;
-      if (compiled) {
-        ownFindings = compileFindings(compiled);
-        this.index.set(compiled);
-      } else {
-        this.index.delete(key);
-      }
+      ({ ownFindings, compiled } = prepared ?? prepareAlert(resource));
+      if (compiled) this.index.set(compiled);
+      else this.index.delete(key);
     }
     const providerFindings = compiled ? providerRefFindings(resource, this.providerStates.get(providerKeyOf(resource))?.resolved) : [];
     const findings = [...ownFindings, ...providerFindings];
@@ -361,12 +403,37 @@ export class ResourceStore extends EventEmitter {
     return this.objects.get(storedKey(group, kind, namespace, name))?.object as T | undefined;
   }
 
+  /** Noted during a change, logged after it (`logTransitions`). */
   private logTransition(kind: string, key: string, previous: ReadyCondition | undefined, next: ReadyCondition): void {
     if (!this.logger || (previous?.status === next.status && previous.message === next.message)) return;
-    const fields = { kind, resource: key, reason: next.reason, message: next.message };
-    if (next.status === 'True') this.logger.info(fields, `${kind} is ready`);
-    else this.logger.warn(fields, `${kind} is not ready`);
+    this.transitions.push({ kind, key, condition: next });
   }
+
+  /** Logs the noted transitions; with `sliceMs`, in slices that yield to the event loop. */
+  private async logTransitions(sliceMs?: number): Promise<void> {
+    const transitions = this.transitions.splice(0);
+    let sliceStart = performance.now();
+    for (const { kind, key, condition } of transitions) {
+      if (sliceMs !== undefined && performance.now() - sliceStart >= sliceMs) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+      const fields = { kind, resource: key, reason: condition.reason, message: condition.message };
+      if (condition.status === 'True') this.logger?.info(fields, `${kind} is ready`);
+      else this.logger?.warn(fields, `${kind} is not ready`);
+    }
+  }
+}
+
+function prepareAlert(resource: Alert): PreparedAlert {
+  const specFindings = validateAlertSpec(resource);
+  if (specFindings.length > 0) return { ownFindings: specFindings };
+  const compiled = compileAlert(resource);
+  return { ownFindings: compileFindings(compiled), compiled };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The namespace and name of an `objectKey` (neither can contain `/`). */

@@ -91,7 +91,7 @@ describe('startDirectorySource', () => {
     await writeFile(path.join(dir, '..data', 'cm.yaml'), providerYaml('from-configmap'));
     await symlink(path.join(dir, '..data', 'cm.yaml'), path.join(dir, 'cm.yaml'));
 
-    source = await startDirectorySource(dir, store);
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
     expect(store.loaded).toBe(true);
     expect(names('Provider')).toEqual(['from-configmap', 'hook']);
     expect(names('Alert')).toEqual(['a']);
@@ -102,7 +102,7 @@ describe('startDirectorySource', () => {
     await mkdir(path.join(dir, 'sub'));
     await writeFile(path.join(dir, 'a.yaml'), providerYaml('hook'));
     await writeFile(path.join(dir, 'sub', 'b.yaml'), `${providerYaml('hook', 'https://second.example.com')}---\nkey: : bad\n`);
-    source = await startDirectorySource(dir, store);
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
     expect(store.statuses().problems).toEqual([
       { file: 'sub/b.yaml', document: 2, message: expect.stringMatching(/^invalid YAML at line/) },
       { file: 'sub/b.yaml', message: 'Provider flux-system/hook is also defined in a.yaml; the definition in sub/b.yaml wins' },
@@ -112,7 +112,7 @@ describe('startDirectorySource', () => {
 
   it('picks up an added, a changed and a removed file without a restart', async () => {
     await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
-    source = await startDirectorySource(dir, store, { debounceMs: 50 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 50 });
 
     await writeFile(path.join(dir, 'alerts.yaml'), alertYaml('a', 'hook'));
     await eventually(() => expect(names('Alert')).toEqual(['a']));
@@ -126,7 +126,7 @@ describe('startDirectorySource', () => {
   });
 
   it('picks up files in a new subdirectory', async () => {
-    source = await startDirectorySource(dir, store, { debounceMs: 50 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 50 });
     await mkdir(path.join(dir, 'later', 'deeper'), { recursive: true });
     await writeFile(path.join(dir, 'later', 'deeper', 'p.yaml'), providerYaml('late'));
     await eventually(() => expect(names('Provider')).toEqual(['late']));
@@ -135,21 +135,21 @@ describe('startDirectorySource', () => {
   it('falls back on the periodic rescan when no watch event comes through', async () => {
     await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
     // A debounce longer than the test: only the rescan can bring the change in.
-    source = await startDirectorySource(dir, store, { debounceMs: 60_000, rescanIntervalMs: 100 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 60_000, rescanIntervalMs: 100 });
     await writeFile(path.join(dir, 'more.yaml'), providerYaml('second'));
     await eventually(() => expect(names('Provider')).toEqual(['hook', 'second']));
   });
 
   it('keeps the last snapshot when the directory disappears', async () => {
     await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
-    source = await startDirectorySource(dir, store, { debounceMs: 20, rescanIntervalMs: 50 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 20, rescanIntervalMs: 50 });
     await rm(dir, { recursive: true, force: true });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(names('Provider')).toEqual(['hook']);
   });
 
   it('stops watching once closed', async () => {
-    source = await startDirectorySource(dir, store, { debounceMs: 20, rescanIntervalMs: 50 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 20, rescanIntervalMs: 50 });
     await source.close();
     await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
     await new Promise((resolve) => setTimeout(resolve, 300));
