@@ -155,4 +155,53 @@ describe('startDirectorySource', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(names('Provider')).toEqual([]);
   });
+
+  it('refuses a file over the size limit and files past the total, naming the file and the limit', async () => {
+    await writeFile(path.join(dir, 'a.yaml'), providerYaml('first'));
+    await writeFile(path.join(dir, 'b.yaml'), `${providerYaml('too-big')}#${'x'.repeat(2000)}\n`);
+    await writeFile(path.join(dir, 'c.yaml'), providerYaml('third'));
+    await writeFile(path.join(dir, 'd.yaml'), providerYaml('fourth'));
+    const size = providerYaml('third').length;
+    source = await startDirectorySource(dir, store, {
+      parseInWorker: false,
+      limits: { maxFileBytes: 1000, maxTotalBytes: size * 2 + 10 },
+    });
+    expect(names('Provider')).toEqual(['first', 'third']);
+    expect(store.statuses().problems).toEqual([
+      { file: 'b.yaml', message: expect.stringMatching(/^the file is \d+ bytes, over the limit of 1000 bytes per manifest file; not read$/) },
+      { file: 'd.yaml', message: expect.stringContaining(`would pass the limit of ${size * 2 + 10} bytes for all files`) },
+    ]);
+  });
+
+  it('refuses the whole reload past the file count limit, keeping the last snapshot', async () => {
+    await writeFile(path.join(dir, 'a.yaml'), providerYaml('hook'));
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 20, limits: { maxFiles: 2 } });
+    await writeFile(path.join(dir, 'b.yaml'), providerYaml('second'));
+    await eventually(() => expect(names('Provider')).toEqual(['hook', 'second']));
+    await writeFile(path.join(dir, 'c.yaml'), providerYaml('third'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(names('Provider')).toEqual(['hook', 'second']);
+  });
+
+  it("follows a ConfigMap's relative symlinks and refuses symlinks out of the directory", async () => {
+    const outside = await makeTempDir('herald-outside-');
+    await writeFile(path.join(outside, 'p.yaml'), providerYaml('outside'));
+    await mkdir(path.join(dir, '..2026_01_01_00_00_00.1'));
+    await writeFile(path.join(dir, '..2026_01_01_00_00_00.1', 'cm.yaml'), providerYaml('from-configmap'));
+    await symlink('..2026_01_01_00_00_00.1', path.join(dir, '..data'));
+    await symlink('..data/cm.yaml', path.join(dir, 'cm.yaml'));
+    await symlink(path.join(outside, 'p.yaml'), path.join(dir, 'absolute.yaml'));
+    await symlink(path.relative(dir, path.join(outside, 'p.yaml')), path.join(dir, 'relative.yaml'));
+    await mkdir(path.join(dir, 'sub'));
+    await symlink('../../' + path.basename(outside) + '/p.yaml', path.join(dir, 'sub', 'up.yaml'));
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
+    expect(names('Provider')).toEqual(['from-configmap']);
+    const refused = 'is a symbolic link to a file outside the config directory; not read';
+    expect(store.statuses().problems).toEqual([
+      { file: 'absolute.yaml', message: refused },
+      { file: 'relative.yaml', message: refused },
+      { file: 'sub/up.yaml', message: refused },
+    ]);
+    await rm(outside, { recursive: true, force: true });
+  });
 });

@@ -282,3 +282,47 @@ describe('ResourceStore', () => {
     expect(await store.alerts.match(event(), () => undefined)).toEqual([]);
   });
 });
+
+describe('ResourceStore.replaceAllGradually', () => {
+  it('keeps serving the previous snapshot while it prepares the next, then swaps it in at once', async () => {
+    const store = newStore();
+    store.replaceAll([provider('hook'), alert('route', { eventSources: [{ kind: 'Kustomization', name: 'apps' }] })], []);
+    const many = Array.from({ length: 2000 }, (_, i) => alert(`bulk-${i}`, { eventSources: [{ kind: 'Kustomization', name: `app-${i}` }], inclusionList: ['deploy'] }));
+    const next = [provider('hook'), provider('other'), alert('route', { providerRef: { name: 'other' }, eventSources: [{ kind: 'Kustomization', name: 'apps' }] }), ...many];
+
+    // Observed between slices: the event loop turns while the snapshot is prepared.
+    const seen: Array<{ size: number; provider: string | undefined }> = [];
+    let watching = true;
+    const watch = async () => {
+      while (watching) {
+        const [matched] = await store.alerts.match(event(), () => undefined);
+        seen.push({ size: store.alerts.size, provider: matched?.alert.spec.providerRef.name });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const watcher = watch();
+    await store.replaceAllGradually(next, [], 0);
+    watching = false;
+    await watcher;
+
+    expect(store.alerts.size).toBe(2001);
+    expect(store.provider(NS, 'other')).toBeDefined();
+    expect(statusOf(store, 'Alert', 'route')?.ready.status).toBe('True');
+    // Many turns saw the previous snapshot whole; none saw a mix.
+    const before = seen.filter((s) => s.size === 1 && s.provider === 'hook').length;
+    expect(before).toBeGreaterThan(10);
+    expect(seen.every((s) => (s.size === 1 && s.provider === 'hook') || (s.size === 2001 && s.provider === 'other'))).toBe(true);
+  });
+
+  it('leaves unchanged objects alone and logs Ready transitions after the swap', async () => {
+    const lines: string[] = [];
+    const logger = { info: (_: object, msg: string) => lines.push(msg), warn: (_: object, msg: string) => lines.push(msg), error: () => undefined, debug: () => undefined } as unknown as Logger;
+    const store = newStore({ logger });
+    const seen = changes(store);
+    await store.replaceAllGradually([provider('hook'), alert('a')], []);
+    expect(lines).toEqual(['Provider is ready', 'Alert is ready']);
+    await store.replaceAllGradually([provider('hook'), alert('a')], []);
+    expect(seen).toHaveLength(1);
+    expect(lines).toHaveLength(2);
+  });
+});
