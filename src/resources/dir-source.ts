@@ -72,10 +72,15 @@ export async function startDirectorySource(
   let running: Promise<void> | undefined;
   let pending = false;
   let debounce: NodeJS.Timeout | undefined;
+  /** The worker parsing for the reload under way, stopped by `close`. */
+  let parser: Worker | undefined;
 
   async function reload(): Promise<void> {
     const listing = await listManifestFiles(root, limits);
-    const loaded = parseInWorker ? await loadInWorker({ files: listing.files, limits }) : await loadManifestFiles(listing.files, limits);
+    const loaded = parseInWorker
+      ? await loadInWorker({ files: listing.files, limits }, (worker) => (parser = worker))
+      : await loadManifestFiles(listing.files, limits);
+    if (closed) return;
     const problems = [...listing.problems, ...loaded.problems].sort(byFile);
     await store.replaceAllGradually(loaded.objects, problems);
     fingerprint = listing.fingerprint;
@@ -97,6 +102,7 @@ export async function startDirectorySource(
         try {
           await reload();
         } catch (err) {
+          if (closed) break; // the parser was stopped by close()
           // The last good snapshot stays in the store: losing every Provider because the
           // directory was briefly unreadable would be worse than serving a stale one.
           logger?.error({ dir: root, err: describe(err) }, 'cannot reload manifests; keeping the last loaded ones');
@@ -141,18 +147,21 @@ export async function startDirectorySource(
       clearInterval(rescan);
       clearTimeout(debounce);
       watcher?.close();
+      // A reload under way stops at once, instead of holding up shutdown while it parses.
+      await parser?.terminate();
       await running;
     },
   };
 }
 
 /** Reads and parses the files in a worker thread, bounded in time and heap; rejects if it fails. */
-function loadInWorker(input: ManifestWorkerInput): Promise<LoadedManifests> {
+function loadInWorker(input: ManifestWorkerInput, started: (worker: Worker) => void): Promise<LoadedManifests> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./manifest-worker.js', import.meta.url), {
       workerData: input,
       resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB },
     });
+    started(worker);
     const objects: StoredObject[] = [];
     let settled = false;
     const settle = (outcome: () => void) => {

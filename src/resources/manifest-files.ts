@@ -55,6 +55,9 @@ export interface LoadedManifests {
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml']);
 
+/** Problems listed per file (in the status and the logs, on every reload); the rest are counted. */
+const MAX_PROBLEMS_PER_FILE = 100;
+
 export async function listManifestFiles(root: string, limits: ManifestLimits): Promise<ManifestListing> {
   const realRoot = await realpath(root);
   const files: ManifestFile[] = [];
@@ -113,18 +116,22 @@ export async function loadManifestFiles(files: readonly ManifestFile[], limits: 
     if (read.text === undefined) continue;
     totalBytes += read.bytes ?? 0;
     const parsed = parseManifests(read.text, file.name);
-    problems.push(...parsed.problems);
+    const fileProblems = parsed.problems;
     for (const object of parsed.objects) {
       const key = storedObjectKey(object);
       const earlier = byKey.get(key);
       if (earlier) {
         const { kind, metadata } = object;
-        problems.push({
+        fileProblems.push({
           file: file.name,
           message: `${kind} ${metadata.namespace}/${metadata.name} is also defined in ${earlier.file}; the definition in ${file.name} wins`,
         });
       }
       byKey.set(key, { object, file: file.name });
+    }
+    problems.push(...fileProblems.slice(0, MAX_PROBLEMS_PER_FILE));
+    if (fileProblems.length > MAX_PROBLEMS_PER_FILE) {
+      problems.push({ file: file.name, message: `${fileProblems.length - MAX_PROBLEMS_PER_FILE} more problems in this file are not listed` });
     }
   }
   return { objects: [...byKey.values()].map((entry) => entry.object), problems };

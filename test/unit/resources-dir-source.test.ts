@@ -204,4 +204,12 @@ describe('startDirectorySource', () => {
     ]);
     await rm(outside, { recursive: true, force: true });
   });
+
+  it('lists at most 100 problems per file and counts the rest', async () => {
+    await writeFile(path.join(dir, 'broken.yaml'), Array.from({ length: 150 }, (_, i) => `kind: Nothing${i}\n`).join('---\n'));
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
+    const { problems } = store.statuses();
+    expect(problems).toHaveLength(101);
+    expect(problems[100]).toEqual({ file: 'broken.yaml', message: '50 more problems in this file are not listed' });
+  });
 });
