@@ -3,8 +3,8 @@
  * objects (issue 8), against Herald as a process (in-process queue).
  *
  * - 20,000 Alerts and a file at the size limit arrive while events are posted at a fixed rate:
- *   `POST /` stays fast (the files are parsed in a worker thread, the store takes the snapshot
- *   in slices), events keep matching the previous state until the new one is swapped in whole,
+ *   `POST /` stays fast (the files are parsed in a worker thread, the store builds the next
+ *   state aside in slices), events keep matching the previous state until the new one is swapped in whole,
  *   and not one event goes unmatched. A file over the limit is refused, with a status naming
  *   it and the limit.
  * - Symlinks: a ConfigMap's own layout (`..data -> ..<timestamp>`, `file.yaml ->
@@ -193,9 +193,9 @@ describe('manifest bounds', () => {
         `${toNew.length} the new one, 0 unmatched; RSS ${rss.toFixed(0)} MiB`,
     );
     expect(during.length).toBeGreaterThan(20);
-    // Generous: the machine is shared, and the swap itself is synchronous (about 10 µs per
-    // changed Alert). Parsing and storing on the event loop, as before, stalled it for seconds.
-    expect(p99).toBeLessThan(2_000);
+    // Generous (the machine is shared): parsing and storing on the event loop, as before,
+    // stalled it for 20 s here.
+    expect(p99).toBeLessThan(1_000);
   }, 240_000);
 
   it("follows a ConfigMap's symlinks, refuses symlinks out of the directory and huge files unread, and delivers __proto__ metadata keys", async () => {
