@@ -325,4 +325,37 @@ describe('ResourceStore.replaceAllGradually', () => {
     expect(seen).toHaveLength(1);
     expect(lines).toHaveLength(2);
   });
+
+  it('ends in the same state as replaceAll, snapshot after snapshot, reusing what did not change', async () => {
+    const snapshots: StoredObject[][] = [
+      [provider('hook', { secretRef: { name: 'creds' } }), secret('creds', { token: 't1' }), provider('other'), alert('a'), alert('b', { providerRef: { name: 'other' } }), labelled('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'apps', { team: 'a' })],
+      // The Secret changes, `other` goes (b loses its Provider), an Alert is added, labels change.
+      [provider('hook', { secretRef: { name: 'creds' } }), secret('creds', { token: 't2' }), alert('a'), alert('b', { providerRef: { name: 'other' } }), alert('c', { inclusionList: ['(bad'] }), labelled('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'apps', { team: 'b' })],
+      // `other` is back, the Secret is gone (hook not ready), a is suspended.
+      [provider('hook', { secretRef: { name: 'creds' } }), provider('other'), alert('a', { suspend: true }), alert('b', { providerRef: { name: 'other' } }), alert('c', { inclusionList: ['(bad'] })],
+      [],
+    ];
+    const sync = newStore();
+    const gradual = newStore();
+    const syncChanges = changes(sync);
+    const gradualChanges = changes(gradual);
+    const view = (store: ResourceStore) => ({
+      statuses: store.statuses().resources.map(({ ready: { lastTransitionTime: _t, ...ready }, ...rest }) => ({ ...rest, ready })),
+      indexed: store.alerts.size,
+      labels: store.labelsOf({ kind: 'Kustomization', name: 'apps', namespace: NS }),
+      providers: ['hook', 'other'].map((name) => store.provider(NS, name)?.config?.token),
+    });
+    for (const snapshot of snapshots) {
+      const hookBefore = gradual.provider(NS, 'hook');
+      sync.replaceAll(snapshot, []);
+      await gradual.replaceAllGradually(snapshot, [], 0);
+      expect(view(gradual)).toEqual(view(sync));
+      expect(await gradual.alerts.match(event(), () => undefined)).toEqual(await sync.alerts.match(event(), () => undefined));
+      expect(gradualChanges.at(-1)).toEqual(syncChanges.at(-1));
+      expect(gradualChanges).toHaveLength(syncChanges.length);
+      if (hookBefore && gradual.provider(NS, 'hook')?.config?.token === hookBefore.config?.token) {
+        expect(gradual.provider(NS, 'hook')?.http).toBe(hookBefore.http);
+      }
+    }
+  });
 });
