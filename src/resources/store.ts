@@ -476,12 +476,9 @@ export class ResourceStore extends EventEmitter {
   /** Logs the noted transitions; with `sliceMs`, in slices that yield to the event loop. */
   private async logTransitions(sliceMs?: number): Promise<void> {
     const transitions = this.transitions.splice(0);
-    let sliceStart = performance.now();
+    const pause = sliceMs === undefined ? undefined : slicer(sliceMs);
     for (const { kind, key, condition } of transitions) {
-      if (sliceMs !== undefined && performance.now() - sliceStart >= sliceMs) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
+      if (pause) await pause(); // not even a microtask when logging at once
       const fields = { kind, resource: key, reason: condition.reason, message: condition.message };
       if (condition.status === 'True') this.logger?.info(fields, `${kind} is ready`);
       else this.logger?.warn(fields, `${kind} is not ready`);
