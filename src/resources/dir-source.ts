@@ -4,8 +4,8 @@
  * the store whenever a file is added, changed or removed, without a restart.
  *
  * A reload never holds up the event loop for long: the files are read and parsed in a worker
- * thread, and the store takes the snapshot in slices, then swaps it in at once; until then
- * events match the previous snapshot. A reload that fails as a whole (an unreadable directory,
+ * thread, and the store builds the next state aside in slices, then swaps it in at once; until
+ * then events match the previous snapshot. A reload that fails as a whole (an unreadable directory,
  * too many files, a parser that runs out of time or memory) keeps the previous snapshot.
  *
  * Changes are seen through `fs.watch` (recursive), debounced so that an editor's or a
