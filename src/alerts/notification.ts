@@ -2,7 +2,7 @@
  * What one provider receives for one (event, Alert): the metadata Flux sends, and whether the
  * provider takes the event at all (commit-status routing).
  */
-import { apiGroup, controllerMetadata, EVENT_METADATA_PREFIX, type FluxEvent } from '../events/event.js';
+import { apiGroup, controllerMetadata, EVENT_METADATA_PREFIX, metadataMap, type FluxEvent } from '../events/event.js';
 import type { Alert } from '../resources/types.js';
 
 export interface Notification {
@@ -26,7 +26,7 @@ export function notificationFor(event: FluxEvent, alert: Alert): Notification {
   const tokenKey = groupPrefix ? `${groupPrefix}token` : undefined;
   const incoming = Object.entries(event.metadata ?? {}).filter(([key]) => key !== tokenKey);
 
-  const metadata: Record<string, string> = {};
+  const metadata = metadataMap();
   const setBy = new Map<string, number>();
   const put = (key: string, value: string): void => {
     metadata[key] = value;

@@ -83,7 +83,7 @@ export function cleanupMetadata(event: FluxEvent): FluxEvent {
   const group = apiGroup(event.involvedObject);
   const groupPrefix = group ? `${group}/` : undefined;
   const dropped = new Set([`${group}/checksum`, `${group}/digest`].map((k) => k.toLowerCase()));
-  const metadata: Record<string, string> = {};
+  const metadata = metadataMap();
   for (const [key, value] of Object.entries(event.metadata ?? {})) {
     const kept = key.startsWith(EVENT_METADATA_PREFIX) || (groupPrefix !== undefined && key.startsWith(groupPrefix));
     if (kept && !dropped.has(key.toLowerCase())) metadata[key] = value;
@@ -95,6 +95,16 @@ export function cleanupMetadata(event: FluxEvent): FluxEvent {
   const involvedObject = withoutUndefined({ kind, name, namespace, uid, apiVersion, resourceVersion, fieldPath });
   const { severity, timestamp, message, reason, reportingController, reportingInstance } = event;
   return withoutUndefined({ involvedObject, severity, timestamp, message, reason, metadata, reportingController, reportingInstance });
+}
+
+/**
+ * An empty metadata map. It has no prototype, so that every key is an ordinary key: on a plain
+ * object, assigning `__proto__` (what `<group>/__proto__` becomes once un-prefixed) would
+ * change the prototype and drop the key, and `constructor` or `toString` would read inherited
+ * functions where the key is absent. JSON and the spread operator see its keys as usual.
+ */
+export function metadataMap(): Record<string, string> {
+  return Object.create(null) as Record<string, string>;
 }
 
 function withoutUndefined<T extends object>(value: T): T {

@@ -1,25 +1,34 @@
 /**
- * The manifests-directory source: every `*.yaml` / `*.yml` file under a directory (recursive)
- * is one snapshot of the resources, reloaded whole into the store whenever a file is added,
- * changed or removed, without a restart. The store diffs snapshots, so a reload only costs
- * the parsing.
+ * The manifests-directory source: every manifest file under a directory (`manifest-files.ts`
+ * says which, and within which limits) is one snapshot of the resources, reloaded whole into
+ * the store whenever a file is added, changed or removed, without a restart.
+ *
+ * A reload never holds up the event loop for long: the files are read and parsed in a worker
+ * thread, and the store builds the next state aside in slices, then swaps it in at once; until
+ * then events match the previous snapshot. A reload that fails as a whole (an unreadable directory,
+ * too many files, a parser that runs out of time or memory) keeps the previous snapshot.
  *
  * Changes are seen through `fs.watch` (recursive), debounced so that an editor's or a
  * ConfigMap update's burst of events makes one reload, and through a periodic rescan that
  * compares each file's size and mtime, in case the watcher misses something (network file
  * systems, a directory replaced under it).
- *
- * Names starting with `.` are skipped: editors' temporary files, and the `..data` /
- * `..<timestamp>` directories of a mounted ConfigMap, whose files the top-level symlinks
- * already show. Symlinks to files are followed; symlinks to directories are not (no loops).
  */
 import { ConfigError } from '../config.js';
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseManifests, type ManifestProblem } from './manifests.js';
+import { Worker } from 'node:worker_threads';
+import {
+  DEFAULT_MANIFEST_LIMITS,
+  listManifestFiles,
+  loadManifestFiles,
+  type LoadedManifests,
+  type ManifestLimits,
+} from './manifest-files.js';
+import type { ManifestWorkerInput, ManifestWorkerMessage } from './manifest-worker.js';
 import type { ResourceStore } from './store.js';
-import { storedObjectKey, type Logger, type StoredObject } from './types.js';
+import type { Logger, StoredObject } from './types.js';
+import type { ManifestProblem } from './manifests.js';
 
 export interface DirectorySourceOptions {
   logger?: Logger;
@@ -27,21 +36,23 @@ export interface DirectorySourceOptions {
   debounceMs?: number;
   /** How often the directory is rescanned for changes the watcher missed (default 10 s). */
   rescanIntervalMs?: number;
+  /** Size and count limits (default `DEFAULT_MANIFEST_LIMITS`). */
+  limits?: Partial<ManifestLimits>;
+  /**
+   * Parse in a worker thread (default). `false` parses on the calling thread, holding up its
+   * event loop for as long as parsing takes: for tests that run the TypeScript sources, which a
+   * worker thread cannot load.
+   */
+  parseInWorker?: boolean;
 }
 
 export interface DirectorySource {
   close(): Promise<void>;
 }
 
-interface ManifestFile {
-  /** Relative to the directory, with `/` separators: how problems name the file. */
-  name: string;
-  absolutePath: string;
-  size: number;
-  mtimeMs: number;
-}
-
-const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml']);
+/** How long the parser may take, and how much heap it may use, before a reload is given up. */
+const PARSE_TIMEOUT_MS = 120_000;
+const PARSE_HEAP_MB = 1024;
 
 /** Loads the directory into the store, then keeps it in step; rejects if `dir` is not a directory. */
 export async function startDirectorySource(
@@ -53,20 +64,28 @@ export async function startDirectorySource(
   const info = await stat(root).catch(() => undefined);
   if (!info) throw new ConfigError(`--config-dir: manifests directory ${root} does not exist`);
   if (!info.isDirectory()) throw new ConfigError(`--config-dir: ${root} is not a directory`);
-  const { logger, debounceMs = 250, rescanIntervalMs = 10_000 } = opts;
+  const { logger, debounceMs = 250, rescanIntervalMs = 10_000, parseInWorker = true } = opts;
+  const limits: ManifestLimits = { ...DEFAULT_MANIFEST_LIMITS, ...opts.limits };
 
   let fingerprint = '';
   let closed = false;
   let running: Promise<void> | undefined;
   let pending = false;
   let debounce: NodeJS.Timeout | undefined;
+  /** The worker parsing for the reload under way, stopped by `close`. */
+  let parser: Worker | undefined;
 
   async function reload(): Promise<void> {
-    const files = await listManifestFiles(root);
-    const { objects, problems } = await loadFiles(files);
-    fingerprint = fingerprintOf(files);
-    store.replaceAll(objects, problems);
-    logger?.info({ dir: root, files: files.length, objects: objects.length, problems: problems.length }, 'manifests loaded');
+    const listing = await listManifestFiles(root, limits);
+    const loaded = parseInWorker
+      ? await loadInWorker({ files: listing.files, limits }, (worker) => (parser = worker))
+      : await loadManifestFiles(listing.files, limits);
+    if (closed) return;
+    const problems = [...listing.problems, ...loaded.problems].sort(byFile);
+    await store.replaceAllGradually(loaded.objects, problems);
+    fingerprint = listing.fingerprint;
+    const objects = loaded.objects.length;
+    logger?.info({ dir: root, files: listing.files.length, objects, problems: problems.length }, 'manifests loaded');
     for (const problem of problems) logger?.warn({ ...problem }, 'manifest not loaded');
   }
 
@@ -83,6 +102,7 @@ export async function startDirectorySource(
         try {
           await reload();
         } catch (err) {
+          if (closed) break; // the parser was stopped by close()
           // The last good snapshot stays in the store: losing every Provider because the
           // directory was briefly unreadable would be worse than serving a stale one.
           logger?.error({ dir: root, err: describe(err) }, 'cannot reload manifests; keeping the last loaded ones');
@@ -112,9 +132,9 @@ export async function startDirectorySource(
 
   const rescan = setInterval(() => {
     if (running) return;
-    listManifestFiles(root).then(
-      (files) => {
-        if (fingerprintOf(files) !== fingerprint) requestReload();
+    listManifestFiles(root, limits).then(
+      (listing) => {
+        if (listing.fingerprint !== fingerprint) requestReload();
       },
       (err: unknown) => logger?.error({ dir: root, err: describe(err) }, 'cannot rescan the manifests directory'),
     );
@@ -127,70 +147,45 @@ export async function startDirectorySource(
       clearInterval(rescan);
       clearTimeout(debounce);
       watcher?.close();
+      // A reload under way stops at once, instead of holding up shutdown while it parses.
+      await parser?.terminate();
       await running;
     },
   };
 }
 
-async function listManifestFiles(root: string): Promise<ManifestFile[]> {
-  const files: ManifestFile[] = [];
-  async function walk(dir: string): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true });
-    for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      const absolutePath = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        await walk(absolutePath);
-        continue;
-      }
-      if (!MANIFEST_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) continue;
-      if (!entry.isFile() && !entry.isSymbolicLink()) continue;
-      const info = await stat(absolutePath).catch(() => undefined); // gone already, or a dangling link
-      if (!info?.isFile()) continue;
-      const name = path.relative(root, absolutePath).split(path.sep).join('/');
-      files.push({ name, absolutePath, size: info.size, mtimeMs: info.mtimeMs });
-    }
-  }
-  await walk(root);
-  return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** Reads and parses the files in a worker thread, bounded in time and heap; rejects if it fails. */
+function loadInWorker(input: ManifestWorkerInput, started: (worker: Worker) => void): Promise<LoadedManifests> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./manifest-worker.js', import.meta.url), {
+      workerData: input,
+      resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB },
+    });
+    started(worker);
+    const objects: StoredObject[] = [];
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void worker.terminate();
+      outcome();
+    };
+    const timer = setTimeout(() => settle(() => reject(new Error(`parsing the manifests took longer than ${PARSE_TIMEOUT_MS} ms`))), PARSE_TIMEOUT_MS);
+    worker.on('message', (message: ManifestWorkerMessage) => {
+      if ('objects' in message) {
+        objects.push(...message.objects);
+        setImmediate(() => worker.postMessage('next'));
+      } else settle(() => resolve({ objects, problems: message.problems }));
+    });
+    // e.g. ERR_WORKER_OUT_OF_MEMORY: the worker is gone, Herald is not.
+    worker.on('error', (err) => settle(() => reject(err)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the manifest parser stopped (exit code ${code}) before it was done`))));
+  });
 }
 
-/**
- * Parses every file, in name order. An object defined twice is a problem; the later
- * definition wins, as the later of two `kubectl apply`s would.
- */
-async function loadFiles(files: readonly ManifestFile[]): Promise<{ objects: StoredObject[]; problems: ManifestProblem[] }> {
-  const byKey = new Map<string, { object: StoredObject; file: string }>();
-  const problems: ManifestProblem[] = [];
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file.absolutePath, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed since the listing
-      problems.push({ file: file.name, message: `cannot read the file: ${describe(err)}` });
-      continue;
-    }
-    const parsed = parseManifests(text, file.name);
-    problems.push(...parsed.problems);
-    for (const object of parsed.objects) {
-      const key = storedObjectKey(object);
-      const earlier = byKey.get(key);
-      if (earlier) {
-        const { kind, metadata } = object;
-        problems.push({
-          file: file.name,
-          message: `${kind} ${metadata.namespace}/${metadata.name} is also defined in ${earlier.file}; the definition in ${file.name} wins`,
-        });
-      }
-      byKey.set(key, { object, file: file.name });
-    }
-  }
-  return { objects: [...byKey.values()].map((entry) => entry.object), problems };
-}
-
-function fingerprintOf(files: readonly ManifestFile[]): string {
-  return files.map((f) => `${f.name}\u0000${f.size}\u0000${f.mtimeMs}`).join('\n');
+function byFile(a: ManifestProblem, b: ManifestProblem): number {
+  return a.file < b.file ? -1 : a.file > b.file ? 1 : 0;
 }
 
 function describe(err: unknown): string {

@@ -5,10 +5,11 @@
  * unsupported API versions, and decode Secrets. A bad document becomes a problem naming the
  * file and document; it never stops the other documents from loading.
  */
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { LineCounter, isMap, isScalar, parseAllDocuments, type Document, type YAMLError } from 'yaml';
 import {
   NOTIFICATION_GROUP,
   groupOf,
+  isSecret,
   objectKey,
   type Alert,
   type LabelledObject,
@@ -44,44 +45,73 @@ export function parseManifests(text: string, file: string): ParsedManifests {
   const documents = parseAllDocuments(text, { prettyErrors: false, lineCounter });
   documents.forEach((doc, i) => {
     const document = i + 1;
-    const [error] = doc.errors;
+    // An unresolved tag is only a warning to yaml, which then loads `token: !TAG` as an empty
+    // string: a value silently changed is refused like a syntax error.
+    const [error] = [...doc.errors, ...doc.warnings.filter((warning) => warning.code === 'TAG_RESOLVE_FAILED')];
     if (error) {
-      const { line, col } = lineCounter.linePos(error.pos[0]);
-      problems.push({ file, document, message: `invalid YAML at line ${line}, column ${col}: ${yamlReason(error.message)}` });
+      problems.push({ file, document, message: yamlProblem(error, lineCounter) });
       return;
     }
     let raw: unknown;
     try {
       raw = doc.toJS();
-    } catch (err) {
-      // e.g. an alias expanding past yaml's maxAliasCount (a "billion laughs" document).
-      problems.push({ file, document, message: `invalid YAML: ${yamlReason(err instanceof Error ? err.message : String(err))}` });
+    } catch {
+      // An alias with no anchor, or one expanding past yaml's maxAliasCount (a "billion
+      // laughs" document). yaml's message names the alias, which may be a Secret's value.
+      problems.push({ file, document, message: 'invalid YAML (ALIAS): an alias has no anchor, or expands too far' });
       return;
     }
     if (raw === null || raw === undefined) return; // an empty document, e.g. after a trailing `---`
-    for (const item of expandLists(raw)) {
+    const listItems = isList(raw) ? raw.items : undefined;
+    (listItems ?? [raw]).forEach((item, j) => {
+      const path = listItems ? ['items', j] : [];
       const result = toStoredObject(item);
       if ('error' in result) problems.push({ file, document, message: result.error });
-      else objects.push(result.object);
-    }
+      else {
+        const nonPlain = isSecret(result.object) ? nonPlainSecretValues(doc, path) : [];
+        if (nonPlain.length > 0) problems.push({ file, document, message: `${result.object.kind} ${objectKey(result.object.metadata)}: ${nonPlain.join('; ')}` });
+        else objects.push(result.object);
+      }
+    });
   });
   return { objects, problems };
 }
 
 /**
- * yaml's message without the source text that some end with (`Unresolved alias (…): <name>`,
- * `Block scalar header includes extra characters: <rest of line>`): that text can be a
- * Secret's value, e.g. an unquoted password starting with `*`, `|` or `>`.
+ * A YAML error by its code and position only. yaml's messages quote the source (`The !<tag>
+ * tag has no suffix`, `Invalid escape sequence \<char>`, `Unresolved alias …: <name>`), and the
+ * source can be a Secret's value.
  */
-function yamlReason(message: string): string {
-  const colon = message.indexOf(':');
-  return colon > 0 ? message.slice(0, colon) : message;
+function yamlProblem(error: YAMLError, lineCounter: LineCounter): string {
+  const { line, col } = lineCounter.linePos(error.pos[0]);
+  return `invalid YAML at line ${line}, column ${col}: ${error.code}`;
 }
 
+/**
+ * The keys of a Secret's `data` and `stringData` whose value is not a plain string in the
+ * source: a tag (even an unknown one that yaml loads as an empty string), an alias (the value
+ * would be whatever the anchor holds), a map or a list. Only the key is named, never the value.
+ */
+function nonPlainSecretValues(doc: Document.Parsed, path: ReadonlyArray<string | number>): string[] {
+  const found: string[] = [];
+  for (const field of ['data', 'stringData']) {
+    const map = doc.getIn([...path, field], true);
+    if (!isMap(map)) continue;
+    for (const pair of map.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+      const value = pair.value;
+      const plain = value === null || (isScalar(value) && (value.tag === undefined || value.tag === STR_TAG));
+      if (!plain) found.push(`${field}.${key} must be a plain string (no tag, alias, map or list)`);
+    }
+  }
+  return found;
+}
+
+const STR_TAG = 'tag:yaml.org,2002:str';
+
 /** `kind: List` (what `kubectl get -o yaml` prints) holds its objects in `items`. */
-function expandLists(raw: unknown): unknown[] {
-  if (isRecord(raw) && raw.kind === 'List' && Array.isArray(raw.items)) return raw.items;
-  return [raw];
+function isList(raw: unknown): raw is { items: unknown[] } {
+  return isRecord(raw) && raw.kind === 'List' && Array.isArray(raw.items);
 }
 
 /**
@@ -143,7 +173,8 @@ function toObjectMeta(raw: unknown): ObjectMeta | string {
 function decodeSecretData(raw: Record<string, unknown>): Record<string, string> | string {
   const wrong = [...shapeErrors(raw.data, 'stringMap', 'data'), ...shapeErrors(raw.stringData, 'stringMap', 'stringData')];
   if (wrong.length > 0) return wrong.join('; ');
-  const decoded: Record<string, string> = {};
+  // Null prototype: a key named `__proto__` is a key like any other.
+  const decoded: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, string>)) {
     const base64 = value.replace(/\s+/g, '');
     if (!BASE64.test(base64)) return `data.${key} is not valid base64`;

@@ -116,32 +116,54 @@ interface Change {
   object?: StoredObject;
 }
 
+/**
+ * Everything a snapshot determines. Single changes are applied to the current state in place;
+ * `replaceAllGradually` builds the next state aside and swaps it in whole. States share the
+ * objects, Provider and Alert states and compiled Alerts that did not change: none of them is
+ * ever modified, only replaced.
+ */
+interface StoreState {
+  /** Every object by `storedObjectKey`. */
+  objects: Map<string, StoredEntry>;
+  /** The same objects by `kind|namespace|name`, then group: for label look-ups. */
+  byName: Map<string, Map<string, StoredObject>>;
+  providerStates: Map<string, ProviderState>;
+  alertStates: Map<string, AlertState>;
+  /** The matcher's index of the Alerts. */
+  index: AlertIndex;
+}
+
+/** What an Alert's own spec yields, whatever the state of its Provider. */
+interface PreparedAlert {
+  ownFindings: Finding[];
+  /** Undefined when the spec is not well-formed enough to match anything. */
+  compiled?: CompiledAlert;
+}
+
 export interface ResourceStore {
   on(event: 'changed', listener: (change: StoreChange) => void): this;
   emit(event: 'changed', change: StoreChange): boolean;
 }
 
 export class ResourceStore extends EventEmitter {
-  private readonly index: AlertIndex;
+  private readonly noCrossNamespaceRefs: boolean;
   private readonly logger?: Logger;
-  /** Every object by `storedObjectKey`. */
-  private readonly objects = new Map<string, StoredEntry>();
-  /** The same objects by `kind|namespace|name`, then group: for label look-ups. */
-  private readonly byName = new Map<string, Map<string, StoredObject>>();
-  private readonly providerStates = new Map<string, ProviderState>();
-  private readonly alertStates = new Map<string, AlertState>();
+  private state: StoreState;
   private fileProblems: ManifestProblem[] = [];
+  /** Ready-condition changes not logged yet: a swap of thousands of Alerts logs them after, in slices. */
+  private transitions: Array<{ kind: string; key: string; condition: ReadyCondition }> = [];
   private isLoaded = false;
 
   constructor(opts: ResourceStoreOptions = {}) {
     super();
-    this.index = new AlertIndex({ noCrossNamespaceRefs: opts.noCrossNamespaceRefs ?? false });
+    this.noCrossNamespaceRefs = opts.noCrossNamespaceRefs ?? false;
     this.logger = opts.logger;
+    this.state = this.emptyState();
   }
 
   /** The matcher's index of the current Alerts. */
   get alerts(): AlertIndex {
-    return this.index;
+    return this.state.index;
   }
 
   /** True once the first full snapshot has been applied. */
@@ -154,13 +176,91 @@ export class ResourceStore extends EventEmitter {
     const next = new Map<string, StoredObject>();
     for (const object of objects) next.set(storedObjectKey(object), object);
     const changes: Change[] = [...next].map(([identity, object]) => ({ identity, object }));
-    for (const identity of this.objects.keys()) if (!next.has(identity)) changes.push({ identity });
+    for (const identity of this.state.objects.keys()) if (!next.has(identity)) changes.push({ identity });
+    const forceNotify = this.takeProblems(problems);
+    this.applyAndNotify(changes, forceNotify);
+  }
 
-    const problemsChanged = JSON.stringify(problems) !== JSON.stringify(this.fileProblems);
-    this.fileProblems = [...problems];
-    const firstSnapshot = !this.isLoaded;
-    this.isLoaded = true;
-    this.applyAndNotify(changes, firstSnapshot || problemsChanged);
+  /**
+   * `replaceAll` for snapshots of any size, without holding up the event loop: the next state
+   * is built aside in slices of `sliceMs` (content hashes; validation, compiled regexes and
+   * conditions of what changed; a new matcher index), between which events are still matched
+   * against the current state, untouched; then it is swapped in in one step. Not to be mixed
+   * with `upsert` or `remove` while it runs (the directory source only replaces snapshots).
+   */
+  async replaceAllGradually(objects: readonly StoredObject[], problems: readonly ManifestProblem[], sliceMs = 5): Promise<void> {
+    const live = this.state;
+    const next = this.emptyState();
+    const pause = slicer(sliceMs);
+    const changed = { secrets: new Set<string>(), providers: new Set<string>(), alerts: new Set<string>() };
+    const noteChange = (object: StoredObject) => {
+      const key = objectKey(object.metadata);
+      if (isSecret(object)) changed.secrets.add(key);
+      else if (isProvider(object)) changed.providers.add(key);
+      else if (isAlert(object)) changed.alerts.add(key);
+    };
+    const providerKeys = new Set<string>();
+    const alertKeys = new Set<string>();
+    const prepared = new Map<string, PreparedAlert>();
+    let changedObjects = 0;
+
+    for (const object of objects) {
+      await pause();
+      const identity = storedObjectKey(object);
+      const hash = contentHash(object);
+      const previous = live.objects.get(identity);
+      const unchanged = previous?.hash === hash;
+      put(next, identity, unchanged ? previous.object : object, hash);
+      if (isProvider(object)) providerKeys.add(objectKey(object.metadata));
+      if (isAlert(object)) alertKeys.add(objectKey(object.metadata));
+      if (unchanged) continue;
+      changedObjects++;
+      noteChange(object);
+      if (isAlert(object)) prepared.set(objectKey(object.metadata), prepareAlert(object));
+    }
+    for (const [identity, { object }] of live.objects) {
+      await pause();
+      if (next.objects.has(identity)) continue;
+      changedObjects++;
+      noteChange(object);
+    }
+
+    // Providers whose manifest or Secrets changed are resolved again; the others are kept.
+    const providersThatMoved = new Set([...live.providerStates.keys()].filter((key) => !providerKeys.has(key)));
+    for (const key of providerKeys) {
+      await pause();
+      const previous = live.providerStates.get(key);
+      const secretChanged = previous?.secretKeys.some((secretKey) => changed.secrets.has(secretKey)) ?? false;
+      if (previous && !changed.providers.has(key) && !secretChanged) {
+        next.providerStates.set(key, previous);
+        continue;
+      }
+      changed.providers.add(key);
+      if (this.evaluateProvider(key, next, live)) providersThatMoved.add(key);
+    }
+    // Alerts whose manifest changed, or whose Provider's readiness did, are evaluated again.
+    for (const key of alertKeys) {
+      await pause();
+      const previous = live.alertStates.get(key);
+      const providerMoved = previous !== undefined && providersThatMoved.has(providerKeyOf(previous.resource));
+      if (previous && !changed.alerts.has(key) && !providerMoved) {
+        next.alertStates.set(key, previous);
+        if (previous.compiled) next.index.set(previous.compiled);
+        continue;
+      }
+      this.evaluateAlert(key, changed.alerts.has(key), prepared.get(key), next, live);
+      changed.alerts.add(key);
+    }
+
+    const forceNotify = this.takeProblems(problems);
+    this.state = next;
+    // The HTTP clients of Providers that are gone or were resolved again; requests under way finish.
+    const kept = new Set([...next.providerStates.values()].map((state) => state.client));
+    for (const state of live.providerStates.values()) if (!kept.has(state.client)) closeQuietly(state.client);
+    if (forceNotify || changedObjects > 0) {
+      this.emit('changed', { providers: [...changed.providers].sort(), alerts: [...changed.alerts].sort() });
+    }
+    await this.logTransitions(sliceMs);
   }
 
   /** Adds or replaces one object. */
@@ -174,7 +274,7 @@ export class ResourceStore extends EventEmitter {
    */
   remove(kind: string, namespace: string, name: string, apiVersion?: string): void {
     const group = apiVersion !== undefined ? groupOf(apiVersion) : defaultGroupOf(kind);
-    const candidates = this.byName.get(nameKey(kind, namespace, name)) ?? new Map<string, StoredObject>();
+    const candidates = this.state.byName.get(nameKey(kind, namespace, name)) ?? new Map<string, StoredObject>();
     const changes = [...candidates.keys()]
       .filter((candidateGroup) => group === undefined || candidateGroup === group)
       .map((candidateGroup) => ({ identity: storedKey(candidateGroup, kind, namespace, name) }));
@@ -182,7 +282,7 @@ export class ResourceStore extends EventEmitter {
   }
 
   provider(namespace: string, name: string): ResolvedProvider | undefined {
-    return this.providerStates.get(objectKey({ namespace, name }))?.resolved;
+    return this.state.providerStates.get(objectKey({ namespace, name }))?.resolved;
   }
 
   /**
@@ -192,7 +292,7 @@ export class ResourceStore extends EventEmitter {
    * unique across its groups. The version never matters.
    */
   labelsOf(ref: ObjectReference): Record<string, string> | undefined {
-    const candidates = this.byName.get(nameKey(ref.kind, ref.namespace || 'default', ref.name));
+    const candidates = this.state.byName.get(nameKey(ref.kind, ref.namespace || 'default', ref.name));
     if (!candidates) return undefined;
     const group = ref.apiVersion ? apiGroup(ref) : undefined;
     const found =
@@ -211,20 +311,40 @@ export class ResourceStore extends EventEmitter {
       if (findings.length > 0) status.problems = findings.map((f) => f.message);
       entries.push(status);
     };
-    for (const state of this.providerStates.values()) add('Provider', state.resolved.resource, state.condition, state.findings);
-    for (const state of this.alertStates.values()) add('Alert', state.resource, state.condition, state.findings);
+    for (const state of this.state.providerStates.values()) add('Provider', state.resolved.resource, state.condition, state.findings);
+    for (const state of this.state.alertStates.values()) add('Alert', state.resource, state.condition, state.findings);
     entries.sort((a, b) => statusOrder(a).localeCompare(statusOrder(b)));
     return { resources: entries, problems: this.fileProblems.map((problem) => ({ ...problem })) };
   }
 
   /** Closes every Provider's HTTP client (at shutdown). */
   async close(): Promise<void> {
-    const closing = [...this.providerStates.values()].map((state) => state.client?.close());
+    const closing = [...this.state.providerStates.values()].map((state) => state.client?.close());
     await Promise.allSettled(closing);
+  }
+
+  /** Keeps the snapshot's problems; true when they changed or this is the first snapshot (listeners must hear of it). */
+  private takeProblems(problems: readonly ManifestProblem[]): boolean {
+    const problemsChanged = JSON.stringify(problems) !== JSON.stringify(this.fileProblems);
+    this.fileProblems = [...problems];
+    const firstSnapshot = !this.isLoaded;
+    this.isLoaded = true;
+    return firstSnapshot || problemsChanged;
+  }
+
+  private emptyState(): StoreState {
+    return {
+      objects: new Map(),
+      byName: new Map(),
+      providerStates: new Map(),
+      alertStates: new Map(),
+      index: new AlertIndex({ noCrossNamespaceRefs: this.noCrossNamespaceRefs }),
+    };
   }
 
   private applyAndNotify(changes: Change[], forceNotify: boolean): void {
     const change = this.apply(changes);
+    void this.logTransitions();
     if (forceNotify || change.changedObjects > 0) this.emit('changed', { providers: change.providers, alerts: change.alerts });
   }
 
@@ -234,14 +354,14 @@ export class ResourceStore extends EventEmitter {
     const alerts = new Set<string>();
     let changedObjects = 0;
     for (const { identity, object } of changes) {
-      const previous = this.objects.get(identity);
+      const previous = this.state.objects.get(identity);
       const hash = object ? contentHash(object) : undefined;
       if (previous?.hash === hash) continue;
       changedObjects++;
       const affected = object ?? previous?.object;
       if (!affected) continue;
-      if (object && hash) this.put(identity, object, hash);
-      else this.drop(identity, affected);
+      if (object && hash) put(this.state, identity, object, hash);
+      else drop(this.state, identity, affected);
       const key = objectKey(affected.metadata);
       if (isSecret(affected)) secrets.add(key);
       else if (isProvider(affected)) providers.add(key);
@@ -249,7 +369,7 @@ export class ResourceStore extends EventEmitter {
     }
 
     // A Secret change re-resolves the Providers that reference it.
-    for (const [key, state] of this.providerStates) {
+    for (const [key, state] of this.state.providerStates) {
       if (state.secretKeys.some((secretKey) => secrets.has(secretKey))) providers.add(key);
     }
     const providersThatMoved = new Set([...providers].filter((key) => this.evaluateProvider(key)));
@@ -257,7 +377,7 @@ export class ResourceStore extends EventEmitter {
     // Alerts whose own manifest changed are recompiled; those naming a Provider whose
     // readiness changed only get a new condition.
     const recompile = new Set(alerts);
-    for (const [key, state] of this.alertStates) {
+    for (const [key, state] of this.state.alertStates) {
       if (providersThatMoved.has(providerKeyOf(state.resource))) alerts.add(key);
     }
     for (const key of alerts) this.evaluateAlert(key, recompile.has(key));
@@ -265,33 +385,22 @@ export class ResourceStore extends EventEmitter {
     return { providers: [...providers].sort(), alerts: [...alerts].sort(), changedObjects };
   }
 
-  private put(identity: string, object: StoredObject, hash: string): void {
-    this.objects.set(identity, { object, hash });
-    const key = nameKeyOf(object);
-    const groups = this.byName.get(key) ?? new Map<string, StoredObject>();
-    groups.set(groupOf(object.apiVersion), object);
-    this.byName.set(key, groups);
-  }
-
-  private drop(identity: string, object: StoredObject): void {
-    this.objects.delete(identity);
-    const key = nameKeyOf(object);
-    const groups = this.byName.get(key);
-    groups?.delete(groupOf(object.apiVersion));
-    if (groups?.size === 0) this.byName.delete(key);
-  }
-
-  /** Validates and resolves one Provider; true when its readiness or message changed (its Alerts care). */
-  private evaluateProvider(key: string): boolean {
-    const previous = this.providerStates.get(key);
-    const resource = this.objectAt<Provider>(NOTIFICATION_GROUP, 'Provider', ...splitKey(key));
+  /**
+   * Validates and resolves one Provider of `into`, `before` holding its previous state; true
+   * when its readiness or message changed (its Alerts care). When `into` is a state being built
+   * aside, the HTTP clients it no longer uses are closed at the swap instead.
+   */
+  private evaluateProvider(key: string, into: StoreState = this.state, before: StoreState = into): boolean {
+    const inPlace = into === before;
+    const previous = before.providerStates.get(key);
+    const resource = objectAt<Provider>(into, NOTIFICATION_GROUP, 'Provider', ...splitKey(key));
     if (!resource) {
-      closeQuietly(previous?.client);
-      this.providerStates.delete(key);
+      if (inPlace) closeQuietly(previous?.client);
+      into.providerStates.delete(key);
       return previous !== undefined;
     }
 
-    const validation = validateProvider(resource, (namespace, name) => this.objectAt<Secret>('', 'Secret', namespace, name));
+    const validation = validateProvider(resource, (namespace, name) => objectAt<Secret>(into, '', 'Secret', namespace, name));
     const findings = [...validation.findings];
     let { config } = validation;
     let configHash = config && contentHash(config);
@@ -305,7 +414,7 @@ export class ResourceStore extends EventEmitter {
         config = configHash = undefined;
       }
     }
-    if (previous?.client !== client) closeQuietly(previous?.client);
+    if (inPlace && previous?.client !== client) closeQuietly(previous?.client);
 
     const condition = readyCondition(findings, 'Provider is ready', previous?.condition, resource.metadata.generation);
     const state: ProviderState = {
@@ -325,48 +434,97 @@ export class ResourceStore extends EventEmitter {
       configHash,
       client,
     };
-    this.providerStates.set(key, state);
+    into.providerStates.set(key, state);
     this.logTransition('Provider', key, previous?.condition, condition);
     return previous === undefined || previous.condition.status !== condition.status || previous.condition.message !== condition.message;
   }
 
-  private evaluateAlert(key: string, recompile: boolean): void {
-    const previous = this.alertStates.get(key);
-    const resource = this.objectAt<Alert>(NOTIFICATION_GROUP, 'Alert', ...splitKey(key));
+  /**
+   * Evaluates one Alert of `into`, `before` holding its previous state; `prepared` is its
+   * validation and compilation when already done.
+   */
+  private evaluateAlert(key: string, recompile: boolean, prepared?: PreparedAlert, into: StoreState = this.state, before: StoreState = into): void {
+    const previous = before.alertStates.get(key);
+    const resource = objectAt<Alert>(into, NOTIFICATION_GROUP, 'Alert', ...splitKey(key));
     if (!resource) {
-      this.index.delete(key);
-      this.alertStates.delete(key);
+      into.index.delete(key);
+      into.alertStates.delete(key);
       return;
     }
 
     let { ownFindings, compiled } = previous ?? { ownFindings: [], compiled: undefined };
     if (recompile || !previous) {
-      ownFindings = validateAlertSpec(resource);
-      compiled = ownFindings.length === 0 ? compileAlert(resource) : undefined;
-      if (compiled) {
-        ownFindings = compileFindings(compiled);
-        this.index.set(compiled);
-      } else {
-        this.index.delete(key);
-      }
+      ({ ownFindings, compiled } = prepared ?? prepareAlert(resource));
+      if (compiled) into.index.set(compiled);
+      else into.index.delete(key);
+    } else if (into !== before && compiled) {
+      into.index.set(compiled); // a new index, built aside
     }
-    const providerFindings = compiled ? providerRefFindings(resource, this.providerStates.get(providerKeyOf(resource))?.resolved) : [];
+    const providerFindings = compiled ? providerRefFindings(resource, into.providerStates.get(providerKeyOf(resource))?.resolved) : [];
     const findings = [...ownFindings, ...providerFindings];
     const condition = readyCondition(findings, 'Alert is ready', previous?.condition, resource.metadata.generation);
-    this.alertStates.set(key, { resource, ownFindings, compiled, condition, findings });
+    into.alertStates.set(key, { resource, ownFindings, compiled, condition, findings });
     this.logTransition('Alert', key, previous?.condition, condition);
   }
 
-  private objectAt<T extends StoredObject>(group: string, kind: string, namespace: string, name: string): T | undefined {
-    return this.objects.get(storedKey(group, kind, namespace, name))?.object as T | undefined;
-  }
-
+  /** Noted during a change, logged after it (`logTransitions`). */
   private logTransition(kind: string, key: string, previous: ReadyCondition | undefined, next: ReadyCondition): void {
     if (!this.logger || (previous?.status === next.status && previous.message === next.message)) return;
-    const fields = { kind, resource: key, reason: next.reason, message: next.message };
-    if (next.status === 'True') this.logger.info(fields, `${kind} is ready`);
-    else this.logger.warn(fields, `${kind} is not ready`);
+    this.transitions.push({ kind, key, condition: next });
   }
+
+  /** Logs the noted transitions; with `sliceMs`, in slices that yield to the event loop. */
+  private async logTransitions(sliceMs?: number): Promise<void> {
+    const transitions = this.transitions.splice(0);
+    const pause = sliceMs === undefined ? undefined : slicer(sliceMs);
+    for (const { kind, key, condition } of transitions) {
+      if (pause) await pause(); // not even a microtask when logging at once
+      const fields = { kind, resource: key, reason: condition.reason, message: condition.message };
+      if (condition.status === 'True') this.logger?.info(fields, `${kind} is ready`);
+      else this.logger?.warn(fields, `${kind} is not ready`);
+    }
+  }
+}
+
+function put(state: StoreState, identity: string, object: StoredObject, hash: string): void {
+  state.objects.set(identity, { object, hash });
+  const key = nameKeyOf(object);
+  const groups = state.byName.get(key) ?? new Map<string, StoredObject>();
+  groups.set(groupOf(object.apiVersion), object);
+  state.byName.set(key, groups);
+}
+
+function drop(state: StoreState, identity: string, object: StoredObject): void {
+  state.objects.delete(identity);
+  const key = nameKeyOf(object);
+  const groups = state.byName.get(key);
+  groups?.delete(groupOf(object.apiVersion));
+  if (groups?.size === 0) state.byName.delete(key);
+}
+
+function objectAt<T extends StoredObject>(state: StoreState, group: string, kind: string, namespace: string, name: string): T | undefined {
+  return state.objects.get(storedKey(group, kind, namespace, name))?.object as T | undefined;
+}
+
+/** Calls that yield to the event loop once `sliceMs` have passed since the last yield. */
+function slicer(sliceMs: number): () => Promise<void> {
+  let sliceStart = performance.now();
+  return async () => {
+    if (performance.now() - sliceStart < sliceMs) return;
+    await yieldToEventLoop();
+    sliceStart = performance.now();
+  };
+}
+
+function prepareAlert(resource: Alert): PreparedAlert {
+  const specFindings = validateAlertSpec(resource);
+  if (specFindings.length > 0) return { ownFindings: specFindings };
+  const compiled = compileAlert(resource);
+  return { ownFindings: compileFindings(compiled), compiled };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The namespace and name of an `objectKey` (neither can contain `/`). */

@@ -4,7 +4,8 @@
  * when the providers do their worst: answering errors that quote the request back (URL with
  * its path token, every header, basic-auth credentials), quoting a secret right across the
  * point where Herald cuts a long answer, redirecting to another origin with a token in the
- * `Location` that the next server quotes back, and manifests whose Secrets do not even parse. And
+ * `Location` that the next server quotes back, and manifests whose Secrets do not even parse
+ * (tags, invalid escapes, aliases, flow maps: the YAML parser's own messages quote them). And
  * every `generic-hmac` request verifies with the receiving side's own check.
  */
 import { describe, expect, it } from 'vitest';
@@ -75,6 +76,15 @@ describe('secret scan', () => {
     // A provider redirecting to another origin with a token in the Location, which the next one quotes back.
     const locationToken = planted.plant('locationtoken');
     const redirectKey = planted.plant('redirectkey');
+    // YAML that makes the parser quote the value (issue 8): a tag with no suffix, an unknown
+    // tag (once loaded silently as an empty string), an invalid escape (the parser quoted the 8
+    // characters after `\U`: `z` and 7 of the value), an alias of another value, a flow map.
+    const tagPass = planted.plant('tagpass');
+    const unknownTag = planted.plant('unknowntag');
+    const escapePass = planted.plant('escapepass');
+    planted.alsoLookFor('escape window', escapePass.slice(escapePass.lastIndexOf('-') + 1).slice(0, 7));
+    const anchoredPass = planted.plant('anchoredpass');
+    const flowPass = planted.plant('flowpass');
 
     echo500.respondWith(echo(500));
     echo404.respondWith(echo(404));
@@ -109,7 +119,12 @@ describe('secret scan', () => {
       'ftp-secret.yaml': secret('ftp', { address: `ftp://admin:${ftpPass}@127.0.0.1/hook` }),
       'badheader-secret.yaml': secret('badheader', { headers: `X-Key: [${badHeader}\n` }),
       'base64-secret.yaml': rawSecret('b64', `data:\n  token: "${badBase64}!"\n`),
-      'broken-providers.yaml': ['alias', 'block', 'fold', 'badurl', 'ftp', 'badheader', 'b64']
+      'tag-secret.yaml': rawSecret('tag', `stringData:\n  token: !${tagPass}!\n`),
+      'unknowntag-secret.yaml': rawSecret('unknowntag', `stringData:\n  token: !${unknownTag}\n`),
+      'escape-secret.yaml': rawSecret('escape', `stringData:\n  token: "\\Uz${escapePass.slice(escapePass.lastIndexOf('-') + 1)}"\n`),
+      'anchored-secret.yaml': rawSecret('anchored', `stringData:\n  other: &a ${anchoredPass}\n  token: *a\n`),
+      'flow-secret.yaml': rawSecret('flow', `stringData:\n  token: {${flowPass}: 1}\n`),
+      'broken-providers.yaml': ['alias', 'block', 'fold', 'badurl', 'ftp', 'badheader', 'b64', 'tag', 'unknowntag', 'escape', 'anchored', 'flow']
         .map((name) => provider(`uses-${name}`, 'generic', `  address: http://127.0.0.1:1/x\n  secretRef:\n    name: ${name}\n`))
         .join('---\n'),
       'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector']
@@ -175,6 +190,17 @@ describe('secret scan', () => {
     }
     expect(resources).toMatch(/alias-secret\.yaml/);
     expect(resources).toMatch(/data\.token is not valid base64/);
+    // None of these Secrets loads: each Provider naming one says the Secret was not found.
+    const status = JSON.parse(resources) as { resources: Array<{ name: string; ready: { reason: string } }>; problems: Array<{ file: string; message: string }> };
+    for (const name of ['tag', 'unknowntag', 'escape', 'anchored', 'flow']) {
+      expect(status.resources.find((r) => r.name === `uses-${name}`)?.ready.reason, name).toBe('SecretNotFound');
+    }
+    const problemOf = (file: string) => status.problems.find((p) => p.file === file)?.message;
+    expect(problemOf('tag-secret.yaml')).toMatch(/^invalid YAML at line 7, column 10: TAG_RESOLVE_FAILED$/);
+    expect(problemOf('unknowntag-secret.yaml')).toMatch(/^invalid YAML at line 7, column 10: TAG_RESOLVE_FAILED$/);
+    expect(problemOf('escape-secret.yaml')).toMatch(/^invalid YAML at line 7, column \d+: BAD_DQ_ESCAPE$/);
+    expect(problemOf('anchored-secret.yaml')).toBe('Secret flux-system/anchored: stringData.token must be a plain string (no tag, alias, map or list)');
+    expect(problemOf('flow-secret.yaml')).toBe('Secret flux-system/flow: stringData.token must be a string (quote it)');
 
     // generic-hmac: the receiving side's own check passes for every request, delivered or not.
     for (const [s, key] of [

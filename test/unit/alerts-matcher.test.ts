@@ -381,3 +381,15 @@ describe('AlertIndex: agrees with a linear scan of the Flux rules', () => {
     );
   });
 });
+
+describe('compileAlert: shared regexes', () => {
+  it('compiles a pattern once for every Alert that uses it, and still reports an invalid one for each', () => {
+    const [a, b] = ['a', 'b'].map((name) => compileAlert(alert(name, { inclusionList: ['shared-.*'], exclusionList: ['(bad'] })));
+    expect(a?.inclusion?.[0]).toBeDefined();
+    expect(a?.inclusion?.[0]).toBe(b?.inclusion?.[0]);
+    expect(a?.problems).toEqual([expect.stringMatching(/^spec\.exclusionList\[0\]: invalid RE2 expression "\(bad"/)]);
+    expect(b?.problems).toEqual(a?.problems);
+    expect(a?.inclusion?.[0]?.test('shared-x')).toBe(true);
+    expect(b?.inclusion?.[0]?.test('other')).toBe(false);
+  });
+});

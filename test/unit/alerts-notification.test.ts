@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { notificationFor, providerAcceptsEvent } from '../../src/alerts/notification.js';
 import { cleanupMetadata, type FluxEvent, type Severity } from '../../src/events/event.js';
 import type { Alert, AlertSpec } from '../../src/resources/types.js';
+import { fluxEventJson } from '../../providers/wire.js';
 import { kustomizationEvent } from '../support/events.js';
 
 const G = 'kustomize.toolkit.fluxcd.io';
@@ -102,5 +103,29 @@ describe('providerAcceptsEvent: commit-status routing', () => {
     ['a chat provider takes an event with a commit annotation', commit, 'info', chat, true],
   ])('%s', (_why, metadata, severity, opts, accepted) => {
     expect(providerAcceptsEvent(cleanedEvent(metadata, severity), opts)).toBe(accepted);
+  });
+});
+
+describe('notificationFor: keys named like Object.prototype members', () => {
+  it('keeps __proto__, constructor and toString from every source, and serialises them in Go order', () => {
+    // As the receiver parses it: JSON makes `…/__proto__` an ordinary key.
+    const metadata = JSON.parse(
+      `{"${G}/__proto__":"from-controller","${E}/constructor":"from-annotation","${E}/toString":"annotated","${E}/__proto__":"overridden"}`,
+    ) as Record<string, string>;
+    const eventMetadata = JSON.parse('{"__proto__":"from-alert","hasOwnProperty":"alert-key"}') as Record<string, string>;
+    const { event, conflicts } = notificationFor(cleanedEvent(metadata), alert({ eventMetadata }));
+    expect(Object.keys(event.metadata ?? {}).sort()).toEqual(['__proto__', 'constructor', 'hasOwnProperty', 'toString']);
+    expect(event.metadata?.['__proto__']).toBe('from-controller');
+    expect(event.metadata?.['constructor']).toBe('from-annotation');
+    expect(conflicts).toEqual(['__proto__']);
+    expect(fluxEventJson(event)).toContain(
+      '"metadata":{"__proto__":"from-controller","constructor":"from-annotation","hasOwnProperty":"alert-key","toString":"annotated"}',
+    );
+  });
+
+  it('does not read an inherited member for a key that is absent', () => {
+    const { event } = notificationFor(cleanedEvent({ [`${E}/a`]: 'b' }), alert());
+    expect(event.metadata?.['constructor']).toBeUndefined();
+    expect(event.metadata?.['toString']).toBeUndefined();
   });
 });

@@ -91,7 +91,7 @@ describe('startDirectorySource', () => {
     await writeFile(path.join(dir, '..data', 'cm.yaml'), providerYaml('from-configmap'));
     await symlink(path.join(dir, '..data', 'cm.yaml'), path.join(dir, 'cm.yaml'));
 
-    source = await startDirectorySource(dir, store);
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
     expect(store.loaded).toBe(true);
     expect(names('Provider')).toEqual(['from-configmap', 'hook']);
     expect(names('Alert')).toEqual(['a']);
@@ -102,7 +102,7 @@ describe('startDirectorySource', () => {
     await mkdir(path.join(dir, 'sub'));
     await writeFile(path.join(dir, 'a.yaml'), providerYaml('hook'));
     await writeFile(path.join(dir, 'sub', 'b.yaml'), `${providerYaml('hook', 'https://second.example.com')}---\nkey: : bad\n`);
-    source = await startDirectorySource(dir, store);
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
     expect(store.statuses().problems).toEqual([
       { file: 'sub/b.yaml', document: 2, message: expect.stringMatching(/^invalid YAML at line/) },
       { file: 'sub/b.yaml', message: 'Provider flux-system/hook is also defined in a.yaml; the definition in sub/b.yaml wins' },
@@ -112,7 +112,7 @@ describe('startDirectorySource', () => {
 
   it('picks up an added, a changed and a removed file without a restart', async () => {
     await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
-    source = await startDirectorySource(dir, store, { debounceMs: 50 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 50 });
 
     await writeFile(path.join(dir, 'alerts.yaml'), alertYaml('a', 'hook'));
     await eventually(() => expect(names('Alert')).toEqual(['a']));
@@ -126,7 +126,7 @@ describe('startDirectorySource', () => {
   });
 
   it('picks up files in a new subdirectory', async () => {
-    source = await startDirectorySource(dir, store, { debounceMs: 50 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 50 });
     await mkdir(path.join(dir, 'later', 'deeper'), { recursive: true });
     await writeFile(path.join(dir, 'later', 'deeper', 'p.yaml'), providerYaml('late'));
     await eventually(() => expect(names('Provider')).toEqual(['late']));
@@ -135,24 +135,81 @@ describe('startDirectorySource', () => {
   it('falls back on the periodic rescan when no watch event comes through', async () => {
     await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
     // A debounce longer than the test: only the rescan can bring the change in.
-    source = await startDirectorySource(dir, store, { debounceMs: 60_000, rescanIntervalMs: 100 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 60_000, rescanIntervalMs: 100 });
     await writeFile(path.join(dir, 'more.yaml'), providerYaml('second'));
     await eventually(() => expect(names('Provider')).toEqual(['hook', 'second']));
   });
 
   it('keeps the last snapshot when the directory disappears', async () => {
     await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
-    source = await startDirectorySource(dir, store, { debounceMs: 20, rescanIntervalMs: 50 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 20, rescanIntervalMs: 50 });
     await rm(dir, { recursive: true, force: true });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(names('Provider')).toEqual(['hook']);
   });
 
   it('stops watching once closed', async () => {
-    source = await startDirectorySource(dir, store, { debounceMs: 20, rescanIntervalMs: 50 });
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 20, rescanIntervalMs: 50 });
     await source.close();
     await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(names('Provider')).toEqual([]);
+  });
+
+  it('refuses a file over the size limit and files past the total, naming the file and the limit', async () => {
+    await writeFile(path.join(dir, 'a.yaml'), providerYaml('first'));
+    await writeFile(path.join(dir, 'b.yaml'), `${providerYaml('too-big')}#${'x'.repeat(2000)}\n`);
+    await writeFile(path.join(dir, 'c.yaml'), providerYaml('third'));
+    await writeFile(path.join(dir, 'd.yaml'), providerYaml('fourth'));
+    const size = providerYaml('third').length;
+    source = await startDirectorySource(dir, store, {
+      parseInWorker: false,
+      limits: { maxFileBytes: 1000, maxTotalBytes: size * 2 + 10 },
+    });
+    expect(names('Provider')).toEqual(['first', 'third']);
+    expect(store.statuses().problems).toEqual([
+      { file: 'b.yaml', message: expect.stringMatching(/^the file is \d+ bytes, over the limit of 1000 bytes per manifest file; not read$/) },
+      { file: 'd.yaml', message: expect.stringContaining(`would pass the limit of ${size * 2 + 10} bytes for all files`) },
+    ]);
+  });
+
+  it('refuses the whole reload past the file count limit, keeping the last snapshot', async () => {
+    await writeFile(path.join(dir, 'a.yaml'), providerYaml('hook'));
+    source = await startDirectorySource(dir, store, { parseInWorker: false, debounceMs: 20, limits: { maxFiles: 2 } });
+    await writeFile(path.join(dir, 'b.yaml'), providerYaml('second'));
+    await eventually(() => expect(names('Provider')).toEqual(['hook', 'second']));
+    await writeFile(path.join(dir, 'c.yaml'), providerYaml('third'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(names('Provider')).toEqual(['hook', 'second']);
+  });
+
+  it("follows a ConfigMap's relative symlinks and refuses symlinks out of the directory", async () => {
+    const outside = await makeTempDir('herald-outside-');
+    await writeFile(path.join(outside, 'p.yaml'), providerYaml('outside'));
+    await mkdir(path.join(dir, '..2026_01_01_00_00_00.1'));
+    await writeFile(path.join(dir, '..2026_01_01_00_00_00.1', 'cm.yaml'), providerYaml('from-configmap'));
+    await symlink('..2026_01_01_00_00_00.1', path.join(dir, '..data'));
+    await symlink('..data/cm.yaml', path.join(dir, 'cm.yaml'));
+    await symlink(path.join(outside, 'p.yaml'), path.join(dir, 'absolute.yaml'));
+    await symlink(path.relative(dir, path.join(outside, 'p.yaml')), path.join(dir, 'relative.yaml'));
+    await mkdir(path.join(dir, 'sub'));
+    await symlink('../../' + path.basename(outside) + '/p.yaml', path.join(dir, 'sub', 'up.yaml'));
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
+    expect(names('Provider')).toEqual(['from-configmap']);
+    const refused = 'is a symbolic link to a file outside the config directory; not read';
+    expect(store.statuses().problems).toEqual([
+      { file: 'absolute.yaml', message: refused },
+      { file: 'relative.yaml', message: refused },
+      { file: 'sub/up.yaml', message: refused },
+    ]);
+    await rm(outside, { recursive: true, force: true });
+  });
+
+  it('lists at most 100 problems per file and counts the rest', async () => {
+    await writeFile(path.join(dir, 'broken.yaml'), Array.from({ length: 150 }, (_, i) => `kind: Nothing${i}\n`).join('---\n'));
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
+    const { problems } = store.statuses();
+    expect(problems).toHaveLength(101);
+    expect(problems[100]).toEqual({ file: 'broken.yaml', message: '50 more problems in this file are not listed' });
   });
 });

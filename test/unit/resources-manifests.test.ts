@@ -219,3 +219,50 @@ describe('YAML errors in Secrets', () => {
     expect(problems[0]?.message).not.toContain('s3cr3t');
   });
 });
+
+describe('Secret values that are not plain strings', () => {
+  const secretDoc = (body: string) => `apiVersion: v1\nkind: Secret\nmetadata: { name: s, namespace: ns }\n${body}`;
+
+  it.each([
+    ['a tag with no suffix', 'stringData:\n  token: !s3cr3tTAG7!\n', /^invalid YAML at line 5, column 10: TAG_RESOLVE_FAILED$/],
+    ['an unknown tag, which yaml loads as an empty string', 'stringData:\n  token: !s3cr3tTAG\n', /^invalid YAML at line 5, column 10: TAG_RESOLVE_FAILED$/],
+    ['an unknown tag before a value', 'data:\n  token: !s3cr3tTAG c2VjcmV0\n', /^invalid YAML at line 5, column 10: TAG_RESOLVE_FAILED$/],
+    ['an invalid escape in a quoted value', 'stringData:\n  token: "ab\\qs3cr3t"\n', /^invalid YAML at line 5, column 13: BAD_DQ_ESCAPE$/],
+    ['an alias with no anchor', 'stringData:\n  token: *s3cr3t\n', /^invalid YAML \(ALIAS\)/],
+    ['an alias of another value', 'stringData:\n  other: &a s3cr3t\n  token: *a\n', /^Secret ns\/s: stringData\.token must be a plain string/],
+    // These three are not strings once loaded, which the type check already refuses.
+    ['a standard tag', 'data:\n  token: !!binary czNjcjN0\n', /^Secret ns\/s: data\.token must be a string/],
+    ['a flow map', 'stringData:\n  token: {s3cr3t: 1}\n', /^Secret ns\/s: stringData\.token must be a string/],
+    ['a list', 'stringData:\n  token: [s3cr3t]\n', /^Secret ns\/s: stringData\.token must be a string/],
+  ])('refuses %s, naming the key and position only', (_what, body, message) => {
+    const { objects, problems } = parseManifests(secretDoc(body), 's.yaml');
+    expect(objects).toEqual([]);
+    expect(problems).toEqual([{ file: 's.yaml', document: 1, message: expect.stringMatching(message) }]);
+    expect(problems[0]?.message).not.toMatch(/s3cr3t|czNj/);
+  });
+
+  it('checks the Secrets of a kind: List too, and accepts quoted, block and !!str values', () => {
+    const text = `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Secret
+    metadata: { name: fine }
+    stringData:
+      a: 'single'
+      b: "double"
+      c: !!str tagged
+      d: |
+        block
+  - apiVersion: v1
+    kind: Secret
+    metadata: { name: aliased }
+    stringData:
+      token: *anchor
+`.replace('a: \'single\'', "a: &anchor 'single'");
+    const { objects, problems } = parseManifests(text, 'list.yaml');
+    expect(objects.map((o) => o.metadata.name)).toEqual(['fine']);
+    expect((objects[0] as Secret).data).toEqual({ a: 'single', b: 'double', c: 'tagged', d: 'block\n' });
+    expect(problems).toEqual([{ file: 'list.yaml', document: 1, message: expect.stringMatching(/^Secret default\/aliased: stringData\.token must be a plain string/) }]);
+  });
+});

@@ -282,3 +282,80 @@ describe('ResourceStore', () => {
     expect(await store.alerts.match(event(), () => undefined)).toEqual([]);
   });
 });
+
+describe('ResourceStore.replaceAllGradually', () => {
+  it('keeps serving the previous snapshot while it prepares the next, then swaps it in at once', async () => {
+    const store = newStore();
+    store.replaceAll([provider('hook'), alert('route', { eventSources: [{ kind: 'Kustomization', name: 'apps' }] })], []);
+    const many = Array.from({ length: 2000 }, (_, i) => alert(`bulk-${i}`, { eventSources: [{ kind: 'Kustomization', name: `app-${i}` }], inclusionList: ['deploy'] }));
+    const next = [provider('hook'), provider('other'), alert('route', { providerRef: { name: 'other' }, eventSources: [{ kind: 'Kustomization', name: 'apps' }] }), ...many];
+
+    // Observed between slices: the event loop turns while the snapshot is prepared.
+    const seen: Array<{ size: number; provider: string | undefined }> = [];
+    let watching = true;
+    const watch = async () => {
+      while (watching) {
+        const [matched] = await store.alerts.match(event(), () => undefined);
+        seen.push({ size: store.alerts.size, provider: matched?.alert.spec.providerRef.name });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const watcher = watch();
+    await store.replaceAllGradually(next, [], 0);
+    watching = false;
+    await watcher;
+
+    expect(store.alerts.size).toBe(2001);
+    expect(store.provider(NS, 'other')).toBeDefined();
+    expect(statusOf(store, 'Alert', 'route')?.ready.status).toBe('True');
+    // Many turns saw the previous snapshot whole; none saw a mix.
+    const before = seen.filter((s) => s.size === 1 && s.provider === 'hook').length;
+    expect(before).toBeGreaterThan(10);
+    expect(seen.every((s) => (s.size === 1 && s.provider === 'hook') || (s.size === 2001 && s.provider === 'other'))).toBe(true);
+  });
+
+  it('leaves unchanged objects alone and logs Ready transitions after the swap', async () => {
+    const lines: string[] = [];
+    const logger = { info: (_: object, msg: string) => lines.push(msg), warn: (_: object, msg: string) => lines.push(msg), error: () => undefined, debug: () => undefined } as unknown as Logger;
+    const store = newStore({ logger });
+    const seen = changes(store);
+    await store.replaceAllGradually([provider('hook'), alert('a')], []);
+    expect(lines).toEqual(['Provider is ready', 'Alert is ready']);
+    await store.replaceAllGradually([provider('hook'), alert('a')], []);
+    expect(seen).toHaveLength(1);
+    expect(lines).toHaveLength(2);
+  });
+
+  it('ends in the same state as replaceAll, snapshot after snapshot, reusing what did not change', async () => {
+    const snapshots: StoredObject[][] = [
+      [provider('hook', { secretRef: { name: 'creds' } }), secret('creds', { token: 't1' }), provider('other'), alert('a'), alert('b', { providerRef: { name: 'other' } }), labelled('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'apps', { team: 'a' })],
+      // The Secret changes, `other` goes (b loses its Provider), an Alert is added, labels change.
+      [provider('hook', { secretRef: { name: 'creds' } }), secret('creds', { token: 't2' }), alert('a'), alert('b', { providerRef: { name: 'other' } }), alert('c', { inclusionList: ['(bad'] }), labelled('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'apps', { team: 'b' })],
+      // `other` is back, the Secret is gone (hook not ready), a is suspended.
+      [provider('hook', { secretRef: { name: 'creds' } }), provider('other'), alert('a', { suspend: true }), alert('b', { providerRef: { name: 'other' } }), alert('c', { inclusionList: ['(bad'] })],
+      [],
+    ];
+    const sync = newStore();
+    const gradual = newStore();
+    const syncChanges = changes(sync);
+    const gradualChanges = changes(gradual);
+    const view = (store: ResourceStore) => ({
+      statuses: store.statuses().resources.map(({ ready: { lastTransitionTime: _t, ...ready }, ...rest }) => ({ ...rest, ready })),
+      indexed: store.alerts.size,
+      labels: store.labelsOf({ kind: 'Kustomization', name: 'apps', namespace: NS }),
+      providers: ['hook', 'other'].map((name) => store.provider(NS, name)?.config?.token),
+    });
+    for (const snapshot of snapshots) {
+      const hookBefore = gradual.provider(NS, 'hook');
+      sync.replaceAll(snapshot, []);
+      await gradual.replaceAllGradually(snapshot, [], 0);
+      expect(view(gradual)).toEqual(view(sync));
+      expect(await gradual.alerts.match(event(), () => undefined)).toEqual(await sync.alerts.match(event(), () => undefined));
+      expect(gradualChanges.at(-1)).toEqual(syncChanges.at(-1));
+      expect(gradualChanges).toHaveLength(syncChanges.length);
+      if (hookBefore && gradual.provider(NS, 'hook')?.config?.token === hookBefore.config?.token) {
+        expect(gradual.provider(NS, 'hook')?.http).toBe(hookBefore.http);
+      }
+    }
+  });
+});
