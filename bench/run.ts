@@ -13,7 +13,7 @@
  *   alertmanager  Prometheus Alertmanager fed one alert per POST, webhook → the sink (only
  *                 where Debian's prometheus-alertmanager is installed; never installed here)
  *
- *   npm run bench -- --duration 15s --connections 32
+ *   npm run bench -- --duration 15s --connections 32 --rounds 3
  *   npm run bench -- --only herald,alertmanager,sweep --rates 500,1000,2000 --plot /tmp/sweep.svg
  *   BENCH_DURATION=5s BENCH_ONLY=herald,bullmq npm run bench
  *   npm run bench -- --only herald --replicas 2   # 2 Herald processes on one Redis prefix
@@ -170,7 +170,8 @@ function usage(): string {
 Targets: herald (Herald, Redis mode), bullmq (bare Fastify + one BullMQ add per request, no
 delivery), fastify (bare Fastify, parse + 202), alertmanager (prometheus-alertmanager, one alert
 per POST, webhook to the sink). Each gets the same closed-loop load (--connections for
---warmup + --duration); delivering targets are drained and checked for exactly-once delivery.
+--warmup + --duration), in --rounds alternating rounds; delivering targets are drained and
+checked for exactly-once delivery.
 sweep drives herald and alertmanager open loop at each of --rates and writes an SVG plot.
 memory reads Herald's idle RSS with 10 and --memory-alerts Alerts and times /metrics.
 
