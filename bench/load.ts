@@ -51,7 +51,7 @@ export interface LoadResult {
   statuses: Map<string, number>;
   /** Accepted answers (202, or acceptStatus) completed inside the measured window. */
   accepted: number;
-  /** POST latency of every response completed inside the measured window, ms. */
+  /** POST latency, ms: of every response completed inside the measured window (closed loop), of every request due in it (open loop). */
   latencies: Samples;
   /** Requests sent in all (warm-up and the tail after the window included). */
   sent: number;
@@ -125,8 +125,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     }
     const t1 = performance.now();
     if (status === acceptStatus) acceptedSeqs.push(seq);
+    // Open loop: the latency of every request due in the window, however late its answer (an
+    // overloaded server's slowest answers come after the window); closed loop: of every answer
+    // inside it, as before.
+    if (opts.rate !== undefined ? t0 >= windowStart && t0 < windowEnd : t1 >= windowStart && t1 < windowEnd) latencies.push(t1 - t0);
     if (t1 >= windowStart && t1 < windowEnd) {
-      latencies.push(t1 - t0);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
       if (status === acceptStatus) accepted++;
     }
