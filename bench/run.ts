@@ -402,7 +402,18 @@ spec:
 }
 
 /** Starts `replicas` Herald processes on one fresh prefix, delivering to `sink`; cleanups registered. */
-async function startHeraldTarget(opts: BenchOptions, sink: BenchSink, label: string, alerts = 1, replicas = opts.replicas): Promise<{ target: Target; heralds: HeraldProcess[]; exitCodes: Array<number | null>; stop(): Promise<void>; keysDeleted(): number; startMs: number }> {
+interface HeraldTarget {
+  target: Target;
+  heralds: HeraldProcess[];
+  exitCodes: Array<number | null>;
+  /** Spawn to ready, all replicas, ms. */
+  startMs: number;
+  stop(): Promise<void>;
+  /** Keys under the run's prefix deleted once the cleanups ran. */
+  keysDeleted(): number;
+}
+
+async function startHeraldTarget(opts: BenchOptions, sink: BenchSink, label: string, alerts = 1, replicas = opts.replicas): Promise<HeraldTarget> {
   await checkRedis(opts.redisUrl);
   const runId = Date.now().toString(36);
   const prefix = `herald-bench-${process.pid}-${runId}`;
