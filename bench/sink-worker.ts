@@ -1,13 +1,15 @@
 /**
  * The benchmark's delivery sink, run in a worker thread so that receiving Herald's deliveries
  * never stalls the load generator's event loop (which would inflate the POST latencies it
- * measures). Answers 200 at once and keeps only (seq, receipt time) per request, where seq is
- * read from the `bench-<run>-<seq>` token in the event message; test/support/sink.ts keeps every
- * body and header, which would grow by a few hundred MB over a long run.
+ * measures). Answers 200 at once and keeps only (seq, receipt time) per distinct seq token in
+ * the body (bench/tokens.ts): one per Herald delivery, one per alert in an Alertmanager webhook
+ * notification. test/support/sink.ts keeps every body and header, which would grow by a few
+ * hundred MB over a long run.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort } from 'node:worker_threads';
+import { seqsInBody } from './tokens.js';
 
 export type SinkRequest = { id: number; type: 'stats' | 'dump' | 'close' };
 export type SinkStats = { total: number; unique: number; other: number };
@@ -16,7 +18,6 @@ export type SinkDump = { seqs: Float64Array<ArrayBuffer>; times: Float64Array<Ar
 const port = parentPort;
 if (!port) throw new Error('sink-worker.js must run in a worker thread');
 
-const TOKEN = /bench-[0-9a-z]+-(\d+)/;
 let seqs = new Float64Array(1 << 16);
 let times = new Float64Array(1 << 16);
 let total = 0;
@@ -46,9 +47,9 @@ const server = createServer((req, res) => {
   });
   req.on('end', () => {
     const at = performance.timeOrigin + performance.now();
-    const match = TOKEN.exec(body);
-    if (match) record(Number(match[1]), at);
-    else other++;
+    const inBody = seqsInBody(body);
+    for (const seq of inBody) record(seq, at);
+    if (inBody.size === 0) other++;
     res.writeHead(200, { 'content-length': '0' });
     res.end();
   });
