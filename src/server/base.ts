@@ -1,18 +1,69 @@
-/** What every Fastify listener of Herald shares: the JSON logger, no per-request log lines, request metrics. */
+/**
+ * What every Fastify listener of Herald shares: the JSON logger, no per-request log lines,
+ * request metrics, and the limits that keep a slow or greedy client from holding the process:
+ * a deadline for a whole request (headers and body), one for the headers alone, an idle
+ * timeout, a keep-alive timeout and a cap on open connections.
+ */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
+export interface ListenerLimits {
+  /** The whole request, headers and body, must arrive within this; slower senders are cut off (408 or reset). */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections beyond this are closed at once, so one listener cannot use up the process's file descriptors. */
+  maxConnections: number;
+}
+
+/** The headers alone must arrive within this (or the request timeout, if shorter). */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+/** Defaults for the operator listeners (metrics, health, admin): few clients, small requests. */
+export const OPS_LISTENER_LIMITS: ListenerLimits = { requestTimeoutMs: 30_000, keepAliveTimeoutMs: 30_000, maxConnections: 64 };
+
+/** Defaults for the events listener: many senders, bodies up to 3 MiB. */
+export const EVENTS_LISTENER_LIMITS: ListenerLimits = { requestTimeoutMs: 30_000, keepAliveTimeoutMs: 30_000, maxConnections: 1024 };
+
+/** The process's soft limit on open files (`ulimit -n`), where the system tells it (Linux). */
+export function openFileLimit(read: () => string = () => readFileSync('/proc/self/limits', 'utf8')): number | undefined {
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(read())?.[1];
+    return soft === undefined ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
+}
+
 type ExtraOptions = Pick<FastifyHttpOptions<Server>, 'bodyLimit' | 'ajv' | 'return503OnClosing'>;
 
-export function baseServer(logger: Logger, metrics: Metrics, server: string, extra: ExtraOptions = {}): FastifyInstance {
+export function baseServer(
+  logger: Logger,
+  metrics: Metrics,
+  server: string,
+  extra: ExtraOptions = {},
+  limits: ListenerLimits = OPS_LISTENER_LIMITS,
+): FastifyInstance {
   const app = Fastify({
     ...extra,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // A socket silent for this long is closed, whatever state its request is in.
+    connectionTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, limits.requestTimeoutMs),
+      // Node checks the request and headers deadlines on this period (its default, 30 s,
+      // would let a slow sender stay up to 30 s past a short deadline).
+      connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs),
+    },
     loggerInstance: logger.child({ server }) as FastifyBaseLogger,
     // One log line per request would flood the logs at Flux's event rates; metrics count them.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  app.server.maxConnections = limits.maxConnections;
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpDuration.observe(
       {

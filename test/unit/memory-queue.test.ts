@@ -57,7 +57,7 @@ describe('MemoryQueue', () => {
     });
     await q.add([{ id: 'x', data: job(1) }]);
     await until(async () => (await q.counts()).failed === 1);
-    expect(await q.list({ state: 'failed', offset: 0, limit: 10 })).toEqual([
+    expect((await q.list({ state: 'failed', cursor: 0, limit: 10 })).deliveries).toEqual([
       expect.objectContaining({ id: 'x', state: 'failed', attemptsMade: 3, lastError: 'attempt 3 failed' }),
     ]);
     await q.close();
