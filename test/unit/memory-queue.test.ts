@@ -63,6 +63,30 @@ describe('MemoryQueue', () => {
     await q.close();
   });
 
+  it('pages dead letters with a cursor, of one Provider too, and counts a bulk replay by provider type', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 8 });
+    q.start(async () => {
+      throw new PermanentError('400');
+    });
+    await q.add(Array.from({ length: 25 }, (_, i) => ({ id: `d${i}`, data: { ...job(i), provider: i % 5 === 0 ? 'ns/rare' : 'ns/p' } })));
+    await until(async () => (await q.counts()).failed === 25);
+    const ids: string[] = [];
+    let cursor: number | undefined = 0;
+    for (let pages = 0; cursor !== undefined && pages < 10; pages++) {
+      const page = await q.list({ state: 'failed', cursor, limit: 10 });
+      ids.push(...page.deliveries.map((d) => d.id));
+      cursor = page.nextCursor;
+    }
+    expect(new Set(ids).size).toBe(25);
+    const rare = await q.list({ state: 'failed', provider: 'ns/rare', cursor: 0, limit: 3 });
+    expect(rare.deliveries.map((d) => d.id)).toEqual(['d0', 'd5', 'd10']);
+    const rest = await q.list({ state: 'failed', provider: 'ns/rare', cursor: rare.nextCursor as number, limit: 3 });
+    expect(rest.deliveries.map((d) => d.id)).toEqual(['d15', 'd20']);
+    expect(rest.nextCursor).toBeUndefined();
+    expect(await q.replayDeadLetters('ns/rare')).toEqual({ replayed: 5, skipped: 0, byProviderType: { generic: 5 } });
+    await q.close();
+  });
+
   it('does not retry a permanent failure', async () => {
     const q = new MemoryQueue({ policy, concurrency: 1 });
     let calls = 0;
