@@ -198,36 +198,61 @@ describe('the admin API against cross-site requests (loopback, no token)', () =>
   });
 });
 
+/** Starts Herald on free ports with stdout a pipe; optionally under a lower open-file limit (`ulimit -n`). */
+async function spawnHerald(args: string[], stderr: 'ignore' | 'pipe', openFiles?: number) {
+  const dir = await makeTempDir('herald-spawn-');
+  const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const argv = [
+    heraldMain,
+    '--config-dir',
+    dir,
+    '--events-addr',
+    `127.0.0.1:${ports[0]}`,
+    '--metrics-addr',
+    `127.0.0.1:${ports[1]}`,
+    '--health-addr',
+    `127.0.0.1:${ports[2]}`,
+    '--admin-addr',
+    `127.0.0.1:${ports[3]}`,
+    ...args,
+  ];
+  const child =
+    openFiles === undefined
+      ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', stderr] })
+      : spawn('sh', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', stderr] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  cleanups.push(async () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  if (!child.stdout) throw new Error('stdout is not a pipe');
+  return { child, stdout: child.stdout, ports: ports as [number, number, number, number], exited };
+}
+
+describe('a connection flood under a low open-file limit', () => {
+  it('keeps the events cap below ulimit -n, so /healthz answers while 900 connections are tried', async () => {
+    const { stdout, ports } = await spawnHerald(['--log-level', 'warn'], 'ignore', 700);
+    let output = '';
+    stdout.on('data', (d: Buffer) => (output += d.toString()));
+    await until(async () => (await fetch(`http://127.0.0.1:${ports[2]}/healthz`).catch(() => undefined))?.status === 200, 15_000, 'herald live');
+    const senders = slowSenders(ports[0], 900, 1024, 1_000, 8_000);
+    cleanups.push(async () => senders.forEach((s) => s.socket.destroy()));
+    await sleep(2_000);
+    const open = senders.filter((s) => s.closedAt === undefined).length;
+    const health = await fetch(`http://127.0.0.1:${ports[2]}/healthz`, { signal: AbortSignal.timeout(3_000) }).then(
+      (r) => r.status,
+      (err: Error) => err.message,
+    );
+    process.stdout.write(`ulimit -n 700: ${open} of 900 flood connections held; /healthz ${health}\n`);
+    expect(output).toMatch(/events connection cap does not fit the open-file limit/);
+    expect(health).toBe(200);
+    expect(open).toBeLessThan(300);
+  });
+});
+
 describe('exit with stdout a pipe that nobody reads', () => {
   it.each([['stalled (reader alive, not reading)'], ['closed (reader gone)']])(
     'SIGTERM exits within --shutdown-timeout when stdout is %s',
     async (how) => {
-      const dir = await makeTempDir('herald-exit-');
-      const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
-      const child = spawn(
-        process.execPath,
-        [
-          heraldMain,
-          '--config-dir',
-          dir,
-          '--events-addr',
-          `127.0.0.1:${ports[0]}`,
-          '--metrics-addr',
-          `127.0.0.1:${ports[1]}`,
-          '--health-addr',
-          `127.0.0.1:${ports[2]}`,
-          '--admin-addr',
-          `127.0.0.1:${ports[3]}`,
-          '--shutdown-timeout',
-          '2s',
-          '--log-level',
-          'debug',
-        ],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
-      );
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      cleanups.push(async () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
-      child.stdout.pause();
+      const { child, stdout, ports, exited } = await spawnHerald(['--shutdown-timeout', '2s', '--log-level', 'debug'], 'ignore');
+      stdout.pause();
       await until(
         async () => (await fetch(`http://127.0.0.1:${ports[2]}/healthz`).catch(() => undefined))?.status === 200,
         15_000,
@@ -243,7 +268,7 @@ describe('exit with stdout a pipe that nobody reads', () => {
           signal: AbortSignal.timeout(3_000),
         }).catch(() => undefined);
       }
-      if (how.startsWith('closed')) child.stdout.destroy();
+      if (how.startsWith('closed')) stdout.destroy();
       const signalledAt = Date.now();
       child.kill('SIGTERM');
       const code = await Promise.race([exited, sleep(10_000).then(() => 'still running' as const)]);
