@@ -210,7 +210,9 @@ export class RedisQueue implements DeliveryQueue {
   async purgeDeadLetters(provider?: string): Promise<number> {
     let purged = 0;
     await this.eachDeadLetter(provider, async (id) => {
-      purged += await this.queue.remove(id);
+      // Only while it is still a dead letter: one replayed meanwhile is waiting for delivery.
+      // (BullMQ has no conditional remove; the window is one round trip.)
+      if ((await this.queue.getJobState(id)) === 'failed') purged += await this.queue.remove(id);
     });
     return purged;
   }

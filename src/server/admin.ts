@@ -12,7 +12,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { networkInterfaces, hostname as machineName } from 'node:os';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeliveryQueue, DeliveryRecord } from '../delivery/queue.js';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type Metrics } from '../observability/metrics.js';
@@ -138,6 +138,14 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     } catch {
       done(Object.assign(new Error('the body is not JSON'), { statusCode: 400 }), undefined);
     }
+  });
+
+  // Input errors keep their status; anything else is the queue failing (Redis away, say): a
+  // 503 that says so, never a bare 500.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode < 500 ? err.statusCode : 503;
+    if (status === 503) logger.error({ method: req.method, route: req.routeOptions.url ?? 'unmatched', err: err.message }, 'admin request failed');
+    void reply.status(status).send({ error: status === 503 ? 'ServiceUnavailable' : (err.code ?? 'Error'), message: err.message });
   });
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
