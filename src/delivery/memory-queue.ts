@@ -6,6 +6,7 @@
 import type { QueueState } from '../observability/metrics.js';
 import type { DeliveryJob, QueuedJob } from './job.js';
 import {
+  MAX_PAGE_BYTES,
   DeferError,
   PermanentError,
   RetryableError,
@@ -15,6 +16,7 @@ import {
   type DeliveryRecord,
   type Processor,
   type ReplayResult,
+  recordBytes,
 } from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
@@ -81,12 +83,15 @@ export class MemoryQueue implements DeliveryQueue {
     // number of entries, so a page of a rare Provider may come back short with a cursor.
     const deliveries: DeliveryRecord[] = [];
     const end = filter.cursor + LIST_SCAN_LIMIT;
+    let bytes = 0;
     let position = 0;
     for (const entry of this.entries.values()) {
-      if (position >= end) return { deliveries, nextCursor: position };
+      if (position >= end || (deliveries.length > 0 && bytes >= MAX_PAGE_BYTES)) return { deliveries, nextCursor: position };
       position += 1;
       if (position <= filter.cursor || entry.state !== filter.state || (filter.provider && entry.data.provider !== filter.provider)) continue;
-      deliveries.push(record(entry));
+      const delivery = record(entry);
+      deliveries.push(delivery);
+      bytes += recordBytes(delivery);
       if (deliveries.length === filter.limit) return { deliveries, nextCursor: position < this.entries.size ? position : undefined };
     }
     return { deliveries };

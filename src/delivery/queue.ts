@@ -53,6 +53,17 @@ export interface DeliveryFilter {
   limit: number;
 }
 
+/**
+ * A page stops growing once its deliveries add up to this many bytes of JSON (it always holds
+ * at least one): 500 dead letters of 3 MiB events would otherwise be a 1.5 GB answer.
+ */
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
+
+/** Roughly what a delivery weighs in an answer. */
+export function recordBytes(record: DeliveryRecord): number {
+  return JSON.stringify(record.data).length + (record.lastError?.length ?? 0);
+}
+
 /** One page of a listing: only the page's jobs are read. */
 export interface DeliveryPage {
   deliveries: DeliveryRecord[];

@@ -10,6 +10,7 @@ import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
 import type { DeliveryJob, QueuedJob } from './job.js';
 import { createRedisConnection, type RedisClient, type RedisConnectionConfig } from './redis-connection.js';
 import {
+  MAX_PAGE_BYTES,
   DeferError,
   PermanentError,
   RetryableError,
@@ -19,6 +20,7 @@ import {
   type DeliveryRecord,
   type Processor,
   type ReplayResult,
+  recordBytes,
 } from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
@@ -33,9 +35,10 @@ export const QUEUE_NAME = 'deliveries';
 const KEEP_COMPLETED_SECONDS = 3600;
 const KEEP_COMPLETED_MAX = 50_000;
 
-/** Ids one listing call looks at, at most, and ids read per round trip. */
+/** Ids one listing call looks at, at most; ids read per round trip; whole jobs read at once. */
 const LIST_SCAN_LIMIT = 10_000;
 const ID_BATCH = 500;
+const JOB_READ_BATCH = 10;
 
 export interface RedisQueueOptions {
   /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
@@ -144,10 +147,10 @@ export class RedisQueue implements DeliveryQueue {
 
   async list(filter: DeliveryFilter): Promise<DeliveryPage> {
     // The cursor is a position in the state's oldest-first order. Only ids (and, with a
-    // Provider, job names) are read while looking; only the page's jobs are read whole. One
-    // call looks at a bounded number of ids, so a page of a rare Provider may come back short
-    // with a cursor.
-    const wanted: string[] = [];
+    // Provider, job names) are read while looking; then the page's jobs are read a few at a
+    // time, until the page is full or heavy enough. One call looks at a bounded number of
+    // ids, so a page of a rare Provider may come back short with a cursor.
+    const wanted: Array<{ id: string; at: number }> = [];
     const end = filter.cursor + LIST_SCAN_LIMIT;
     let position = filter.cursor;
     let more = true;
@@ -159,7 +162,7 @@ export class RedisQueue implements DeliveryQueue {
       for (const [i, id] of ids.entries()) {
         if (wanted.length === filter.limit) break;
         taken += 1;
-        if (!filter.provider || providers[i] === filter.provider) wanted.push(id);
+        if (!filter.provider || providers[i] === filter.provider) wanted.push({ id, at: position + i });
       }
       position += taken;
       if (taken === ids.length && ids.length < want) {
@@ -167,8 +170,19 @@ export class RedisQueue implements DeliveryQueue {
         break;
       }
     }
-    const jobs = await Promise.all(wanted.map((id) => Job.fromId<DeliveryJob>(this.queue, id)));
-    const deliveries = jobs.filter((job): job is Job<DeliveryJob> => !!job?.data).map((job) => toRecord(job, filter.state));
+    const deliveries: DeliveryRecord[] = [];
+    let bytes = 0;
+    for (let i = 0; i < wanted.length; i += JOB_READ_BATCH) {
+      const batch = wanted.slice(i, i + JOB_READ_BATCH);
+      const jobs = await Promise.all(batch.map(({ id }) => Job.fromId<DeliveryJob>(this.queue, id)));
+      for (const [j, job] of jobs.entries()) {
+        if (deliveries.length > 0 && bytes >= MAX_PAGE_BYTES) return { deliveries, nextCursor: batch[j]?.at };
+        if (!job?.data) continue; // gone since its id was read
+        const delivery = toRecord(job, filter.state);
+        deliveries.push(delivery);
+        bytes += recordBytes(delivery);
+      }
+    }
     return more ? { deliveries, nextCursor: position } : { deliveries };
   }
 

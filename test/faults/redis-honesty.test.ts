@@ -122,6 +122,38 @@ describe('the admin API over 5,000 large dead letters', () => {
     return (await read()) - before;
   }
 
+  it('stops a page of 2 MiB dead letters at about 16 MiB, reading the jobs a few at a time', async () => {
+    const server = await ownRedis();
+    const url = `redis://127.0.0.1:${server.port}`;
+    const producer = producerConnection(url, logger);
+    const queue = new RedisQueue({ url, producer, prefix: 'herald', policy: { attempts: 1, baseDelayMs: 10, maxDelayMs: 10, maxRetryAfterMs: 10 }, concurrency: 8, logger });
+    const probe = new Redis(server.port, '127.0.0.1');
+    cleanups.push(async () => (await queue.close(), producer.disconnect(), probe.disconnect()));
+    await until(() => queue.ready(), 10_000, 'queue ready');
+    queue.start(async () => {
+      throw new PermanentError('provider answered 400');
+    });
+    const big = 'b'.repeat(2 * 1024 * 1024);
+    await queue.add(Array.from({ length: 30 }, (_, i) => ({ id: `big${i}`, data: { ...job(i, 'ns/big'), event: kustomizationEvent({ message: `${i} ${big}` }) } })));
+    await until(async () => (await queue.counts()).failed === 30, 30_000, '30 dead letters');
+    const admin = buildAdminServer({ queue, metrics: new Metrics({ processMetrics: false }), logger, listenHost: '127.0.0.1' });
+    cleanups.push(() => admin.close());
+    let sizes: number[] = [];
+    const read = await bytesSent(probe, async () => {
+      let cursor: string | undefined = '0';
+      for (let i = 0; i < 10 && cursor !== undefined; i++) {
+        const page = (await admin.inject({ method: 'GET', url: `/deliveries?limit=500&cursor=${cursor}` })).json() as { deliveries: unknown[]; nextCursor?: string };
+        sizes = [...sizes, page.deliveries.length];
+        cursor = page.nextCursor;
+      }
+    });
+    process.stdout.write(`30 dead letters of 2 MiB, limit=500: pages of ${sizes.join(', ')}; ${Math.round(read / 2 ** 20)} MiB read from Redis\n`);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(9);
+    // Each page reads at most one batch of jobs past its cut.
+    expect(read).toBeLessThan((30 + 10 * sizes.length) * 2.2 * 2 ** 20);
+  }, 90_000);
+
   it('pages without reading every job, and bulk replays under churn report what they did', async () => {
     const server = await ownRedis();
     const url = `redis://127.0.0.1:${server.port}`;

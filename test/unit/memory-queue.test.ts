@@ -87,6 +87,21 @@ describe('MemoryQueue', () => {
     await q.close();
   });
 
+  it('stops a page at about 16 MiB of deliveries, with a cursor to the rest', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 8 });
+    q.start(async () => {
+      throw new PermanentError('400');
+    });
+    const big = 'b'.repeat(2 * 1024 * 1024);
+    await q.add(Array.from({ length: 12 }, (_, i) => ({ id: `big${i}`, data: job(i) })).map((j) => ({ ...j, data: { ...j.data, event: { ...j.data.event, message: big } } })));
+    await until(async () => (await q.counts()).failed === 12);
+    const first = await q.list({ state: 'failed', cursor: 0, limit: 500 });
+    expect(first.deliveries.length).toBe(8);
+    const rest = await q.list({ state: 'failed', cursor: first.nextCursor as number, limit: 500 });
+    expect(rest.deliveries.map((d) => d.id)).toEqual(['big8', 'big9', 'big10', 'big11']);
+    await q.close();
+  });
+
   it('does not retry a permanent failure', async () => {
     const q = new MemoryQueue({ policy, concurrency: 1 });
     let calls = 0;
