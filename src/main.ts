@@ -12,7 +12,7 @@ import { RedisWatch, describeRedis } from './delivery/redis-connection.js';
 import { RedisQueue, producerConnection } from './delivery/redis-queue.js';
 import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
 import { createProcessor } from './delivery/worker.js';
-import { abandonPendingLogs, createLogger, flushLogs, type Logger } from './observability/logger.js';
+import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
 import { startResourceSource } from './resources/source.js';
 import { ResourceStore } from './resources/store.js';
@@ -112,7 +112,17 @@ function listenerLimits(config: Config, logger: Logger): { events: ListenerLimit
 }
 
 async function run(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, stdoutDestination());
+  try {
+    await serve(config, logger);
+  } catch (err) {
+    // Startup failed: what was logged so far (manifest problems, say) still reaches stdout.
+    await flushLogs(logger, LOG_FLUSH_MS);
+    throw err;
+  }
+}
+
+async function serve(config: Config, logger: Logger): Promise<void> {
   const metrics = new Metrics();
   const store = new ResourceStore({ noCrossNamespaceRefs: config.noCrossNamespaceRefs, logger });
   const source = await startResourceSource(config, store, logger);

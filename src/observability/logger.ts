@@ -49,15 +49,19 @@ class PipeDestination {
   }
 }
 
-function stdout(): DestinationStream {
+/**
+ * The process's stdout, for the process's own logger only: a socket opened on fd 1 closes it
+ * when it is closed, so nothing else (a test, a worker thread) should hold one.
+ */
+export function stdoutDestination(): DestinationStream {
   const kind = fstatSync(1);
   if (kind.isFIFO() || kind.isSocket()) return new PipeDestination(1);
   // A file or a terminal: writes complete by themselves.
   return pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES });
 }
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  const stream = destination ?? stdout();
+export function createLogger(level: string, destination?: NodeJS.WritableStream | DestinationStream): Logger {
+  const stream = destination ?? pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES });
   return pino(
     {
       level,
