@@ -32,6 +32,7 @@ export interface AdminDeps {
 }
 
 const MAX_PAGE = 500;
+const ADMIN_IDLE_TIMEOUT_MS = 10 * 60_000;
 /** Bodies are never needed (`{}` at most); anything bigger is refused before it is read. */
 const ADMIN_BODY_LIMIT = 16 * 1024;
 
@@ -124,7 +125,9 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     metrics,
     'admin',
     { ajv: { customOptions: { coerceTypes: true, removeAdditional: false } }, bodyLimit: ADMIN_BODY_LIMIT },
-    deps.limits ?? OPS_LISTENER_LIMITS,
+    // A bulk replay or purge of a large backlog works for minutes without writing a byte:
+    // the connection must outlive it so the answer (the counts) arrives.
+    { ...(deps.limits ?? OPS_LISTENER_LIMITS), idleTimeoutMs: ADMIN_IDLE_TIMEOUT_MS },
   );
   const allowed = adminHostNames(deps.listenHost, deps.allowedHosts);
   const tokenMatches = token ? tokenChecker(token) : undefined;

@@ -17,6 +17,8 @@ export interface ListenerLimits {
   keepAliveTimeoutMs: number;
   /** Open connections beyond this are closed at once, so one listener cannot use up the process's file descriptors. */
   maxConnections: number;
+  /** A connection with no traffic either way for this long is closed (default: the request timeout). */
+  idleTimeoutMs?: number;
 }
 
 /** The headers alone must arrive within this (or the request timeout, if shorter). */
@@ -51,8 +53,9 @@ export function baseServer(
     ...extra,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    // A socket silent for this long is closed, whatever state its request is in.
-    connectionTimeout: limits.requestTimeoutMs,
+    // A socket silent for this long is closed, whatever state its request is in (a client
+    // that stops reading its answer, too).
+    connectionTimeout: limits.idleTimeoutMs ?? limits.requestTimeoutMs,
     http: {
       headersTimeout: Math.min(HEADERS_TIMEOUT_MS, limits.requestTimeoutMs),
       // Node checks the request and headers deadlines on this period (its default, 30 s,
