@@ -24,12 +24,18 @@ export interface EventsServerDeps {
 
 export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
   const { dispatcher, duplicates, metrics, logger } = deps;
-  const app = baseServer(logger, metrics, 'events', {
-    bodyLimit: MAX_EVENT_BYTES,
-    // Strict types: a number where a string belongs is a 400, not silently converted.
-    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
-    return503OnClosing: true,
-  }, deps.limits ?? EVENTS_LISTENER_LIMITS);
+  const app = baseServer(
+    logger,
+    metrics,
+    'events',
+    {
+      bodyLimit: MAX_EVENT_BYTES,
+      // Strict types: a number where a string belongs is a 400, not silently converted.
+      ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+      return503OnClosing: true,
+    },
+    deps.limits ?? EVENTS_LISTENER_LIMITS,
+  );
   // Events are JSON only: anything else is a 415, not a string body failing validation.
   app.removeContentTypeParser('text/plain');
 
