@@ -91,7 +91,7 @@ const flags = {
   'retry-max-delay': { type: 'string', default: '5m', help: 'ceiling of the delay between attempts' },
   'worker-concurrency': { type: 'string', default: '64', help: 'deliveries in flight at once in this process' },
   'provider-concurrency': { type: 'string', default: '8', help: 'deliveries in flight at once to one Provider in this process' },
-  'shutdown-timeout': { type: 'string', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries' },
+  'shutdown-timeout': { type: 'string', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries; the exit never takes longer' },
   'stalled-interval': {
     type: 'string',
     default: '30s',
