@@ -25,6 +25,8 @@ export interface Config {
   keepAliveTimeoutMs: number;
   /** Open connections the events listener takes at once. */
   eventsMaxConnections: number;
+  /** Bytes of event bodies being received at once, at most. */
+  eventsBodyMemoryBytes: number;
   configDir?: string;
   /** Read Providers, Alerts and Secrets from the Kubernetes API instead of a directory. */
   kubernetes: boolean;
@@ -65,6 +67,11 @@ const flags = {
     type: 'string',
     default: '1024',
     help: 'open connections the events listener takes at once (lowered to fit the open-file limit)',
+  },
+  'events-body-memory-mib': {
+    type: 'string',
+    default: '256',
+    help: 'MiB of event bodies being received at once (each counted at its declared length); more requests get 503 with Retry-After',
   },
   'config-dir': { type: 'string', help: 'directory of Provider, Alert and Secret manifests (YAML), watched for changes' },
   kubernetes: {
@@ -242,6 +249,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     requestTimeoutMs: positiveDuration(str('request-timeout'), 'request-timeout'),
     keepAliveTimeoutMs: positiveDuration(str('keep-alive-timeout'), 'keep-alive-timeout'),
     eventsMaxConnections: parseCount(str('events-max-connections'), 'events-max-connections', 1),
+    eventsBodyMemoryBytes: parseCount(str('events-body-memory-mib'), 'events-body-memory-mib', 4) * 1024 * 1024,
     configDir,
     kubernetes,
     watchNamespace,

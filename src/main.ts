@@ -108,7 +108,7 @@ function listenerLimits(config: Config, logger: Logger): { events: ListenerLimit
       eventsMax = fits;
     }
   }
-  return { events: { ...timeouts, maxConnections: eventsMax }, ops };
+  return { events: { ...timeouts, maxConnections: eventsMax, maxBodyBytesInFlight: config.eventsBodyMemoryBytes }, ops };
 }
 
 async function run(config: Config): Promise<void> {

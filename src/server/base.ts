@@ -19,6 +19,12 @@ export interface ListenerLimits {
   maxConnections: number;
   /** A connection with no traffic either way for this long is closed (default: the request timeout). */
   idleTimeoutMs?: number;
+  /**
+   * Bytes of request bodies being received at once, at most (each counted at its declared
+   * length, or the body limit when not declared); a request beyond it gets a 503 with
+   * `Retry-After` before its body is read. Unset: no budget.
+   */
+  maxBodyBytesInFlight?: number;
 }
 
 /** The headers alone must arrive within this (or the request timeout, if shorter). */
@@ -28,7 +34,15 @@ const HEADERS_TIMEOUT_MS = 10_000;
 export const OPS_LISTENER_LIMITS: ListenerLimits = { requestTimeoutMs: 30_000, keepAliveTimeoutMs: 30_000, maxConnections: 64 };
 
 /** Defaults for the events listener: many senders, bodies up to 3 MiB. */
-export const EVENTS_LISTENER_LIMITS: ListenerLimits = { requestTimeoutMs: 30_000, keepAliveTimeoutMs: 30_000, maxConnections: 1024 };
+export const EVENTS_LISTENER_LIMITS: ListenerLimits = {
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 30_000,
+  maxConnections: 1024,
+  maxBodyBytesInFlight: 256 * 1024 * 1024,
+};
+
+/** Fastify's default body limit, for listeners that do not set one. */
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** The process's soft limit on open files (`ulimit -n`), where the system tells it (Linux). */
 export function openFileLimit(read: () => string = () => readFileSync('/proc/self/limits', 'utf8')): number | undefined {
@@ -67,6 +81,7 @@ export function baseServer(
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.server.maxConnections = limits.maxConnections;
+  if (limits.maxBodyBytesInFlight !== undefined) budgetBodies(app, limits.maxBodyBytesInFlight, extra.bodyLimit ?? DEFAULT_BODY_LIMIT);
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpDuration.observe(
       {
@@ -80,4 +95,28 @@ export function baseServer(
     );
   });
   return app;
+}
+
+/**
+ * Bounds the memory that bodies being received can take, whatever their senders' speed: the
+ * connection cap alone would allow that many full bodies at once. A request is admitted with
+ * its declared length reserved, released when its response is done or its connection is gone.
+ */
+function budgetBodies(app: FastifyInstance, budget: number, bodyLimit: number): void {
+  let inFlight = 0;
+  app.addHook('onRequest', async (req, reply) => {
+    const declared = Number(req.headers['content-length']);
+    const bytes = req.headers['transfer-encoding'] !== undefined ? bodyLimit : Number.isFinite(declared) ? Math.min(declared, bodyLimit) : 0;
+    if (bytes === 0) return;
+    if (inFlight + bytes > budget) {
+      // The body is not read: close the connection rather than drain it.
+      return reply
+        .status(503)
+        .header('retry-after', '5')
+        .header('connection', 'close')
+        .send({ error: 'ServiceUnavailable', message: 'too many request bodies are being received at once; retry later' });
+    }
+    inFlight += bytes;
+    reply.raw.once('close', () => (inFlight -= bytes));
+  });
 }

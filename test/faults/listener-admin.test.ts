@@ -1,9 +1,10 @@
 /**
  * Faults at Herald's listeners and exits (issue 8):
  *
- * - slow senders: sockets trickling 3 MiB bodies are cut at the request timeout, memory comes
- *   back, `/healthz` and a normal `POST /` keep answering meanwhile, and connections beyond the
- *   events listener's cap are closed at once;
+ * - slow senders: sockets trickling 3 MiB bodies are cut at the request timeout, or refused
+ *   before their body once the bodies being received reach their budget; memory is reused,
+ *   `/healthz` and a normal `POST /` keep answering meanwhile, and connections beyond the events
+ *   listener's cap (kept below `ulimit -n`) are closed at once;
  * - the admin API from a browser: a cross-site page (foreign `Origin`, `text/plain` body) cannot
  *   replay, a DNS-rebound `Host` cannot purge; curl-style use works; the token check takes the
  *   `Bearer` scheme in any case;
@@ -50,8 +51,8 @@ interface SlowSender {
   answer: string;
 }
 
-/** Opens `count` connections that send the headers of a 3 MiB POST and then trickle its body. */
-function slowSenders(port: number, count: number, chunkBytes: number, everyMs: number, forMs: number): SlowSender[] {
+/** Opens `count` connections that send the headers of a POST (of 3 MiB unless told) and then trickle its body. */
+function slowSenders(port: number, count: number, chunkBytes: number, everyMs: number, forMs: number, declared = 3 * 1024 * 1024): SlowSender[] {
   const chunk = Buffer.alloc(chunkBytes, 'a');
   const stopAt = Date.now() + forMs;
   return Array.from({ length: count }, () => {
@@ -61,7 +62,7 @@ function slowSenders(port: number, count: number, chunkBytes: number, everyMs: n
     socket.on('data', (d: Buffer) => (sender.answer += d.toString('latin1')));
     socket.on('close', () => (sender.closedAt ??= Date.now()));
     socket.on('connect', () => {
-      socket.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${3 * 1024 * 1024}\r\n\r\n{"x":"`);
+      socket.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n{"x":"`);
       const timer = setInterval(() => {
         if (socket.destroyed || Date.now() > stopAt) return clearInterval(timer);
         socket.write(chunk);
@@ -94,17 +95,22 @@ describe('slow request bodies on the events port', () => {
       await until(() => ((peak = Math.max(peak, rssMiB(herald.pid))), senders.every((s) => s.closedAt !== undefined)), 10_000, 'every slow sender cut off');
       const cutAfter = Math.max(...senders.map((s) => (s.closedAt as number) - startedAt));
       const answered408 = senders.filter((s) => s.answer.startsWith('HTTP/1.1 408')).length;
+      const answered503 = senders.filter((s) => s.answer.startsWith('HTTP/1.1 503')).length;
       await sleep(2_000);
-      return { cutAfter, answered408, healthMs, peak, after: rssMiB(herald.pid) };
+      return { cutAfter, answered408, answered503, healthMs, peak, after: rssMiB(herald.pid) };
     };
 
     const first = await wave();
     const second = await wave();
     for (const [name, w] of [['first', first], ['second', second]] as const) {
       process.stdout.write(
-        `slowloris ${name} wave: 300 senders cut within ${w.cutAfter} ms (${w.answered408} answered 408); /healthz took ${w.healthMs} ms under attack; RSS peak ${w.peak}, after ${w.after} MiB (started at ${before})\n`,
+        `slowloris ${name} wave: 300 senders cut within ${w.cutAfter} ms (${w.answered503} refused with 503 by the 256 MiB body budget, ${w.answered408} admitted and cut with 408); ` +
+          `/healthz took ${w.healthMs} ms under attack; RSS peak ${w.peak}, after ${w.after} MiB (started at ${before})\n`,
       );
       expect(w.cutAfter).toBeLessThan(8_000);
+      // 256 MiB of declared 3 MiB bodies: 85 admitted at once, the rest refused before their body.
+      expect(w.answered408).toBeLessThanOrEqual(85);
+      expect(w.answered408 + w.answered503).toBe(300);
     }
     // What the first wave held is released and reused: a second wave does not add to it.
     expect(first.after).toBeLessThan(before + 150);
@@ -115,7 +121,8 @@ describe('slow request bodies on the events port', () => {
   it('closes connections beyond --events-max-connections at once; /healthz is unaffected', async () => {
     const herald = await startWithSink(['--events-max-connections', '50', '--log-level', 'warn']);
     const port = Number(new URL(herald.eventsUrl).port);
-    const senders = slowSenders(port, 120, 1024, 500, 8_000);
+    // Small declared bodies, so the cap and not the body budget is what turns them away.
+    const senders = slowSenders(port, 120, 16, 500, 8_000, 64 * 1024);
     cleanups.push(async () => senders.forEach((s) => s.socket.destroy()));
     await sleep(1_500);
     const open = senders.filter((s) => s.closedAt === undefined).length;
@@ -240,7 +247,7 @@ describe('a connection flood under a low open-file limit', () => {
     let output = '';
     stdout.on('data', (d: Buffer) => (output += d.toString()));
     await until(async () => (await fetch(`http://127.0.0.1:${ports[2]}/healthz`).catch(() => undefined))?.status === 200, 15_000, 'herald live');
-    const senders = slowSenders(ports[0], 900, 1024, 1_000, 8_000);
+    const senders = slowSenders(ports[0], 900, 16, 1_000, 8_000, 64 * 1024);
     cleanups.push(async () => senders.forEach((s) => s.socket.destroy()));
     await sleep(2_000);
     const open = senders.filter((s) => s.closedAt === undefined).length;

@@ -70,7 +70,13 @@ describe('admin address', () => {
 
 describe('listener limits and the admin token file', () => {
   it('defaults every listener to bounded timeouts and the events listener to a connection cap', () => {
-    expect(loadConfig(['--config-dir', 'd'], {})).toMatchObject({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 30_000, eventsMaxConnections: 1024 });
+    expect(loadConfig(['--config-dir', 'd'], {})).toMatchObject({
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 30_000,
+      eventsMaxConnections: 1024,
+      eventsBodyMemoryBytes: 256 * 1024 * 1024,
+    });
+    expect(() => loadConfig(['--config-dir', 'd', '--events-body-memory-mib', '2'], {})).toThrow(/--events-body-memory-mib/);
     expect(loadConfig(['--config-dir', 'd', '--request-timeout', '5s', '--events-max-connections', '200'], {})).toMatchObject({
       requestTimeoutMs: 5_000,
       eventsMaxConnections: 200,
