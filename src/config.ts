@@ -2,6 +2,7 @@
  * Command-line flags, each also readable from an environment variable (`HERALD_<FLAG>`, and
  * `REDIS_URL` as is). Names follow Flux's notification-controller where one exists.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { RedisConfigError, redisFromFlags, type RedisConnectionConfig } from './delivery/redis-connection.js';
 
@@ -16,6 +17,16 @@ export interface Config {
   healthAddr: ListenAddress;
   adminAddr: ListenAddress;
   adminToken?: string;
+  /** Host names (besides loopback forms and the admin address itself) the admin API answers to. */
+  adminAllowedHosts: string[];
+  /** Every listener: the whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  /** Every listener: an idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections the events listener takes at once. */
+  eventsMaxConnections: number;
+  /** Bytes of event bodies being received at once, at most. */
+  eventsBodyMemoryBytes: number;
   configDir?: string;
   /** Read Providers, Alerts and Secrets from the Kubernetes API instead of a directory. */
   kubernetes: boolean;
@@ -45,6 +56,23 @@ const flags = {
   'health-addr': { type: 'string', default: ':9440', help: 'address /healthz, /readyz and /resources are served on' },
   'admin-addr': { type: 'string', default: '127.0.0.1:9400', help: 'address of the admin API (deliveries, dead letters, replay)' },
   'admin-token': { type: 'string', help: 'bearer token the admin API requires (prefer HERALD_ADMIN_TOKEN); required off loopback' },
+  'admin-token-file': { type: 'string', help: 'file holding the admin bearer token (e.g. a mounted Secret); instead of --admin-token' },
+  'admin-allowed-hosts': {
+    type: 'string',
+    help: 'host names the admin API also answers to (comma-separated, e.g. a Service name); loopback forms and the admin address always work',
+  },
+  'request-timeout': { type: 'string', default: '30s', help: 'every listener: a request (headers and body) must arrive within this' },
+  'keep-alive-timeout': { type: 'string', default: '30s', help: 'every listener: an idle keep-alive connection is closed after this' },
+  'events-max-connections': {
+    type: 'string',
+    default: '1024',
+    help: 'open connections the events listener takes at once (lowered to fit the open-file limit)',
+  },
+  'events-body-memory-mib': {
+    type: 'string',
+    default: '256',
+    help: 'MiB of event bodies being received at once (each counted at its declared length); more requests get 503 with Retry-After',
+  },
   'config-dir': { type: 'string', help: 'directory of Provider, Alert and Secret manifests (YAML), watched for changes' },
   kubernetes: {
     type: 'boolean',
@@ -70,7 +98,7 @@ const flags = {
   'retry-max-delay': { type: 'string', default: '5m', help: 'ceiling of the delay between attempts' },
   'worker-concurrency': { type: 'string', default: '64', help: 'deliveries in flight at once in this process' },
   'provider-concurrency': { type: 'string', default: '8', help: 'deliveries in flight at once to one Provider in this process' },
-  'shutdown-timeout': { type: 'string', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries' },
+  'shutdown-timeout': { type: 'string', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries; the exit never takes longer' },
   'stalled-interval': {
     type: 'string',
     default: '30s',
@@ -131,6 +159,21 @@ function parseCount(text: string, flag: string, min: number): number {
   return n;
 }
 
+/** The admin token, from the flag or a file (whose content is never quoted in an error). */
+function readAdminToken(token: string | undefined, file: string | undefined): string | undefined {
+  if (token && file) throw new ConfigError('--admin-token and --admin-token-file are alternatives: give one');
+  if (!file) return token;
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--admin-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const fromFile = content.trim();
+  if (!fromFile || /\s/.test(fromFile)) throw new ConfigError(`--admin-token-file: ${file} must hold one token (no spaces), not ${fromFile ? 'several words' : 'nothing'}`);
+  return fromFile;
+}
+
 function envName(flag: string): string {
   return `HERALD_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
@@ -188,7 +231,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
 
   const adminAddr = parseAddress(str('admin-addr'), 'admin-addr');
-  const adminToken = read('admin-token') || undefined;
+  const adminToken = readAdminToken(read('admin-token') || undefined, read('admin-token-file') || undefined);
   if (!adminToken && !isLoopback(adminAddr.host)) {
     throw new ConfigError(`--admin-addr: ${adminAddr.host} is not a loopback address; set an admin token (HERALD_ADMIN_TOKEN) to expose the admin API`);
   }
@@ -199,6 +242,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     healthAddr: parseAddress(str('health-addr'), 'health-addr'),
     adminAddr,
     adminToken,
+    adminAllowedHosts: (read('admin-allowed-hosts') ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    requestTimeoutMs: positiveDuration(str('request-timeout'), 'request-timeout'),
+    keepAliveTimeoutMs: positiveDuration(str('keep-alive-timeout'), 'keep-alive-timeout'),
+    eventsMaxConnections: parseCount(str('events-max-connections'), 'events-max-connections', 1),
+    eventsBodyMemoryBytes: parseCount(str('events-body-memory-mib'), 'events-body-memory-mib', 4) * 1024 * 1024,
     configDir,
     kubernetes,
     watchNamespace,

@@ -9,26 +9,29 @@ import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from 
 import { Dispatcher } from './delivery/dispatcher.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
-import { describeRedis } from './delivery/redis-connection.js';
+import { RedisWatch, describeRedis } from './delivery/redis-connection.js';
 import { RedisQueue, producerConnection } from './delivery/redis-queue.js';
 import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
 import { createProcessor } from './delivery/worker.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
 import { startResourceSource } from './resources/source.js';
 import { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
 import { buildAdminServer } from './server/admin.js';
 import { buildEventsServer } from './server/events.js';
-import { buildHealthServer, buildMetricsServer } from './server/ops.js';
+import { OPS_LISTENER_LIMITS, openFileLimit, type ListenerLimits } from './server/base.js';
+import { buildHealthServer, buildMetricsServer, type ReadinessCheck } from './server/ops.js';
 
 interface Queueing {
   queue: DeliveryQueue;
   duplicates: DuplicateFilter;
+  /** Readiness checks of the queue's backing store beyond reachability (Redis: writable, data kept). */
+  checks(): ReadinessCheck[];
   disconnect(): void;
 }
 
-function createQueueing(config: Config, logger: Logger): Queueing {
+function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queueing {
   const policy = {
     attempts: config.maxAttempts,
     baseDelayMs: config.retryBaseDelayMs,
@@ -40,10 +43,13 @@ function createQueueing(config: Config, logger: Logger): Queueing {
     return {
       queue: new MemoryQueue({ policy, concurrency: config.workerConcurrency }),
       duplicates,
+      checks: () => [],
       disconnect: () => duplicates.close(),
     };
   }
   const producer = producerConnection(config.redis, logger);
+  const watch = new RedisWatch(producer, { prefix: config.redisPrefix, logger, onDataLoss: () => metrics.redisDataLoss.inc() });
+  watch.start();
   return {
     queue: new RedisQueue({
       url: config.redis,
@@ -55,7 +61,14 @@ function createQueueing(config: Config, logger: Logger): Queueing {
       stalledIntervalMs: config.stalledIntervalMs,
     }),
     duplicates: new RedisDuplicateFilter(producer, config.rateLimitIntervalMs, config.redisPrefix),
-    disconnect: () => producer.disconnect(),
+    checks: () => {
+      const status = watch.status();
+      return [{ name: 'redis', ok: status.writable, message: status.message }];
+    },
+    disconnect: () => {
+      watch.stop();
+      producer.disconnect();
+    },
   };
 }
 
@@ -70,12 +83,52 @@ async function listen(app: FastifyInstance, addr: ListenAddress, flag: string): 
   }
 }
 
+/** How long the last log lines may take to reach stdout at exit. */
+const LOG_FLUSH_MS = 1_000;
+
+/** File descriptors kept free for everything but the listeners: Redis, provider connections, manifests, the runtime. */
+const FD_RESERVE = 256;
+
+/**
+ * The listeners' limits. The events listener's connection cap is lowered, with a warning, to
+ * leave descriptors for the other listeners and the deliveries: a flood of connections must
+ * not take `/healthz` or the Redis connections down with it.
+ */
+function listenerLimits(config: Config, logger: Logger): { events: ListenerLimits; ops: ListenerLimits } {
+  const timeouts = { requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs };
+  const ops = { ...timeouts, maxConnections: OPS_LISTENER_LIMITS.maxConnections };
+  let eventsMax = config.eventsMaxConnections;
+  const fdLimit = openFileLimit();
+  if (fdLimit !== undefined) {
+    const fits = Math.max(16, fdLimit - FD_RESERVE - 2 * config.workerConcurrency - 3 * ops.maxConnections);
+    if (eventsMax > fits) {
+      logger.warn(
+        { requested: eventsMax, openFileLimit: fdLimit, eventsMaxConnections: fits },
+        'the events connection cap does not fit the open-file limit (ulimit -n); lowered',
+      );
+      eventsMax = fits;
+    }
+  }
+  return { events: { ...timeouts, maxConnections: eventsMax, maxBodyBytesInFlight: config.eventsBodyMemoryBytes }, ops };
+}
+
 async function run(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, stdoutDestination());
+  try {
+    await serve(config, logger);
+  } catch (err) {
+    // Startup failed: what was logged so far (manifest problems, say) still reaches stdout.
+    await flushLogs(logger, LOG_FLUSH_MS);
+    throw err;
+  }
+}
+
+async function serve(config: Config, logger: Logger): Promise<void> {
   const metrics = new Metrics();
   const store = new ResourceStore({ noCrossNamespaceRefs: config.noCrossNamespaceRefs, logger });
   const source = await startResourceSource(config, store, logger);
-  const { queue, duplicates, disconnect } = createQueueing(config, logger);
+  const { queue, duplicates, checks, disconnect } = createQueueing(config, logger, metrics);
+  const limits = listenerLimits(config, logger);
   // No Provider may deliver to Herald itself (e.g. to the admin API's replay).
   setOwnListeners([
     { flag: 'events-addr', ...config.eventsAddr },
@@ -96,8 +149,8 @@ async function run(config: Config): Promise<void> {
     for (const s of store.statuses().resources) metrics.resources.inc({ kind: s.kind, ready: s.ready.status });
   });
 
-  const events = buildEventsServer({ dispatcher, duplicates, metrics, logger });
-  const metricsServer = buildMetricsServer({ metrics, logger });
+  const events = buildEventsServer({ dispatcher, duplicates, metrics, logger, limits: limits.events });
+  const metricsServer = buildMetricsServer({ metrics, logger, limits: limits.ops });
   const health = buildHealthServer({
     metrics,
     logger,
@@ -108,10 +161,20 @@ async function run(config: Config): Promise<void> {
         ok: queue.ready(),
         message: queue.ready() ? `${queue.kind} queue reachable` : `${queue.kind} queue not reachable`,
       },
+      ...checks(),
     ],
+    limits: limits.ops,
     resourceStatuses: () => store.statuses(),
   });
-  const admin = buildAdminServer({ queue, metrics, logger, token: config.adminToken });
+  const admin = buildAdminServer({
+    queue,
+    metrics,
+    logger,
+    token: config.adminToken,
+    listenHost: config.adminAddr.host,
+    allowedHosts: config.adminAllowedHosts,
+    limits: limits.ops,
+  });
   await Promise.all([
     listen(events, config.eventsAddr, 'events-addr'),
     listen(metricsServer, config.metricsAddr, 'metrics-addr'),
@@ -138,8 +201,10 @@ async function run(config: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new events; finishing in-flight deliveries');
+    // Bounds every way out, whatever hangs: a delivery, Redis, a listener, or stdout itself.
     const deadline = setTimeout(() => {
-      logger.error('in-flight deliveries did not finish in time; exiting (Redis jobs are picked up again by another replica)');
+      logger.error('shutdown did not finish in time; exiting (Redis jobs are picked up again by another replica)');
+      abandonPendingLogs(logger);
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
@@ -149,7 +214,7 @@ async function run(config: Config): Promise<void> {
     disconnect();
     await Promise.all([metricsServer.close(), health.close(), admin.close()]);
     logger.info('herald stopped');
-    logger.flush();
+    await flushLogs(logger, LOG_FLUSH_MS);
     process.exit(0);
   };
   process.on('SIGTERM', (s) => void shutdown(s));

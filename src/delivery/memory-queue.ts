@@ -6,13 +6,17 @@
 import type { QueueState } from '../observability/metrics.js';
 import type { DeliveryJob, QueuedJob } from './job.js';
 import {
+  MAX_PAGE_BYTES,
   DeferError,
   PermanentError,
   RetryableError,
   type DeliveryFilter,
+  type DeliveryPage,
   type DeliveryQueue,
   type DeliveryRecord,
   type Processor,
+  type ReplayResult,
+  recordBytes,
 } from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
@@ -25,6 +29,9 @@ interface Entry {
   finishedAt?: number;
   timer?: NodeJS.Timeout;
 }
+
+/** Entries one listing call looks at, at most. */
+const LIST_SCAN_LIMIT = 10_000;
 
 export interface MemoryQueueOptions {
   policy: RetryPolicy;
@@ -71,10 +78,23 @@ export class MemoryQueue implements DeliveryQueue {
     return counts;
   }
 
-  async list(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
-    return this.matching(filter.state, filter.provider)
-      .slice(filter.offset, filter.offset + filter.limit)
-      .map(record);
+  async list(filter: DeliveryFilter): Promise<DeliveryPage> {
+    // The cursor is a position in the queue's insertion order; one call looks at a bounded
+    // number of entries, so a page of a rare Provider may come back short with a cursor.
+    const deliveries: DeliveryRecord[] = [];
+    const end = filter.cursor + LIST_SCAN_LIMIT;
+    let bytes = 0;
+    let position = 0;
+    for (const entry of this.entries.values()) {
+      if (position >= end || (deliveries.length > 0 && bytes >= MAX_PAGE_BYTES)) return { deliveries, nextCursor: position };
+      position += 1;
+      if (position <= filter.cursor || entry.state !== filter.state || (filter.provider && entry.data.provider !== filter.provider)) continue;
+      const delivery = record(entry);
+      deliveries.push(delivery);
+      bytes += recordBytes(delivery);
+      if (deliveries.length === filter.limit) return { deliveries, nextCursor: position < this.entries.size ? position : undefined };
+    }
+    return { deliveries };
   }
 
   async get(id: string): Promise<DeliveryRecord | undefined> {
@@ -89,11 +109,14 @@ export class MemoryQueue implements DeliveryQueue {
     return true;
   }
 
-  async replayDeadLetters(provider?: string): Promise<DeliveryRecord[]> {
+  async replayDeadLetters(provider?: string): Promise<ReplayResult> {
     const dead = this.matching('failed', provider);
-    const replayed = dead.map(record);
-    for (const entry of dead) this.requeue(entry);
-    return replayed;
+    const byProviderType: Record<string, number> = {};
+    for (const entry of dead) {
+      byProviderType[entry.data.providerType] = (byProviderType[entry.data.providerType] ?? 0) + 1;
+      this.requeue(entry);
+    }
+    return { replayed: dead.length, skipped: 0, byProviderType };
   }
 
   async purgeDeadLetters(provider?: string): Promise<number> {

@@ -48,8 +48,37 @@ export interface DeliveryFilter {
   state: QueueState;
   /** `namespace/name` of a Provider. */
   provider?: string;
-  offset: number;
+  /** Where to go on from: 0, or the `nextCursor` of the previous page. */
+  cursor: number;
   limit: number;
+}
+
+/**
+ * A page stops growing once its deliveries add up to this many bytes of JSON (it always holds
+ * at least one): 500 dead letters of 3 MiB events would otherwise be a 1.5 GB answer.
+ */
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
+
+/** Roughly what a delivery weighs in an answer. */
+export function recordBytes(record: DeliveryRecord): number {
+  return JSON.stringify(record.data).length + (record.lastError?.length ?? 0);
+}
+
+/** One page of a listing: only the page's jobs are read. */
+export interface DeliveryPage {
+  deliveries: DeliveryRecord[];
+  /** Pass it as `cursor` for the next page; absent on the last one. */
+  nextCursor?: number;
+}
+
+/** What a bulk replay did; jobs that left the dead letters while it ran (replayed, purged) are skipped, not errors. */
+export interface ReplayResult {
+  replayed: number;
+  skipped: number;
+  /** Replayed jobs by provider type, for metrics. */
+  byProviderType: Record<string, number>;
+  /** Set when the replay stopped part-way (e.g. Redis went away): what is counted above is done. */
+  error?: string;
 }
 
 export interface DeliveryQueue {
@@ -68,12 +97,12 @@ export interface DeliveryQueue {
   close(): Promise<void>;
 
   // Dead letters and replay: what operators use to see and recover failed deliveries.
-  list(filter: DeliveryFilter): Promise<DeliveryRecord[]>;
+  list(filter: DeliveryFilter): Promise<DeliveryPage>;
   get(id: string): Promise<DeliveryRecord | undefined>;
   /** Puts one dead letter back in the queue with a fresh set of attempts; false if `id` is not a dead letter. */
   replay(id: string): Promise<boolean>;
-  /** Replays every dead letter (of one Provider when given); returns how many. */
-  replayDeadLetters(provider?: string): Promise<DeliveryRecord[]>;
+  /** Replays every dead letter there was when it started (of one Provider when given), one page at a time. */
+  replayDeadLetters(provider?: string): Promise<ReplayResult>;
   /** Deletes every dead letter (of one Provider when given); returns how many. */
   purgeDeadLetters(provider?: string): Promise<number>;
 }

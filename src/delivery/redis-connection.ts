@@ -11,6 +11,7 @@
  * there is deliberately no switch to skip verification. Passwords never reach a log line:
  * `describeRedis` is the only way a connection is named.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
@@ -226,4 +227,122 @@ export function redisFromFlags(f: RedisFlags): { connection?: RedisConnectionCon
     ...(ca !== undefined ? { ca } : {}),
   };
   return { connection, prefix };
+}
+
+export interface RedisWatchOptions {
+  /** Herald's key prefix: the watch's two small keys live under it. */
+  prefix: string;
+  logger: Logger;
+  /** Called each time Redis is found to have lost Herald's data. */
+  onDataLoss: () => void;
+  /** How often Redis is checked besides on every reconnect. */
+  intervalMs?: number;
+}
+
+export interface RedisWatchStatus {
+  /** Whether the last write probe succeeded (false at maxmemory, on a read-only replica, …). */
+  writable: boolean;
+  message: string;
+  /** Why Redis refused the last probe, when it did. */
+  refusal?: string;
+  dataLosses: number;
+  lastDataLossAt?: string;
+}
+
+/**
+ * Watches whether Redis can take Herald's work and still holds what it took:
+ *
+ * - a tiny write with an expiry, on every reconnect and periodically: refused at `maxmemory`
+ *   (OOM) or on a read-only replica, which readiness then reports;
+ * - a marker key holding a run id, written once and read back on every check: a Redis that
+ *   restarted without persistence (or was flushed) has no marker, or another replica's new one,
+ *   and every job it held is gone. That is logged as an error and counted, because nothing
+ *   else would ever say so.
+ */
+export class RedisWatch {
+  private readonly markerKey: string;
+  private readonly probeKey: string;
+  private runId?: string;
+  private writable = true;
+  private refusal?: string;
+  private dataLosses = 0;
+  private lastDataLossAt?: string;
+  private checking = false;
+  private timer?: NodeJS.Timeout;
+  private readonly onReady = () => void this.check();
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly opts: RedisWatchOptions,
+  ) {
+    this.markerKey = `${opts.prefix}:herald:run-marker`;
+    this.probeKey = `${opts.prefix}:herald:write-probe`;
+  }
+
+  start(): void {
+    this.client.on('ready', this.onReady);
+    this.timer = setInterval(() => void this.check(), this.opts.intervalMs ?? 5_000);
+    this.timer.unref();
+    if (this.client.status === 'ready') void this.check();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.client.off('ready', this.onReady);
+  }
+
+  status(): RedisWatchStatus {
+    const loss =
+      this.dataLosses > 0
+        ? `; redis lost Herald's data ${this.dataLosses} time(s), last at ${this.lastDataLossAt} (restarted without persistence or flushed?): jobs stored before then are gone`
+        : '';
+    const message = this.writable ? `redis accepts writes${loss}` : `redis refuses writes: ${this.refusal}${loss}`;
+    return { writable: this.writable, message, refusal: this.refusal, dataLosses: this.dataLosses, lastDataLossAt: this.lastDataLossAt };
+  }
+
+  /** One round of checks; skipped while Redis is away (readiness says so already) or a round runs. */
+  async check(): Promise<void> {
+    if (this.checking || this.client.status !== 'ready') return;
+    this.checking = true;
+    try {
+      await this.probeWrite();
+      if (this.writable) await this.checkMarker();
+    } catch (err) {
+      this.opts.logger.debug({ err: (err as Error).message }, 'redis check did not complete');
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async probeWrite(): Promise<void> {
+    try {
+      await this.client.set(this.probeKey, String(Date.now()), 'PX', 60_000);
+      if (!this.writable) this.opts.logger.info('redis accepts writes again');
+      this.writable = true;
+      this.refusal = undefined;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (this.client.status !== 'ready') return; // the connection went away: not Redis refusing
+      if (this.writable) this.opts.logger.error({ err: message }, 'redis refuses writes: Herald is not ready to take events');
+      this.writable = false;
+      this.refusal = message;
+    }
+  }
+
+  private async checkMarker(): Promise<void> {
+    const current = await this.client.get(this.markerKey);
+    if (this.runId !== undefined && current !== this.runId) {
+      this.dataLosses += 1;
+      this.lastDataLossAt = new Date().toISOString();
+      this.opts.onDataLoss();
+      this.opts.logger.error(
+        { dataLosses: this.dataLosses },
+        "redis lost Herald's data: its marker key is gone (restarted without persistence, flushed, or failed over to an empty replica); jobs stored before now were dropped and will not be delivered",
+      );
+    }
+    if (current === null || current !== this.runId) {
+      await this.client.set(this.markerKey, randomUUID(), 'NX');
+      this.runId = (await this.client.get(this.markerKey)) ?? undefined;
+    }
+  }
 }

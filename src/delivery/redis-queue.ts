@@ -3,20 +3,24 @@
  * survive restarts, are shared by every replica (a job is locked by one worker at a time), and
  * failed jobs are kept as dead letters.
  */
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
 import type { DeliveryJob, QueuedJob } from './job.js';
 import { createRedisConnection, type RedisClient, type RedisConnectionConfig } from './redis-connection.js';
 import {
+  MAX_PAGE_BYTES,
   DeferError,
   PermanentError,
   RetryableError,
   type DeliveryFilter,
+  type DeliveryPage,
   type DeliveryQueue,
   type DeliveryRecord,
   type Processor,
+  type ReplayResult,
+  recordBytes,
 } from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
@@ -30,6 +34,11 @@ export const QUEUE_NAME = 'deliveries';
  */
 const KEEP_COMPLETED_SECONDS = 3600;
 const KEEP_COMPLETED_MAX = 50_000;
+
+/** Ids one listing call looks at, at most; ids read per round trip; whole jobs read at once. */
+const LIST_SCAN_LIMIT = 10_000;
+const ID_BATCH = 500;
+const JOB_READ_BATCH = 10;
 
 export interface RedisQueueOptions {
   /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
@@ -81,7 +90,7 @@ export class RedisQueue implements DeliveryQueue {
     if (this.producer.status !== 'ready') throw new Error(`redis is not reachable (${this.producer.status})`);
     const adding = this.queue.addBulk(
       jobs.map(({ id, data }) => ({
-        name: data.providerType,
+        name: jobName(data),
         data,
         opts: {
           jobId: id,
@@ -136,13 +145,45 @@ export class RedisQueue implements DeliveryQueue {
     return counts;
   }
 
-  async list(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
-    if (!filter.provider) {
-      const jobs = await this.queue.getJobs([bullState(filter.state)], filter.offset, filter.offset + filter.limit - 1);
-      return jobs.map((job) => toRecord(job, filter.state));
+  async list(filter: DeliveryFilter): Promise<DeliveryPage> {
+    // The cursor is a position in the state's oldest-first order. Only ids (and, with a
+    // Provider, job names) are read while looking; then the page's jobs are read a few at a
+    // time, until the page is full or heavy enough. One call looks at a bounded number of
+    // ids, so a page of a rare Provider may come back short with a cursor.
+    const wanted: Array<{ id: string; at: number }> = [];
+    const end = filter.cursor + LIST_SCAN_LIMIT;
+    let position = filter.cursor;
+    let more = true;
+    while (wanted.length < filter.limit && position < end) {
+      const want = Math.min(end, position + ID_BATCH) - position;
+      const ids = await this.queue.getRanges([bullState(filter.state)], position, position + want - 1, true);
+      const providers = filter.provider ? await this.providersOf(ids) : [];
+      let taken = 0;
+      for (const [i, id] of ids.entries()) {
+        if (wanted.length === filter.limit) break;
+        taken += 1;
+        if (!filter.provider || providers[i] === filter.provider) wanted.push({ id, at: position + i });
+      }
+      position += taken;
+      if (taken === ids.length && ids.length < want) {
+        more = false;
+        break;
+      }
     }
-    const matching = await this.scan(filter.state, filter.provider);
-    return matching.slice(filter.offset, filter.offset + filter.limit).map((job) => toRecord(job, filter.state));
+    const deliveries: DeliveryRecord[] = [];
+    let bytes = 0;
+    for (let i = 0; i < wanted.length; i += JOB_READ_BATCH) {
+      const batch = wanted.slice(i, i + JOB_READ_BATCH);
+      const jobs = await Promise.all(batch.map(({ id }) => Job.fromId<DeliveryJob>(this.queue, id)));
+      for (const [j, job] of jobs.entries()) {
+        if (deliveries.length > 0 && bytes >= MAX_PAGE_BYTES) return { deliveries, nextCursor: batch[j]?.at };
+        if (!job?.data) continue; // gone since its id was read
+        const delivery = toRecord(job, filter.state);
+        deliveries.push(delivery);
+        bytes += recordBytes(delivery);
+      }
+    }
+    return more ? { deliveries, nextCursor: position } : { deliveries };
   }
 
   async get(id: string): Promise<DeliveryRecord | undefined> {
@@ -159,27 +200,76 @@ export class RedisQueue implements DeliveryQueue {
     return true;
   }
 
-  async replayDeadLetters(provider?: string): Promise<DeliveryRecord[]> {
-    const dead = await this.scan('failed', provider);
-    for (const job of dead) await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    return dead.map((job) => toRecord(job, 'failed'));
+  async replayDeadLetters(provider?: string): Promise<ReplayResult> {
+    const result: ReplayResult = { replayed: 0, skipped: 0, byProviderType: {} };
+    try {
+      await this.eachDeadLetter(provider, async (id, providerType) => {
+        try {
+          // A job object with only its id: replaying needs no data, so none is read.
+          await new Job(this.queue, '', {} as DeliveryJob, {}, id).retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          result.replayed += 1;
+          result.byProviderType[providerType] = (result.byProviderType[providerType] ?? 0) + 1;
+        } catch (err) {
+          // Replayed or purged by someone else since it was listed: not an error, but counted.
+          if (!LEFT_DEAD_LETTERS.test((err as Error).message)) throw err;
+          result.skipped += 1;
+        }
+      });
+    } catch (err) {
+      result.error = err instanceof Error ? err.message : String(err);
+    }
+    return result;
   }
 
   async purgeDeadLetters(provider?: string): Promise<number> {
-    const dead = await this.scan('failed', provider);
-    for (const job of dead) await job.remove();
-    return dead.length;
+    let purged = 0;
+    await this.eachDeadLetter(provider, async (id) => {
+      // Only while it is still a dead letter: one replayed meanwhile is waiting for delivery.
+      // (BullMQ has no conditional remove; the window is one round trip.)
+      if ((await this.queue.getJobState(id)) === 'failed') purged += await this.queue.remove(id);
+    });
+    return purged;
   }
 
-  /** Every job in a state, optionally of one Provider, read in pages so a large backlog does not load at once. */
-  private async scan(state: QueueState, provider?: string): Promise<Job<DeliveryJob>[]> {
-    const page = 500;
-    const found: Job<DeliveryJob>[] = [];
-    for (let start = 0; ; start += page) {
-      const jobs = (await this.queue.getJobs([bullState(state)], start, start + page - 1)) as Job<DeliveryJob>[];
-      found.push(...jobs.filter((job) => job && (!provider || job.data.provider === provider)));
-      if (jobs.length < page) return found;
+  /**
+   * Calls `act` on each dead letter (of one Provider) there was when it started, oldest first,
+   * reading ids and names a page at a time and never a job's data. `act` takes the job out of
+   * the dead letters (or finds it gone): positions after it move up by one. Dead letters that
+   * arrive meanwhile come after the ones counted at the start and are left alone.
+   */
+  private async eachDeadLetter(provider: string | undefined, act: (id: string, providerType: string) => Promise<void>): Promise<void> {
+    let remaining = await this.queue.getFailedCount();
+    let position = 0;
+    while (remaining > 0) {
+      const ids = await this.queue.getRanges(['failed'], position, position + Math.min(ID_BATCH, remaining) - 1, true);
+      if (ids.length === 0) return;
+      const names = await this.namesOf(ids);
+      for (const [i, id] of ids.entries()) {
+        remaining -= 1;
+        const { providerType, provider: of } = await this.describe(id, names[i] ?? null);
+        if (provider && of !== provider) position += 1;
+        else await act(id, providerType);
+      }
     }
+  }
+
+  /** The job names of `ids` (null for a job gone meanwhile), in one round trip. */
+  private async namesOf(ids: string[]): Promise<Array<string | null>> {
+    const client = await this.queue.client;
+    return Promise.all(ids.map((id) => client.hget(this.queue.toKey(id), 'name')));
+  }
+
+  private async providersOf(ids: string[]): Promise<Array<string | undefined>> {
+    const names = await this.namesOf(ids);
+    return Promise.all(ids.map(async (id, i) => (await this.describe(id, names[i] ?? null)).provider));
+  }
+
+  /** Provider type and Provider from the job name; jobs stored before names carried the Provider are read whole. */
+  private async describe(id: string, name: string | null): Promise<{ providerType: string; provider?: string }> {
+    const [providerType = '', provider] = (name ?? '').split(' ');
+    if (provider || name === null) return { providerType, provider };
+    const job = await Job.fromId<DeliveryJob>(this.queue, id);
+    return { providerType: job?.data.providerType ?? providerType, provider: job?.data.provider };
   }
 
   async close(): Promise<void> {
@@ -197,6 +287,14 @@ export class RedisQueue implements DeliveryQueue {
     }
     await this.queue.close();
   }
+}
+
+/** BullMQ's answers when a job to replay is gone, or no longer (or not yet again) a dead letter. */
+const LEFT_DEAD_LETTERS = /^(Missing key for job \S+|Job \S+ is not in the failed state)\. /;
+
+/** A job's name carries its provider type and Provider, so listing and replay can filter without reading the (possibly large) data. */
+function jobName(data: DeliveryJob): string {
+  return `${data.providerType} ${data.provider}`;
 }
 
 /** BullMQ calls the waiting state `wait`. */

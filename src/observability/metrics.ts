@@ -70,6 +70,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly replaysSkipped = new Counter({
+    name: 'herald_replays_skipped_total',
+    help: 'Dead letters a bulk replay skipped because they changed state meanwhile (replayed or purged by someone else).',
+    registers: [this.registry],
+  });
+
+  readonly redisDataLoss = new Counter({
+    name: 'herald_redis_data_loss_total',
+    help: "Times Redis was found to have lost Herald's data (e.g. restarted without persistence): jobs stored then are gone.",
+    registers: [this.registry],
+  });
+
   readonly deadLettersPurged = new Counter({
     name: 'herald_dead_letters_purged_total',
     help: 'Dead letters deleted through the admin API.',

@@ -9,7 +9,7 @@ import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DuplicateFilter } from './duplicate-filter.js';
-import { baseServer } from './base.js';
+import { EVENTS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.js';
 
 /** Flux's limit on an event body. */
 export const MAX_EVENT_BYTES = 3 * 1024 * 1024;
@@ -19,16 +19,23 @@ export interface EventsServerDeps {
   duplicates: DuplicateFilter;
   metrics: Metrics;
   logger: Logger;
+  limits?: ListenerLimits;
 }
 
 export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
   const { dispatcher, duplicates, metrics, logger } = deps;
-  const app = baseServer(logger, metrics, 'events', {
-    bodyLimit: MAX_EVENT_BYTES,
-    // Strict types: a number where a string belongs is a 400, not silently converted.
-    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
-    return503OnClosing: true,
-  });
+  const app = baseServer(
+    logger,
+    metrics,
+    'events',
+    {
+      bodyLimit: MAX_EVENT_BYTES,
+      // Strict types: a number where a string belongs is a 400, not silently converted.
+      ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+      return503OnClosing: true,
+    },
+    deps.limits ?? EVENTS_LISTENER_LIMITS,
+  );
   // Events are JSON only: anything else is a 415, not a string body failing validation.
   app.removeContentTypeParser('text/plain');
 

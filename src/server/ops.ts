@@ -4,10 +4,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { baseServer } from './base.js';
+import { baseServer, type ListenerLimits } from './base.js';
 
-export function buildMetricsServer(deps: { metrics: Metrics; logger: Logger }): FastifyInstance {
-  const app = baseServer(deps.logger, deps.metrics, 'metrics');
+export function buildMetricsServer(deps: { metrics: Metrics; logger: Logger; limits?: ListenerLimits }): FastifyInstance {
+  const app = baseServer(deps.logger, deps.metrics, 'metrics', {}, deps.limits);
   app.get('/metrics', async (_req, reply) => {
     const body = await deps.metrics.render();
     return reply.type(deps.metrics.registry.contentType).send(body);
@@ -29,10 +29,11 @@ export interface HealthDeps {
   readiness: () => ReadinessCheck[];
   /** The Ready status of every Provider and Alert and any manifest problem, JSON-serialisable. */
   resourceStatuses: () => unknown;
+  limits?: ListenerLimits;
 }
 
 export function buildHealthServer(deps: HealthDeps): FastifyInstance {
-  const app = baseServer(deps.logger, deps.metrics, 'health');
+  const app = baseServer(deps.logger, deps.metrics, 'health', {}, deps.limits);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const checks = deps.readiness();

@@ -68,7 +68,9 @@ interface Delivery {
 
 function adminClient(h: HeraldProcess, token: string) {
   return async (path: string, init: RequestInit = {}): Promise<{ status: number; text: string; body: Record<string, unknown> }> => {
-    const res = await fetch(`${h.adminUrl}${path}`, { ...init, headers: { authorization: `Bearer ${token}` } });
+    // Requests that change something say they are JSON (the admin API's rule against cross-site forms).
+    const json: Record<string, string> = init.method && init.method !== 'GET' ? { 'content-type': 'application/json' } : {};
+    const res = await fetch(`${h.adminUrl}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...json } });
     const text = await res.text();
     captured[`admin ${init.method ?? 'GET'} ${path} #${Object.keys(captured).length}`] = text;
     return { status: res.status, text, body: JSON.parse(text) as Record<string, unknown> };

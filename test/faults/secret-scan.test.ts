@@ -8,11 +8,14 @@
  * (tags, invalid escapes, aliases, flow maps: the YAML parser's own messages quote them). And
  * every `generic-hmac` request verifies with the receiving side's own check.
  */
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kustomizationEvent } from '../support/events.js';
 import { freePort, startHerald } from '../support/herald.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type ReceivedRequest, type Sink } from '../support/sink.js';
+import { makeTempDir } from '../support/tmp.js';
 import { kustomizationAlert, secret } from '../e2e/manifests.js';
 import { faultFile, captureHerald, hmacVerifies, messageOf, until } from './fault-support.js';
 
@@ -218,5 +221,36 @@ describe('secret scan', () => {
           .map((e) => e.slice(0, 120))
           .join(' | ')}`,
     );
+  }, 60_000);
+
+  it('never shows an admin token read from --admin-token-file, in answers to wrong, cross-site or malformed requests, or in a bad file', async () => {
+    const fileToken = planted.plant('filetoken');
+    const dir = await makeTempDir('herald-token-');
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'token'), `${fileToken}\n`);
+    const h = await startHerald({ extraArgs: ['--admin-token-file', join(dir, 'token'), '--log-level', 'trace'] });
+    cleanups.push(async () => (await h.stop(), await h.cleanup()));
+    const near = `${fileToken.slice(0, -1)}x`;
+    const tries: Array<[string, Record<string, string>]> = [
+      ['lower-case scheme', { authorization: `bearer ${fileToken}` }],
+      ['a near miss', { authorization: `Bearer ${near}` }],
+      ['a longer one', { authorization: `Bearer ${fileToken}${fileToken}` }],
+      ['cross-site with the token', { authorization: `Bearer ${fileToken}`, origin: 'http://evil.example' }],
+    ];
+    for (const [what, headers] of tries) captured[`admin: ${what}`] = await (await fetch(`${h.adminUrl}/deliveries`, { headers })).text();
+    captured['admin: replay as text/plain'] = await (
+      await fetch(`${h.adminUrl}/dead-letters/replay`, { method: 'POST', headers: { authorization: `Bearer ${fileToken}`, 'content-type': 'text/plain' }, body: fileToken })
+    ).text();
+    Object.assign(captured, await captureHerald(h, fileToken));
+    expect(captured['admin: lower-case scheme']).toContain('deliveries');
+
+    // A token file holding two words (one a secret) is refused without quoting it.
+    const twoWords = planted.plant('twowords');
+    await writeFile(join(dir, 'bad'), `${twoWords} ${twoWords}\n`);
+    captured['start with a bad token file'] = await startHerald({ extraArgs: ['--admin-token-file', join(dir, 'bad')] }).then(
+      async (started) => (await started.stop(), 'started'),
+      (err: Error) => err.message,
+    );
+    expect(captured['start with a bad token file']).toMatch(/--admin-token-file: .* must hold one token/);
   }, 60_000);
 });

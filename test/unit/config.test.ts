@@ -1,5 +1,9 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseAddress, parseDuration } from '../../src/config.js';
+import { openFileLimit } from '../../src/server/base.js';
+import { makeTempDir } from '../support/tmp.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -61,5 +65,45 @@ describe('admin address', () => {
   it('refuses a non-loopback admin address without a token', () => {
     expect(() => loadConfig(['--config-dir', 'd', '--admin-addr', ':9400'], {})).toThrow(/--admin-addr.*token/);
     expect(loadConfig(['--config-dir', 'd', '--admin-addr', ':9400'], { HERALD_ADMIN_TOKEN: 't' })).toMatchObject({ adminToken: 't' });
+  });
+});
+
+describe('listener limits and the admin token file', () => {
+  it('defaults every listener to bounded timeouts and the events listener to a connection cap', () => {
+    expect(loadConfig(['--config-dir', 'd'], {})).toMatchObject({
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 30_000,
+      eventsMaxConnections: 1024,
+      eventsBodyMemoryBytes: 256 * 1024 * 1024,
+    });
+    expect(() => loadConfig(['--config-dir', 'd', '--events-body-memory-mib', '2'], {})).toThrow(/--events-body-memory-mib/);
+    expect(loadConfig(['--config-dir', 'd', '--request-timeout', '5s', '--events-max-connections', '200'], {})).toMatchObject({
+      requestTimeoutMs: 5_000,
+      eventsMaxConnections: 200,
+    });
+    expect(() => loadConfig(['--config-dir', 'd', '--request-timeout', '0s'], {})).toThrow(/--request-timeout/);
+    expect(() => loadConfig(['--config-dir', 'd', '--events-max-connections', '0'], {})).toThrow(/--events-max-connections/);
+  });
+
+  it('reads the admin token from a file, without quoting a bad one', async () => {
+    const dir = await makeTempDir('herald-config-');
+    try {
+      writeFileSync(join(dir, 'token'), 'from-a-file\n');
+      writeFileSync(join(dir, 'two'), 'secret-one secret-two\n');
+      expect(loadConfig(['--config-dir', 'd', '--admin-token-file', join(dir, 'token'), '--admin-addr', ':9400'], {})).toMatchObject({
+        adminToken: 'from-a-file',
+      });
+      expect(() => loadConfig(['--config-dir', 'd', '--admin-token-file', join(dir, 'two')], {})).toThrow(/must hold one token/);
+      expect(() => loadConfig(['--config-dir', 'd', '--admin-token-file', join(dir, 'two')], {})).not.toThrow(/secret/);
+      expect(() => loadConfig(['--config-dir', 'd', '--admin-token-file', join(dir, 'missing')], {})).toThrow(/ENOENT/);
+      expect(() => loadConfig(['--config-dir', 'd', '--admin-token-file', join(dir, 'token'), '--admin-token', 't'], {})).toThrow(/alternatives/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the open-file limit where Linux tells it', () => {
+    expect(openFileLimit(() => 'Limit  Soft Limit  Hard Limit  Units\nMax open files            1024                 524288               files\n')).toBe(1024);
+    expect(openFileLimit(() => { throw new Error('no /proc'); })).toBeUndefined();
   });
 });

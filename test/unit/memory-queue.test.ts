@@ -57,9 +57,48 @@ describe('MemoryQueue', () => {
     });
     await q.add([{ id: 'x', data: job(1) }]);
     await until(async () => (await q.counts()).failed === 1);
-    expect(await q.list({ state: 'failed', offset: 0, limit: 10 })).toEqual([
+    expect((await q.list({ state: 'failed', cursor: 0, limit: 10 })).deliveries).toEqual([
       expect.objectContaining({ id: 'x', state: 'failed', attemptsMade: 3, lastError: 'attempt 3 failed' }),
     ]);
+    await q.close();
+  });
+
+  it('pages dead letters with a cursor, of one Provider too, and counts a bulk replay by provider type', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 8 });
+    q.start(async () => {
+      throw new PermanentError('400');
+    });
+    await q.add(Array.from({ length: 25 }, (_, i) => ({ id: `d${i}`, data: { ...job(i), provider: i % 5 === 0 ? 'ns/rare' : 'ns/p' } })));
+    await until(async () => (await q.counts()).failed === 25);
+    const ids: string[] = [];
+    let cursor: number | undefined = 0;
+    for (let pages = 0; cursor !== undefined && pages < 10; pages++) {
+      const page = await q.list({ state: 'failed', cursor, limit: 10 });
+      ids.push(...page.deliveries.map((d) => d.id));
+      cursor = page.nextCursor;
+    }
+    expect(new Set(ids).size).toBe(25);
+    const rare = await q.list({ state: 'failed', provider: 'ns/rare', cursor: 0, limit: 3 });
+    expect(rare.deliveries.map((d) => d.id)).toEqual(['d0', 'd5', 'd10']);
+    const rest = await q.list({ state: 'failed', provider: 'ns/rare', cursor: rare.nextCursor as number, limit: 3 });
+    expect(rest.deliveries.map((d) => d.id)).toEqual(['d15', 'd20']);
+    expect(rest.nextCursor).toBeUndefined();
+    expect(await q.replayDeadLetters('ns/rare')).toEqual({ replayed: 5, skipped: 0, byProviderType: { generic: 5 } });
+    await q.close();
+  });
+
+  it('stops a page at about 16 MiB of deliveries, with a cursor to the rest', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 8 });
+    q.start(async () => {
+      throw new PermanentError('400');
+    });
+    const big = 'b'.repeat(2 * 1024 * 1024);
+    await q.add(Array.from({ length: 12 }, (_, i) => ({ id: `big${i}`, data: job(i) })).map((j) => ({ ...j, data: { ...j.data, event: { ...j.data.event, message: big } } })));
+    await until(async () => (await q.counts()).failed === 12);
+    const first = await q.list({ state: 'failed', cursor: 0, limit: 500 });
+    expect(first.deliveries.length).toBe(8);
+    const rest = await q.list({ state: 'failed', cursor: first.nextCursor as number, limit: 500 });
+    expect(rest.deliveries.map((d) => d.id)).toEqual(['big8', 'big9', 'big10', 'big11']);
     await q.close();
   });
 
