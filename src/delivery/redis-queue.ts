@@ -7,12 +7,13 @@ import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullm
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
-import type { DeliveryJob, QueuedJob } from './job.js';
+import { withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
 import { createRedisConnection, type RedisClient, type RedisConnectionConfig } from './redis-connection.js';
 import {
   DeferError,
   PermanentError,
   RetryableError,
+  keptError,
   type DeliveryFilter,
   type DeliveryQueue,
   type DeliveryRecord,
@@ -26,10 +27,20 @@ export const QUEUE_NAME = 'deliveries';
  * Completed jobs are kept only as long as a sender may still retry a POST that was answered
  * 503 after part of its work was stored (Flux's senders give up within about a minute): their
  * ids stop that retry from notifying twice. Bounded by count too, so a busy Herald does not
- * fill Redis with finished work.
+ * fill Redis with finished work, and each is cut to what identifies it once delivered
+ * (`withoutPayload`: about 1.5 KiB in Redis with BullMQ's own fields).
  */
 const KEEP_COMPLETED_SECONDS = 3600;
 const KEEP_COMPLETED_MAX = 50_000;
+
+/**
+ * BullMQ takes a job of a lower priority number first. Every job is stored with one, so that a
+ * job that failed or was deferred can be moved behind fresh work: a Provider that refuses a
+ * backlog then delays only its own retries, never a healthy Provider's new deliveries (which
+ * would otherwise wait behind every retry promoted before them). Among equals, first in first out.
+ */
+const FRESH_PRIORITY = 1;
+const RETRY_PRIORITY = 2;
 
 export interface RedisQueueOptions {
   /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
@@ -89,6 +100,9 @@ export class RedisQueue implements DeliveryQueue {
           backoff: { type: 'herald' },
           removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: KEEP_COMPLETED_MAX },
           removeOnFail: false,
+          priority: FRESH_PRIORITY,
+          // The last error is the job's failedReason; a stack per attempt would only grow it.
+          stackTraceLimit: 0,
         },
       })),
     );
@@ -112,17 +126,32 @@ export class RedisQueue implements DeliveryQueue {
   }
 
   private async process(job: Job<DeliveryJob>, token: string | undefined, processor: Processor): Promise<void> {
+    // Delivered already: its data was cut, then its worker died before marking it completed.
+    if (job.data.delivered) return;
     const attempt = job.attemptsMade + 1;
+    const finalAttempt = attempt >= this.opts.policy.attempts;
     try {
-      await processor(job.data, { id: job.id ?? '', attempt, finalAttempt: attempt >= this.opts.policy.attempts });
+      await processor(job.data, { id: job.id ?? '', attempt, finalAttempt });
     } catch (err) {
       if (err instanceof DeferError) {
+        await this.behindFreshWork(job);
         await job.moveToDelayed(Date.now() + err.delayMs, token);
         throw new DelayedError();
       }
-      if (err instanceof PermanentError) throw new UnrecoverableError(err.message);
+      const message = keptError(err instanceof Error ? err.message : String(err));
+      if (err instanceof PermanentError) throw new UnrecoverableError(message);
+      if (err instanceof Error) err.message = message;
+      if (!finalAttempt) await this.behindFreshWork(job);
       throw err;
     }
+    // Completed: keep what identifies the delivery, not the event (which may be megabytes).
+    // Not fatal if Redis is away: the whole job then stays until removeOnComplete drops it.
+    await job.updateData(withoutPayload(job.data)).catch(() => undefined);
+  }
+
+  private async behindFreshWork(job: Job<DeliveryJob>): Promise<void> {
+    if (job.priority === RETRY_PRIORITY) return;
+    await job.changePriority({ priority: RETRY_PRIORITY }).catch(() => undefined);
   }
 
   ready(): boolean {
@@ -138,8 +167,8 @@ export class RedisQueue implements DeliveryQueue {
 
   async list(filter: DeliveryFilter): Promise<DeliveryRecord[]> {
     if (!filter.provider) {
-      const jobs = await this.queue.getJobs([bullState(filter.state)], filter.offset, filter.offset + filter.limit - 1);
-      return jobs.map((job) => toRecord(job, filter.state));
+      const jobs = await this.queue.getJobs(bullStates(filter.state), filter.offset, filter.offset + filter.limit - 1);
+      return jobs.slice(0, filter.limit).map((job) => toRecord(job, filter.state));
     }
     const matching = await this.scan(filter.state, filter.provider);
     return matching.slice(filter.offset, filter.offset + filter.limit).map((job) => toRecord(job, filter.state));
@@ -176,7 +205,8 @@ export class RedisQueue implements DeliveryQueue {
     const page = 500;
     const found: Job<DeliveryJob>[] = [];
     for (let start = 0; ; start += page) {
-      const jobs = (await this.queue.getJobs([bullState(state)], start, start + page - 1)) as Job<DeliveryJob>[];
+      // Each BullMQ state is paged on its own: the page is short only once every state is exhausted.
+      const jobs = (await this.queue.getJobs(bullStates(state), start, start + page - 1)) as Job<DeliveryJob>[];
       found.push(...jobs.filter((job) => job && (!provider || job.data.provider === provider)));
       if (jobs.length < page) return found;
     }
@@ -199,9 +229,9 @@ export class RedisQueue implements DeliveryQueue {
   }
 }
 
-/** BullMQ calls the waiting state `wait`. */
-function bullState(state: QueueState): 'wait' | Exclude<QueueState, 'waiting'> {
-  return state === 'waiting' ? 'wait' : state;
+/** BullMQ's states for one of ours: waiting jobs are in `prioritized` (see FRESH_PRIORITY), or `wait` if stored without a priority. */
+function bullStates(state: QueueState): Array<'wait' | 'prioritized' | Exclude<QueueState, 'waiting'>> {
+  return state === 'waiting' ? ['prioritized', 'wait'] : [state];
 }
 
 function fromBullState(state: string): QueueState {
