@@ -207,9 +207,13 @@ describe('Redis queue bounds', () => {
         `Redis ${idleOps} ops/s over the next 3 s with only the backlog, ${idleScripts} scripts/s (${attemptsPerSecond} failed attempts/s to it)`,
     );
     // Before, the healthy provider's new jobs waited behind every job of the backlog, retries
-    // included (p95 2.6-17 s measured; 0.2-0.35 s now).
-    expect(percentile(firstPass.latencies, 0.95)).toBeLessThan(Math.max(1_000, 10 * percentile(baseline.latencies, 0.95)));
-    expect(percentile(during.latencies, 0.95)).toBeLessThan(Math.max(1_000, 5 * percentile(baseline.latencies, 0.95)));
+    // included: p50 1.7-17 s during the first pass, 0.3 s after it (now tens of ms, then a few).
+    // Medians, which this shared machine's noise moves least; the tails only generously.
+    const p = (v: number[], q: number) => percentile(v, q);
+    expect(p(firstPass.latencies, 0.5)).toBeLessThan(Math.max(500, 10 * p(baseline.latencies, 0.5)));
+    expect(p(firstPass.latencies, 0.95)).toBeLessThan(Math.max(3_000, 10 * p(baseline.latencies, 0.95)));
+    expect(p(during.latencies, 0.5)).toBeLessThan(Math.max(100, 5 * p(baseline.latencies, 0.5)));
+    expect(p(during.latencies, 0.95)).toBeLessThan(Math.max(1_000, 5 * p(baseline.latencies, 0.95)));
     // Redis works for real attempts (one BullMQ script each, which fetches the next job too)
     // and for jobs sent back because the Provider's slots are busy at most once per their turn,
     // which is never more than 30 s away (two scripts each): before, jobs were sent back every
