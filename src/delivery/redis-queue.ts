@@ -28,8 +28,8 @@ export const QUEUE_NAME = 'deliveries';
  * 503 after part of its work was stored (Flux's senders give up within about a minute): their
  * ids stop that retry from notifying twice. Bounded by count too, so a busy Herald does not
  * fill Redis with finished work, and each is cut to what identifies it once delivered
- * (`withoutPayload`; Redis then holds 7-8 KB per completed job, BullMQ's own fields and event
- * log included).
+ * (`withoutPayload`; a completed job's hash is then about 3 KB with BullMQ's own fields, so
+ * the most kept take about 150 MB).
  */
 const KEEP_COMPLETED_SECONDS = 3600;
 const KEEP_COMPLETED_MAX = 50_000;

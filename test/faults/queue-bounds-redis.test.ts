@@ -121,12 +121,14 @@ describe('Redis queue bounds', () => {
     await sampler;
     const after = await info(client, 'used_memory');
     const res = await fetch(`${h.adminUrl}/deliveries?state=completed&limit=500`);
-    const completed = ((await res.json()) as { deliveries: Array<{ data: { event: { message: string; involvedObject: { name: string } } } }> }).deliveries;
+    const completed = ((await res.json()) as { deliveries: Array<{ id: string; data: { event: { message: string; involvedObject: { name: string } } } }> }).deliveries;
+    const jobBytes = Number(await client.call('MEMORY', 'USAGE', `herald:deliveries:${completed[0]?.id}`));
     captured['admin completed (redis)'] = JSON.stringify(completed).slice(0, 100_000);
     const mb = (n: number) => (n / 2 ** 20).toFixed(1);
     console.log(
       `[queue-bounds-redis] ${count} unique 3 MiB events, Redis maxmemory 150 MB: answers ${JSON.stringify(tallyOf(statuses))}, delivered ${received}; ` +
-        `used_memory ${mb(baseline)} MB before, peak ${mb(peak)} MB, ${mb(after)} MB after (${((after - baseline) / Math.max(1, completed.length)).toFixed(0)} bytes per completed job); ` +
+        `used_memory ${mb(baseline)} MB before, peak ${mb(peak)} MB, ${mb(after)} MB after (${((after - baseline) / Math.max(1, completed.length)).toFixed(0)} bytes per completed job, BullMQ's event log included; ` +
+        `one completed job's hash ${jobBytes} bytes); ` +
         `completed listed ${completed.length}, largest ${Math.max(0, ...completed.map((d) => JSON.stringify(d).length))} bytes`,
     );
     expect(tallyOf(statuses)).toEqual({ 202: count });
