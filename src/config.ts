@@ -46,6 +46,10 @@ export interface Config {
   providerConcurrency: number;
   shutdownTimeoutMs: number;
   stalledIntervalMs: number;
+  /** In-process queue: jobs holding an event (pending and dead letters) beyond which `POST /` answers 503. */
+  maxQueuedJobs: number;
+  /** In-process queue: approximate bytes of those jobs' events beyond which `POST /` answers 503. */
+  maxQueuedBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -103,6 +107,16 @@ const flags = {
     type: 'string',
     default: '30s',
     help: 'Redis job lock and stalled-job check period: a delivery held by a replica that died is taken up again within about twice this',
+  },
+  'max-queued-jobs': {
+    type: 'string',
+    default: '50000',
+    help: 'in-process queue: deliveries held (pending and dead letters) beyond which POST / answers 503 with Retry-After',
+  },
+  'max-queued-bytes': {
+    type: 'string',
+    default: '256Mi',
+    help: 'in-process queue: approximate size of the events those deliveries hold beyond which POST / answers 503 (e.g. 512Mi, 1Gi)',
   },
   help: { type: 'boolean', default: false, help: 'print this help' },
 } as const;
@@ -172,6 +186,14 @@ function readAdminToken(token: string | undefined, file: string | undefined): st
   const fromFile = content.trim();
   if (!fromFile || /\s/.test(fromFile)) throw new ConfigError(`--admin-token-file: ${file} must hold one token (no spaces), not ${fromFile ? 'several words' : 'nothing'}`);
   return fromFile;
+}
+
+/** A size in bytes: `1048576`, `512Ki`, `256Mi`, `1Gi`. */
+export function parseSize(text: string, flag: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi)?$/.exec(text);
+  if (!match) throw new ConfigError(`--${flag}: "${text}" is not a size (examples: 268435456, 512Ki, 256Mi, 1Gi)`);
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[match[2] as 'Ki' | 'Mi' | 'Gi'] ?? 1;
+  return Number(match[1]) * unit;
 }
 
 function envName(flag: string): string {
@@ -266,5 +288,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     providerConcurrency: parseCount(str('provider-concurrency'), 'provider-concurrency', 1),
     shutdownTimeoutMs: parseDuration(str('shutdown-timeout'), 'shutdown-timeout'),
     stalledIntervalMs: positiveDuration(str('stalled-interval'), 'stalled-interval'),
+    maxQueuedJobs: parseCount(str('max-queued-jobs'), 'max-queued-jobs', 1),
+    maxQueuedBytes: parseSize(str('max-queued-bytes'), 'max-queued-bytes'),
   };
 }

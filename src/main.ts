@@ -41,7 +41,13 @@ function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queue
   if (!config.redis) {
     const duplicates = new MemoryDuplicateFilter(config.rateLimitIntervalMs);
     return {
-      queue: new MemoryQueue({ policy, concurrency: config.workerConcurrency }),
+      queue: new MemoryQueue({
+        policy,
+        concurrency: config.workerConcurrency,
+        perProviderConcurrency: config.providerConcurrency,
+        maxHeldJobs: config.maxQueuedJobs,
+        maxHeldBytes: config.maxQueuedBytes,
+      }),
       duplicates,
       checks: () => [],
       disconnect: () => duplicates.close(),

@@ -14,6 +14,49 @@ export interface DeliveryJob {
   event: FluxEvent;
   /** Epoch milliseconds when Herald answered 202 for the event. */
   acceptedAt: number;
+  /**
+   * Set once the delivery completed: `event` was cut to what identifies it (see
+   * `withoutPayload`), and there is nothing left to send.
+   */
+  delivered?: true;
+}
+
+/** The most of an event's message a completed delivery keeps. */
+export const KEPT_MESSAGE_CHARS = 256;
+
+/**
+ * What a completed delivery keeps: the ids, the Alert and Provider, when it was accepted, and
+ * the event's involved object, severity, reason, timestamp and the start of its message —
+ * never its metadata or the rest of a message that may be megabytes long. Every field is
+ * bounded by the event schema (253 characters for names, 1024 for `fieldPath` and `reason`),
+ * so a completed record is at most about 4 KiB, typically under 1 KiB.
+ */
+export function withoutPayload(job: DeliveryJob): DeliveryJob {
+  const { involvedObject, severity, timestamp, reason, message, reportingController } = job.event;
+  // Copied, not sliced: V8 keeps a slice of a long string as a view that holds the whole string.
+  const kept = message.length <= KEPT_MESSAGE_CHARS ? message : `${copyOf(message.slice(0, KEPT_MESSAGE_CHARS))}… (cut)`;
+  return {
+    alert: job.alert,
+    provider: job.provider,
+    providerType: job.providerType,
+    acceptedAt: job.acceptedAt,
+    delivered: true,
+    event: { involvedObject, severity, timestamp, reason, reportingController, message: kept },
+  };
+}
+
+function copyOf(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+/**
+ * About how much memory a job's event holds: its message and metadata, which is where a
+ * large event's bytes are (the other fields are bounded by the event schema to a few KiB).
+ */
+export function approximateBytes(job: DeliveryJob): number {
+  let bytes = 2048 + job.event.message.length;
+  for (const [key, value] of Object.entries(job.event.metadata ?? {})) bytes += key.length + value.length;
+  return bytes;
 }
 
 export interface QueuedJob {

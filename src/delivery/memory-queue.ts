@@ -2,14 +2,24 @@
  * The in-process queue used when no Redis is configured: the same retry, dead-letter and
  * de-duplication semantics as the Redis queue, for one replica, and nothing survives a
  * restart.
+ *
+ * Everything it holds is bounded: the jobs holding an event (pending and dead letters) by
+ * count and approximate bytes (`add` refuses beyond, and the receiver answers 503), completed
+ * jobs by count, each cut to what identifies it. Per-Provider concurrency is enforced here:
+ * a job whose Provider has no free slot is parked in that Provider's line until one frees,
+ * and never re-run to find out, so a Provider that holds its slots costs nothing while it
+ * does. Providers with jobs ready take turns, so one Provider's backlog does not hold up
+ * another's jobs.
  */
 import type { QueueState } from '../observability/metrics.js';
-import type { DeliveryJob, QueuedJob } from './job.js';
+import { approximateBytes, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
 import {
   MAX_PAGE_BYTES,
   DeferError,
   PermanentError,
+  QueueFullError,
   RetryableError,
+  keptError,
   type DeliveryFilter,
   type DeliveryPage,
   type DeliveryQueue,
@@ -28,6 +38,8 @@ interface Entry {
   lastError?: string;
   finishedAt?: number;
   timer?: NodeJS.Timeout;
+  /** What the entry counts against `maxHeldBytes` while it holds its event (0 once completed). */
+  bytes: number;
 }
 
 /** Entries one listing call looks at, at most. */
@@ -36,17 +48,63 @@ const LIST_SCAN_LIMIT = 10_000;
 export interface MemoryQueueOptions {
   policy: RetryPolicy;
   concurrency: number;
+  /** Jobs of one Provider running at once; the others wait in line for a slot. Unbounded when unset. */
+  perProviderConcurrency?: number;
+  /** Jobs holding their event (waiting, active, delayed, dead letters) beyond which `add` refuses. */
+  maxHeldJobs?: number;
+  /** Approximate bytes of those jobs' events beyond which `add` refuses. */
+  maxHeldBytes?: number;
   /** Completed job ids remembered for de-duplication, oldest forgotten first. */
   keepCompleted?: number;
+}
+
+export const DEFAULT_MAX_HELD_JOBS = 50_000;
+export const DEFAULT_MAX_HELD_BYTES = 256 * 1024 * 1024;
+const DEFAULT_KEEP_COMPLETED = 10_000;
+/** What a 503 for a full queue asks the sender to wait. */
+const FULL_RETRY_AFTER_SECONDS = 10;
+
+/** A first-in first-out line with O(1) removal from the front (Array#shift is O(n)). */
+class Line<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head] as T;
+    this.items[this.head] = undefined as T;
+    this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
 }
 
 export class MemoryQueue implements DeliveryQueue {
   readonly kind = 'memory' as const;
   private readonly entries = new Map<string, Entry>();
-  private readonly waiting: Entry[] = [];
-  private readonly completedOrder: string[] = [];
+  /** Jobs ready to run, per Provider, in arrival order. */
+  private readonly lines = new Map<string, Line<Entry>>();
+  /** Providers with ready jobs and a free slot, in the order they get their turn (each at most once). */
+  private readonly turns = new Line<string>();
+  private readonly inTurns = new Set<string>();
+  private readonly runningPerProvider = new Map<string, number>();
+  private readonly completedOrder = new Line<string>();
   private processor?: Processor;
   private active = 0;
+  private heldJobs = 0;
+  private heldBytes = 0;
+  private pumpScheduled = false;
   private closed = false;
   private idle?: () => void;
 
@@ -54,18 +112,32 @@ export class MemoryQueue implements DeliveryQueue {
 
   async add(jobs: QueuedJob[]): Promise<void> {
     if (this.closed) throw new Error('the delivery queue is shutting down');
-    for (const job of jobs) {
-      if (this.entries.has(job.id)) continue;
-      const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0 };
-      this.entries.set(job.id, entry);
-      this.waiting.push(entry);
+    const seen = new Set<string>();
+    const fresh = jobs.filter((job) => !this.entries.has(job.id) && !seen.has(job.id) && seen.add(job.id));
+    const bytes = fresh.map((job) => approximateBytes(job.data));
+    const addedBytes = bytes.reduce((a, b) => a + b, 0);
+    const maxJobs = this.opts.maxHeldJobs ?? DEFAULT_MAX_HELD_JOBS;
+    const maxBytes = this.opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
+    // All or nothing: the sender's retry must find none of this event's jobs stored. An event
+    // larger than the byte bound on its own is taken when nothing else is held (or it never would be).
+    const tooManyBytes = this.heldBytes > 0 && this.heldBytes + addedBytes > maxBytes;
+    if (fresh.length > 0 && (this.heldJobs + fresh.length > maxJobs || tooManyBytes)) {
+      throw new QueueFullError(
+        `the in-process queue is full (${this.heldJobs} of ${maxJobs} jobs, ${mib(this.heldBytes)} of ${mib(maxBytes)} MiB held)`,
+        FULL_RETRY_AFTER_SECONDS,
+      );
     }
-    this.pump();
+    fresh.forEach((job, i) => {
+      const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0, bytes: bytes[i] as number };
+      this.entries.set(job.id, entry);
+      this.hold(entry);
+      this.makeReady(entry);
+    });
   }
 
   start(processor: Processor): void {
     this.processor = processor;
-    this.pump();
+    this.schedulePump();
   }
 
   ready(): boolean {
@@ -121,7 +193,10 @@ export class MemoryQueue implements DeliveryQueue {
 
   async purgeDeadLetters(provider?: string): Promise<number> {
     const dead = this.matching('failed', provider);
-    for (const entry of dead) this.entries.delete(entry.id);
+    for (const entry of dead) {
+      this.entries.delete(entry.id);
+      this.release(entry);
+    }
     return dead.length;
   }
 
@@ -129,12 +204,11 @@ export class MemoryQueue implements DeliveryQueue {
     return [...this.entries.values()].filter((e) => e.state === state && (!provider || e.data.provider === provider));
   }
 
+  /** A dead letter goes back in line (it still holds its event, so it is already counted). */
   private requeue(entry: Entry): void {
     entry.attemptsMade = 0;
     entry.finishedAt = undefined;
-    entry.state = 'waiting';
-    this.waiting.push(entry);
-    this.pump();
+    this.makeReady(entry);
   }
 
   async close(): Promise<void> {
@@ -143,17 +217,71 @@ export class MemoryQueue implements DeliveryQueue {
     if (this.active > 0) await new Promise<void>((resolve) => (this.idle = resolve));
   }
 
+  private hold(entry: Entry): void {
+    this.heldJobs += 1;
+    this.heldBytes += entry.bytes;
+  }
+
+  private release(entry: Entry): void {
+    this.heldJobs -= 1;
+    this.heldBytes -= entry.bytes;
+    entry.bytes = 0;
+  }
+
+  private limit(): number {
+    return this.opts.perProviderConcurrency ?? Infinity;
+  }
+
+  private makeReady(entry: Entry): void {
+    entry.state = 'waiting';
+    const provider = entry.data.provider;
+    let line = this.lines.get(provider);
+    if (!line) this.lines.set(provider, (line = new Line()));
+    line.push(entry);
+    this.offerTurn(provider);
+  }
+
+  /** Gives a Provider a turn if it has a job ready and a free slot. */
+  private offerTurn(provider: string): void {
+    if (this.inTurns.has(provider) || !this.lines.has(provider)) return;
+    if ((this.runningPerProvider.get(provider) ?? 0) >= this.limit()) return;
+    this.inTurns.add(provider);
+    this.turns.push(provider);
+    this.schedulePump();
+  }
+
+  /**
+   * Starts jobs on the next turn of the event loop, never in a chain of microtasks: however
+   * many jobs fail at once (a Provider not ready fails them without any I/O), requests and
+   * timers are served in between.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.processor) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
   private pump(): void {
     const processor = this.processor;
     if (!processor) return;
-    while (!this.closed && this.active < this.opts.concurrency && this.waiting.length > 0) {
-      const entry = this.waiting.shift() as Entry;
+    while (!this.closed && this.active < this.opts.concurrency && this.turns.length > 0) {
+      const provider = this.turns.shift() as string;
+      this.inTurns.delete(provider);
+      const line = this.lines.get(provider) as Line<Entry>;
+      const entry = line.shift() as Entry;
+      if (line.length === 0) this.lines.delete(provider);
       void this.run(entry, processor);
+      this.offerTurn(provider); // to the back of the turns: Providers take turns
     }
   }
 
   private async run(entry: Entry, processor: Processor): Promise<void> {
+    const provider = entry.data.provider;
     this.active += 1;
+    this.runningPerProvider.set(provider, (this.runningPerProvider.get(provider) ?? 0) + 1);
     entry.state = 'active';
     const attempt = entry.attemptsMade + 1;
     try {
@@ -164,8 +292,12 @@ export class MemoryQueue implements DeliveryQueue {
       this.fail(entry, attempt, err);
     } finally {
       this.active -= 1;
+      const running = (this.runningPerProvider.get(provider) ?? 1) - 1;
+      if (running > 0) this.runningPerProvider.set(provider, running);
+      else this.runningPerProvider.delete(provider);
       if (this.active === 0) this.idle?.();
-      this.pump();
+      this.offerTurn(provider);
+      this.schedulePump();
     }
   }
 
@@ -173,9 +305,11 @@ export class MemoryQueue implements DeliveryQueue {
     entry.state = 'completed';
     entry.finishedAt = Date.now();
     entry.lastError = undefined;
-    // The payload is no longer needed; the id stays for de-duplication.
+    // The payload is no longer needed: keep what identifies the delivery; the id stays for de-duplication.
+    entry.data = withoutPayload(entry.data);
+    this.release(entry);
     this.completedOrder.push(entry.id);
-    const keep = this.opts.keepCompleted ?? 10_000;
+    const keep = this.opts.keepCompleted ?? DEFAULT_KEEP_COMPLETED;
     while (this.completedOrder.length > keep) this.entries.delete(this.completedOrder.shift() as string);
   }
 
@@ -185,7 +319,7 @@ export class MemoryQueue implements DeliveryQueue {
       return;
     }
     entry.attemptsMade = attempt;
-    entry.lastError = err instanceof Error ? err.message : String(err);
+    entry.lastError = keptError(err instanceof Error ? err.message : String(err));
     if (err instanceof PermanentError || attempt >= this.opts.policy.attempts) {
       entry.state = 'failed';
       entry.finishedAt = Date.now();
@@ -199,11 +333,13 @@ export class MemoryQueue implements DeliveryQueue {
     entry.state = 'delayed';
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
-      entry.state = 'waiting';
-      this.waiting.push(entry);
-      this.pump();
+      this.makeReady(entry);
     }, ms);
   }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
 }
 
 function record(entry: Entry): DeliveryRecord {

@@ -14,6 +14,10 @@ export class ProviderSlots {
    * a backlog would otherwise keep most worker slots waiting and delay every other provider).
    */
   private readonly slow = new Set<string>();
+  /** Per Provider: how long a delivery holds a slot (moving average, ms). */
+  private readonly holdMs = new Map<string, number>();
+  /** Per Provider: when the last job sent back to the queue is due, if served at the Provider's pace. */
+  private readonly nextTurnAt = new Map<string, number>();
 
   constructor(private readonly limit: number) {}
 
@@ -43,8 +47,27 @@ export class ProviderSlots {
     });
   }
 
-  /** Frees a slot, handing it straight to the longest-waiting job for the same provider. */
-  release(provider: string): void {
+  /**
+   * How long a job that got no slot should stay in the queue: until its turn, were the jobs
+   * sent back before it served at the Provider's pace (`limit` at a time, each holding a slot
+   * as long as deliveries to it lately did), between `minMs` and `maxMs`. A Provider that
+   * cannot keep up with its backlog then has each of its jobs taken from the queue about once
+   * per turn, not every second (which, for thousands of jobs, kept Redis and the workers busy
+   * with nothing but sending them back).
+   */
+  deferDelay(provider: string, minMs: number, maxMs: number, now = Date.now()): number {
+    const pace = (this.holdMs.get(provider) ?? 0) / this.limit;
+    const turn = Math.min(Math.max(this.nextTurnAt.get(provider) ?? now, now) + pace, now + maxMs);
+    this.nextTurnAt.set(provider, turn);
+    return Math.max(minMs, Math.round(turn - now));
+  }
+
+  /** Frees a slot, handing it straight to the longest-waiting job for the same provider; `heldMs` is how long it was held. */
+  release(provider: string, heldMs?: number): void {
+    if (heldMs !== undefined) {
+      const average = this.holdMs.get(provider);
+      this.holdMs.set(provider, average === undefined ? heldMs : average * 0.8 + heldMs * 0.2);
+    }
     const queue = this.waiters.get(provider);
     const next = queue?.shift();
     if (queue && queue.length === 0) this.waiters.delete(provider);

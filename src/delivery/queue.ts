@@ -22,6 +22,26 @@ export class DeferError extends Error {
   }
 }
 
+/**
+ * Thrown by `add` when the queue holds as much as it may: the receiver answers 503 with
+ * `Retry-After`, and nothing of the event is stored.
+ */
+export class QueueFullError extends Error {
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+  }
+}
+
+/** The most of a delivery's last error that is kept (a provider's answer may be long). */
+export const MAX_KEPT_ERROR_CHARS = 1024;
+
+/** `message` cut to what a delivery record keeps. */
+export function keptError(message: string): string {
+  if (message.length <= MAX_KEPT_ERROR_CHARS) return message;
+  // Copied, not sliced: V8 keeps a slice of a long string as a view that holds the whole string.
+  return `${Buffer.from(message.slice(0, MAX_KEPT_ERROR_CHARS), 'utf8').toString('utf8')}… (cut)`;
+}
+
 export interface AttemptInfo {
   id: string;
   /** 1 for the first attempt. */

@@ -7,13 +7,14 @@ import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
-import type { DeliveryJob, QueuedJob } from './job.js';
+import { withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
 import { createRedisConnection, type RedisClient, type RedisConnectionConfig } from './redis-connection.js';
 import {
   MAX_PAGE_BYTES,
   DeferError,
   PermanentError,
   RetryableError,
+  keptError,
   type DeliveryFilter,
   type DeliveryPage,
   type DeliveryQueue,
@@ -30,7 +31,9 @@ export const QUEUE_NAME = 'deliveries';
  * Completed jobs are kept only as long as a sender may still retry a POST that was answered
  * 503 after part of its work was stored (Flux's senders give up within about a minute): their
  * ids stop that retry from notifying twice. Bounded by count too, so a busy Herald does not
- * fill Redis with finished work.
+ * fill Redis with finished work, and each is cut to what identifies it once delivered
+ * (`withoutPayload`; a completed job's hash is then about 3 KB with BullMQ's own fields, so
+ * the most kept take about 150 MB).
  */
 const KEEP_COMPLETED_SECONDS = 3600;
 const KEEP_COMPLETED_MAX = 50_000;
@@ -39,6 +42,15 @@ const KEEP_COMPLETED_MAX = 50_000;
 const LIST_SCAN_LIMIT = 10_000;
 const ID_BATCH = 500;
 const JOB_READ_BATCH = 10;
+
+/**
+ * BullMQ takes a job of a lower priority number first. Every job is stored with one, so that a
+ * job that failed or was deferred can be moved behind fresh work: a Provider that refuses a
+ * backlog then delays only its own retries, never a healthy Provider's new deliveries (which
+ * would otherwise wait behind every retry promoted before them). Among equals, first in first out.
+ */
+const FRESH_PRIORITY = 1;
+const RETRY_PRIORITY = 2;
 
 export interface RedisQueueOptions {
   /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
@@ -98,6 +110,9 @@ export class RedisQueue implements DeliveryQueue {
           backoff: { type: 'herald' },
           removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: KEEP_COMPLETED_MAX },
           removeOnFail: false,
+          priority: FRESH_PRIORITY,
+          // The last error is the job's failedReason; a stack per attempt would only grow it.
+          stackTraceLimit: 0,
         },
       })),
     );
@@ -121,17 +136,32 @@ export class RedisQueue implements DeliveryQueue {
   }
 
   private async process(job: Job<DeliveryJob>, token: string | undefined, processor: Processor): Promise<void> {
+    // Delivered already: its data was cut, then its worker died before marking it completed.
+    if (job.data.delivered) return;
     const attempt = job.attemptsMade + 1;
+    const finalAttempt = attempt >= this.opts.policy.attempts;
     try {
-      await processor(job.data, { id: job.id ?? '', attempt, finalAttempt: attempt >= this.opts.policy.attempts });
+      await processor(job.data, { id: job.id ?? '', attempt, finalAttempt });
     } catch (err) {
       if (err instanceof DeferError) {
+        await this.behindFreshWork(job);
         await job.moveToDelayed(Date.now() + err.delayMs, token);
         throw new DelayedError();
       }
-      if (err instanceof PermanentError) throw new UnrecoverableError(err.message);
+      const message = keptError(err instanceof Error ? err.message : String(err));
+      if (err instanceof PermanentError) throw new UnrecoverableError(message);
+      if (err instanceof Error) err.message = message;
+      if (!finalAttempt) await this.behindFreshWork(job);
       throw err;
     }
+    // Completed: keep what identifies the delivery, not the event (which may be megabytes).
+    // Not fatal if Redis is away: the whole job then stays until removeOnComplete drops it.
+    await job.updateData(withoutPayload(job.data)).catch(() => undefined);
+  }
+
+  private async behindFreshWork(job: Job<DeliveryJob>): Promise<void> {
+    if (job.priority === RETRY_PRIORITY) return;
+    await job.changePriority({ priority: RETRY_PRIORITY }).catch(() => undefined);
   }
 
   ready(): boolean {
@@ -156,7 +186,7 @@ export class RedisQueue implements DeliveryQueue {
     let more = true;
     while (wanted.length < filter.limit && position < end) {
       const want = Math.min(end, position + ID_BATCH) - position;
-      const ids = await this.queue.getRanges([bullState(filter.state)], position, position + want - 1, true);
+      const ids = await this.rangeIds(filter.state, position, position + want - 1);
       const providers = filter.provider ? await this.providersOf(ids) : [];
       let taken = 0;
       for (const [i, id] of ids.entries()) {
@@ -253,6 +283,21 @@ export class RedisQueue implements DeliveryQueue {
     }
   }
 
+  /**
+   * Ids at positions start..end (inclusive) of a state, oldest first. Waiting jobs live in two
+   * BullMQ lists: `prioritized` (every job is stored with a priority, see FRESH_PRIORITY) and
+   * `wait` (jobs stored without one, by an older Herald); the position runs through the first,
+   * then the second. BullMQ pages each list on its own, so the split is done here.
+   */
+  private async rangeIds(state: QueueState, start: number, end: number): Promise<string[]> {
+    if (state !== 'waiting') return this.queue.getRanges([state], start, end, true);
+    const prioritized = await this.queue.getPrioritizedCount();
+    const ids = start < prioritized ? await this.queue.getRanges(['prioritized'], start, Math.min(end, prioritized - 1), true) : [];
+    if (end < prioritized) return ids;
+    const from = Math.max(start, prioritized) - prioritized;
+    return [...ids, ...(await this.queue.getRanges(['wait'], from, end - prioritized, true))];
+  }
+
   /** The job names of `ids` (null for a job gone meanwhile), in one round trip. */
   private async namesOf(ids: string[]): Promise<Array<string | null>> {
     const client = await this.queue.client;
@@ -295,11 +340,6 @@ const LEFT_DEAD_LETTERS = /^(Missing key for job \S+|Job \S+ is not in the faile
 /** A job's name carries its provider type and Provider, so listing and replay can filter without reading the (possibly large) data. */
 function jobName(data: DeliveryJob): string {
   return `${data.providerType} ${data.provider}`;
-}
-
-/** BullMQ calls the waiting state `wait`. */
-function bullState(state: QueueState): 'wait' | Exclude<QueueState, 'waiting'> {
-  return state === 'waiting' ? 'wait' : state;
 }
 
 function fromBullState(state: string): QueueState {

@@ -24,8 +24,14 @@ export interface WorkerOptions {
 
 /** How long a job waits in-process for a busy Provider before going back to the queue. */
 const SLOT_WAIT_MS = 250;
-/** How long it then stays in the queue: long enough that a slow provider's backlog does not spin. */
+/**
+ * How long it then stays in the queue: its turn at the Provider's pace (see
+ * `ProviderSlots.deferDelay`), at least long enough that a slow provider's backlog does not
+ * spin, at most short enough that a recovered Provider gets its backlog soon; plus up to
+ * DEFER_SPREAD_MS at random, so that jobs sent back together do not return together.
+ */
 const DEFER_MIN_MS = 500;
+const DEFER_MAX_MS = 30_000;
 const DEFER_SPREAD_MS = 1000;
 
 export function createProcessor(opts: WorkerOptions): Processor {
@@ -46,7 +52,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
       return;
     }
     if (!(await slots.acquire(job.provider, SLOT_WAIT_MS))) {
-      throw new DeferError(DEFER_MIN_MS + Math.round(Math.random() * DEFER_SPREAD_MS));
+      throw new DeferError(slots.deferDelay(job.provider, DEFER_MIN_MS, DEFER_MAX_MS) + Math.round(Math.random() * DEFER_SPREAD_MS));
     }
     const started = performance.now();
     try {
@@ -84,7 +90,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
       }
       throw failure;
     } finally {
-      slots.release(job.provider);
+      slots.release(job.provider, performance.now() - started);
     }
   };
 }

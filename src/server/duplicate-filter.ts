@@ -18,18 +18,34 @@ export interface DuplicateFilter {
   close(): void;
 }
 
+/** Keys the in-process window remembers at most (about 150 bytes each). */
+export const DEFAULT_MAX_DUPLICATE_KEYS = 100_000;
+
 export class MemoryDuplicateFilter implements DuplicateFilter {
+  /**
+   * Key → end of its window. Insertion order is the order windows started, and every window
+   * is as long, so the first key is always the first to expire: the sweep stops at the first
+   * live key, and at the cap the key dropped is the one whose window ends soonest (a copy of
+   * it arriving before that would pass: at worst one notification more, never one lost).
+   */
   private readonly expiries = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly now: () => number;
 
-  constructor(private readonly windowMs: number, now: () => number = Date.now) {
+  constructor(
+    private readonly windowMs: number,
+    now: () => number = Date.now,
+    private readonly maxKeys = DEFAULT_MAX_DUPLICATE_KEYS,
+  ) {
     this.now = now;
     // Expired keys are also dropped lazily; the sweep only bounds memory under churn.
     this.sweeper = setInterval(() => this.sweep(), Math.min(Math.max(windowMs, 1_000), 60_000));
     this.sweeper.unref();
   }
 
-  private readonly now: () => number;
+  get size(): number {
+    return this.expiries.size;
+  }
 
   async isDuplicate(key: string): Promise<boolean> {
     const expiry = this.expiries.get(key);
@@ -37,7 +53,14 @@ export class MemoryDuplicateFilter implements DuplicateFilter {
   }
 
   async remember(key: string): Promise<void> {
-    if (!(await this.isDuplicate(key))) this.expiries.set(key, this.now() + this.windowMs);
+    if (await this.isDuplicate(key)) return;
+    // A new window goes to the end of the order, where it belongs.
+    this.expiries.delete(key);
+    this.expiries.set(key, this.now() + this.windowMs);
+    for (const oldest of this.expiries.keys()) {
+      if (this.expiries.size <= this.maxKeys) break;
+      this.expiries.delete(oldest);
+    }
   }
 
   close(): void {
@@ -46,7 +69,10 @@ export class MemoryDuplicateFilter implements DuplicateFilter {
 
   private sweep(): void {
     const now = this.now();
-    for (const [key, expiry] of this.expiries) if (expiry <= now) this.expiries.delete(key);
+    for (const [key, expiry] of this.expiries) {
+      if (expiry > now) return;
+      this.expiries.delete(key);
+    }
   }
 }
 

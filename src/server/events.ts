@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { cleanupMetadata, eventSchema, rateLimitKey, type FluxEvent } from '../events/event.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
+import { QueueFullError } from '../delivery/queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DuplicateFilter } from './duplicate-filter.js';
@@ -13,6 +14,9 @@ import { EVENTS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.
 
 /** Flux's limit on an event body. */
 export const MAX_EVENT_BYTES = 3 * 1024 * 1024;
+
+/** At most one "queue full" warning per this interval. */
+const FULL_WARNING_INTERVAL_MS = 10_000;
 
 export interface EventsServerDeps {
   dispatcher: Dispatcher;
@@ -84,9 +88,21 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     return reply.status(202).send();
   });
 
+  let lastFullWarning = -Infinity;
   function unavailable(reply: FastifyReply, err: unknown, involved: string) {
     const message = err instanceof Error ? err.message : String(err);
     metrics.eventsReceived.inc({ outcome: 'unavailable' });
+    if (err instanceof QueueFullError) {
+      // Said once in a while: under a flood, a line per refused event would be a flood too.
+      if (Date.now() - lastFullWarning >= FULL_WARNING_INTERVAL_MS) {
+        lastFullWarning = Date.now();
+        logger.warn({ err: message }, 'the delivery queue is full; events are answered 503 so their senders retry');
+      }
+      return reply
+        .status(503)
+        .header('retry-after', String(err.retryAfterSeconds))
+        .send({ error: 'ServiceUnavailable', message: 'the delivery queue is full; retry later' });
+    }
     logger.error({ involved, err: message }, 'could not store the event; answered 503 so the sender retries');
     return reply
       .status(503)

@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseAddress, parseDuration } from '../../src/config.js';
+import { ConfigError, loadConfig, parseAddress, parseDuration, parseSize } from '../../src/config.js';
 import { openFileLimit } from '../../src/server/base.js';
 import { makeTempDir } from '../support/tmp.js';
 
@@ -26,6 +26,28 @@ describe('parseAddress', () => {
   ])('%s', (text, addr) => expect(parseAddress(text, 'x')).toEqual(addr));
 
   it.each(['9090', 'host:', ':99999'])('rejects %s', (text) => expect(() => parseAddress(text, 'events-addr')).toThrow(ConfigError));
+});
+
+describe('parseSize', () => {
+  it.each([
+    ['1048576', 1_048_576],
+    ['512Ki', 524_288],
+    ['256Mi', 268_435_456],
+    ['1Gi', 1_073_741_824],
+  ])('%s → %i', (text, bytes) => expect(parseSize(text, 'x')).toBe(bytes));
+
+  it.each(['', '1.5Gi', '256MB', '-1', 'Mi'])('rejects %j naming the flag', (text) => {
+    expect(() => parseSize(text, 'max-queued-bytes')).toThrow(/--max-queued-bytes/);
+  });
+
+  it('bounds the in-process queue by default: 50,000 jobs, 256 MiB', () => {
+    expect(loadConfig(['--config-dir', 'x'], {})).toMatchObject({ maxQueuedJobs: 50_000, maxQueuedBytes: 256 * 2 ** 20 });
+    expect(loadConfig(['--config-dir', 'x', '--max-queued-jobs', '10', '--max-queued-bytes', '1Gi'], {})).toMatchObject({
+      maxQueuedJobs: 10,
+      maxQueuedBytes: 2 ** 30,
+    });
+    expect(() => loadConfig(['--config-dir', 'x', '--max-queued-jobs', '0'], {})).toThrow(/--max-queued-jobs/);
+  });
 });
 
 describe('loadConfig', () => {

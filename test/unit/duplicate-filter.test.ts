@@ -25,6 +25,42 @@ describe('MemoryDuplicateFilter', () => {
     expect(await filter.isDuplicate('k')).toBe(false);
     filter.close();
   });
+
+  it('remembers at most maxKeys keys, dropping the one whose window ends soonest, and keeps the others fixed windows', async () => {
+    let now = 0;
+    const filter = new MemoryDuplicateFilter(1000, () => now, 3);
+    for (const key of ['a', 'b', 'c']) {
+      await filter.remember(key);
+      now += 10;
+    }
+    await filter.remember('d'); // over the cap: 'a', the oldest window, goes
+    expect(filter.size).toBe(3);
+    expect(await filter.isDuplicate('a')).toBe(false);
+    for (const key of ['b', 'c', 'd']) expect(await filter.isDuplicate(key)).toBe(true);
+    // Remembering a live key again neither moves its window nor saves it from eviction order.
+    await filter.remember('b');
+    await filter.remember('e');
+    expect(await filter.isDuplicate('b')).toBe(false);
+    expect(await filter.isDuplicate('c')).toBe(true);
+    // An expired key remembered again starts a new window, at the end of the order.
+    now = 1030; // 'c' (remembered at 20) expired at 1020
+    await filter.remember('c');
+    now = 1500;
+    expect(await filter.isDuplicate('c')).toBe(true);
+    await filter.remember('f'); // evicts 'd', not the renewed 'c'
+    expect(await filter.isDuplicate('c')).toBe(true);
+    expect(filter.size).toBe(3);
+    filter.close();
+  });
+
+  it('stays within its cap under many unique keys', async () => {
+    const filter = new MemoryDuplicateFilter(300_000, Date.now, 10_000);
+    for (let i = 0; i < 200_000; i++) await filter.remember(`key-${i}`);
+    expect(filter.size).toBe(10_000);
+    expect(await filter.isDuplicate('key-199999')).toBe(true);
+    expect(await filter.isDuplicate('key-0')).toBe(false);
+    filter.close();
+  });
 });
 
 describe('RedisDuplicateFilter', () => {

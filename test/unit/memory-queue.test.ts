@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../src/delivery/job.js';
 import { MemoryQueue } from '../../src/delivery/memory-queue.js';
-import { DeferError, PermanentError, RetryableError, type AttemptInfo } from '../../src/delivery/queue.js';
+import { DeferError, PermanentError, QueueFullError, RetryableError, type AttemptInfo } from '../../src/delivery/queue.js';
 import { kustomizationEvent } from '../support/events.js';
 
 const policy = { attempts: 3, baseDelayMs: 10, maxDelayMs: 40, maxRetryAfterMs: 1000 };
@@ -160,5 +160,62 @@ describe('MemoryQueue', () => {
     expect(peak).toBe(2);
     expect(finished).toBeGreaterThanOrEqual(2);
     await expect(q.add([{ id: 'late', data: job(9) }])).rejects.toThrow(/shutting down/);
+  });
+
+  it('parks the jobs of a provider whose slots are busy, without running them, while other providers take turns', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 4, perProviderConcurrency: 1 });
+    const runs: string[] = [];
+    let releaseHung!: () => void;
+    let hang = true;
+    q.start(async (j) => {
+      runs.push(j.event.message);
+      if (j.provider === 'ns/hung' && hang) await new Promise<void>((r) => (releaseHung = r));
+    });
+    const hung = (n: number) => ({ id: `h${n}`, data: { ...job(n), provider: 'ns/hung', event: kustomizationEvent({ message: `h${n}` }) } });
+    await q.add([1, 2, 3, 4, 5].map(hung));
+    await q.add([{ id: 'ok', data: job(9) }]);
+    await until(async () => (await q.counts()).completed === 1);
+    expect(runs).toEqual(['h1', 'm9']); // h2..h5 never ran: they wait for h1's slot
+    expect((await q.counts()).waiting).toBe(4);
+    releaseHung();
+    await until(() => runs.length === 3);
+    expect(runs[2]).toBe('h2');
+    hang = false;
+    releaseHung();
+    await until(async () => (await q.counts()).completed === 6);
+    expect(runs).toEqual(['h1', 'm9', 'h2', 'h3', 'h4', 'h5']);
+    await q.close();
+  });
+
+  it('refuses, storing nothing, the jobs beyond its cap (count or bytes), and takes a copy of a stored one', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 1, maxHeldJobs: 3, maxHeldBytes: 1_000_000 });
+    q.start(() => new Promise(() => undefined)); // nothing finishes
+    await q.add([1, 2].map((n) => ({ id: String(n), data: job(n) })));
+    await expect(q.add([3, 4].map((n) => ({ id: String(n), data: job(n) })))).rejects.toBeInstanceOf(QueueFullError);
+    expect(await q.get('3')).toBeUndefined();
+    await q.add([{ id: '1', data: job(1) }]); // already stored: nothing new to hold
+    await q.add([{ id: '3', data: job(3) }]);
+    await expect(q.add([{ id: '4', data: job(4) }])).rejects.toThrow(/full/);
+
+    const bytes = new MemoryQueue({ policy, concurrency: 1, maxHeldBytes: 100_000 });
+    bytes.start(() => new Promise(() => undefined));
+    const big = (n: number) => ({ ...job(n), event: kustomizationEvent({ message: 'x'.repeat(60_000) + n }) });
+    await bytes.add([{ id: 'a', data: big(1) }]); // alone it is taken, even over the bound
+    await expect(bytes.add([{ id: 'b', data: big(2) }])).rejects.toBeInstanceOf(QueueFullError);
+  });
+
+  it('keeps a completed job without its payload, and frees its room in the cap', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 1, maxHeldJobs: 1 });
+    q.start(async () => undefined);
+    const data = { ...job(1), event: kustomizationEvent({ message: `big ${'y'.repeat(100_000)}` }) };
+    await q.add([{ id: 'a', data }]);
+    await until(async () => (await q.counts()).completed === 1);
+    const done = await q.get('a');
+    expect(done?.data.delivered).toBe(true);
+    expect(done?.data.event.metadata).toBeUndefined();
+    expect(done?.data.event.involvedObject).toEqual(data.event.involvedObject);
+    expect(JSON.stringify(done).length).toBeLessThan(1024);
+    await q.add([{ id: 'b', data: job(2) }]);
+    await q.close();
   });
 });

@@ -49,4 +49,18 @@ describe('ProviderSlots', () => {
     slots.release('a');
     expect(await waiting).toBe(true);
   });
+
+  it("spreads the jobs sent back at a busy provider's pace, within bounds", () => {
+    const slots = new ProviderSlots(2);
+    // Deliveries to 'a' hold a slot for 1 s: with 2 slots, one job's turn every 500 ms.
+    slots.release('a', 1000);
+    const now = 1_000_000;
+    const delays = Array.from({ length: 5 }, () => slots.deferDelay('a', 100, 1800, now));
+    expect(delays).toEqual([500, 1000, 1500, 1800, 1800]);
+    // Later, the turns already handed out have passed: back to the pace from now.
+    expect(slots.deferDelay('a', 100, 1800, now + 10_000)).toBe(500);
+    // A provider whose deliveries are quick gets the minimum.
+    slots.release('b', 2);
+    expect(slots.deferDelay('b', 100, 1800, now)).toBe(100);
+  });
 });
