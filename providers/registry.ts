@@ -16,6 +16,9 @@ import { alertmanager } from './alertmanager.js';
 import { datadog } from './datadog.js';
 import { discord } from './discord.js';
 import { githubdispatch } from './githubdispatch.js';
+import { giteaPullRequestComment } from './giteapullrequestcomment.js';
+import { githubPullRequestComment } from './githubpullrequestcomment.js';
+import { gitlabMergeRequestComment } from './gitlabmergerequestcomment.js';
 import { googlechat } from './googlechat.js';
 import { grafana } from './grafana.js';
 import { incidentio } from './incidentio.js';
@@ -56,6 +59,9 @@ const adapters: readonly ProviderAdapter[] = [
   incidentio,
   githubdispatch,
   sentry,
+  githubPullRequestComment,
+  gitlabMergeRequestComment,
+  giteaPullRequestComment,
 ];
 
 const byType = new Map(adapters.map((a) => [a.type, a]));
