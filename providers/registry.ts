@@ -24,6 +24,7 @@ import { grafana } from './grafana.js';
 import { incidentio } from './incidentio.js';
 import { lark } from './lark.js';
 import { matrix } from './matrix.js';
+import { nats } from './nats.js';
 import { opsgenie } from './opsgenie.js';
 import { rocket } from './rocket.js';
 import { sentry } from './sentry.js';
@@ -62,6 +63,7 @@ const adapters: readonly ProviderAdapter[] = [
   githubPullRequestComment,
   gitlabMergeRequestComment,
   giteaPullRequestComment,
+  nats,
 ];
 
 const byType = new Map(adapters.map((a) => [a.type, a]));
