@@ -26,6 +26,7 @@ import { lark } from './lark.js';
 import { matrix } from './matrix.js';
 import { nats } from './nats.js';
 import { opsgenie } from './opsgenie.js';
+import { otel } from './otel.js';
 import { rocket } from './rocket.js';
 import { sentry } from './sentry.js';
 import { telegram } from './telegram.js';
@@ -64,6 +65,7 @@ const adapters: readonly ProviderAdapter[] = [
   gitlabMergeRequestComment,
   giteaPullRequestComment,
   nats,
+  otel,
 ];
 
 const byType = new Map(adapters.map((a) => [a.type, a]));
