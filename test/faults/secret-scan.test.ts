@@ -5,8 +5,13 @@
  * its path token, every header, basic-auth credentials), quoting a secret right across the
  * point where Herald cuts a long answer, redirecting to another origin with a token in the
  * `Location` that the next server quotes back, and manifests whose Secrets do not even parse. And
- * every `generic-hmac` request verifies with the receiving side's own check.
+ * every `generic-hmac` request verifies with the receiving side's own check. The non-HTTP and
+ * token-exchanging types too: a GitHub App (private key, its JWT and the installation token it
+ * buys, each quoted back by the API), `nats` (password and NKey seed, server down) and `otel`
+ * (password sent as a Bearer token, quoted back).
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { nkeys } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { kustomizationEvent } from '../support/events.js';
 import { freePort, startHerald } from '../support/herald.js';
@@ -75,6 +80,27 @@ describe('secret scan', () => {
     // A provider redirecting to another origin with a token in the Location, which the next one quotes back.
     const locationToken = planted.plant('locationtoken');
     const redirectKey = planted.plant('redirectkey');
+    const installationToken = planted.plant('ghsinstallation');
+    const natsPass = planted.plant('natspass');
+    const otelToken = planted.plant('oteltoken');
+    const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    // The private key's base64 lines, each long enough to be unmistakable.
+    appKey.split('\n').filter((line) => line.length >= 40).forEach((line, i) => planted.alsoLookFor(`app private key line ${i}`, line));
+    const natsSeed = new TextDecoder().decode(nkeys.createUser().getSeed());
+    planted.alsoLookFor('nats nkey seed', natsSeed);
+    // The GitHub API of the App: sells the installation token, then quotes every request back.
+    const ghApi = await sink();
+    ghApi.respondWith((req) =>
+      req.url.endsWith('/access_tokens')
+        ? { status: 201, body: JSON.stringify({ token: installationToken, expires_at: new Date(Date.now() + 3_600_000).toISOString() }) }
+        : echo(500)(req),
+    );
+    // Another App's API refuses the JWT, quoting it back.
+    const ghDenied = await sink();
+    ghDenied.respondWith(echo(401));
+    const otelSink = await sink();
+    otelSink.respondWith(echo(500));
+    const natsDownPort = await freePort();
 
     echo500.respondWith(echo(500));
     echo404.respondWith(echo(404));
@@ -101,6 +127,24 @@ describe('secret scan', () => {
       'signed-secret.yaml': secret('signed', { token: signedKey, headers: `X-Auth: ${signedHeader}\n` }),
       'redirector.yaml': provider('redirector', 'generic', `  address: ${redirector.url}/hook\n  secretRef:\n    name: redirector\n`),
       'redirector-secret.yaml': secret('redirector', { headers: `X-Api-Key: ${redirectKey}\n` }),
+      'ghapp.yaml': provider('ghapp', 'githubdispatch', `  address: ${ghApi.url}/org/repo\n  secretRef:\n    name: ghapp\n`),
+      'ghapp-secret.yaml': secret('ghapp', {
+        githubAppID: '77',
+        githubAppInstallationID: '88',
+        githubAppPrivateKey: appKey,
+        githubAppBaseURL: `${ghApi.url}/`,
+      }),
+      'ghdenied.yaml': provider('ghdenied', 'githubdispatch', `  address: ${ghDenied.url}/org/repo\n  secretRef:\n    name: ghdenied\n`),
+      'ghdenied-secret.yaml': secret('ghdenied', {
+        githubAppID: '77',
+        githubAppInstallationOwner: 'acme',
+        githubAppPrivateKey: appKey,
+        githubAppBaseURL: `${ghDenied.url}/`,
+      }),
+      'natsdown.yaml': provider('natsdown', 'nats', `  address: nats://127.0.0.1:${natsDownPort}\n  channel: flux\n  secretRef:\n    name: natsdown\n`),
+      'natsdown-secret.yaml': secret('natsdown', { username: 'flux', password: natsPass, nkey: natsSeed }),
+      'otel.yaml': provider('otel', 'otel', `  address: ${otelSink.url}/v1/traces\n  secretRef:\n    name: otel\n`),
+      'otel-secret.yaml': secret('otel', { password: otelToken }),
       // Broken Secrets and the Providers that name them.
       'alias-secret.yaml': rawSecret('alias', `stringData:\n  password: *${aliasPass}\n`),
       'block-secret.yaml': rawSecret('block', `stringData:\n  password: |${blockPass}\n`),
@@ -112,7 +156,7 @@ describe('secret scan', () => {
       'broken-providers.yaml': ['alias', 'block', 'fold', 'badurl', 'ftp', 'badheader', 'b64']
         .map((name) => provider(`uses-${name}`, 'generic', `  address: http://127.0.0.1:1/x\n  secretRef:\n    name: ${name}\n`))
         .join('---\n'),
-      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector']
+      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector', 'ghapp', 'ghdenied', 'natsdown', 'otel']
         .map((p) => kustomizationAlert({ name: `to-${p}`, provider: p }))
         .join('---\n'),
     };
@@ -138,8 +182,8 @@ describe('secret scan', () => {
     for (const message of ['first', 'second', 'third']) {
       expect((await h.postEvent(kustomizationEvent({ message: `scan ${message}` }))).status).toBe(202);
     }
-    // Six failing providers × three events end as dead letters; the signed one delivers.
-    const deadCount = 6 * 3;
+    // Ten failing providers × three events end as dead letters; the signed one delivers.
+    const deadCount = 10 * 3;
     const dead = await until(
       async () => {
         const body = (await (await fetch(`${h.adminUrl}/deliveries?state=failed&limit=500`, { headers: auth })).json()) as {
@@ -165,6 +209,15 @@ describe('secret scan', () => {
     expect(followed?.url).toBe(`/moved/${locationToken}?sig=${locationToken}`);
     expect(followed?.headers['x-api-key']).toBeUndefined();
     expect(basic.requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from(`${basicUser}:${basicPass}`).toString('base64')}`);
+    // The App's JWT and installation token went out, and came back quoted in the answers.
+    const appCalls = ghApi.requests.map((r) => String(r.headers.authorization ?? ''));
+    expect(appCalls.some((a) => a === `Bearer ${installationToken}`)).toBe(true);
+    const jwt = ghApi.requests.find((r) => r.url.endsWith('/access_tokens'))?.headers.authorization;
+    expect(String(jwt)).toMatch(/^Bearer eyJ/);
+    planted.alsoLookFor('GitHub App JWT', String(jwt).slice('Bearer '.length));
+    expect(ghDenied.requests.length).toBeGreaterThan(0);
+    ghDenied.requests.forEach((r, i) => planted.alsoLookFor(`refused GitHub App JWT ${i}`, String(r.headers.authorization).slice('Bearer '.length)));
+    expect(otelSink.requests[0]?.headers.authorization).toBe(`Bearer ${otelToken}`);
     const lastErrors = dead.map((d) => `${d.data.provider}: ${d.lastError ?? ''}`);
     expect(lastErrors.filter((e) => e.includes('*****')).length).toBeGreaterThan(0);
 
