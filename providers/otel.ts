@@ -17,10 +17,11 @@
  * - status: Error with the message for error events, Ok (without message) otherwise;
  * - `HelmRepository` events are not sent.
  *
- * Authentication: the Secret's `headers` are sent; when they set no `Authorization`, a
- * `password` is sent as `Bearer <password>` (without `username`) or with `username` as Basic.
+ * Authentication: the Secret's `headers` are sent; when they set no `Authorization`, its
+ * `token` (else its `password`) is sent as `Bearer <token>` (without `username`) or with
+ * `username` as Basic.
  * Flux adds that header only when the Secret also has `headers`; Herald whenever there is a
- * password. And where Flux's exporter only logs a failed export, Herald reports it like any
+ * token or password. And where Flux's exporter only logs a failed export, Herald reports it like any
  * other delivery failure, so it is retried or dead-lettered.
  *
  * An Alert in the manifests directory has no uid: a stable one is derived from its namespace
@@ -115,8 +116,10 @@ export const otel: ProviderAdapter = {
     if (!body) throw new DeliveryError('otel: the span could not be encoded', false);
     const headers: Record<string, string> = { 'content-type': 'application/x-protobuf' };
     const hasAuthorization = Object.keys(config.headers).some((h) => h.toLowerCase() === 'authorization');
-    if (!hasAuthorization && config.password) {
-      headers['authorization'] = config.username ? basicAuth(config.username, config.password) : `Bearer ${config.password}`;
+    // As Flux: the token, or else the password, is the credential.
+    const credential = config.token || config.password;
+    if (!hasAuthorization && credential) {
+      headers['authorization'] = config.username ? basicAuth(config.username, credential) : `Bearer ${credential}`;
     }
     await http.send({ method: 'POST', url: config.address, headers, body: Buffer.from(body) });
   },

@@ -127,9 +127,11 @@ describe('otel adapter: the span Flux exports', () => {
 });
 
 describe('otel adapter: authentication and failures', () => {
-  it('password alone is a Bearer token; with username, Basic; an Authorization header from the Secret wins', async () => {
+  it('the token (else the password) alone is a Bearer token; with username, Basic; an Authorization header from the Secret wins', async () => {
     await send(kustomizationEvent(), config({ password: 'otlp-t0ken-value' }));
     expect(receiver.requests[0]!.headers['authorization']).toBe('Bearer otlp-t0ken-value');
+    await send(kustomizationEvent(), config({ token: 'otlp-t0ken-first', password: 'otlp-passw0rd' }));
+    expect(receiver.requests.pop()!.headers['authorization']).toBe('Bearer otlp-t0ken-first');
     await send(kustomizationEvent(), config({ username: 'flux', password: 'otlp-passw0rd' }));
     expect(receiver.requests[1]!.headers['authorization']).toBe(`Basic ${Buffer.from('flux:otlp-passw0rd').toString('base64')}`);
     await send(kustomizationEvent(), config({ password: 'otlp-passw0rd', headers: { Authorization: 'ApiKey k3y' } }));
