@@ -3,6 +3,7 @@
  * one line here.
  */
 import { azureDevOps } from './azuredevops.js';
+import { azureeventhub } from './azureeventhub.js';
 import { bitbucket } from './bitbucket.js';
 import { bitbucketServer } from './bitbucketserver.js';
 import { generic, genericHmac } from './generic.js';
@@ -66,6 +67,7 @@ const adapters: readonly ProviderAdapter[] = [
   giteaPullRequestComment,
   nats,
   otel,
+  azureeventhub,
 ];
 
 const byType = new Map(adapters.map((a) => [a.type, a]));

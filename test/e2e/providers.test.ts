@@ -14,7 +14,8 @@
  * the same event without it, which must be dropped; the sink answers `GET /user` with an
  * account and the comment look-ups with "none yet". One `github` Provider authenticates as a
  * GitHub App (the sink answers the token exchange). `nats` publishes to the NATS server on
- * 127.0.0.1:4222, where the test subscribes; `otel`'s protobuf is checked for the Alert's and
+ * 127.0.0.1:4222, where the test subscribes; `azureeventhub` sends through Microsoft's SDK to
+ * an AMQP stand-in for an Event Hubs namespace (test/support/event-hubs-stand-in.ts); `otel`'s protobuf is checked for the Alert's and
  * the object's names (providers-otel.test.ts decodes it whole).
  *
  * Not covered here: msteams' legacy MessageCard variant, chosen only for `*.webhook.office.com`
@@ -30,6 +31,7 @@ import { kustomizationEvent } from '../support/events.js';
 import { startHerald, type HeraldProcess } from '../support/herald.js';
 import { startSink, type ReceivedRequest, type Sink, type SinkReply } from '../support/sink.js';
 import { fluxEventJson } from '../../providers/wire.js';
+import { startEventHubsStandIn, type EventHubsStandIn } from '../support/event-hubs-stand-in.js';
 import { alertForKustomization, provider, secret } from './manifests.js';
 
 const REVISION = `main@sha1:${SHA}`;
@@ -560,6 +562,17 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'azureeventhub',
+    type: 'azureeventhub',
+    // The connection string, from the Secret's address, as Flux documents it.
+    secret: () => ({ address: eventHubs.connectionString({ hub: 'flux-e2e' }) }),
+    event: 'chat',
+    requests: [],
+    check() {
+      // Checked by the Event Hubs stand-in (below).
+    },
+  },
+  {
     name: 'nats',
     type: 'nats',
     address: () => 'nats://127.0.0.1:4222',
@@ -643,6 +656,7 @@ const matches = (e: Expected, r: ReceivedRequest) => r.method === e.method && (t
 
 let sink: Sink;
 let herald: HeraldProcess;
+let eventHubs: EventHubsStandIn;
 let natsSubscriber: NatsConnection;
 let natsSubscription: Subscription;
 const natsMessages: string[] = [];
@@ -651,6 +665,7 @@ let deliveredInMs = 0;
 
 beforeAll(async () => {
   sink = await startSink(answer);
+  eventHubs = await startEventHubsStandIn({ keys: { RootManageSharedAccessKey: 'ZTJlLWV2ZW50LWh1Yi1rZXk=' }, hubs: ['flux-e2e'] });
   natsSubscriber = await connect({ servers: '127.0.0.1:4222', timeout: 5_000 });
   natsSubscription = natsSubscriber.subscribe(NATS_SUBJECT, { max: 10 });
   void (async () => {
@@ -670,7 +685,7 @@ beforeAll(async () => {
   // Wait until every expected request arrived (or give up and let each case say what is missing).
   const expected = cases.flatMap((c) => c.requests);
   const deadline = Date.now() + 10_000;
-  while ((!expected.every((e) => sink.requests.some((r) => matches(e, r))) || natsMessages.length === 0) && Date.now() < deadline) {
+  while ((!expected.every((e) => sink.requests.some((r) => matches(e, r))) || natsMessages.length === 0 || eventHubs.events.length === 0) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
   }
   deliveredInMs = Date.now() - started;
@@ -679,6 +694,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await natsSubscriber?.close();
   await herald?.stop();
+  await eventHubs?.close();
   await herald?.cleanup();
   await sink?.close();
 });
@@ -736,6 +752,19 @@ describe('every provider type through the running service', () => {
         failed: 0,
       });
     }
+  });
+
+  it('azureeventhub: 202, then the event’s Flux JSON in the hub, with a SAS token that verifies', () => {
+    expect(accepted.get('azureeventhub')).toBe(202);
+    expect(eventHubs.events).toHaveLength(1);
+    expect(eventHubs.events[0]!.hub).toBe('flux-e2e');
+    const published = JSON.parse(eventHubs.events[0]!.body.toString('utf8'));
+    expect(published.involvedObject.name).toBe('azureeventhub');
+    expect(published.message).toBe(TRICKY_MESSAGE);
+    const event = eventFor(cases.find((c) => c.name === 'azureeventhub')!);
+    expect(eventHubs.events[0]!.body.toString('utf8')).toBe(fluxEventJson({ ...event, metadata: published.metadata }));
+    expect(eventHubs.tokens.length).toBeGreaterThan(0);
+    expect(eventHubs.tokens.every((t) => t.verified)).toBe(true);
   });
 
   it('sent nothing else, and quickly', () => {
