@@ -18,10 +18,9 @@
  * - Failures are masked; the SDK says whether one is worth retrying (an unauthorised or unknown
  *   hub is not), and an event larger than the hub's maximum message size fails for good.
  */
-import { lookup } from 'node:dns/promises';
 import { EventHubProducerClient, parseEventHubConnectionString } from '@azure/event-hubs';
 import { DeliveryError } from './http.js';
-import { OwnListenerRefused, ownListenerAt } from './own-listeners.js';
+import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
 import { fluxEventJson } from './wire.js';
 
@@ -70,19 +69,6 @@ function problem(config: ProviderConfig): string | undefined {
   return typeof target === 'string' ? target : undefined;
 }
 
-async function refuseOwnListener(target: SasTarget): Promise<void> {
-  let addresses: Array<{ address: string }>;
-  try {
-    addresses = await lookup(target.host, { all: true });
-  } catch {
-    return; // the SDK reports an unresolvable name itself
-  }
-  for (const { address } of addresses) {
-    const listener = ownListenerAt(address, target.port);
-    if (listener) throw new OwnListenerRefused(listener);
-  }
-}
-
 function classify(err: unknown, mask: (text: string) => string, timeoutMs: number, signal: AbortSignal): DeliveryError {
   if (err instanceof DeliveryError) return err;
   if (err instanceof OwnListenerRefused) return new DeliveryError(err.message, false);
@@ -106,7 +92,7 @@ export const azureeventhub: ProviderAdapter = {
     const signal = AbortSignal.timeout(config.timeoutMs);
     let client: EventHubProducerClient | undefined;
     try {
-      await refuseOwnListener(target);
+      await refuseOwnListenerAt(target.host, target.port);
       client = new EventHubProducerClient(config.address, { retryOptions: { maxRetries: 0, timeoutInMs: config.timeoutMs } });
       const batch = await client.createBatch({ abortSignal: signal });
       if (!batch.tryAdd({ body: Buffer.from(fluxEventJson(event), 'utf8') })) {

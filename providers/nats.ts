@@ -18,7 +18,6 @@
  * - Failures are masked and classified: refused authentication or permission and an oversized
  *   message fail for good; anything else (a server down, a timeout) is retried by the queue.
  */
-import { lookup } from 'node:dns/promises';
 import {
   connect,
   credsAuthenticator,
@@ -30,7 +29,7 @@ import {
   type NatsConnection,
 } from 'nats';
 import { DeliveryError } from './http.js';
-import { OwnListenerRefused, ownListenerAt } from './own-listeners.js';
+import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
 import { fluxEventJson } from './wire.js';
 
@@ -89,22 +88,6 @@ export function natsAuthenticator(config: ProviderConfig): Authenticator | undef
   return undefined;
 }
 
-/** Refuses a server that is one of Herald's own listeners (after resolving its name). */
-async function refuseOwnListeners(servers: NatsServer[]): Promise<void> {
-  for (const server of servers) {
-    let addresses: Array<{ address: string }>;
-    try {
-      addresses = await lookup(server.host, { all: true });
-    } catch {
-      continue; // the client reports an unresolvable name itself
-    }
-    for (const { address } of addresses) {
-      const listener = ownListenerAt(address, server.port);
-      if (listener) throw new OwnListenerRefused(listener);
-    }
-  }
-}
-
 function classify(err: unknown, mask: (text: string) => string, timeoutMs: number): DeliveryError {
   if (err instanceof DeliveryError) return err;
   if (err instanceof OwnListenerRefused) return new DeliveryError(err.message, false);
@@ -142,7 +125,7 @@ export const nats: ProviderAdapter = {
       timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })), config.timeoutMs);
     });
     const publish = async (): Promise<void> => {
-      await refuseOwnListeners(servers);
+      for (const server of servers) await refuseOwnListenerAt(server.host, server.port);
       const options: ConnectionOptions = {
         servers: servers.map((s) => s.hostPort),
         name: 'Herald NATS Provider Publisher',

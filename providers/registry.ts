@@ -17,6 +17,7 @@ import { alertmanager } from './alertmanager.js';
 import { datadog } from './datadog.js';
 import { discord } from './discord.js';
 import { githubdispatch } from './githubdispatch.js';
+import { googlepubsub } from './googlepubsub.js';
 import { giteaPullRequestComment } from './giteapullrequestcomment.js';
 import { githubPullRequestComment } from './githubpullrequestcomment.js';
 import { gitlabMergeRequestComment } from './gitlabmergerequestcomment.js';
@@ -68,6 +69,7 @@ const adapters: readonly ProviderAdapter[] = [
   nats,
   otel,
   azureeventhub,
+  googlepubsub,
 ];
 
 const byType = new Map(adapters.map((a) => [a.type, a]));

@@ -15,7 +15,9 @@
  * account and the comment look-ups with "none yet". One `github` Provider authenticates as a
  * GitHub App (the sink answers the token exchange). `nats` publishes to the NATS server on
  * 127.0.0.1:4222, where the test subscribes; `azureeventhub` sends through Microsoft's SDK to
- * an AMQP stand-in for an Event Hubs namespace (test/support/event-hubs-stand-in.ts); `otel`'s protobuf is checked for the Alert's and
+ * an AMQP stand-in for an Event Hubs namespace (test/support/event-hubs-stand-in.ts), and
+ * `googlepubsub` through Google's SDK to a gRPC stand-in for the Pub/Sub API, which Herald
+ * reaches as Flux reaches the emulator, by PUBSUB_EMULATOR_HOST; `otel`'s protobuf is checked for the Alert's and
  * the object's names (providers-otel.test.ts decodes it whole).
  *
  * Not covered here: msteams' legacy MessageCard variant, chosen only for `*.webhook.office.com`
@@ -32,6 +34,7 @@ import { startHerald, type HeraldProcess } from '../support/herald.js';
 import { startSink, type ReceivedRequest, type Sink, type SinkReply } from '../support/sink.js';
 import { fluxEventJson } from '../../providers/wire.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../support/event-hubs-stand-in.js';
+import { startPubSubStandIn, type PubSubStandIn } from '../support/pubsub-stand-in.js';
 import { alertForKustomization, provider, secret } from './manifests.js';
 
 const REVISION = `main@sha1:${SHA}`;
@@ -573,6 +576,18 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'googlepubsub',
+    type: 'googlepubsub',
+    address: () => 'flux-e2e-project',
+    channel: 'flux-e2e-topic',
+    secret: { headers: 'team: ops\n' },
+    event: 'chat',
+    requests: [],
+    check() {
+      // Checked by the Pub/Sub stand-in (below).
+    },
+  },
+  {
     name: 'nats',
     type: 'nats',
     address: () => 'nats://127.0.0.1:4222',
@@ -657,6 +672,7 @@ const matches = (e: Expected, r: ReceivedRequest) => r.method === e.method && (t
 let sink: Sink;
 let herald: HeraldProcess;
 let eventHubs: EventHubsStandIn;
+let pubsub: PubSubStandIn;
 let natsSubscriber: NatsConnection;
 let natsSubscription: Subscription;
 const natsMessages: string[] = [];
@@ -672,7 +688,8 @@ beforeAll(async () => {
     for await (const message of natsSubscription) natsMessages.push(new TextDecoder().decode(message.data));
   })();
   await natsSubscriber.flush();
-  herald = await startHerald({ manifests: manifests(sink) });
+  pubsub = await startPubSubStandIn();
+  herald = await startHerald({ manifests: manifests(sink), env: { PUBSUB_EMULATOR_HOST: pubsub.host } });
   const started = Date.now();
   await Promise.all(
     cases.map(async (c) => {
@@ -685,7 +702,7 @@ beforeAll(async () => {
   // Wait until every expected request arrived (or give up and let each case say what is missing).
   const expected = cases.flatMap((c) => c.requests);
   const deadline = Date.now() + 10_000;
-  while ((!expected.every((e) => sink.requests.some((r) => matches(e, r))) || natsMessages.length === 0 || eventHubs.events.length === 0) && Date.now() < deadline) {
+  while ((!expected.every((e) => sink.requests.some((r) => matches(e, r))) || natsMessages.length === 0 || eventHubs.events.length === 0 || pubsub.published.length === 0) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
   }
   deliveredInMs = Date.now() - started;
@@ -695,6 +712,7 @@ afterAll(async () => {
   await natsSubscriber?.close();
   await herald?.stop();
   await eventHubs?.close();
+  await pubsub?.close();
   await herald?.cleanup();
   await sink?.close();
 });
@@ -765,6 +783,18 @@ describe('every provider type through the running service', () => {
     expect(eventHubs.events[0]!.body.toString('utf8')).toBe(fluxEventJson({ ...event, metadata: published.metadata }));
     expect(eventHubs.tokens.length).toBeGreaterThan(0);
     expect(eventHubs.tokens.every((t) => t.verified)).toBe(true);
+  });
+
+  it('googlepubsub: 202, then the event’s Flux JSON on the topic, the Secret’s headers as attributes', () => {
+    expect(accepted.get('googlepubsub')).toBe(202);
+    expect(pubsub.published).toHaveLength(1);
+    const [message] = pubsub.published;
+    expect(message!.topic).toBe('projects/flux-e2e-project/topics/flux-e2e-topic');
+    expect(message!.attributes).toEqual({ team: 'ops' });
+    const published = JSON.parse(message!.data.toString('utf8'));
+    expect(published.involvedObject.name).toBe('googlepubsub');
+    const event = eventFor(cases.find((c) => c.name === 'googlepubsub')!);
+    expect(message!.data.toString('utf8')).toBe(fluxEventJson({ ...event, metadata: published.metadata }));
   });
 
   it('sent nothing else, and quickly', () => {
