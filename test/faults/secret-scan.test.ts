@@ -7,7 +7,8 @@
  * `Location` that the next server quotes back, and manifests whose Secrets do not even parse. And
  * every `generic-hmac` request verifies with the receiving side's own check. The non-HTTP and
  * token-exchanging types too: a GitHub App (private key, its JWT and the installation token it
- * buys, each quoted back by the API), `nats` (password and NKey seed, server down) and `otel`
+ * buys, each quoted back by the API), `nats` (password and NKey seed, server down),
+ * `azureeventhub` (the key in its connection string, namespace down) and `otel`
  * (password sent as a Bearer token, quoted back).
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -83,6 +84,7 @@ describe('secret scan', () => {
     const installationToken = planted.plant('ghsinstallation');
     const natsPass = planted.plant('natspass');
     const otelToken = planted.plant('oteltoken');
+    const eventHubKey = planted.plant('eventhubkey');
     const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     // The private key's base64 lines, each long enough to be unmistakable.
     appKey.split('\n').filter((line) => line.length >= 40).forEach((line, i) => planted.alsoLookFor(`app private key line ${i}`, line));
@@ -143,6 +145,10 @@ describe('secret scan', () => {
       }),
       'natsdown.yaml': provider('natsdown', 'nats', `  address: nats://127.0.0.1:${natsDownPort}\n  channel: flux\n  secretRef:\n    name: natsdown\n`),
       'natsdown-secret.yaml': secret('natsdown', { username: 'flux', password: natsPass, nkey: natsSeed }),
+      'eventhub.yaml': provider('eventhub', 'azureeventhub', `  secretRef:\n    name: eventhub\n`),
+      'eventhub-secret.yaml': secret('eventhub', {
+        address: `Endpoint=sb://127.0.0.1:${natsDownPort};SharedAccessKeyName=flux;SharedAccessKey=${eventHubKey};EntityPath=hub;UseDevelopmentEmulator=true`,
+      }),
       'otel.yaml': provider('otel', 'otel', `  address: ${otelSink.url}/v1/traces\n  secretRef:\n    name: otel\n`),
       'otel-secret.yaml': secret('otel', { password: otelToken }),
       // Broken Secrets and the Providers that name them.
@@ -156,7 +162,7 @@ describe('secret scan', () => {
       'broken-providers.yaml': ['alias', 'block', 'fold', 'badurl', 'ftp', 'badheader', 'b64']
         .map((name) => provider(`uses-${name}`, 'generic', `  address: http://127.0.0.1:1/x\n  secretRef:\n    name: ${name}\n`))
         .join('---\n'),
-      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector', 'ghapp', 'ghdenied', 'natsdown', 'otel']
+      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector', 'ghapp', 'ghdenied', 'natsdown', 'eventhub', 'otel']
         .map((p) => kustomizationAlert({ name: `to-${p}`, provider: p }))
         .join('---\n'),
     };
@@ -182,8 +188,8 @@ describe('secret scan', () => {
     for (const message of ['first', 'second', 'third']) {
       expect((await h.postEvent(kustomizationEvent({ message: `scan ${message}` }))).status).toBe(202);
     }
-    // Ten failing providers × three events end as dead letters; the signed one delivers.
-    const deadCount = 10 * 3;
+    // Eleven failing providers × three events end as dead letters; the signed one delivers.
+    const deadCount = 11 * 3;
     const dead = await until(
       async () => {
         const body = (await (await fetch(`${h.adminUrl}/deliveries?state=failed&limit=500`, { headers: auth })).json()) as {
