@@ -97,7 +97,13 @@ export const googlepubsub: ProviderAdapter = {
       const emulator = emulatorHost();
       const target = emulator ? emulatorTarget(emulator) : undefined;
       if (target) await refuseOwnListenerAt(target.host, target.port);
-      client = new PubSub({ projectId: config.address, ...(key ? { credentials: key } : {}) });
+      client = new PubSub({
+        projectId: config.address,
+        ...(key ? { credentials: key } : {}),
+        // Said up front, so that the SDK does not ask the GCE metadata server (169.254.169.254)
+        // for it, which it does without credentials (the emulator), wherever Herald runs.
+        clientOptions: { universeDomain: 'googleapis.com' },
+      });
       const topic = client.topic(config.channel, {
         batching: { maxMessages: 1 },
         // No retries of the SDK's own: the queue decides.

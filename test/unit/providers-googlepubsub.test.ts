@@ -2,8 +2,9 @@
  * `googlepubsub` through Google's SDK against a gRPC stand-in for the Pub/Sub API, reached the
  * way Flux's SDK reaches the emulator: PUBSUB_EMULATOR_HOST.
  */
+import http from 'node:http';
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EMULATOR_HOST_VARIABLE, googlepubsub } from '../../providers/googlepubsub.js';
 import { createHttpClient } from '../../providers/http.js';
 import { setOwnListeners } from '../../providers/own-listeners.js';
@@ -43,6 +44,23 @@ async function send(cfg: ProviderConfig, event = trickyEvent()): Promise<void> {
 }
 
 describe('googlepubsub adapter', () => {
+  // First: the SDK remembers what it learnt of the metadata server for the rest of the process.
+  it('reaches nothing but the emulator: no request to the GCE metadata server', async () => {
+    // Without credentials, the SDK would ask metadata.google.internal (169.254.169.254), off
+    // this machine, for the universe domain.
+    const requests = vi.spyOn(http, 'request');
+    try {
+      await send(config());
+      const where = (target: unknown) =>
+        target instanceof URL ? target.href : typeof target === 'string' ? target : JSON.stringify(target)?.slice(0, 120);
+      const targets = requests.mock.calls.map((call) => where(call[0]));
+      expect(targets).toEqual([]);
+      expect(pubsub.published).toHaveLength(1);
+    } finally {
+      requests.mockRestore();
+    }
+  });
+
   it('publishes the event, as Flux serialises it, to projects/<address>/topics/<channel>', async () => {
     const event = trickyEvent();
     await send(config(), event);
