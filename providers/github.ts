@@ -3,8 +3,8 @@
  *
  * - `spec.address` is the repository, `https://github.com/<owner>/<repo>` (api.github.com), or
  *   any other host, taken as GitHub Enterprise (`<scheme>://<host>/api/v3`).
- * - The token comes from the Secret's `token` key (its `password` key as a fallback), sent as a
- *   Bearer token. GitHub App credentials are not supported yet.
+ * - The token comes from the Secret's `token` key (its `password` key as a fallback), or else
+ *   from GitHub App credentials (`./github-app.js`), sent as a Bearer token.
  * - `Progressing` events are skipped. State: `success` for info, `failure` for error events.
  * - The statuses of the commit are listed first (one page of 50, newest first) and nothing is
  *   posted when the newest status with the same context has the same state and description.
@@ -21,8 +21,8 @@ import {
   repositoryProblem,
   seg,
   statusDescription,
-  tokenOrPassword,
 } from './commit-status.js';
+import { githubBearer, githubCredentialsProblem } from './github-app.js';
 import type { ProviderAdapter } from './types.js';
 
 export interface GitHubRepo {
@@ -70,18 +70,12 @@ export const github: ProviderAdapter = {
   commitStatus: true,
   validate(config) {
     const problem = repositoryProblem(config, githubRepo, 'a GitHub repository', 'https://<host>/<owner>/<repo>');
-    if (problem) return problem;
-    if (!tokenOrPassword(config)) {
-      if (config.secret['githubAppID']) return 'GitHub App authentication (githubAppID in spec.secretRef) is not supported yet: use a `token`';
-      return 'github needs a personal access token in the `token` key of spec.secretRef';
-    }
-    return undefined;
+    return problem ?? githubCredentialsProblem(config, { passwordFallback: true });
   },
   async send(event, { config, http }) {
     if (event.reason === PROGRESSING_REASON) return;
     const repo = githubRepo(config.address);
-    const token = tokenOrPassword(config);
-    if (!repo || !token) throw invalidProvider(github, config);
+    if (!repo) throw invalidProvider(github, config);
 
     const sha = commitSha(event);
     const wanted = {
@@ -90,7 +84,7 @@ export const github: ProviderAdapter = {
       context: commitStatusId(config, event),
     };
     const base = `${repo.apiBase}/repos/${seg(repo.owner)}/${seg(repo.repo)}`;
-    const headers = githubHeaders(token);
+    const headers = githubHeaders((await githubBearer(config, http, { passwordFallback: true })).token);
 
     const listed = await listStatuses(http, `${base}/commits/${sha}/statuses?per_page=50`, headers);
     if (duplicateGitHubStatus(listed, wanted)) return;

@@ -5,11 +5,12 @@
  * `Kind/name.namespace` (kind as is) and `client_payload` the Flux event itself, serialised as
  * Flux serialises it. github.com goes to `https://api.github.com/`; any other host is GitHub
  * Enterprise, `<scheme>://<host>/api/v3/` (which is also how a test points it at a local sink).
- * Commit-status update events are skipped. GitHub App authentication is not supported (yet):
- * the Secret must have a `token`.
+ * Commit-status update events are skipped. The Secret has a `token`, or GitHub App credentials
+ * (`./github-app.js`).
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { RawJson, sendGoJson } from './chat-format.js';
+import { githubBearer, githubCredentialsProblem } from './github-app.js';
 import type { ProviderAdapter } from './types.js';
 import { fluxEventJson } from './wire.js';
 
@@ -61,20 +62,18 @@ export const githubdispatch: ProviderAdapter = {
     if (!parseRepositoryAddress(config.address)) {
       return 'githubdispatch needs the repository URL in the address, such as https://github.com/<owner>/<repo>';
     }
-    if (!config.token) {
-      return 'githubdispatch needs a GitHub token in the `token` key of spec.secretRef (GitHub App authentication is not supported)';
-    }
-    return undefined;
+    return githubCredentialsProblem(config, { passwordFallback: false });
   },
   async send(event, { config, http }) {
     if (event.metadata?.commit_status === 'update') return;
     const repository = parseRepositoryAddress(config.address);
     if (!repository) throw new Error('githubdispatch: the address is not a repository URL');
     const { host, owner, repo } = repository;
+    const { token } = await githubBearer(config, http, { passwordFallback: false });
     const payload = { event_type: dispatchEventType(event), client_payload: new RawJson(fluxEventJson(event)) };
     await sendGoJson(http, `${githubApiBase(host)}repos/${owner}/${repo}/dispatches`, payload, {
       accept: 'application/vnd.github.v3+json',
-      authorization: `Bearer ${config.token ?? ''}`,
+      authorization: `Bearer ${token}`,
       'x-github-api-version': '2022-11-28',
     });
   },

@@ -7,6 +7,7 @@
  * unaffected.
  */
 import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
 
 export interface OwnListener {
@@ -45,6 +46,24 @@ export function ownListenerAt(address: string | undefined, port: number | undefi
     // host name we cannot map to one address is treated the same way, to be safe).
     return bound === peer || ((isLoopbackOrAny(bound) || isIP(bound) === 0) && isLocal(peer));
   });
+}
+
+/**
+ * For providers that connect without the HTTP layer (NATS, AMQP, gRPC): resolves `host` and
+ * throws `OwnListenerRefused` when one of its addresses at `port` is one of Herald's listeners.
+ * An unresolvable name is left to the client, which reports it.
+ */
+export async function refuseOwnListenerAt(host: string, port: number): Promise<void> {
+  let addresses: Array<{ address: string }>;
+  try {
+    addresses = await lookup(host.replace(/^\[|\]$/g, ''), { all: true });
+  } catch {
+    return;
+  }
+  for (const { address } of addresses) {
+    const listener = ownListenerAt(address, port);
+    if (listener) throw new OwnListenerRefused(listener);
+  }
 }
 
 function normalize(address: string): string {

@@ -3,6 +3,7 @@
  * one line here.
  */
 import { azureDevOps } from './azuredevops.js';
+import { azureeventhub } from './azureeventhub.js';
 import { bitbucket } from './bitbucket.js';
 import { bitbucketServer } from './bitbucketserver.js';
 import { generic, genericHmac } from './generic.js';
@@ -16,12 +17,18 @@ import { alertmanager } from './alertmanager.js';
 import { datadog } from './datadog.js';
 import { discord } from './discord.js';
 import { githubdispatch } from './githubdispatch.js';
+import { googlepubsub } from './googlepubsub.js';
+import { giteaPullRequestComment } from './giteapullrequestcomment.js';
+import { githubPullRequestComment } from './githubpullrequestcomment.js';
+import { gitlabMergeRequestComment } from './gitlabmergerequestcomment.js';
 import { googlechat } from './googlechat.js';
 import { grafana } from './grafana.js';
 import { incidentio } from './incidentio.js';
 import { lark } from './lark.js';
 import { matrix } from './matrix.js';
+import { nats } from './nats.js';
 import { opsgenie } from './opsgenie.js';
+import { otel } from './otel.js';
 import { rocket } from './rocket.js';
 import { sentry } from './sentry.js';
 import { telegram } from './telegram.js';
@@ -56,6 +63,13 @@ const adapters: readonly ProviderAdapter[] = [
   incidentio,
   githubdispatch,
   sentry,
+  githubPullRequestComment,
+  gitlabMergeRequestComment,
+  giteaPullRequestComment,
+  nats,
+  otel,
+  azureeventhub,
+  googlepubsub,
 ];
 
 const byType = new Map(adapters.map((a) => [a.type, a]));

@@ -46,10 +46,19 @@ export interface ProviderConfig {
   sensitiveValues: string[];
 }
 
+/** The Alert a notification went through (`metadata.uid` is empty for one from the manifests directory). */
+export interface AlertIdentity {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
 export interface SendContext {
   config: ProviderConfig;
   /** The shared HTTP layer, already set up with this provider's timeout, proxy, TLS and masking. */
   http: HttpClient;
+  /** The Alert that matched, for adapters that report it (`otel`'s resource and trace id). */
+  alert?: AlertIdentity;
 }
 
 export interface ProviderAdapter {

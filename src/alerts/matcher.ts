@@ -58,6 +58,11 @@ export class AlertIndex {
     }
   }
 
+  /** The Alert stored under `namespace/name`. */
+  get(key: string): CompiledAlert | undefined {
+    return this.alerts.get(key);
+  }
+
   delete(key: string): void {
     const alert = this.alerts.get(key);
     if (!alert) return;

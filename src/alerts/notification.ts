@@ -55,15 +55,20 @@ const COMMIT_STATUS_KEY = 'commit_status';
 const GENERIC_WEBHOOK_TYPES = new Set(['generic', 'generic-hmac']);
 const COMMIT_STATUS_UPDATE = 'update';
 const COMMIT_KEY = `${EVENT_METADATA_PREFIX}commit`;
+const CHANGE_REQUEST_KEY = `${EVENT_METADATA_PREFIX}change_request`;
+const CHANGE_REQUEST_TYPES = new Set(['githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment']);
 
 /**
- * Commit-status routing, applied per provider before anything is sent:
+ * Commit-status and change-request routing, applied per provider before anything is sent:
  * - an event marked `<group>/commit_status: update` (a controller reporting "this revision is
  *   now applied") is meant for commit statuses: only commit-status providers and the generic
  *   webhooks (`generic`, `generic-hmac`, which forward it as it is) take it;
  * - a commit-status provider needs a commit to annotate: it takes the update marker, an event
  *   with a non-empty `event.toolkit.fluxcd.io/commit`, or an error (controllers do not mark
- *   failures as status updates, yet a failure must reach the commit).
+ *   failures as status updates, yet a failure must reach the commit);
+ * - a change-request comment provider (`githubpullrequestcomment`, `gitlabmergerequestcomment`,
+ *   `giteapullrequestcomment`) takes only events with a non-empty
+ *   `event.toolkit.fluxcd.io/change_request` (the pull/merge request to comment on).
  *
  * The same rules as Flux's notification-controller v1.9 (its event server's notification
  * parameters and its generic/commit-status provider type lists).
@@ -75,7 +80,10 @@ export function providerAcceptsEvent(
   opts: { commitStatusProvider: boolean; providerType: string },
 ): boolean {
   const isStatusUpdate = controllerMetadata(event, COMMIT_STATUS_KEY) === COMMIT_STATUS_UPDATE;
-  if (!opts.commitStatusProvider) return !isStatusUpdate || GENERIC_WEBHOOK_TYPES.has(opts.providerType);
+  if (!opts.commitStatusProvider) {
+    if (isStatusUpdate && !GENERIC_WEBHOOK_TYPES.has(opts.providerType)) return false;
+    return !CHANGE_REQUEST_TYPES.has(opts.providerType) || (event.metadata?.[CHANGE_REQUEST_KEY] ?? '') !== '';
+  }
   const hasCommit = (event.metadata?.[COMMIT_KEY] ?? '') !== '';
   return isStatusUpdate || hasCommit || event.severity === 'error';
 }

@@ -60,7 +60,9 @@ export function createProcessor(opts: WorkerOptions): Processor {
       if (!provider.ready || !provider.adapter || !provider.config || !provider.http) {
         throw new RetryableError(`provider ${job.provider} is not ready: ${provider.reason}: ${provider.message}`);
       }
-      await provider.adapter.send(job.event, { config: provider.config, http: provider.http });
+      const [alertNamespace = '', alertName = ''] = job.alert.split('/');
+      const alert = { namespace: alertNamespace, name: alertName, uid: store.alerts.get(job.alert)?.alert.metadata.uid ?? '' };
+      await provider.adapter.send(job.event, { config: provider.config, http: provider.http, alert });
       const seconds = (performance.now() - started) / 1000;
       metrics.deliveries.inc({ provider_type: type, outcome: 'success' });
       metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);

@@ -15,7 +15,7 @@ export const FLUX_PROVIDER_TYPES: ReadonlySet<string> = new Set([
   'giteapullrequestcomment', 'bitbucketserver', 'bitbucket', 'azuredevops', 'googlechat', 'googlepubsub',
   'webex', 'sentry', 'azureeventhub', 'telegram', 'lark', 'matrix', 'opsgenie', 'alertmanager', 'grafana',
   'githubdispatch', 'githubpullrequestcomment', 'gitlabmergerequestcomment', 'pagerduty', 'datadog', 'nats',
-  'zulip', 'otel',
+  'zulip', 'otel', 'zoom', 'incident.io',
 ]);
 
 /** The types Flux's CRD allows `spec.commitStatusExpr` on. */

@@ -10,10 +10,21 @@
  * verbatim. Commit-status types get a `commit_status: update` event with a commit revision, as
  * kustomize-controller sends it; the sink answers their status look-ups with "none yet".
  *
+ * Change-request comment types get an event annotated with the pull request number, and also
+ * the same event without it, which must be dropped; the sink answers `GET /user` with an
+ * account and the comment look-ups with "none yet". One `github` Provider authenticates as a
+ * GitHub App (the sink answers the token exchange). `nats` publishes to the NATS server on
+ * 127.0.0.1:4222, where the test subscribes; `azureeventhub` sends through Microsoft's SDK to
+ * an AMQP stand-in for an Event Hubs namespace (test/support/event-hubs-stand-in.ts), and
+ * `googlepubsub` through Google's SDK to a gRPC stand-in for the Pub/Sub API, which Herald
+ * reaches as Flux reaches the emulator, by PUBSUB_EMULATOR_HOST; `otel`'s protobuf is checked for the Alert's and
+ * the object's names (providers-otel.test.ts decodes it whole).
+ *
  * Not covered here: msteams' legacy MessageCard variant, chosen only for `*.webhook.office.com`
  * hosts, which cannot be a loopback sink without a proxy (providers-msteams.test.ts covers it).
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { connect, type NatsConnection, type Subscription } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { supportedTypes } from '../../providers/registry.js';
@@ -21,6 +32,9 @@ import { SHA, TRICKY_MESSAGE } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { startHerald, type HeraldProcess } from '../support/herald.js';
 import { startSink, type ReceivedRequest, type Sink, type SinkReply } from '../support/sink.js';
+import { fluxEventJson } from '../../providers/wire.js';
+import { startEventHubsStandIn, type EventHubsStandIn } from '../support/event-hubs-stand-in.js';
+import { startPubSubStandIn, type PubSubStandIn } from '../support/pubsub-stand-in.js';
 import { alertForKustomization, provider, secret } from './manifests.js';
 
 const REVISION = `main@sha1:${SHA}`;
@@ -28,9 +42,16 @@ const OWNER_NOTE = 'Équipe "ops" — 日本語\n**on call** <b>&</b>';
 const PROVIDER_UID = '7a3f09c2-5b1e-4c7d-9e8f-0a1b2c3d4e5f';
 const UID_HEAD = '7a3f09c2';
 const HMAC_KEY = 'e2e-hmac-key-5f2a';
+const CHANGE_REQUEST = '17';
+const APP_PRIVATE_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const APP_TOKEN = 'ghs_e2eInstallationToken';
+const NATS_SUBJECT = `herald.e2e.${randomUUID()}`;
 
-/** How one case's event looks: chat (tricky text, info), commit status update, or an error. */
-type EventKind = 'chat' | 'commit' | 'error';
+/**
+ * How one case's event looks: chat (tricky text, info), commit status update, an error, or a
+ * chat event annotated with a change request (the same event is also sent without it).
+ */
+type EventKind = 'chat' | 'commit' | 'error' | 'changeRequest';
 
 interface Expected {
   method: string;
@@ -45,9 +66,9 @@ interface Case {
   address?: (sink: Sink) => string;
   channel?: string;
   username?: string;
-  secret?: Record<string, string>;
+  secret?: Record<string, string> | ((sink: Sink) => Record<string, string>);
   event: EventKind;
-  /** Every request the adapter makes for the event, in order. */
+  /** Every request the adapter makes for the event, in order (none: it does not speak HTTP). */
   requests: Expected[];
   /** Checks the last request (the notification itself). */
   check(req: ReceivedRequest): void;
@@ -459,6 +480,124 @@ const cases: Case[] = [
       expect(item.message).toBe(TRICKY_MESSAGE);
     },
   },
+  {
+    name: 'github-app',
+    type: 'github',
+    address: (s) => `${s.url}/app-owner/app-repo`,
+    secret: (s) => ({ githubAppID: '1234', githubAppInstallationID: '5678', githubAppPrivateKey: APP_PRIVATE_KEY, githubAppBaseURL: `${s.url}/ghapp/` }),
+    event: 'commit',
+    requests: [
+      { method: 'POST', path: '/ghapp/app/installations/5678/access_tokens' },
+      { method: 'GET', path: `/api/v3/repos/app-owner/app-repo/commits/${SHA}/statuses?per_page=50` },
+      { method: 'POST', path: gitStatusPath('/api/v3/repos/app-owner/app-repo') },
+    ],
+    check(req) {
+      expect(req.headers['authorization']).toBe(`Bearer ${APP_TOKEN}`);
+      expect(json(req).context).toBe(`kustomization/github-app/${UID_HEAD}`);
+    },
+  },
+  // Change-request comment providers: the account, the comments, then the new comment.
+  {
+    name: 'githubpullrequestcomment',
+    type: 'githubpullrequestcomment',
+    address: (s) => `${s.url}/ghpr-owner/ghpr-repo`,
+    secret: { token: 'ghp_e2eComment' },
+    event: 'changeRequest',
+    requests: [
+      { method: 'GET', path: '/api/v3/user' },
+      { method: 'GET', path: `/api/v3/repos/ghpr-owner/ghpr-repo/issues/${CHANGE_REQUEST}/comments?direction=asc&per_page=100&sort=created` },
+      { method: 'POST', path: `/api/v3/repos/ghpr-owner/ghpr-repo/issues/${CHANGE_REQUEST}/comments` },
+    ],
+    check(req) {
+      expect(req.headers['authorization']).toBe('Bearer ghp_e2eComment');
+      const body: string = json(req).body;
+      expect(body.startsWith(`<!-- flux-pr-comment-key:${PROVIDER_UID}/Kustomization/flux-system/githubpullrequestcomment -->\n\n## Flux Status\n\n`)).toBe(true);
+      expect(body).toContain(`\n\n${TRICKY_MESSAGE}\n\nMetadata:\n`);
+      expect(body).not.toContain('change_request');
+    },
+  },
+  {
+    name: 'gitlabmergerequestcomment',
+    type: 'gitlabmergerequestcomment',
+    address: (s) => `${s.url}/glmr-group/glmr-project`,
+    secret: { token: 'glpat-e2eComment' },
+    event: 'changeRequest',
+    requests: [
+      { method: 'GET', path: '/api/v4/user' },
+      { method: 'GET', path: `/api/v4/projects/glmr-group%2Fglmr-project/merge_requests/${CHANGE_REQUEST}/notes?order_by=created_at&per_page=100&sort=asc` },
+      { method: 'POST', path: `/api/v4/projects/glmr-group%2Fglmr-project/merge_requests/${CHANGE_REQUEST}/notes` },
+    ],
+    check(req) {
+      expect(req.headers['private-token']).toBe('glpat-e2eComment');
+      expect(json(req).body).toContain(`<!-- flux-mr-comment-key:${PROVIDER_UID}/Kustomization/flux-system/gitlabmergerequestcomment -->`);
+    },
+  },
+  {
+    name: 'giteapullrequestcomment',
+    type: 'giteapullrequestcomment',
+    address: (s) => `${s.url}/gtpr-owner/gtpr-repo`,
+    secret: { token: 'gitea-e2eComment' },
+    event: 'changeRequest',
+    requests: [
+      { method: 'GET', path: '/api/v1/user' },
+      { method: 'GET', path: `/api/v1/repos/gtpr-owner/gtpr-repo/issues/${CHANGE_REQUEST}/comments?limit=100&page=1` },
+      { method: 'POST', path: `/api/v1/repos/gtpr-owner/gtpr-repo/issues/${CHANGE_REQUEST}/comments` },
+    ],
+    check(req) {
+      expect(req.headers['authorization']).toBe('token gitea-e2eComment');
+      expect(json(req).body).toContain(`<!-- flux-pr-comment-key:${PROVIDER_UID}/Kustomization/flux-system/giteapullrequestcomment -->`);
+    },
+  },
+  {
+    name: 'otel',
+    type: 'otel',
+    address: (s) => `${s.url}/v1/traces`,
+    secret: { password: 'otel-e2e-token' },
+    event: 'error',
+    requests: [{ method: 'POST', path: '/v1/traces' }],
+    check(req) {
+      expect(req.headers['content-type']).toBe('application/x-protobuf');
+      expect(req.headers['authorization']).toBe('Bearer otel-e2e-token');
+      // The resource names the Alert (service.name), the span the object.
+      expect(req.body).toContain('flux-system/otel');
+      expect(req.body).toContain('Kustomization: flux-system/otel');
+      expect(req.body).toContain('flux:notification-controller');
+    },
+  },
+  {
+    name: 'azureeventhub',
+    type: 'azureeventhub',
+    // The connection string, from the Secret's address, as Flux documents it.
+    secret: () => ({ address: eventHubs.connectionString({ hub: 'flux-e2e' }) }),
+    event: 'chat',
+    requests: [],
+    check() {
+      // Checked by the Event Hubs stand-in (below).
+    },
+  },
+  {
+    name: 'googlepubsub',
+    type: 'googlepubsub',
+    address: () => 'flux-e2e-project',
+    channel: 'flux-e2e-topic',
+    secret: { headers: 'team: ops\n' },
+    event: 'chat',
+    requests: [],
+    check() {
+      // Checked by the Pub/Sub stand-in (below).
+    },
+  },
+  {
+    name: 'nats',
+    type: 'nats',
+    address: () => 'nats://127.0.0.1:4222',
+    channel: NATS_SUBJECT,
+    event: 'chat',
+    requests: [],
+    check() {
+      // Checked by the subscriber on the NATS server (below).
+    },
+  },
 ];
 
 function eventFor(c: Case): FluxEvent {
@@ -473,8 +612,19 @@ function eventFor(c: Case): FluxEvent {
     involvedObject,
     message: TRICKY_MESSAGE,
     ...(c.event === 'error' ? { severity: 'error', reason: 'HealthCheckFailed' } : {}),
-    metadata: { 'kustomize.toolkit.fluxcd.io/revision': REVISION, 'event.toolkit.fluxcd.io/owner': OWNER_NOTE },
+    metadata: {
+      'kustomize.toolkit.fluxcd.io/revision': REVISION,
+      'event.toolkit.fluxcd.io/owner': OWNER_NOTE,
+      ...(c.event === 'changeRequest' ? { 'event.toolkit.fluxcd.io/change_request': CHANGE_REQUEST } : {}),
+    },
   });
+}
+
+/** The event a change-request comment provider must drop: the same without the annotation. */
+function withoutChangeRequest(c: Case): FluxEvent {
+  const event = eventFor(c);
+  const { 'event.toolkit.fluxcd.io/change_request': _dropped, ...metadata } = event.metadata ?? {};
+  return { ...event, message: `${event.message} (no change request)`, metadata };
 }
 
 function manifests(sink: Sink): Record<string, string> {
@@ -492,7 +642,7 @@ function manifests(sink: Sink): Record<string, string> {
       }),
       alertForKustomization({ name: c.name, provider: c.name, kustomization: c.name }),
     ];
-    if (c.secret) docs.push(secret(`${c.name}-secret`, c.secret));
+    if (c.secret) docs.push(secret(`${c.name}-secret`, typeof c.secret === 'function' ? c.secret(sink) : c.secret));
     files[`${c.name}.yaml`] = docs.join('---\n');
   }
   return files;
@@ -502,9 +652,15 @@ function manifests(sink: Sink): Record<string, string> {
 function answer(req: ReceivedRequest): SinkReply {
   if (req.method === 'GET') {
     if (req.url.includes('/_apis/git/')) return { status: 200, body: '{"count":0,"value":[]}' };
+    // The change-request providers' account look-up (GitHub and Gitea read login, GitLab username).
+    if (/^\/api\/v[134]\/user$/.test(req.url)) return { status: 200, body: '{"login":"flux-bot","username":"flux-bot"}' };
     // Bitbucket Cloud and Server look up the one status by key: none yet.
     if (req.url.startsWith('/2.0/') || req.url.startsWith('/rest/api/')) return { status: 404, body: '' };
     return { status: 200, body: '[]' };
+  }
+  // The GitHub App's token exchange.
+  if (req.url.endsWith('/access_tokens')) {
+    return { status: 201, body: JSON.stringify({ token: APP_TOKEN, expires_at: new Date(Date.now() + 3_600_000).toISOString() }) };
   }
   // Slack's Web API answers ok: true; the others take any JSON.
   if (req.url.endsWith('/api/chat.postMessage')) return { status: 200, body: '{"ok":true,"ts":"1.2"}' };
@@ -515,15 +671,30 @@ const matches = (e: Expected, r: ReceivedRequest) => r.method === e.method && (t
 
 let sink: Sink;
 let herald: HeraldProcess;
+let eventHubs: EventHubsStandIn;
+let pubsub: PubSubStandIn;
+let natsSubscriber: NatsConnection;
+let natsSubscription: Subscription;
+const natsMessages: string[] = [];
 const accepted = new Map<string, number>();
 let deliveredInMs = 0;
 
 beforeAll(async () => {
   sink = await startSink(answer);
-  herald = await startHerald({ manifests: manifests(sink) });
+  eventHubs = await startEventHubsStandIn({ keys: { RootManageSharedAccessKey: 'ZTJlLWV2ZW50LWh1Yi1rZXk=' }, hubs: ['flux-e2e'] });
+  natsSubscriber = await connect({ servers: '127.0.0.1:4222', timeout: 5_000 });
+  natsSubscription = natsSubscriber.subscribe(NATS_SUBJECT, { max: 10 });
+  void (async () => {
+    for await (const message of natsSubscription) natsMessages.push(new TextDecoder().decode(message.data));
+  })();
+  await natsSubscriber.flush();
+  pubsub = await startPubSubStandIn();
+  herald = await startHerald({ manifests: manifests(sink), env: { PUBSUB_EMULATOR_HOST: pubsub.host } });
   const started = Date.now();
   await Promise.all(
     cases.map(async (c) => {
+      // Dropped by routing, so it may go first: nothing of it may arrive.
+      if (c.event === 'changeRequest') expect((await herald.postEvent(withoutChangeRequest(c))).status).toBe(202);
       const res = await herald.postEvent(eventFor(c));
       accepted.set(c.name, res.status);
     }),
@@ -531,14 +702,17 @@ beforeAll(async () => {
   // Wait until every expected request arrived (or give up and let each case say what is missing).
   const expected = cases.flatMap((c) => c.requests);
   const deadline = Date.now() + 10_000;
-  while (!expected.every((e) => sink.requests.some((r) => matches(e, r))) && Date.now() < deadline) {
+  while ((!expected.every((e) => sink.requests.some((r) => matches(e, r))) || natsMessages.length === 0 || eventHubs.events.length === 0 || pubsub.published.length === 0) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
   }
   deliveredInMs = Date.now() - started;
 }, 30_000);
 
 afterAll(async () => {
+  await natsSubscriber?.close();
   await herald?.stop();
+  await eventHubs?.close();
+  await pubsub?.close();
   await herald?.cleanup();
   await sink?.close();
 });
@@ -559,7 +733,7 @@ describe('every provider type through the running service', () => {
     expect(status.resources.filter((r) => r.kind === 'Provider').map((r) => r.name).sort()).toEqual(cases.map((c) => c.name).sort());
   });
 
-  it.each(cases.map((c) => [c.name, c] as const))('%s: 202, then the adapter’s request at the sink', (_name, c) => {
+  it.each(cases.filter((c) => c.requests.length > 0).map((c) => [c.name, c] as const))('%s: 202, then the adapter’s request at the sink', (_name, c) => {
     expect(accepted.get(c.name)).toBe(202);
     const received = c.requests.map((e) => {
       const found = sink.requests.filter((r) => matches(e, r));
@@ -569,6 +743,58 @@ describe('every provider type through the running service', () => {
     // The look-up (if any) comes before the notification itself.
     expect(received.map((r) => r.receivedAt)).toEqual([...received.map((r) => r.receivedAt)].sort((a, b) => a - b));
     c.check(received[received.length - 1]!);
+  });
+
+  it('nats: 202, then the event’s Flux JSON on the subject', () => {
+    expect(accepted.get('nats')).toBe(202);
+    expect(natsMessages).toHaveLength(1);
+    const event = eventFor(cases.find((c) => c.name === 'nats')!);
+    // What Herald sends is the notification: metadata un-prefixed and merged.
+    const published = JSON.parse(natsMessages[0]!);
+    expect(published.involvedObject.name).toBe('nats');
+    expect(published.message).toBe(TRICKY_MESSAGE);
+    expect(published.metadata).toEqual({ revision: REVISION, owner: OWNER_NOTE });
+    expect(natsMessages[0]).toBe(fluxEventJson({ ...event, metadata: published.metadata }));
+  });
+
+  it('change-request comment providers dropped the event without the annotation, and delivered the other', async () => {
+    const metrics = await herald.metrics();
+    for (const type of ['githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment']) {
+      const count = (outcome: string) =>
+        Number(new RegExp(`herald_deliveries_total\\{[^}]*provider_type="${type}"[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+      expect({ type, dropped: count('dropped'), success: count('success'), retry: count('retry'), failed: count('failed') }).toEqual({
+        type,
+        dropped: 1,
+        success: 1,
+        retry: 0,
+        failed: 0,
+      });
+    }
+  });
+
+  it('azureeventhub: 202, then the event’s Flux JSON in the hub, with a SAS token that verifies', () => {
+    expect(accepted.get('azureeventhub')).toBe(202);
+    expect(eventHubs.events).toHaveLength(1);
+    expect(eventHubs.events[0]!.hub).toBe('flux-e2e');
+    const published = JSON.parse(eventHubs.events[0]!.body.toString('utf8'));
+    expect(published.involvedObject.name).toBe('azureeventhub');
+    expect(published.message).toBe(TRICKY_MESSAGE);
+    const event = eventFor(cases.find((c) => c.name === 'azureeventhub')!);
+    expect(eventHubs.events[0]!.body.toString('utf8')).toBe(fluxEventJson({ ...event, metadata: published.metadata }));
+    expect(eventHubs.tokens.length).toBeGreaterThan(0);
+    expect(eventHubs.tokens.every((t) => t.verified)).toBe(true);
+  });
+
+  it('googlepubsub: 202, then the event’s Flux JSON on the topic, the Secret’s headers as attributes', () => {
+    expect(accepted.get('googlepubsub')).toBe(202);
+    expect(pubsub.published).toHaveLength(1);
+    const [message] = pubsub.published;
+    expect(message!.topic).toBe('projects/flux-e2e-project/topics/flux-e2e-topic');
+    expect(message!.attributes).toEqual({ team: 'ops' });
+    const published = JSON.parse(message!.data.toString('utf8'));
+    expect(published.involvedObject.name).toBe('googlepubsub');
+    const event = eventFor(cases.find((c) => c.name === 'googlepubsub')!);
+    expect(message!.data.toString('utf8')).toBe(fluxEventJson({ ...event, metadata: published.metadata }));
   });
 
   it('sent nothing else, and quickly', () => {

@@ -6,10 +6,16 @@
  * point where Herald cuts a long answer, redirecting to another origin with a token in the
  * `Location` that the next server quotes back, and manifests whose Secrets do not even parse
  * (tags, invalid escapes, aliases, flow maps: the YAML parser's own messages quote them). And
- * every `generic-hmac` request verifies with the receiving side's own check.
+ * every `generic-hmac` request verifies with the receiving side's own check. The non-HTTP and
+ * token-exchanging types too: a GitHub App (private key, its JWT and the installation token it
+ * buys, each quoted back by the API), `nats` (password and NKey seed, server down),
+ * `azureeventhub` (the key in its connection string, namespace down) and `otel`
+ * (password sent as a Bearer token, quoted back).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { nkeys } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { kustomizationEvent } from '../support/events.js';
 import { freePort, startHerald } from '../support/herald.js';
@@ -88,6 +94,28 @@ describe('secret scan', () => {
     planted.alsoLookFor('escape window', escapePass.slice(escapePass.lastIndexOf('-') + 1).slice(0, 7));
     const anchoredPass = planted.plant('anchoredpass');
     const flowPass = planted.plant('flowpass');
+    const installationToken = planted.plant('ghsinstallation');
+    const natsPass = planted.plant('natspass');
+    const otelToken = planted.plant('oteltoken');
+    const eventHubKey = planted.plant('eventhubkey');
+    const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    // The private key's base64 lines, each long enough to be unmistakable.
+    appKey.split('\n').filter((line) => line.length >= 40).forEach((line, i) => planted.alsoLookFor(`app private key line ${i}`, line));
+    const natsSeed = new TextDecoder().decode(nkeys.createUser().getSeed());
+    planted.alsoLookFor('nats nkey seed', natsSeed);
+    // The GitHub API of the App: sells the installation token, then quotes every request back.
+    const ghApi = await sink();
+    ghApi.respondWith((req) =>
+      req.url.endsWith('/access_tokens')
+        ? { status: 201, body: JSON.stringify({ token: installationToken, expires_at: new Date(Date.now() + 3_600_000).toISOString() }) }
+        : echo(500)(req),
+    );
+    // Another App's API refuses the JWT, quoting it back.
+    const ghDenied = await sink();
+    ghDenied.respondWith(echo(401));
+    const otelSink = await sink();
+    otelSink.respondWith(echo(500));
+    const natsDownPort = await freePort();
 
     echo500.respondWith(echo(500));
     echo404.respondWith(echo(404));
@@ -114,6 +142,28 @@ describe('secret scan', () => {
       'signed-secret.yaml': secret('signed', { token: signedKey, headers: `X-Auth: ${signedHeader}\n` }),
       'redirector.yaml': provider('redirector', 'generic', `  address: ${redirector.url}/hook\n  secretRef:\n    name: redirector\n`),
       'redirector-secret.yaml': secret('redirector', { headers: `X-Api-Key: ${redirectKey}\n` }),
+      'ghapp.yaml': provider('ghapp', 'githubdispatch', `  address: ${ghApi.url}/org/repo\n  secretRef:\n    name: ghapp\n`),
+      'ghapp-secret.yaml': secret('ghapp', {
+        githubAppID: '77',
+        githubAppInstallationID: '88',
+        githubAppPrivateKey: appKey,
+        githubAppBaseURL: `${ghApi.url}/`,
+      }),
+      'ghdenied.yaml': provider('ghdenied', 'githubdispatch', `  address: ${ghDenied.url}/org/repo\n  secretRef:\n    name: ghdenied\n`),
+      'ghdenied-secret.yaml': secret('ghdenied', {
+        githubAppID: '77',
+        githubAppInstallationOwner: 'acme',
+        githubAppPrivateKey: appKey,
+        githubAppBaseURL: `${ghDenied.url}/`,
+      }),
+      'natsdown.yaml': provider('natsdown', 'nats', `  address: nats://127.0.0.1:${natsDownPort}\n  channel: flux\n  secretRef:\n    name: natsdown\n`),
+      'natsdown-secret.yaml': secret('natsdown', { username: 'flux', password: natsPass, nkey: natsSeed }),
+      'eventhub.yaml': provider('eventhub', 'azureeventhub', `  secretRef:\n    name: eventhub\n`),
+      'eventhub-secret.yaml': secret('eventhub', {
+        address: `Endpoint=sb://127.0.0.1:${natsDownPort};SharedAccessKeyName=flux;SharedAccessKey=${eventHubKey};EntityPath=hub;UseDevelopmentEmulator=true`,
+      }),
+      'otel.yaml': provider('otel', 'otel', `  address: ${otelSink.url}/v1/traces\n  secretRef:\n    name: otel\n`),
+      'otel-secret.yaml': secret('otel', { password: otelToken }),
       // Broken Secrets and the Providers that name them.
       'alias-secret.yaml': rawSecret('alias', `stringData:\n  password: *${aliasPass}\n`),
       'block-secret.yaml': rawSecret('block', `stringData:\n  password: |${blockPass}\n`),
@@ -130,7 +180,7 @@ describe('secret scan', () => {
       'broken-providers.yaml': ['alias', 'block', 'fold', 'badurl', 'ftp', 'badheader', 'b64', 'tag', 'unknowntag', 'escape', 'anchored', 'flow']
         .map((name) => provider(`uses-${name}`, 'generic', `  address: http://127.0.0.1:1/x\n  secretRef:\n    name: ${name}\n`))
         .join('---\n'),
-      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector']
+      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector', 'ghapp', 'ghdenied', 'natsdown', 'eventhub', 'otel']
         .map((p) => kustomizationAlert({ name: `to-${p}`, provider: p }))
         .join('---\n'),
     };
@@ -156,8 +206,8 @@ describe('secret scan', () => {
     for (const message of ['first', 'second', 'third']) {
       expect((await h.postEvent(kustomizationEvent({ message: `scan ${message}` }))).status).toBe(202);
     }
-    // Six failing providers × three events end as dead letters; the signed one delivers.
-    const deadCount = 6 * 3;
+    // Eleven failing providers × three events end as dead letters; the signed one delivers.
+    const deadCount = 11 * 3;
     const dead = await until(
       async () => {
         const body = (await (await fetch(`${h.adminUrl}/deliveries?state=failed&limit=500`, { headers: auth })).json()) as {
@@ -183,6 +233,15 @@ describe('secret scan', () => {
     expect(followed?.url).toBe(`/moved/${locationToken}?sig=${locationToken}`);
     expect(followed?.headers['x-api-key']).toBeUndefined();
     expect(basic.requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from(`${basicUser}:${basicPass}`).toString('base64')}`);
+    // The App's JWT and installation token went out, and came back quoted in the answers.
+    const appCalls = ghApi.requests.map((r) => String(r.headers.authorization ?? ''));
+    expect(appCalls.some((a) => a === `Bearer ${installationToken}`)).toBe(true);
+    const jwt = ghApi.requests.find((r) => r.url.endsWith('/access_tokens'))?.headers.authorization;
+    expect(String(jwt)).toMatch(/^Bearer eyJ/);
+    planted.alsoLookFor('GitHub App JWT', String(jwt).slice('Bearer '.length));
+    expect(ghDenied.requests.length).toBeGreaterThan(0);
+    ghDenied.requests.forEach((r, i) => planted.alsoLookFor(`refused GitHub App JWT ${i}`, String(r.headers.authorization).slice('Bearer '.length)));
+    expect(otelSink.requests[0]?.headers.authorization).toBe(`Bearer ${otelToken}`);
     const lastErrors = dead.map((d) => `${d.data.provider}: ${d.lastError ?? ''}`);
     expect(lastErrors.filter((e) => e.includes('*****')).length).toBeGreaterThan(0);
 

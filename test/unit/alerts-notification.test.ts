@@ -129,3 +129,33 @@ describe('notificationFor: keys named like Object.prototype members', () => {
     expect(event.metadata?.['toString']).toBeUndefined();
   });
 });
+
+describe('providerAcceptsEvent: change-request comment routing (Flux drops events without the change request key)', () => {
+  const changeRequest = { [`${E}/change_request`]: '42' };
+  const types = ['githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment'];
+
+  it.each(types)('%s takes an event with the change request annotation, info or error', (providerType) => {
+    const opts = { commitStatusProvider: false, providerType };
+    expect(providerAcceptsEvent(cleanedEvent(changeRequest, 'info'), opts)).toBe(true);
+    expect(providerAcceptsEvent(cleanedEvent(changeRequest, 'error'), opts)).toBe(true);
+  });
+
+  it.each(types)('%s drops an event without it, or with it empty, whatever the severity', (providerType) => {
+    const opts = { commitStatusProvider: false, providerType };
+    expect(providerAcceptsEvent(cleanedEvent({}, 'info'), opts)).toBe(false);
+    expect(providerAcceptsEvent(cleanedEvent({}, 'error'), opts)).toBe(false);
+    expect(providerAcceptsEvent(cleanedEvent({ [`${E}/change_request`]: '' }, 'info'), opts)).toBe(false);
+    // Under the controller's group it is not the annotation Flux reads.
+    expect(providerAcceptsEvent(cleanedEvent({ [`${G}/change_request`]: '42' }, 'info'), opts)).toBe(false);
+  });
+
+  it.each(types)('%s drops a commit status update even with the annotation', (providerType) => {
+    const event = cleanedEvent({ ...changeRequest, [`${G}/commit_status`]: 'update' }, 'info');
+    expect(providerAcceptsEvent(event, { commitStatusProvider: false, providerType })).toBe(false);
+  });
+
+  it('other providers do not need the annotation', () => {
+    expect(providerAcceptsEvent(cleanedEvent({}, 'info'), { commitStatusProvider: false, providerType: 'slack' })).toBe(true);
+    expect(providerAcceptsEvent(cleanedEvent({}, 'error'), { commitStatusProvider: true, providerType: 'github' })).toBe(true);
+  });
+});

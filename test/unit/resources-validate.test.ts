@@ -55,6 +55,8 @@ describe('validateProvider', () => {
     expect(findingsOf(provider({ type: 'carrier-pigeon' }))).toEqual([
       { reason: 'UnknownProviderType', message: expect.stringMatching(/^spec\.type 'carrier-pigeon' is not a Flux provider type \(Herald supports: .*generic/) },
     ]);
+    // Every type of Flux v1.9's CRD has an adapter; Flux main added `zoom` and `incident.io`.
+    expect(['zoom', 'incident.io'].every((type) => FLUX_PROVIDER_TYPES.has(type))).toBe(true);
     const notYet = [...FLUX_PROVIDER_TYPES].find((type) => !adapterFor(type));
     expect(notYet, 'every Flux type has an adapter: pick another case').toBeDefined();
     expect(findingsOf(provider({ type: notYet }))).toEqual([

@@ -5,8 +5,9 @@ import { createProcessor } from '../../src/delivery/worker.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { ResourceStore } from '../../src/resources/store.js';
-import type { Provider } from '../../src/resources/types.js';
+import type { Alert, Provider } from '../../src/resources/types.js';
 import { kustomizationEvent } from '../support/events.js';
+import { decodeTraceExport, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { startSink, type Sink } from '../support/sink.js';
 
 const NS = 'flux-system';
@@ -61,5 +62,35 @@ describe('createProcessor', () => {
       (err: unknown) => (err instanceof DeferError ? 'deferred' : `failed: ${String(err)}`),
     );
     expect(['delivered', 'deferred']).toContain(outcome);
+  });
+});
+
+describe('createProcessor: the Alert goes to the adapter', () => {
+  it('passes the matched Alert’s namespace, name and uid (otel’s resource and trace id)', async () => {
+    const receiver = await startOtlpReceiver();
+    const store = new ResourceStore();
+    stores.push(store);
+    const uid = '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a';
+    const otelProvider: Provider = { ...provider(`${receiver.url}/v1/traces`), spec: { type: 'otel', address: `${receiver.url}/v1/traces` } };
+    const alert: Alert = {
+      apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
+      kind: 'Alert',
+      metadata: { name: 'a', namespace: NS, uid },
+      spec: { providerRef: { name: 'hook' }, eventSources: [{ kind: 'Kustomization', name: '*' }] },
+    };
+    store.replaceAll([otelProvider, alert], []);
+    const deliver = createProcessor({ store, metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
+    try {
+      await deliver({ ...job('traced'), providerType: 'otel' }, { id: '1', attempt: 1, finalAttempt: true });
+      expect(receiver.requests).toHaveLength(1);
+      const resource = decodeTraceExport(receiver.requests[0]!.body).resource_spans[0]!.resource;
+      expect(resource.attributes.map((kv) => [kv.key, kv.value.string_value])).toEqual([
+        ['service.name', `${NS}/a`],
+        ['service.namespace', NS],
+        ['service.instance.id', uid],
+      ]);
+    } finally {
+      await receiver.close();
+    }
   });
 });
