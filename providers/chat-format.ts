@@ -81,6 +81,11 @@ export function sortedMetadata(event: FluxEvent): Array<[string, string]> {
   return goSortedKeys(Object.keys(metadata)).map((k) => [k, metadata[k] ?? '']);
 }
 
+/** Events marked `commit_status: update` are for commit-status providers, not chats or incident tools. */
+export function isCommitStatusUpdate(event: FluxEvent): boolean {
+  return event.metadata?.['commit_status'] === 'update';
+}
+
 export function isError(event: FluxEvent): boolean {
   return event.severity === 'error';
 }

@@ -9,8 +9,8 @@
  * the Secret must have a `token`.
  */
 import type { FluxEvent } from '../src/events/event.js';
-import { RawJson, sendGoJson } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { isCommitStatusUpdate, RawJson, sendGoJson } from './chat-format.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 import { fluxEventJson } from './wire.js';
 
 export interface GitRepository {
@@ -55,27 +55,23 @@ export function dispatchEventType(event: FluxEvent): string {
   return `${kind}/${name}.${namespace}`;
 }
 
-export const githubdispatch: ProviderAdapter = {
+export const githubdispatch: ProviderAdapter<{ url: string; headers: Record<string, string> }> = {
   type: 'githubdispatch',
-  validate(config) {
-    if (!parseRepositoryAddress(config.address)) {
-      return 'githubdispatch needs the repository URL in the address, such as https://github.com/<owner>/<repo>';
-    }
-    if (!config.token) {
-      return 'githubdispatch needs a GitHub token in the `token` key of spec.secretRef (GitHub App authentication is not supported)';
-    }
-    return undefined;
-  },
-  async send(event, { config, http }) {
-    if (event.metadata?.commit_status === 'update') return;
+  prepare(config) {
     const repository = parseRepositoryAddress(config.address);
-    if (!repository) throw new Error('githubdispatch: the address is not a repository URL');
+    if (!repository) return problem('githubdispatch needs the repository URL in the address, such as https://github.com/<owner>/<repo>');
+    if (!config.token) {
+      return problem('githubdispatch needs a GitHub token in the `token` key of spec.secretRef (GitHub App authentication is not supported)');
+    }
     const { host, owner, repo } = repository;
-    const payload = { event_type: dispatchEventType(event), client_payload: new RawJson(fluxEventJson(event)) };
-    await sendGoJson(http, `${githubApiBase(host)}repos/${owner}/${repo}/dispatches`, payload, {
-      accept: 'application/vnd.github.v3+json',
-      authorization: `Bearer ${config.token ?? ''}`,
-      'x-github-api-version': '2022-11-28',
+    return prepared({
+      url: `${githubApiBase(host)}repos/${owner}/${repo}/dispatches`,
+      headers: { accept: 'application/vnd.github.v3+json', authorization: `Bearer ${config.token}`, 'x-github-api-version': '2022-11-28' },
     });
+  },
+  async send(event, { prepared: { url, headers }, http }) {
+    if (isCommitStatusUpdate(event)) return;
+    const payload = { event_type: dispatchEventType(event), client_payload: new RawJson(fluxEventJson(event)) };
+    await sendGoJson(http, url, payload, headers);
   },
 };

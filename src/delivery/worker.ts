@@ -60,7 +60,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
       if (!provider.ready || !provider.adapter || !provider.config || !provider.http) {
         throw new RetryableError(`provider ${job.provider} is not ready: ${provider.reason}: ${provider.message}`);
       }
-      await provider.adapter.send(job.event, { config: provider.config, http: provider.http });
+      await provider.adapter.send(job.event, { config: provider.config, prepared: provider.prepared, http: provider.http });
       const seconds = (performance.now() - started) / 1000;
       metrics.deliveries.inc({ provider_type: type, outcome: 'success' });
       metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);

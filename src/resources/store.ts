@@ -54,6 +54,8 @@ export interface ResolvedProvider {
   adapter?: ProviderAdapter;
   /** Set when ready. */
   config?: ProviderConfig;
+  /** Set when ready: the adapter's prepared configuration. */
+  prepared?: unknown;
   /** Set when ready: built once per resolved configuration, closed when it is replaced. */
   http?: HttpClient;
 }
@@ -426,6 +428,7 @@ export class ResourceStore extends EventEmitter {
         suspended: resource.spec.suspend === true,
         adapter: validation.adapter,
         config,
+        prepared: config && validation.prepared,
         http: client,
       },
       condition,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { githubApiBase, githubdispatch, parseRepositoryAddress } from '../../providers/githubdispatch.js';
 import { fluxEventJson } from '../../providers/wire.js';
-import { deliver, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -41,8 +41,8 @@ describe('githubdispatch', () => {
   });
 
   it('requires a token and an owner/repo address', () => {
-    expect(githubdispatch.validate?.(testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo/bar' }))).toMatch(/`token`/);
-    expect(githubdispatch.validate?.(testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo', token: 'ghp_x' }))).toMatch(/address/);
-    expect(githubdispatch.validate?.(testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo/bar', token: 'ghp_x' }))).toBeUndefined();
+    expect(problemOf(githubdispatch, testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo/bar' }))).toMatch(/`token`/);
+    expect(problemOf(githubdispatch, testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo', token: 'ghp_x' }))).toMatch(/address/);
+    expect(problemOf(githubdispatch, testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo/bar', token: 'ghp_x' }))).toBeUndefined();
   });
 });

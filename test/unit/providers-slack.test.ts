@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { isSlackBotAddress, slack } from '../../providers/slack.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
+import { problemOf, deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -157,13 +157,13 @@ describe('slack adapter: bot mode (chat.postMessage)', () => {
 
 describe('slack adapter: validate', () => {
   it('accepts webhook and bot configurations', () => {
-    expect(slack.validate!(webhookConfig())).toBeUndefined();
-    expect(slack.validate!(botConfig())).toBeUndefined();
+    expect(problemOf(slack, webhookConfig())).toBeUndefined();
+    expect(problemOf(slack, botConfig())).toBeUndefined();
   });
 
   it('names the bad field', () => {
     expect(addressProblem('slack', 'hooks.slack.com/no-scheme')).toMatch(/spec\.address/);
-    expect(slack.validate!(botConfig({ token: undefined }))).toMatch(/token/);
-    expect(slack.validate!(botConfig({ channel: '' }))).toMatch(/spec\.channel/);
+    expect(problemOf(slack, botConfig({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(slack, botConfig({ channel: '' }))).toMatch(/spec\.channel/);
   });
 });

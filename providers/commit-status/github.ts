@@ -9,21 +9,8 @@
  * - The statuses of the commit are listed first (one page of 50, newest first) and nothing is
  *   posted when the newest status with the same context has the same state and description.
  */
-import {
-  PROGRESSING_REASON,
-  commitSha,
-  commitState,
-  commitStatusId,
-  invalidProvider,
-  listStatuses,
-  newestOfContextMatches,
-  parseOwnerRepo,
-  repositoryProblem,
-  seg,
-  statusDescription,
-  tokenOrPassword,
-} from './commit-status.js';
-import type { ProviderAdapter } from './types.js';
+import { commitStatusAdapter } from './flow.js';
+import { newestOfContextMatches, parseOwnerRepo, seg, tokenOrPassword } from './shared.js';
 
 export interface GitHubRepo {
   /** API root without a trailing slash: `https://api.github.com` or `<host>/api/v3`. */
@@ -65,36 +52,25 @@ export function duplicateGitHubStatus(existing: unknown, wanted: { state: string
   );
 }
 
-export const github: ProviderAdapter = {
+export const github = commitStatusAdapter({
   type: 'github',
-  commitStatus: true,
-  validate(config) {
-    const problem = repositoryProblem(config, githubRepo, 'a GitHub repository', 'https://<host>/<owner>/<repo>');
-    if (problem) return problem;
-    if (!tokenOrPassword(config)) {
-      if (config.secret['githubAppID']) return 'GitHub App authentication (githubAppID in spec.secretRef) is not supported yet: use a `token`';
-      return 'github needs a personal access token in the `token` key of spec.secretRef';
-    }
-    return undefined;
-  },
-  async send(event, { config, http }) {
-    if (event.reason === PROGRESSING_REASON) return;
-    const repo = githubRepo(config.address);
+  repository: { parse: githubRepo, what: 'a GitHub repository', expected: 'https://<host>/<owner>/<repo>' },
+  base: (repo) => `${repo.apiBase}/repos/${seg(repo.owner)}/${seg(repo.repo)}`,
+  headers(config) {
     const token = tokenOrPassword(config);
-    if (!repo || !token) throw invalidProvider(github, config);
-
-    const sha = commitSha(event);
-    const wanted = {
-      state: commitState(event.severity, { info: 'success', error: 'failure' }, 'a GitHub commit state'),
-      description: statusDescription(event),
-      context: commitStatusId(config, event),
-    };
-    const base = `${repo.apiBase}/repos/${seg(repo.owner)}/${seg(repo.repo)}`;
-    const headers = githubHeaders(token);
-
-    const listed = await listStatuses(http, `${base}/commits/${sha}/statuses?per_page=50`, headers);
-    if (duplicateGitHubStatus(listed, wanted)) return;
-
-    await http.send({ method: 'POST', url: `${base}/statuses/${sha}`, headers, json: wanted });
+    if (token) return githubHeaders(token);
+    if (config.secret['githubAppID']) return 'GitHub App authentication (githubAppID in spec.secretRef) is not supported yet: use a `token`';
+    return 'github needs a personal access token in the `token` key of spec.secretRef';
   },
-};
+  states: { info: 'success', error: 'failure' },
+  stateWhat: 'a GitHub commit state',
+  lookup: {
+    kind: 'list',
+    url: (base, s) => `${base}/commits/${s.sha}/statuses?per_page=50`,
+    duplicate: (listed, s) => duplicateGitHubStatus(listed, { state: s.state, description: s.description, context: s.id }),
+  },
+  post: {
+    url: (base, s) => `${base}/statuses/${s.sha}`,
+    body: (s) => ({ state: s.state, description: s.description, context: s.id }),
+  },
+});

@@ -12,23 +12,9 @@
  *   status with that key is fetched first and nothing is posted when its state and
  *   description are the same.
  */
-import { basicAuth } from './http.js';
-import {
-  PROGRESSING_REASON,
-  commitSha,
-  commitState,
-  commitStatusId,
-  invalidProvider,
-  isHttpStatus,
-  parseJson,
-  parseOwnerRepo,
-  repositoryProblem,
-  seg,
-  sha1Hex,
-  statusDescription,
-  statusName,
-} from './commit-status.js';
-import type { ProviderAdapter } from './types.js';
+import { basicAuth } from '../http.js';
+import { commitStatusAdapter } from './flow.js';
+import { parseOwnerRepo, seg, sha1Hex } from './shared.js';
 
 const CLOUD_API = 'https://api.bitbucket.org/2.0';
 const BEARER_USERNAMES = new Set(['x-token-auth', 'x-bitbucket-api-token-auth']);
@@ -55,42 +41,30 @@ export function bitbucketAuthorization(token: string | undefined): string | unde
   return BEARER_USERNAMES.has(username) ? `Bearer ${password}` : basicAuth(username, password);
 }
 
-export const bitbucket: ProviderAdapter = {
+/** The status key: the SHA-1 of the status id (Bitbucket keys hold 40 characters at most). */
+const statusKey = (id: string): string => sha1Hex(id);
+
+export const bitbucket = commitStatusAdapter({
   type: 'bitbucket',
-  commitStatus: true,
-  validate(config) {
-    const problem = repositoryProblem(config, bitbucketRepo, 'a Bitbucket repository', 'https://bitbucket.org/<workspace>/<repo>');
-    if (problem) return problem;
+  repository: { parse: bitbucketRepo, what: 'a Bitbucket repository', expected: 'https://bitbucket.org/<workspace>/<repo>' },
+  base: (repo) => `${repo.apiBase}/repositories/${seg(repo.owner)}/${seg(repo.repo)}`,
+  headers(config) {
     if (!config.token) return 'bitbucket needs `<username>:<app password>` in the `token` key of spec.secretRef';
-    if (!bitbucketAuthorization(config.token)) return 'the `token` key of spec.secretRef must be `<username>:<app password>` for bitbucket';
-    return undefined;
-  },
-  async send(event, { config, http }) {
-    if (event.reason === PROGRESSING_REASON) return;
-    const repo = bitbucketRepo(config.address);
     const authorization = bitbucketAuthorization(config.token);
-    if (!repo || !authorization) throw invalidProvider(bitbucket, config);
-
-    const sha = commitSha(event);
-    const state = commitState(event.severity, { info: 'SUCCESSFUL', error: 'FAILED' }, 'a Bitbucket build state');
-    const description = statusDescription(event);
-    const key = sha1Hex(commitStatusId(config, event));
-    const base = `${repo.apiBase}/repositories/${seg(repo.owner)}/${seg(repo.repo)}/commit/${sha}/statuses/build`;
-    const headers = { authorization };
-
-    try {
-      const existing = await http.send({ method: 'GET', url: `${base}/${key}`, headers });
-      const status = parseJson(http, existing.body, 'get commit status') as { state?: unknown; description?: unknown } | null;
-      if (status && status.state === state && status.description === description) return;
-    } catch (err) {
-      if (!isHttpStatus(err, 404)) throw err;
-    }
-
-    await http.send({
-      method: 'POST',
-      url: base,
-      headers,
-      json: { key, url: 'https://bitbucket.org', state, name: statusName(event), description },
-    });
+    return authorization ? { authorization } : 'the `token` key of spec.secretRef must be `<username>:<app password>` for bitbucket';
   },
-};
+  states: { info: 'SUCCESSFUL', error: 'FAILED' },
+  stateWhat: 'a Bitbucket build state',
+  lookup: {
+    kind: 'single',
+    url: (base, s) => `${base}/commit/${s.sha}/statuses/build/${statusKey(s.id)}`,
+    duplicate(answer, s) {
+      const status = answer as { state?: unknown; description?: unknown } | null;
+      return status !== null && typeof status === 'object' && status.state === s.state && status.description === s.description;
+    },
+  },
+  post: {
+    url: (base, s) => `${base}/commit/${s.sha}/statuses/build`,
+    body: (s) => ({ key: statusKey(s.id), url: 'https://bitbucket.org', state: s.state, name: s.name, description: s.description }),
+  },
+});
