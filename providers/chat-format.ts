@@ -7,6 +7,7 @@
  * escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings. A JS object cannot stand in for a Go
  * map (integer-like keys are enumerated first), so maps are wrapped in `GoMap`.
  */
+import { rfc3339Seconds } from '../src/common/time.js';
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
 import type { HttpClient, HttpResponse } from './http.js';
 import { goString } from './wire.js';
@@ -109,7 +110,7 @@ export function unixSeconds(event: FluxEvent): number {
 
 /** `time.Format(time.RFC3339)` of the event timestamp in UTC: whole seconds, `Z` suffix. */
 export function rfc3339(event: FluxEvent): string {
-  return new Date(eventMillis(event)).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return rfc3339Seconds(eventMillis(event));
 }
 
 /** Flux's Slack attachment payload (SlackPayload in Flux's slack notifier), Go field order. */

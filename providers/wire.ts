@@ -4,6 +4,7 @@
  * sorted, timestamps in RFC 3339 UTC with second precision, and `<`, `>`, `&`, U+2028 and
  * U+2029 escaped. Receivers that verify an HMAC over the body need these exact bytes.
  */
+import { rfc3339Seconds } from '../src/common/time.js';
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
 
 const GO_ESCAPED = /[<>&\u2028\u2029]/;
@@ -37,7 +38,7 @@ function goTime(timestamp: string | undefined): string {
   if (!timestamp) return 'null';
   const millis = Date.parse(timestamp);
   if (Number.isNaN(millis)) return 'null';
-  return goString(new Date(millis).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+  return goString(rfc3339Seconds(millis));
 }
 
 export function fluxEventJson(event: FluxEvent): string {
