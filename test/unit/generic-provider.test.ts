@@ -85,6 +85,16 @@ describe('generic and generic-hmac adapters', () => {
     expect(req?.headers['x-team']).toBe('platform');
   });
 
+  it('sends with what prepare made, not by reading the configuration again', async () => {
+    const config = testProviderConfig({ type: 'generic-hmac', address: sink.url, token: 'hmac-secret-key' });
+    const prepared = preparedOf(genericHmac, config);
+    const changedSince = { ...config, address: 'not a url', token: undefined };
+    await genericHmac.send(kustomizationEvent(), { config: changedSince, prepared, http: createHttpClient(config) });
+    const [req] = await sink.waitFor(1);
+    const expected = createHmac('sha256', 'hmac-secret-key').update(req?.body ?? '').digest('hex');
+    expect(req?.headers['x-signature']).toBe(`sha256=${expected}`);
+  });
+
   it('generic-hmac is not usable without a token', () => {
     expect(problemOf(genericHmac, testProviderConfig({ type: 'generic-hmac', address: sink.url }))).toMatch(/token/);
   });
