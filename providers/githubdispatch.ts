@@ -11,43 +11,12 @@
 import type { FluxEvent } from '../src/events/event.js';
 import { isCommitStatusUpdate, RawJson, sendGoJson } from './chat-format.js';
 import { prepared, problem, type ProviderAdapter } from './types.js';
+import { githubApiRoot, parseOwnerRepo } from './commit-status/shared.js';
 import { fluxEventJson } from './wire.js';
 
-export interface GitRepository {
-  /** `scheme://host[:port]` of the Git server (ssh becomes https). */
-  host: string;
-  owner: string;
-  repo: string;
-}
-
-/** Parses a repository address the way Flux's parseGitAddress does; undefined when unusable. */
-export function parseRepositoryAddress(address: string): GitRepository | undefined {
-  let host: string;
-  let path: string;
-  const scp = /^[^@/\s]+@([^:/\s]+):(.+)$/.exec(address);
-  if (scp && !address.includes('://')) {
-    host = `https://${scp[1]}`;
-    path = scp[2] ?? '';
-  } else {
-    let url: URL;
-    try {
-      url = new URL(address);
-    } catch {
-      return undefined;
-    }
-    const scheme = url.protocol === 'ssh:' ? 'https:' : url.protocol;
-    host = `${scheme}//${url.host}`;
-    path = decodeURIComponent(url.pathname);
-  }
-  const id = path.replace(/^\/+/, '').replace(/\.git$/, '');
-  const parts = id.split('/');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
-  return { host, owner: parts[0], repo: parts[1] };
-}
-
-/** The REST API base for a Git host: api.github.com, or GitHub Enterprise's `/api/v3/`. */
+/** GitHub's API root for a repository host, with a trailing slash: api.github.com, or `<host>/api/v3/` (Enterprise). */
 export function githubApiBase(host: string): string {
-  return new URL(host).host === 'github.com' ? 'https://api.github.com/' : `${host}/api/v3/`;
+  return `${githubApiRoot(host)}/`;
 }
 
 export function dispatchEventType(event: FluxEvent): string {
@@ -58,7 +27,7 @@ export function dispatchEventType(event: FluxEvent): string {
 export const githubdispatch: ProviderAdapter<{ url: string; headers: Record<string, string> }> = {
   type: 'githubdispatch',
   prepare(config) {
-    const repository = parseRepositoryAddress(config.address);
+    const repository = parseOwnerRepo(config.address);
     if (!repository) return problem('githubdispatch needs the repository URL in the address, such as https://github.com/<owner>/<repo>');
     if (!config.token) {
       return problem('githubdispatch needs a GitHub token in the `token` key of spec.secretRef (GitHub App authentication is not supported)');

@@ -15,6 +15,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { isCommitStatusUpdate, objectTitle } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
 import { prepared, type ProviderAdapter } from './types.js';
 
 export const ADAPTIVE_CARD_VERSION = '1.4';
@@ -41,9 +42,7 @@ export function messageCardPayload(event: FluxEvent): Record<string, unknown> {
       {
         activityTitle: event.message,
         activitySubtitle: objName,
-        facts: Object.keys(metadata)
-          .sort()
-          .map((name) => ({ name, value: metadata[name] ?? '' })),
+        facts: goSortedKeys(Object.keys(metadata)).map((name) => ({ name, value: metadata[name] ?? '' })),
       },
     ],
   };
@@ -53,7 +52,7 @@ export function messageCardPayload(event: FluxEvent): Record<string, unknown> {
 export function adaptiveCardFacts(metadata: Record<string, string>): Array<{ title: string; value: string }> {
   const facts: Array<{ title: string; value: string }> = [];
   if (Object.prototype.hasOwnProperty.call(metadata, 'summary')) facts.push({ title: 'summary', value: metadata['summary'] ?? '' });
-  for (const key of Object.keys(metadata).sort()) {
+  for (const key of goSortedKeys(Object.keys(metadata))) {
     if (key !== 'summary') facts.push({ title: key, value: metadata[key] ?? '' });
   }
   return facts;

@@ -22,6 +22,7 @@
 import type { ChangePayload, EventPayloadV2, Severity } from '@pagerduty/pdjs/build/src/events.js';
 import type { FluxEvent } from '../src/events/event.js';
 import { isCommitStatusUpdate, rfc3339 } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
 import { PROGRESSING_REASON, statusDescription, statusName } from './commit-status/shared.js';
 import { prepared, problem, type ProviderAdapter } from './types.js';
 
@@ -52,7 +53,7 @@ function summary(event: FluxEvent): string {
 /** `message` and `metadata` (keys sorted, as Go marshals a map; null when the event has none). */
 function customDetails(event: FluxEvent): { message: string; metadata: Record<string, string | undefined> | null } {
   const metadata = event.metadata;
-  const sorted = metadata ? Object.fromEntries(Object.keys(metadata).sort().map((k) => [k, metadata[k]])) : null;
+  const sorted = metadata ? Object.fromEntries(goSortedKeys(Object.keys(metadata)).map((k) => [k, metadata[k]])) : null;
   return { message: event.message, metadata: sorted };
 }
 

@@ -27,6 +27,7 @@ import type { MessageAttachment } from '@slack/types';
 import { IncomingWebhook, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
 import type { FluxEvent } from '../src/events/event.js';
 import { objectTitle } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
 import { DeliveryError, parseRetryAfter, type HttpClient } from './http.js';
 import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
 
@@ -71,9 +72,7 @@ export function slackPayload(event: FluxEvent, config: Pick<ProviderConfig, 'cha
         author_name: author,
         text: event.message,
         mrkdwn_in: ['text'],
-        fields: Object.keys(metadata)
-          .sort()
-          .map((key) => ({ title: key, value: metadata[key] ?? '', short: false })),
+        fields: goSortedKeys(Object.keys(metadata)).map((key) => ({ title: key, value: metadata[key] ?? '', short: false })),
       },
     ],
   };

@@ -18,6 +18,11 @@ export function goString(value: string): string {
   return json.replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** Sorts strings by their UTF-8 bytes, the order Go uses for map keys (not JS's UTF-16 order). */
+export function goSortedKeys(keys: Iterable<string>): string[] {
+  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+}
+
 function goObject(entries: Array<[string, string | undefined]>, omitEmpty: boolean): string {
   const fields = entries
     .filter(([, v]) => !(omitEmpty && (v === undefined || v === '')))
@@ -43,7 +48,7 @@ function goTime(timestamp: string | undefined): string {
 
 export function fluxEventJson(event: FluxEvent): string {
   const metadata = event.metadata ?? {};
-  const metadataKeys = Object.keys(metadata).sort();
+  const metadataKeys = goSortedKeys(Object.keys(metadata));
   const entries: Array<[string, string | undefined]> = [
     ['involvedObject', objectReference(event.involvedObject)],
     ['severity', goString(event.severity)],

@@ -16,7 +16,8 @@
  */
 import { basicAuth } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
-import { goSortedKeys, isError } from './chat-format.js';
+import { isError } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
 import { prepared, problem, type ProviderAdapter } from './types.js';
 
 /** Metadata key of the change request number, which Flux's Markdown post leaves out. */

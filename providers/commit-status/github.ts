@@ -10,7 +10,7 @@
  *   posted when the newest status with the same context has the same state and description.
  */
 import { commitStatusAdapter } from './flow.js';
-import { newestOfContextMatches, parseOwnerRepo, seg, tokenOrPassword } from './shared.js';
+import { githubApiRoot, newestOfContextMatches, parseOwnerRepo, seg, tokenOrPassword } from './shared.js';
 
 export interface GitHubRepo {
   /** API root without a trailing slash: `https://api.github.com` or `<host>/api/v3`. */
@@ -23,8 +23,7 @@ export interface GitHubRepo {
 export function githubRepo(address: string): GitHubRepo | undefined {
   const parsed = parseOwnerRepo(address);
   if (!parsed) return undefined;
-  const apiBase = new URL(parsed.host).host === 'github.com' ? 'https://api.github.com' : `${parsed.host}/api/v3`;
-  return { apiBase, owner: parsed.owner, repo: parsed.repo };
+  return { apiBase: githubApiRoot(parsed.host), owner: parsed.owner, repo: parsed.repo };
 }
 
 /** Headers GitHub's REST API expects on every call. */

@@ -190,6 +190,11 @@ export function parseOwnerRepo(address: string): OwnerRepo | undefined {
   return { host: parsed.host, owner: parts[0], repo: parts[1] };
 }
 
+/** GitHub's API root for a repository host, no trailing slash: api.github.com, or `<host>/api/v3` (Enterprise). */
+export function githubApiRoot(host: string): string {
+  return new URL(host).host === 'github.com' ? 'https://api.github.com' : `${host}/api/v3`;
+}
+
 /**
  * The provider's state for an event's severity: only info and error events have one; any other
  * severity fails without retry, naming `what` (`a GitHub commit state`).

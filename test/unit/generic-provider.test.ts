@@ -38,6 +38,15 @@ describe('fluxEventJson (Go encoding/json compatible)', () => {
   });
 });
 
+describe('fluxEventJson map key order', () => {
+  it("sorts metadata keys by their UTF-8 bytes as Go does, not by JS's UTF-16 order", () => {
+    // U+FF71 is EF BD B1 in UTF-8, U+1F600 is F0 9F 98 80: Go puts the first one first,
+    // while UTF-16 (0xFF71 against the surrogate 0xD83D) would put it last.
+    const json = fluxEventJson(kustomizationEvent({ metadata: { '\u{1F600}': 'b', '\uFF71': 'a', z: 'c' } }));
+    expect(json).toContain('"metadata":{"z":"c","\uFF71":"a","\u{1F600}":"b"}');
+  });
+});
+
 describe('generic and generic-hmac adapters', () => {
   let sink: Sink;
   beforeEach(async () => {
