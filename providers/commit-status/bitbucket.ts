@@ -14,23 +14,15 @@
  */
 import { basicAuth } from '../http.js';
 import { commitStatusAdapter } from './flow.js';
-import { parseOwnerRepo, seg, sha1Hex } from './shared.js';
+import { ownerRepoServedBy, seg, sha1Hex, type ApiRepository } from './shared.js';
 
 const CLOUD_API = 'https://api.bitbucket.org/2.0';
 const BEARER_USERNAMES = new Set(['x-token-auth', 'x-bitbucket-api-token-auth']);
 
-export interface BitbucketRepo {
-  apiBase: string;
-  owner: string;
-  repo: string;
-}
+const CLOUD_HOSTS = new Set(['bitbucket.org', 'www.bitbucket.org', 'api.bitbucket.org']);
 
-export function bitbucketRepo(address: string): BitbucketRepo | undefined {
-  const parsed = parseOwnerRepo(address);
-  if (!parsed) return undefined;
-  const host = new URL(parsed.host).hostname;
-  const apiBase = host === 'bitbucket.org' || host === 'www.bitbucket.org' || host === 'api.bitbucket.org' ? CLOUD_API : `${parsed.host}/2.0`;
-  return { apiBase, owner: parsed.owner, repo: parsed.repo };
+export function bitbucketRepo(address: string): ApiRepository | undefined {
+  return ownerRepoServedBy(address, (host) => (CLOUD_HOSTS.has(new URL(host).hostname) ? CLOUD_API : `${host}/2.0`));
 }
 
 /** The Authorization header for `<username>:<password>`, or undefined when the token is not of that form. */

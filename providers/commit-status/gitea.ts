@@ -11,18 +11,10 @@
  *   newest one with the same context has the same state and description.
  */
 import { commitStatusAdapter } from './flow.js';
-import { newestOfContextMatches, parseOwnerRepo, seg, tokenOrPassword } from './shared.js';
+import { newestOfContextMatches, ownerRepoServedBy, seg, tokenOrPassword, type ApiRepository } from './shared.js';
 
-export interface GiteaRepo {
-  apiBase: string;
-  owner: string;
-  repo: string;
-}
-
-export function giteaRepo(address: string): GiteaRepo | undefined {
-  const parsed = parseOwnerRepo(address);
-  if (!parsed) return undefined;
-  return { apiBase: `${parsed.host}/api/v1`, owner: parsed.owner, repo: parsed.repo };
+export function giteaRepo(address: string): ApiRepository | undefined {
+  return ownerRepoServedBy(address, (host) => `${host}/api/v1`);
 }
 
 interface GiteaStatus {

@@ -10,20 +10,11 @@
  *   posted when the newest status with the same context has the same state and description.
  */
 import { commitStatusAdapter } from './flow.js';
-import { githubApiRoot, newestOfContextMatches, parseOwnerRepo, seg, tokenOrPassword } from './shared.js';
-
-export interface GitHubRepo {
-  /** API root without a trailing slash: `https://api.github.com` or `<host>/api/v3`. */
-  apiBase: string;
-  owner: string;
-  repo: string;
-}
+import { githubApiRoot, newestOfContextMatches, ownerRepoServedBy, seg, tokenOrPassword, type ApiRepository } from './shared.js';
 
 /** Resolves the API root and repository from `spec.address`; undefined when it names no `owner/repo`. */
-export function githubRepo(address: string): GitHubRepo | undefined {
-  const parsed = parseOwnerRepo(address);
-  if (!parsed) return undefined;
-  return { apiBase: githubApiRoot(parsed.host), owner: parsed.owner, repo: parsed.repo };
+export function githubRepo(address: string): ApiRepository | undefined {
+  return ownerRepoServedBy(address, githubApiRoot);
 }
 
 /** Headers GitHub's REST API expects on every call. */

@@ -195,6 +195,20 @@ export function githubApiRoot(host: string): string {
   return new URL(host).host === 'github.com' ? 'https://api.github.com' : `${host}/api/v3`;
 }
 
+/** An `<owner>/<repo>` repository and the API root that serves it (GitHub, Gitea, Bitbucket Cloud). */
+export interface ApiRepository {
+  /** No trailing slash. */
+  apiBase: string;
+  owner: string;
+  repo: string;
+}
+
+/** `parseOwnerRepo`, with the API root `apiBase` derives from the host; undefined when the address names no `owner/repo`. */
+export function ownerRepoServedBy(address: string, apiBase: (host: string) => string): ApiRepository | undefined {
+  const parsed = parseOwnerRepo(address);
+  return parsed && { apiBase: apiBase(parsed.host), owner: parsed.owner, repo: parsed.repo };
+}
+
 /**
  * The provider's state for an event's severity: only info and error events have one; any other
  * severity fails without retry, naming `what` (`a GitHub commit state`).
