@@ -13,7 +13,7 @@
 import { basicAuth } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
 import { GoMap, rfc3339, sendGoJson } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, type ProviderAdapter } from './types.js';
 
 /** Go's zero time.Time in RFC 3339. */
 const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -56,12 +56,15 @@ export function alertmanagerPayload(event: FluxEvent): unknown[] {
   ];
 }
 
-export const alertmanager: ProviderAdapter = {
+export const alertmanager: ProviderAdapter<{ url: string; headers: Record<string, string> }> = {
   type: 'alertmanager',
-  async send(event, { config, http }) {
+  prepare(config) {
     const headers: Record<string, string> = {};
     if (config.username && config.password) headers.authorization = basicAuth(config.username, config.password);
     else if (config.token) headers.authorization = `Bearer ${config.token}`;
-    await sendGoJson(http, config.address, alertmanagerPayload(event), headers);
+    return prepared({ url: config.address, headers });
+  },
+  async send(event, { prepared: { url, headers }, http }) {
+    await sendGoJson(http, url, alertmanagerPayload(event), headers);
   },
 };

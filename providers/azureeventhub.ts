@@ -80,15 +80,15 @@ function classify(err: unknown, mask: (text: string) => string, timeoutMs: numbe
   return new DeliveryError(mask(`azureeventhub: ${prefix}${text}`), !permanent);
 }
 
-export const azureeventhub: ProviderAdapter = {
+export const azureeventhub: ProviderAdapter<SasTarget> = {
   type: 'azureeventhub',
   // The address is a connection string, not a URL: checked here instead.
   requiresAddress: false,
-  validate: problem,
-  async send(event, { config, http }) {
+  prepare(config) {
     const invalid = problem(config);
-    if (invalid) throw new DeliveryError(invalid, false);
-    const target = sasTarget(config.address) as SasTarget;
+    return invalid ? { ok: false, problem: invalid } : { ok: true, prepared: sasTarget(config.address) as SasTarget };
+  },
+  async send(event, { config, prepared: target, http }) {
     const signal = AbortSignal.timeout(config.timeoutMs);
     let client: EventHubProducerClient | undefined;
     try {

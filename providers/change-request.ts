@@ -15,11 +15,10 @@
  *   request number) as a sorted list.
  */
 import type { FluxEvent } from '../src/events/event.js';
-import { goSortedKeys } from './chat-format.js';
-import { parseJson } from './commit-status.js';
+import { parseJson } from './commit-status/shared.js';
 import { DeliveryError, type HttpClient } from './http.js';
 import type { ProviderConfig } from './types.js';
-import { goString } from './wire.js';
+import { goSortedKeys, goString } from './wire.js';
 
 /** The metadata key (prefix-stripped) of the pull/merge request number. */
 export const CHANGE_REQUEST_KEY = 'change_request';

@@ -6,10 +6,25 @@
  * Go serialises maps with their keys sorted byte-wise, struct fields in declaration order, and
  * escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings. A JS object cannot stand in for a Go
  * map (integer-like keys are enumerated first), so maps are wrapped in `GoMap`.
+ *
+ * The payload convention, decided per adapter and pinned by each adapter's golden test:
+ * - Go-compatible bytes (`fluxEventJson`, `marshalGo`/`sendGoJson`) wherever the bytes are the
+ *   contract: the Flux event itself (`generic`, `generic-hmac`, whose receivers check an HMAC;
+ *   `githubdispatch`'s `client_payload`; `matrix`'s transaction id, a hash of it), and every
+ *   payload Flux builds from a Go map (alertmanager, opsgenie, incidentio, sentry) or that the
+ *   chat adapters share (discord, rocket, googlechat, lark, webex, telegram, grafana, datadog).
+ * - `JSON.stringify` (the `json` option of the shared layer) where the receiver only parses JSON
+ *   and the payload has no map whose order could differ: slack, msteams, pagerduty (its one
+ *   map, `custom_details.metadata`, is sorted byte-wise; only integer-like keys would come out
+ *   in JS order) and the commit-status APIs. There the bytes differ from Flux's only in how
+ *   `<`, `>` and `&` are written, which no JSON parser tells apart.
+ * - Metadata order is always byte-wise (`goSortedKeys`), where Flux ranges over a Go map in
+ *   random order.
  */
+import { rfc3339Seconds } from '../src/common/time.js';
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
 import type { HttpClient, HttpResponse } from './http.js';
-import { goString } from './wire.js';
+import { goSortedKeys, goString } from './wire.js';
 
 /** A Go `map[string]T`: serialised with its keys sorted byte-wise, as encoding/json does. */
 export class GoMap {
@@ -22,10 +37,6 @@ export class RawJson {
 }
 
 
-/** Sorts strings by their UTF-8 bytes, the order Go uses for map keys. */
-export function goSortedKeys(keys: Iterable<string>): string[] {
-  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
-}
 
 /**
  * Serialises like Go's json.Marshal: plain objects are structs (insertion order; `undefined`
@@ -81,6 +92,11 @@ export function sortedMetadata(event: FluxEvent): Array<[string, string]> {
   return goSortedKeys(Object.keys(metadata)).map((k) => [k, metadata[k] ?? '']);
 }
 
+/** Events marked `commit_status: update` are for commit-status providers, not chats or incident tools. */
+export function isCommitStatusUpdate(event: FluxEvent): boolean {
+  return event.metadata?.['commit_status'] === 'update';
+}
+
 export function isError(event: FluxEvent): boolean {
   return event.severity === 'error';
 }
@@ -104,7 +120,7 @@ export function unixSeconds(event: FluxEvent): number {
 
 /** `time.Format(time.RFC3339)` of the event timestamp in UTC: whole seconds, `Z` suffix. */
 export function rfc3339(event: FluxEvent): string {
-  return new Date(eventMillis(event)).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return rfc3339Seconds(eventMillis(event));
 }
 
 /** Flux's Slack attachment payload (SlackPayload in Flux's slack notifier), Go field order. */

@@ -9,7 +9,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, sendGoJson, sortedMetadata, unixSeconds } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
 export function datadogEventsUrl(address: string): string {
   const url = new URL(address);
@@ -36,15 +36,13 @@ export function datadogPayload(event: FluxEvent): Record<string, unknown> {
   };
 }
 
-export const datadog: ProviderAdapter = {
+export const datadog: ProviderAdapter<{ url: string; headers: Record<string, string> }> = {
   type: 'datadog',
-  validate(config) {
-    return config.token ? undefined : 'datadog needs the Datadog API key in the `token` key of spec.secretRef';
+  prepare(config) {
+    if (!config.token) return problem('datadog needs the Datadog API key in the `token` key of spec.secretRef');
+    return prepared({ url: datadogEventsUrl(config.address), headers: { accept: 'application/json', 'dd-api-key': config.token } });
   },
-  async send(event, { config, http }) {
-    await sendGoJson(http, datadogEventsUrl(config.address), datadogPayload(event), {
-      accept: 'application/json',
-      'dd-api-key': config.token ?? '',
-    });
+  async send(event, { prepared: { url, headers }, http }) {
+    await sendGoJson(http, url, datadogPayload(event), headers);
   },
 };

@@ -7,7 +7,7 @@
  * from the webhook.
  */
 import { isError, sendGoJson, slackStylePayload } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, type ProviderAdapter } from './types.js';
 
 /** The webhook's Slack-compatible endpoint. */
 export function discordSlackUrl(address: string): string {
@@ -17,14 +17,16 @@ export function discordSlackUrl(address: string): string {
   return url.toString();
 }
 
-export const discord: ProviderAdapter = {
+export const discord: ProviderAdapter<{ url: string; username: string }> = {
   type: 'discord',
-  async send(event, { config, http }) {
+  // The address is already known to be an http(s) URL (the store checks every address first).
+  prepare: (config) => prepared({ url: discordSlackUrl(config.address), username: config.username }),
+  async send(event, { prepared: { url, username }, http }) {
     const payload = slackStylePayload(event, {
       channel: '',
-      username: config.username || event.reportingController || '',
+      username: username || event.reportingController || '',
       color: isError(event) ? 'danger' : 'good',
     });
-    await sendGoJson(http, discordSlackUrl(config.address), payload);
+    await sendGoJson(http, url, payload);
   },
 };

@@ -4,7 +4,7 @@
  * an HMAC-SHA256 of the body keyed by the Secret's `token`.
  */
 import { createHmac } from 'node:crypto';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 import { fluxEventJson } from './wire.js';
 
 export const NOTIFICATION_HEADER = 'gotk-component';
@@ -13,31 +13,33 @@ export function signBody(body: string, key: string): string {
   return `sha256=${createHmac('sha256', key).update(body).digest('hex')}`;
 }
 
-export const generic: ProviderAdapter = {
+export const generic: ProviderAdapter<{ url: string }> = {
   type: 'generic',
-  async send(event, { config, http }) {
+  prepare: (config) => prepared({ url: config.address }),
+  async send(event, { prepared: { url }, http }) {
     await http.send({
-      url: config.address,
+      url,
       body: fluxEventJson(event),
       headers: { 'content-type': 'application/json', [NOTIFICATION_HEADER]: event.reportingController ?? '' },
     });
   },
 };
 
-export const genericHmac: ProviderAdapter = {
+export const genericHmac: ProviderAdapter<{ url: string; key: string }> = {
   type: 'generic-hmac',
-  validate(config) {
-    return config.token ? undefined : 'generic-hmac needs the HMAC key in the `token` key of spec.secretRef';
+  prepare(config) {
+    if (!config.token) return problem('generic-hmac needs the HMAC key in the `token` key of spec.secretRef');
+    return prepared({ url: config.address, key: config.token });
   },
-  async send(event, { config, http }) {
+  async send(event, { prepared: { url, key }, http }) {
     const body = fluxEventJson(event);
     await http.send({
-      url: config.address,
+      url,
       body,
       headers: {
         'content-type': 'application/json',
         [NOTIFICATION_HEADER]: event.reportingController ?? '',
-        'x-signature': signBody(body, config.token ?? ''),
+        'x-signature': signBody(body, key),
       },
     });
   },

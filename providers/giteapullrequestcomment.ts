@@ -11,23 +11,21 @@
  *   with `{"body": …}`.
  */
 import { accountName, changeRequestNumber, commentBody, commentMarker, field, findComment, getJson, putComment, PR_COMMENT_PREFIX } from './change-request.js';
-import { invalidProvider, repositoryProblem, seg, tokenOrPassword } from './commit-status.js';
-import { giteaRepo } from './gitea.js';
-import type { ProviderAdapter } from './types.js';
+import { repositoryProblem, seg, tokenOrPassword, type ApiRepository } from './commit-status/shared.js';
+import { giteaRepo } from './commit-status/gitea.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
-export const giteaPullRequestComment: ProviderAdapter = {
+export const giteaPullRequestComment: ProviderAdapter<{ repo: ApiRepository; headers: Record<string, string> }> = {
   type: 'giteapullrequestcomment',
-  validate(config) {
-    const problem = repositoryProblem(config, giteaRepo, 'a Gitea repository', 'https://<host>/<owner>/<repo>');
-    if (problem) return problem;
-    return tokenOrPassword(config) ? undefined : 'giteapullrequestcomment needs an access token in the `token` key of spec.secretRef';
-  },
-  async send(event, { config, http }) {
-    const repo = giteaRepo(config.address);
+  prepare(config) {
+    const bad = repositoryProblem(config, giteaRepo, 'a Gitea repository', 'https://<host>/<owner>/<repo>');
+    if (bad) return problem(bad);
     const token = tokenOrPassword(config);
-    if (!repo || !token) throw invalidProvider(giteaPullRequestComment, config);
+    if (!token) return problem('giteapullrequestcomment needs an access token in the `token` key of spec.secretRef');
+    return prepared({ repo: giteaRepo(config.address)!, headers: { authorization: `token ${token}` } });
+  },
+  async send(event, { config, prepared: { repo, headers }, http }) {
     const number = changeRequestNumber(event);
-    const headers = { authorization: `token ${token}` };
     const author = await accountName(http, `${repo.apiBase}/user`, headers, 'login');
 
     const base = `${repo.apiBase}/repos/${seg(repo.owner)}/${seg(repo.repo)}/issues`;

@@ -9,46 +9,15 @@
  * (`./github-app.js`).
  */
 import type { FluxEvent } from '../src/events/event.js';
-import { RawJson, sendGoJson } from './chat-format.js';
+import { isCommitStatusUpdate, RawJson, sendGoJson } from './chat-format.js';
 import { githubBearer, githubCredentialsProblem } from './github-app.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
+import { githubApiRoot, parseOwnerRepo } from './commit-status/shared.js';
 import { fluxEventJson } from './wire.js';
 
-export interface GitRepository {
-  /** `scheme://host[:port]` of the Git server (ssh becomes https). */
-  host: string;
-  owner: string;
-  repo: string;
-}
-
-/** Parses a repository address the way Flux's parseGitAddress does; undefined when unusable. */
-export function parseRepositoryAddress(address: string): GitRepository | undefined {
-  let host: string;
-  let path: string;
-  const scp = /^[^@/\s]+@([^:/\s]+):(.+)$/.exec(address);
-  if (scp && !address.includes('://')) {
-    host = `https://${scp[1]}`;
-    path = scp[2] ?? '';
-  } else {
-    let url: URL;
-    try {
-      url = new URL(address);
-    } catch {
-      return undefined;
-    }
-    const scheme = url.protocol === 'ssh:' ? 'https:' : url.protocol;
-    host = `${scheme}//${url.host}`;
-    path = decodeURIComponent(url.pathname);
-  }
-  const id = path.replace(/^\/+/, '').replace(/\.git$/, '');
-  const parts = id.split('/');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
-  return { host, owner: parts[0], repo: parts[1] };
-}
-
-/** The REST API base for a Git host: api.github.com, or GitHub Enterprise's `/api/v3/`. */
+/** GitHub's API root for a repository host, with a trailing slash: api.github.com, or `<host>/api/v3/` (Enterprise). */
 export function githubApiBase(host: string): string {
-  return new URL(host).host === 'github.com' ? 'https://api.github.com/' : `${host}/api/v3/`;
+  return `${githubApiRoot(host)}/`;
 }
 
 export function dispatchEventType(event: FluxEvent): string {
@@ -56,25 +25,24 @@ export function dispatchEventType(event: FluxEvent): string {
   return `${kind}/${name}.${namespace}`;
 }
 
-export const githubdispatch: ProviderAdapter = {
+export const githubdispatch: ProviderAdapter<{ url: string; headers: Record<string, string> }> = {
   type: 'githubdispatch',
-  validate(config) {
-    if (!parseRepositoryAddress(config.address)) {
-      return 'githubdispatch needs the repository URL in the address, such as https://github.com/<owner>/<repo>';
-    }
-    return githubCredentialsProblem(config, { passwordFallback: false });
-  },
-  async send(event, { config, http }) {
-    if (event.metadata?.commit_status === 'update') return;
-    const repository = parseRepositoryAddress(config.address);
-    if (!repository) throw new Error('githubdispatch: the address is not a repository URL');
+  prepare(config) {
+    const repository = parseOwnerRepo(config.address);
+    if (!repository) return problem('githubdispatch needs the repository URL in the address, such as https://github.com/<owner>/<repo>');
+    const credentials = githubCredentialsProblem(config, { passwordFallback: false });
+    if (credentials) return problem(credentials);
     const { host, owner, repo } = repository;
+    return prepared({
+      url: `${githubApiBase(host)}repos/${owner}/${repo}/dispatches`,
+      headers: { accept: 'application/vnd.github.v3+json', 'x-github-api-version': '2022-11-28' },
+    });
+  },
+  async send(event, { config, prepared: { url, headers }, http }) {
+    if (isCommitStatusUpdate(event)) return;
+    // A token from the Secret as it is, or a GitHub App installation token (cached until near expiry).
     const { token } = await githubBearer(config, http, { passwordFallback: false });
     const payload = { event_type: dispatchEventType(event), client_payload: new RawJson(fluxEventJson(event)) };
-    await sendGoJson(http, `${githubApiBase(host)}repos/${owner}/${repo}/dispatches`, payload, {
-      accept: 'application/vnd.github.v3+json',
-      authorization: `Bearer ${token}`,
-      'x-github-api-version': '2022-11-28',
-    });
+    await sendGoJson(http, url, payload, { ...headers, authorization: `Bearer ${token}` });
   },
 };

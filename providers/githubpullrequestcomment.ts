@@ -13,20 +13,20 @@
  *   with `{"body": …}`.
  */
 import { accountName, changeRequestNumber, commentBody, commentMarker, field, findComment, getJson, putComment, PR_COMMENT_PREFIX } from './change-request.js';
-import { invalidProvider, repositoryProblem, seg } from './commit-status.js';
+import { repositoryProblem, seg, type ApiRepository } from './commit-status/shared.js';
+import { githubHeaders, githubRepo } from './commit-status/github.js';
 import { githubBearer, githubCredentialsProblem } from './github-app.js';
-import { githubHeaders, githubRepo } from './github.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
-export const githubPullRequestComment: ProviderAdapter = {
+export const githubPullRequestComment: ProviderAdapter<ApiRepository> = {
   type: 'githubpullrequestcomment',
-  validate(config) {
-    const problem = repositoryProblem(config, githubRepo, 'a GitHub repository', 'https://<host>/<owner>/<repo>');
-    return problem ?? githubCredentialsProblem(config, { passwordFallback: true });
+  prepare(config) {
+    const bad =
+      repositoryProblem(config, githubRepo, 'a GitHub repository', 'https://<host>/<owner>/<repo>') ??
+      githubCredentialsProblem(config, { passwordFallback: true });
+    return bad ? problem(bad) : prepared(githubRepo(config.address)!);
   },
-  async send(event, { config, http }) {
-    const repo = githubRepo(config.address);
-    if (!repo) throw invalidProvider(githubPullRequestComment, config);
+  async send(event, { config, prepared: repo, http }) {
     const number = changeRequestNumber(event);
     const auth = await githubBearer(config, http, { passwordFallback: true, withSlug: true });
     const headers = githubHeaders(auth.token);

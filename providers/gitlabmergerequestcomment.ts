@@ -11,23 +11,21 @@
  *   then `PUT …/notes/<note id>` or `POST …/notes` with `{"body": …}`.
  */
 import { accountName, changeRequestNumber, commentBody, commentMarker, field, findComment, getJson, putComment, MR_COMMENT_PREFIX } from './change-request.js';
-import { invalidProvider, repositoryProblem, tokenOrPassword } from './commit-status.js';
-import { gitlabPathEscape, gitlabProject } from './gitlab.js';
-import type { ProviderAdapter } from './types.js';
+import { repositoryProblem, tokenOrPassword } from './commit-status/shared.js';
+import { gitlabPathEscape, gitlabProject, type GitLabProject } from './commit-status/gitlab.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
-export const gitlabMergeRequestComment: ProviderAdapter = {
+export const gitlabMergeRequestComment: ProviderAdapter<{ project: GitLabProject; headers: Record<string, string> }> = {
   type: 'gitlabmergerequestcomment',
-  validate(config) {
-    const problem = repositoryProblem(config, gitlabProject, 'a GitLab project', 'https://<host>/<group>/<project>');
-    if (problem) return problem;
-    return tokenOrPassword(config) ? undefined : 'gitlabmergerequestcomment needs an access token in the `token` key of spec.secretRef';
-  },
-  async send(event, { config, http }) {
-    const project = gitlabProject(config.address);
+  prepare(config) {
+    const bad = repositoryProblem(config, gitlabProject, 'a GitLab project', 'https://<host>/<group>/<project>');
+    if (bad) return problem(bad);
     const token = tokenOrPassword(config);
-    if (!project || !token) throw invalidProvider(gitlabMergeRequestComment, config);
+    if (!token) return problem('gitlabmergerequestcomment needs an access token in the `token` key of spec.secretRef');
+    return prepared({ project: gitlabProject(config.address)!, headers: { 'private-token': token } });
+  },
+  async send(event, { config, prepared: { project, headers }, http }) {
     const iid = changeRequestNumber(event);
-    const headers = { 'private-token': token };
     const author = await accountName(http, `${project.apiBase}/user`, headers, 'username');
 
     const notes = `${project.apiBase}/projects/${gitlabPathEscape(project.id)}/merge_requests/${iid}/notes`;

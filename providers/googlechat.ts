@@ -6,11 +6,12 @@
  * as Go's encoding/json writes Flux's nil pointers.
  */
 import { isError, objectTitle, sendGoJson, sortedMetadata } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, type ProviderAdapter } from './types.js';
 
-export const googlechat: ProviderAdapter = {
+export const googlechat: ProviderAdapter<{ url: string }> = {
   type: 'googlechat',
-  async send(event, { config, http }) {
+  prepare: (config) => prepared({ url: config.address }),
+  async send(event, { prepared: { url }, http }) {
     const text = isError(event) ? `<font color="#ff0000">${event.message}</font>` : event.message;
     const sections: unknown[] = [{ header: '', widgets: [{ textParagraph: { text }, keyValue: null }] }];
     const metadata = sortedMetadata(event);
@@ -36,6 +37,6 @@ export const googlechat: ProviderAdapter = {
         },
       ],
     };
-    await sendGoJson(http, config.address, payload);
+    await sendGoJson(http, url, payload);
   },
 };

@@ -83,10 +83,11 @@ export const googlepubsub: ProviderAdapter = {
   type: 'googlepubsub',
   // The address is a project id, not a URL: checked here instead.
   requiresAddress: false,
-  validate: problem,
-  async send(event, { config, http }) {
+  prepare(config) {
     const invalid = problem(config);
-    if (invalid) throw new DeliveryError(invalid, false);
+    return invalid ? { ok: false, problem: invalid } : { ok: true, prepared: undefined };
+  },
+  async send(event, { config, http }) {
     const key = credentials(config) as Record<string, unknown> | undefined;
     const attributes = Object.keys(config.headers).length > 0 ? { ...config.headers } : undefined;
     const data = Buffer.from(fluxEventJson(event), 'utf8');

@@ -11,7 +11,7 @@
 import { basicAuth } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
 import { objectTitle, sendGoJson, sortedMetadata, unixSeconds } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, type ProviderAdapter } from './types.js';
 
 export function grafanaPayload(event: FluxEvent): Record<string, unknown> {
   const { kind, name, namespace = '' } = event.involvedObject;
@@ -21,12 +21,15 @@ export function grafanaPayload(event: FluxEvent): Record<string, unknown> {
   return { when: unixSeconds(event), text: objectTitle(event.involvedObject), tags };
 }
 
-export const grafana: ProviderAdapter = {
+export const grafana: ProviderAdapter<{ url: string; headers: Record<string, string> }> = {
   type: 'grafana',
-  async send(event, { config, http }) {
+  prepare(config) {
     const headers: Record<string, string> = {};
     if (config.token) headers.authorization = `Bearer ${config.token}`;
     else if (config.username && config.password) headers.authorization = basicAuth(config.username, config.password);
-    await sendGoJson(http, config.address, grafanaPayload(event), headers);
+    return prepared({ url: config.address, headers });
+  },
+  async send(event, { prepared: { url, headers }, http }) {
+    await sendGoJson(http, url, grafanaPayload(event), headers);
   },
 };

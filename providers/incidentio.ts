@@ -9,7 +9,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { GoMap, isError, objectTitle, sendGoJson } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
 export function incidentioPayload(event: FluxEvent): Record<string, unknown> {
   const reason = event.reason ?? '';
@@ -25,13 +25,14 @@ export function incidentioPayload(event: FluxEvent): Record<string, unknown> {
   };
 }
 
-export const incidentio: ProviderAdapter = {
+export const incidentio: ProviderAdapter<{ url: string; headers: Record<string, string> }> = {
   type: 'incidentio',
-  validate(config) {
-    return config.token ? undefined : 'incidentio needs the alert source API token in the `token` key of spec.secretRef';
+  prepare(config) {
+    if (!config.token) return problem('incidentio needs the alert source API token in the `token` key of spec.secretRef');
+    return prepared({ url: config.address, headers: { authorization: `Bearer ${config.token}` } });
   },
-  async send(event, { config, http }) {
+  async send(event, { prepared: { url, headers }, http }) {
     if (event.reason === 'Progressing') return;
-    await sendGoJson(http, config.address, incidentioPayload(event), { authorization: `Bearer ${config.token ?? ''}` });
+    await sendGoJson(http, url, incidentioPayload(event), headers);
   },
 };

@@ -5,7 +5,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, objectTitle, sendGoJson, sortedMetadata } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, type ProviderAdapter } from './types.js';
 
 export function larkPayload(event: FluxEvent): Record<string, unknown> {
   let content = `**${event.message}**\n\n`;
@@ -23,9 +23,10 @@ export function larkPayload(event: FluxEvent): Record<string, unknown> {
   };
 }
 
-export const lark: ProviderAdapter = {
+export const lark: ProviderAdapter<{ url: string }> = {
   type: 'lark',
-  async send(event, { config, http }) {
-    await sendGoJson(http, config.address, larkPayload(event));
+  prepare: (config) => prepared({ url: config.address }),
+  async send(event, { prepared: { url }, http }) {
+    await sendGoJson(http, url, larkPayload(event));
   },
 };

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, objectTitle, sendGoJson, sortedMetadata } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 import { fluxEventJson } from './wire.js';
 
 export function matrixBody(event: FluxEvent): string {
@@ -27,16 +27,18 @@ function pathSegment(value: string): string {
   return value.replace(/[^A-Za-z0-9!$&'()*+,;=:@._~-]/g, (c) => encodeURIComponent(c));
 }
 
-export const matrix: ProviderAdapter = {
+export const matrix: ProviderAdapter<{ roomUrl: string; headers: Record<string, string> }> = {
   type: 'matrix',
-  validate(config) {
-    if (!config.token) return 'matrix needs the access token in the `token` key of spec.secretRef';
-    if (!config.channel) return 'matrix needs the room id in spec.channel (for example !roomid:matrix.org)';
-    return undefined;
-  },
-  async send(event, { config, http }) {
+  prepare(config) {
+    if (!config.token) return problem('matrix needs the access token in the `token` key of spec.secretRef');
+    if (!config.channel) return problem('matrix needs the room id in spec.channel (for example !roomid:matrix.org)');
     const base = config.address.replace(/\/+$/, '');
-    const url = `${base}/_matrix/client/r0/rooms/${pathSegment(config.channel)}/send/m.room.message/${matrixTxnId(event)}`;
-    await sendGoJson(http, url, { body: matrixBody(event), msgtype: 'm.text' }, { authorization: `Bearer ${config.token ?? ''}` }, 'PUT');
+    return prepared({
+      roomUrl: `${base}/_matrix/client/r0/rooms/${pathSegment(config.channel)}/send/m.room.message/`,
+      headers: { authorization: `Bearer ${config.token}` },
+    });
+  },
+  async send(event, { prepared: { roomUrl, headers }, http }) {
+    await sendGoJson(http, `${roomUrl}${matrixTxnId(event)}`, { body: matrixBody(event), msgtype: 'm.text' }, headers, 'PUT');
   },
 };

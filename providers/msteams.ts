@@ -14,8 +14,9 @@
  * - Events marked `commit_status: update` are not for chat providers and are skipped.
  */
 import type { FluxEvent } from '../src/events/event.js';
-import type { ProviderAdapter } from './types.js';
-import { objectDisplayName } from './slack.js';
+import { isCommitStatusUpdate, objectTitle } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
+import { prepared, type ProviderAdapter } from './types.js';
 
 export const ADAPTIVE_CARD_VERSION = '1.4';
 export const ADAPTIVE_CARD_SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
@@ -29,13 +30,9 @@ export function isLegacyTeamsConnector(address: string): boolean {
   }
 }
 
-function isCommitStatusUpdate(event: FluxEvent): boolean {
-  return event.metadata?.['commit_status'] === 'update';
-}
-
 export function messageCardPayload(event: FluxEvent): Record<string, unknown> {
   const metadata = event.metadata ?? {};
-  const objName = objectDisplayName(event);
+  const objName = objectTitle(event.involvedObject);
   return {
     '@type': 'MessageCard',
     '@context': 'http://schema.org/extensions',
@@ -45,9 +42,7 @@ export function messageCardPayload(event: FluxEvent): Record<string, unknown> {
       {
         activityTitle: event.message,
         activitySubtitle: objName,
-        facts: Object.keys(metadata)
-          .sort()
-          .map((name) => ({ name, value: metadata[name] ?? '' })),
+        facts: goSortedKeys(Object.keys(metadata)).map((name) => ({ name, value: metadata[name] ?? '' })),
       },
     ],
   };
@@ -57,7 +52,7 @@ export function messageCardPayload(event: FluxEvent): Record<string, unknown> {
 export function adaptiveCardFacts(metadata: Record<string, string>): Array<{ title: string; value: string }> {
   const facts: Array<{ title: string; value: string }> = [];
   if (Object.prototype.hasOwnProperty.call(metadata, 'summary')) facts.push({ title: 'summary', value: metadata['summary'] ?? '' });
-  for (const key of Object.keys(metadata).sort()) {
+  for (const key of goSortedKeys(Object.keys(metadata))) {
     if (key !== 'summary') facts.push({ title: key, value: metadata[key] ?? '' });
   }
   return facts;
@@ -78,7 +73,7 @@ export function adaptiveCardContent(event: FluxEvent): Record<string, unknown> {
     body: [
       {
         type: 'Container',
-        items: [{ type: 'TextBlock', text: objectDisplayName(event), size: 'large', weight: 'bolder', wrap: true }, message, factSet],
+        items: [{ type: 'TextBlock', text: objectTitle(event.involvedObject), size: 'large', weight: 'bolder', wrap: true }, message, factSet],
       },
     ],
     msteams: { width: 'Full' },
@@ -92,11 +87,14 @@ export function adaptiveCardPayload(event: FluxEvent): Record<string, unknown> {
   };
 }
 
-export const msteams: ProviderAdapter = {
+/** Which card a Teams address takes: decided once per Provider version. */
+export type TeamsCardStyle = 'messageCard' | 'adaptiveCard';
+
+export const msteams: ProviderAdapter<{ url: string; card: TeamsCardStyle }> = {
   type: 'msteams',
-  async send(event, { config, http }) {
+  prepare: (config) => prepared({ url: config.address, card: isLegacyTeamsConnector(config.address) ? 'messageCard' : 'adaptiveCard' }),
+  async send(event, { prepared: { url, card }, http }) {
     if (isCommitStatusUpdate(event)) return;
-    const json = isLegacyTeamsConnector(config.address) ? messageCardPayload(event) : adaptiveCardPayload(event);
-    await http.send({ url: config.address, json });
+    await http.send({ url, json: card === 'messageCard' ? messageCardPayload(event) : adaptiveCardPayload(event) });
   },
 };

@@ -30,7 +30,7 @@ import {
 } from 'nats';
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
-import type { ProviderAdapter, ProviderConfig } from './types.js';
+import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
 import { fluxEventJson } from './wire.js';
 
 const DEFAULT_PORT = 4222;
@@ -97,23 +97,22 @@ function classify(err: unknown, mask: (text: string) => string, timeoutMs: numbe
   return new DeliveryError(mask(`nats: ${reason}`), !PERMANENT_CODES.has(code ?? '') && !/permissions violation|authorization violation/i.test(text));
 }
 
-export const nats: ProviderAdapter = {
+export const nats: ProviderAdapter<{ servers: NonNullable<ReturnType<typeof natsServers>>; auth: Exclude<ReturnType<typeof natsAuthenticator>, string> }> = {
   type: 'nats',
   // The address is a NATS URL, not http(s): checked here instead.
   requiresAddress: false,
-  validate(config) {
+  prepare(config) {
     const problems: string[] = [];
+    const servers = config.address ? natsServers(config.address) : undefined;
     if (!config.address) problems.push("no address: set spec.address (nats://host:port), or the 'address' key of the Secret named by spec.secretRef");
-    else if (!natsServers(config.address)) problems.push('the address is not a NATS server URL: expected nats://host:port, tls://host:port or host:port, comma-separated');
+    else if (!servers) problems.push('the address is not a NATS server URL: expected nats://host:port, tls://host:port or host:port, comma-separated');
     if (!config.channel) problems.push('nats needs the subject in spec.channel');
     const auth = natsAuthenticator(config);
     if (typeof auth === 'string') problems.push(auth);
-    return problems.length > 0 ? problems.join('; ') : undefined;
+    if (problems.length > 0 || !servers || typeof auth === 'string') return problem(problems.join('; '));
+    return prepared({ servers, auth });
   },
-  async send(event, { config, http }) {
-    const servers = natsServers(config.address);
-    const auth = natsAuthenticator(config);
-    if (!servers || !config.channel || typeof auth === 'string') throw new DeliveryError(nats.validate?.(config) ?? 'invalid nats provider', false);
+  async send(event, { config, prepared: { servers, auth }, http }) {
     const payload = new TextEncoder().encode(fluxEventJson(event));
     const deadline = Date.now() + config.timeoutMs;
     const remaining = () => Math.max(1, deadline - Date.now());

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FluxEvent } from '../src/events/event.js';
 import { GoMap, sendGoJson } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
 /**
  * Opsgenie collapses alerts with one alias into one incident: as current Flux does, the alias is
@@ -19,12 +19,13 @@ export function opsgenieAlias(providerUid: string, event: FluxEvent): string {
   return createHash('sha256').update(`${providerUid}/${kind}/${namespace}/${name}/${event.reason}`).digest('hex');
 }
 
-export const opsgenie: ProviderAdapter = {
+export const opsgenie: ProviderAdapter<{ url: string; headers: Record<string, string> }> = {
   type: 'opsgenie',
-  validate(config) {
-    return config.token ? undefined : 'opsgenie needs the API key in the `token` key of spec.secretRef';
+  prepare(config) {
+    if (!config.token) return problem('opsgenie needs the API key in the `token` key of spec.secretRef');
+    return prepared({ url: config.address, headers: { authorization: `GenieKey ${config.token}` } });
   },
-  async send(event, { config, http }) {
+  async send(event, { config, prepared: { url, headers }, http }) {
     const { kind, name } = event.involvedObject;
     const payload = {
       message: `${kind}/${name}`,
@@ -32,6 +33,6 @@ export const opsgenie: ProviderAdapter = {
       description: event.message,
       details: new GoMap({ ...event.metadata, severity: event.severity }),
     };
-    await sendGoJson(http, config.address, payload, { authorization: `GenieKey ${config.token ?? ''}` });
+    await sendGoJson(http, url, payload, headers);
   },
 };

@@ -33,7 +33,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { FluxEvent } from '../src/events/event.js';
-import { goSortedKeys } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
 import { basicAuth, DeliveryError } from './http.js';
 import type { AlertIdentity, ProviderAdapter } from './types.js';
 
@@ -109,6 +109,8 @@ export function eventSpan(event: FluxEvent, alert: AlertIdentity, endMs: number,
 
 export const otel: ProviderAdapter = {
   type: 'otel',
+  // Nothing to check beyond the address the store already checks; the span is built per event.
+  prepare: () => ({ ok: true, prepared: undefined }),
   async send(event, { config, http, alert }) {
     if (event.involvedObject.kind === SOURCE_SKIPPED) return;
     if (!alert) throw new DeliveryError('otel: the Alert of the notification is not known', false);

@@ -12,16 +12,19 @@
  *   same summary, source, timestamp and custom details.
  * - `Progressing` events and events marked `commit_status: update` are skipped.
  *
- * Sent through the shared HTTP layer rather than `@pagerduty/pdjs`: that package always calls
- * `https://<server>` through its own fetch and retry logic, so the configured timeout, proxy,
- * CA, masking and retry classification would not apply (and a plain-http test sink is out).
+ * The request bodies are typed with `@pagerduty/pdjs`'s Events API v2 types (Flux leaves the
+ * payload out of `resolve` and sends change events without links, so those fields are optional
+ * here). Sending stays on the shared HTTP layer: pdjs's sender retries a 429 three times, 20
+ * seconds apart, ignoring `Retry-After`; it always calls `https://<server>`; and its timeout
+ * option does nothing. Herald's queue decides retries (with `Retry-After`), and the configured
+ * timeout, proxy, CA, masking and plain-http addresses all apply.
  */
+import type { ChangePayload, EventPayloadV2, Severity } from '@pagerduty/pdjs/build/src/events.js';
 import type { FluxEvent } from '../src/events/event.js';
-import { statusDescription, statusName } from './commit-status.js';
-import { DeliveryError } from './http.js';
-import type { ProviderAdapter } from './types.js';
-
-const PROGRESSING_REASON = 'Progressing';
+import { isCommitStatusUpdate, rfc3339 } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
+import { PROGRESSING_REASON, statusDescription, statusName } from './commit-status/shared.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
 /** `scheme://host[:port]` of the address, or undefined when it is not an absolute URL. */
 export function pagerDutyEndpoint(address: string): string | undefined {
@@ -33,15 +36,13 @@ export function pagerDutyEndpoint(address: string): string | undefined {
   }
 }
 
-/** RFC 3339 in UTC with whole seconds, as Go formats the event's time; Go's zero time when absent. */
-export function goRfc3339(timestamp: string | undefined): string {
-  const millis = timestamp ? Date.parse(timestamp) : Number.NaN;
-  if (Number.isNaN(millis)) return '0001-01-01T00:00:00Z';
-  return new Date(millis).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+/** An alert event as Flux sends it: `resolve` carries no payload. */
+export type PagerDutyAlertEvent = Omit<EventPayloadV2, 'payload'> & { payload?: EventPayloadV2['payload'] };
+/** A change event as Flux sends it: without links. */
+export type PagerDutyChangeEvent = Omit<ChangePayload, 'links'>;
 
 /** What Flux calls `toPagerDutySeverity`: error stays error, info and trace become info. */
-function pagerDutySeverity(severity: string): string {
+function pagerDutySeverity(severity: string): Severity {
   return severity === 'info' || severity === 'trace' ? 'info' : 'error';
 }
 
@@ -50,57 +51,55 @@ function summary(event: FluxEvent): string {
 }
 
 /** `message` and `metadata` (keys sorted, as Go marshals a map; null when the event has none). */
-function customDetails(event: FluxEvent): Record<string, unknown> {
+function customDetails(event: FluxEvent): { message: string; metadata: Record<string, string | undefined> | null } {
   const metadata = event.metadata;
-  const sorted = metadata ? Object.fromEntries(Object.keys(metadata).sort().map((k) => [k, metadata[k]])) : null;
+  const sorted = metadata ? Object.fromEntries(goSortedKeys(Object.keys(metadata)).map((k) => [k, metadata[k]])) : null;
   return { message: event.message, metadata: sorted };
 }
 
-export function pagerDutyAlertEvent(event: FluxEvent, routingKey: string): Record<string, unknown> {
-  const body: Record<string, unknown> = { routing_key: routingKey, event_action: 'resolve' };
-  if (event.involvedObject.uid) body['dedup_key'] = event.involvedObject.uid;
+export function pagerDutyAlertEvent(event: FluxEvent, routingKey: string): PagerDutyAlertEvent {
+  const body: PagerDutyAlertEvent = { routing_key: routingKey, event_action: 'resolve' };
+  if (event.involvedObject.uid) body.dedup_key = event.involvedObject.uid;
   if (event.severity === 'error') {
-    body['event_action'] = 'trigger';
-    const payload: Record<string, unknown> = {
+    body.event_action = 'trigger';
+    // Field order is the JSON order: Flux's (Go struct) order.
+    body.payload = {
       summary: summary(event),
       source: `Flux ${event.reportingController ?? ''}`,
       severity: pagerDutySeverity(event.severity),
-      timestamp: goRfc3339(event.timestamp),
+      timestamp: rfc3339(event),
+      component: event.involvedObject.name || undefined,
+      group: event.involvedObject.kind || undefined,
+      custom_details: customDetails(event),
     };
-    if (event.involvedObject.name) payload['component'] = event.involvedObject.name;
-    if (event.involvedObject.kind) payload['group'] = event.involvedObject.kind;
-    payload['custom_details'] = customDetails(event);
-    body['payload'] = payload;
   }
   return body;
 }
 
-export function pagerDutyChangeEvent(event: FluxEvent, routingKey: string): Record<string, unknown> {
+export function pagerDutyChangeEvent(event: FluxEvent, routingKey: string): PagerDutyChangeEvent {
   return {
     routing_key: routingKey,
     payload: {
       summary: summary(event),
       source: `Flux ${event.reportingController ?? ''}`,
-      timestamp: goRfc3339(event.timestamp),
+      timestamp: rfc3339(event),
       custom_details: customDetails(event),
     },
   };
 }
 
-export const pagerduty: ProviderAdapter = {
+export const pagerduty: ProviderAdapter<{ alertUrl: string; changeUrl: string; routingKey: string }> = {
   type: 'pagerduty',
-  validate(config) {
+  prepare(config) {
+    if (!config.channel) return problem('pagerduty needs the integration (routing) key in spec.channel');
     // The address is already known to be an http(s) URL with a host (the store checks every address).
-    return config.channel ? undefined : 'pagerduty needs the integration (routing) key in spec.channel';
-  },
-  async send(event, { config, http }) {
-    if (event.reason === PROGRESSING_REASON || event.metadata?.['commit_status'] === 'update') return;
     const endpoint = pagerDutyEndpoint(config.address);
-    if (!endpoint || !config.channel) throw new DeliveryError('pagerduty needs an http(s) spec.address and the routing key in spec.channel', false);
-
-    await http.send({ url: `${endpoint}/v2/enqueue`, json: pagerDutyAlertEvent(event, config.channel) });
-    if (event.severity === 'info') {
-      await http.send({ url: `${endpoint}/v2/change/enqueue`, json: pagerDutyChangeEvent(event, config.channel) });
-    }
+    if (!endpoint) return problem('pagerduty needs an http(s) URL in spec.address');
+    return prepared({ alertUrl: `${endpoint}/v2/enqueue`, changeUrl: `${endpoint}/v2/change/enqueue`, routingKey: config.channel });
+  },
+  async send(event, { prepared: { alertUrl, changeUrl, routingKey }, http }) {
+    if (event.reason === PROGRESSING_REASON || isCommitStatusUpdate(event)) return;
+    await http.send({ url: alertUrl, json: pagerDutyAlertEvent(event, routingKey) });
+    if (event.severity === 'info') await http.send({ url: changeUrl, json: pagerDutyChangeEvent(event, routingKey) });
   },
 };

@@ -2,14 +2,14 @@
  * Maps a Provider's `spec.type` to its adapter. Adding a provider is adding its module and
  * one line here.
  */
-import { azureDevOps } from './azuredevops.js';
+import { azureDevOps } from './commit-status/azuredevops.js';
 import { azureeventhub } from './azureeventhub.js';
-import { bitbucket } from './bitbucket.js';
-import { bitbucketServer } from './bitbucketserver.js';
+import { bitbucket } from './commit-status/bitbucket.js';
+import { bitbucketServer } from './commit-status/bitbucketserver.js';
 import { generic, genericHmac } from './generic.js';
-import { gitea } from './gitea.js';
-import { github } from './github.js';
-import { gitlab } from './gitlab.js';
+import { gitea } from './commit-status/gitea.js';
+import { github } from './commit-status/github.js';
+import { gitlab } from './commit-status/gitlab.js';
 import { msteams } from './msteams.js';
 import { pagerduty } from './pagerduty.js';
 import { slack } from './slack.js';

@@ -5,16 +5,13 @@
  * spec (or the Secret's `username`), sent even when empty, as Flux does (no default username).
  */
 import { isError, sendGoJson, slackStylePayload } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, type ProviderAdapter } from './types.js';
 
-export const rocket: ProviderAdapter = {
+export const rocket: ProviderAdapter<{ url: string; channel: string; username: string }> = {
   type: 'rocket',
-  async send(event, { config, http }) {
-    const payload = slackStylePayload(event, {
-      channel: config.channel,
-      username: config.username,
-      color: isError(event) ? '#FF0000' : '#0076D7',
-    });
-    await sendGoJson(http, config.address, payload);
+  prepare: (config) => prepared({ url: config.address, channel: config.channel, username: config.username }),
+  async send(event, { prepared: { url, channel, username }, http }) {
+    const payload = slackStylePayload(event, { channel, username, color: isError(event) ? '#FF0000' : '#0076D7' });
+    await sendGoJson(http, url, payload);
   },
 };

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FluxEvent } from '../src/events/event.js';
 import { GoMap, marshalGo, sortedMetadata } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
 const SDK = { name: 'herald', version: '0.1.0' };
 
@@ -113,30 +113,28 @@ export function sentryItem(event: FluxEvent, environment: string, eventId: strin
   return undefined;
 }
 
-export const sentry: ProviderAdapter = {
+export const sentry: ProviderAdapter<{ envelopeUrl: string; auth: string; environment: string }> = {
   type: 'sentry',
-  validate(config) {
-    return parseDsn(config.address)
-      ? undefined
-      : 'sentry needs a Sentry DSN as the address, in the form https://<public key>@<host>/<project id>';
-  },
-  async send(event, { config, http }) {
+  prepare(config) {
     const dsn = parseDsn(config.address);
-    if (!dsn) throw new Error('sentry: the address is not a Sentry DSN');
-    const eventId = hexId(16);
-    const item = sentryItem(event, config.channel, eventId);
-    if (!item) return;
-    const payload = marshalGo(item.payload);
-    const header = marshalGo({ event_id: eventId, sent_at: new Date().toISOString(), sdk: SDK });
-    const itemHeader = marshalGo({ type: item.type, length: Buffer.byteLength(payload, 'utf8') });
+    if (!dsn) return problem('sentry needs a Sentry DSN as the address, in the form https://<public key>@<host>/<project id>');
     const auth = [
       'Sentry sentry_version=7',
       `sentry_client=${SDK.name}/${SDK.version}`,
       `sentry_key=${dsn.publicKey}`,
       ...(dsn.secretKey ? [`sentry_secret=${dsn.secretKey}`] : []),
     ].join(', ');
+    return prepared({ envelopeUrl: dsn.envelopeUrl, auth, environment: config.channel });
+  },
+  async send(event, { prepared: { envelopeUrl, auth, environment }, http }) {
+    const eventId = hexId(16);
+    const item = sentryItem(event, environment, eventId);
+    if (!item) return;
+    const payload = marshalGo(item.payload);
+    const header = marshalGo({ event_id: eventId, sent_at: new Date().toISOString(), sdk: SDK });
+    const itemHeader = marshalGo({ type: item.type, length: Buffer.byteLength(payload, 'utf8') });
     await http.send({
-      url: dsn.envelopeUrl,
+      url: envelopeUrl,
       body: `${header}\n${itemHeader}\n${payload}\n`,
       headers: { 'content-type': 'application/x-sentry-envelope', 'x-sentry-auth': auth },
     });

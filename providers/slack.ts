@@ -15,28 +15,27 @@
  *   a test sink can stand in). The Web API answers 200 even on failure, so its JSON `ok: false`
  *   is a failure: retryable only for rate limiting and Slack's own transient errors.
  *
- * Sent through the shared HTTP layer rather than `@slack/webhook`: that package is a single JSON
- * POST through its own fetch and error types (our timeouts, proxy, CA, masking and
- * retry classification would have to be re-plumbed through it), and it has no bot mode.
+ * The incoming-webhook path sends with `@slack/webhook`'s `IncomingWebhook`, its fetch
+ * injected so that the request goes through the shared HTTP layer (timeout, proxy, CA and
+ * client certificate, bounded answers, masking, retry classification, `Retry-After`): the
+ * layer's `DeliveryError` comes back out of the package's wrapper unchanged. The package's own
+ * retries stay off (the queue retries) and its `User-Agent` is not forwarded, so the Secret's
+ * `headers` still apply as for every provider. Bot mode has no counterpart in the package and
+ * posts through the shared layer directly. Message types come from `@slack/types`.
  */
+import type { MessageAttachment } from '@slack/types';
+import { IncomingWebhook, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
 import type { FluxEvent } from '../src/events/event.js';
-import { DeliveryError, parseRetryAfter } from './http.js';
-import type { ProviderAdapter, ProviderConfig } from './types.js';
+import { objectTitle } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
+import { DeliveryError, parseRetryAfter, type HttpClient } from './http.js';
+import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
 
-export interface SlackField {
-  title: string;
-  value: string;
-  short: boolean;
-}
+export type SlackField = Required<NonNullable<MessageAttachment['fields']>[number]>;
 
-export interface SlackAttachment {
-  fallback: string;
-  color: string;
-  author_name: string;
-  text: string;
-  mrkdwn_in: string[];
+export type SlackAttachment = Required<Pick<MessageAttachment, 'fallback' | 'color' | 'author_name' | 'text' | 'mrkdwn_in'>> & {
   fields: SlackField[];
-}
+};
 
 export interface SlackPayload {
   channel: string;
@@ -58,15 +57,9 @@ export function isSlackBotAddress(address: string): boolean {
   }
 }
 
-/** The object's display name Flux uses in chat messages: `<kind lower-cased>/<name>.<namespace>`. */
-export function objectDisplayName(event: FluxEvent): string {
-  const { kind, name, namespace = '' } = event.involvedObject;
-  return `${kind.toLowerCase()}/${name}.${namespace}`;
-}
-
 export function slackPayload(event: FluxEvent, config: Pick<ProviderConfig, 'channel' | 'username'>): SlackPayload {
   const metadata = event.metadata ?? {};
-  const author = objectDisplayName(event);
+  const author = objectTitle(event.involvedObject);
   return {
     channel: config.channel,
     username: config.username || (event.reportingController ?? ''),
@@ -79,43 +72,90 @@ export function slackPayload(event: FluxEvent, config: Pick<ProviderConfig, 'cha
         author_name: author,
         text: event.message,
         mrkdwn_in: ['text'],
-        fields: Object.keys(metadata)
-          .sort()
-          .map((key) => ({ title: key, value: metadata[key] ?? '', short: false })),
+        fields: goSortedKeys(Object.keys(metadata)).map((key) => ({ title: key, value: metadata[key] ?? '', short: false })),
       },
     ],
   };
 }
 
-export const slack: ProviderAdapter = {
+export interface PreparedSlack {
+  url: string;
+  /** `chat.postMessage` (bot mode) rather than an incoming webhook. */
+  bot: boolean;
+  headers: Record<string, string>;
+  channel: string;
+  username: string;
+}
+
+export const slack: ProviderAdapter<PreparedSlack> = {
   type: 'slack',
-  validate(config) {
-    if (isSlackBotAddress(config.address)) {
-      if (!config.token) return 'slack chat.postMessage (bot mode) needs the bot token in the `token` key of spec.secretRef';
-      if (!config.channel) return 'slack chat.postMessage (bot mode) needs spec.channel';
+  prepare(config) {
+    const bot = isSlackBotAddress(config.address);
+    if (bot) {
+      if (!config.token) return problem('slack chat.postMessage (bot mode) needs the bot token in the `token` key of spec.secretRef');
+      if (!config.channel) return problem('slack chat.postMessage (bot mode) needs spec.channel');
     }
-    return undefined;
-  },
-  async send(event, { config, http }) {
     const headers: Record<string, string> = {};
     if (config.token) headers['authorization'] = `Bearer ${config.token}`;
-    const res = await http.send({ url: config.address, headers, json: slackPayload(event, config) });
-    if (!isSlackBotAddress(config.address)) return;
-
-    let reply: { ok?: unknown; error?: unknown };
-    try {
-      reply = JSON.parse(res.body) as typeof reply;
-    } catch {
-      throw new DeliveryError(http.mask(`Slack chat.postMessage answered ${res.status} with a body that is not JSON`), false, res.status);
-    }
-    if (reply?.ok === true) return;
-    const error = typeof reply?.error === 'string' ? reply.error : 'unknown error';
-    const retryable = RETRYABLE_SLACK_ERRORS.has(error);
-    throw new DeliveryError(
-      http.mask(`Slack chat.postMessage responded with error: ${error}`),
-      retryable,
-      res.status,
-      retryable ? parseRetryAfter(res.headers['retry-after']) : undefined,
-    );
+    return prepared({ url: config.address, bot, headers, channel: config.channel, username: config.username });
+  },
+  async send(event, { config, prepared: slackConfig, http }) {
+    const payload = slackPayload(event, slackConfig);
+    if (slackConfig.bot) await postMessage(http, slackConfig, payload);
+    else await postToWebhook(http, config, slackConfig, payload);
   },
 };
+
+/** Sends through `IncomingWebhook` with the shared HTTP layer as its fetch. */
+async function postToWebhook(http: HttpClient, config: ProviderConfig, slackConfig: PreparedSlack, payload: SlackPayload): Promise<void> {
+  // A Content-Type among the Secret's headers wins, as on every other path of the shared layer.
+  const ownContentType = Object.keys(config.headers).some((name) => name.toLowerCase() === 'content-type');
+  const headers = ownContentType ? slackConfig.headers : { ...slackConfig.headers, 'content-type': 'application/json' };
+  const webhook = new IncomingWebhook(slackConfig.url, { fetch: sharedLayerFetch(http, headers) });
+  try {
+    await webhook.send(payload);
+  } catch (err) {
+    // The package wraps what its fetch threw; the layer's DeliveryError carries the classification.
+    throw err instanceof IncomingWebhookRequestError && err.original instanceof DeliveryError ? err.original : err;
+  }
+}
+
+/** A fetch for `IncomingWebhook` that sends its body through the shared layer, with Herald's headers. */
+function sharedLayerFetch(http: HttpClient, headers: Record<string, string>): FetchFunction {
+  return async (url, init) => {
+    const body = typeof init?.body === 'string' ? init.body : '';
+    const res = await http.send({ method: 'POST', url: String(url), headers, body });
+    const answer: Awaited<ReturnType<FetchFunction>> = {
+      // The layer resolves on 2xx only; anything else was thrown as a DeliveryError.
+      ok: true,
+      status: res.status,
+      statusText: '',
+      url: String(url),
+      headers: new Headers(),
+      text: async () => res.body,
+      json: async () => JSON.parse(res.body) as unknown,
+      arrayBuffer: async () => new TextEncoder().encode(res.body).buffer as ArrayBuffer,
+    };
+    return answer;
+  };
+}
+
+/** `chat.postMessage` answers 200 even on failure: its JSON `ok` says whether it was accepted. */
+async function postMessage(http: HttpClient, slackConfig: PreparedSlack, payload: SlackPayload): Promise<void> {
+  const res = await http.send({ url: slackConfig.url, headers: slackConfig.headers, json: payload });
+  let reply: { ok?: unknown; error?: unknown };
+  try {
+    reply = JSON.parse(res.body) as typeof reply;
+  } catch {
+    throw new DeliveryError(http.mask(`Slack chat.postMessage answered ${res.status} with a body that is not JSON`), false, res.status);
+  }
+  if (reply?.ok === true) return;
+  const error = typeof reply?.error === 'string' ? reply.error : 'unknown error';
+  const retryable = RETRYABLE_SLACK_ERRORS.has(error);
+  throw new DeliveryError(
+    http.mask(`Slack chat.postMessage responded with error: ${error}`),
+    retryable,
+    res.status,
+    retryable ? parseRetryAfter(res.headers['retry-after']) : undefined,
+  );
+}

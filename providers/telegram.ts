@@ -12,7 +12,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, sendGoJson, sortedMetadata } from './chat-format.js';
-import type { ProviderAdapter, ProviderConfig } from './types.js';
+import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
 
 export const TELEGRAM_API = 'https://api.telegram.org';
 
@@ -42,24 +42,26 @@ export function telegramApiBase(config: ProviderConfig): string {
   return TELEGRAM_API;
 }
 
-export const telegram: ProviderAdapter = {
+export const telegram: ProviderAdapter<{ url: string; chatId: string; thread?: string }> = {
   type: 'telegram',
   requiresAddress: false,
-  validate(config) {
-    if (!config.channel) return 'telegram needs the chat in spec.channel (a chat id, @channelname or <chat id>:<topic id>)';
-    if (!config.token) return 'telegram needs the bot token in the `token` key of spec.secretRef';
-    return undefined;
-  },
-  async send(event, { config, http }) {
+  prepare(config) {
+    if (!config.channel) return problem('telegram needs the chat in spec.channel (a chat id, @channelname or <chat id>:<topic id>)');
+    if (!config.token) return problem('telegram needs the bot token in the `token` key of spec.secretRef');
     const colon = config.channel.indexOf(':');
-    const chatId = colon < 0 ? config.channel : config.channel.slice(0, colon);
-    const thread = colon < 0 ? undefined : config.channel.slice(colon + 1);
+    return prepared({
+      url: `${telegramApiBase(config)}/bot${config.token}/sendMessage`,
+      chatId: colon < 0 ? config.channel : config.channel.slice(0, colon),
+      thread: colon < 0 ? undefined : config.channel.slice(colon + 1),
+    });
+  },
+  async send(event, { prepared: { url, chatId, thread }, http }) {
     const payload = {
       chat_id: chatId,
       message_thread_id: thread || undefined,
       text: telegramText(event),
       parse_mode: 'MarkdownV2',
     };
-    await sendGoJson(http, `${telegramApiBase(config)}/bot${config.token ?? ''}/sendMessage`, payload);
+    await sendGoJson(http, url, payload);
   },
 };

@@ -1,8 +1,8 @@
 /**
  * The contract between Herald's delivery pipeline and a provider adapter.
  *
- * An adapter turns (event, resolved provider configuration) into one outbound request and
- * sends it through the shared HTTP layer. It does formatting only: no retries, no queueing,
+ * An adapter prepares a resolved provider configuration once, then turns each event into
+ * outbound requests sent through the shared HTTP layer. It does formatting only: no retries, no queueing,
  * no metrics. It signals failure by throwing; `DeliveryError` from `./http.js` says whether
  * the pipeline may retry and when.
  */
@@ -53,15 +53,37 @@ export interface AlertIdentity {
   uid: string;
 }
 
-export interface SendContext {
+export interface SendContext<P = unknown> {
   config: ProviderConfig;
+  /** What the adapter's `prepare` returned for this configuration. */
+  prepared: P;
   /** The shared HTTP layer, already set up with this provider's timeout, proxy, TLS and masking. */
   http: HttpClient;
   /** The Alert that matched, for adapters that report it (`otel`'s resource and trace id). */
   alert?: AlertIdentity;
 }
 
-export interface ProviderAdapter {
+/** `prepare`'s answer: the prepared value, or a problem naming the bad field. */
+export type Preparation<P> = { ok: true; prepared: P } | { ok: false; problem: string };
+
+/** A usable configuration, prepared. */
+export function prepared<P>(value: P): Preparation<P> {
+  return { ok: true, prepared: value };
+}
+
+/** An unusable configuration: `problem` names the field (the Provider becomes not Ready with it). */
+export function problem(text: string): { ok: false; problem: string } {
+  return { ok: false, problem: text };
+}
+
+/**
+ * The contract in three sentences: `prepare` runs once per Provider version (when the store
+ * resolves it), checks the configuration and turns it into whatever `send` needs (URLs,
+ * headers, parsed coordinates), or names the bad field. `send` formats one event and sends it
+ * through `ctx.http` using `ctx.prepared`, without re-checking the configuration. It signals
+ * failure by throwing (`DeliveryError` says whether another attempt may succeed).
+ */
+export interface ProviderAdapter<P = unknown> {
   /** The Flux `spec.type` this adapter serves. */
   readonly type: string;
   /**
@@ -71,11 +93,8 @@ export interface ProviderAdapter {
   readonly commitStatus?: boolean;
   /** Whether the resolved configuration must have an address (default true). */
   readonly requiresAddress?: boolean;
-  /**
-   * Checks the resolved configuration before any event is sent. Returns a message naming the
-   * bad field (the Provider becomes not Ready with it), or undefined when it is usable.
-   */
-  validate?(config: ProviderConfig): string | undefined;
+  /** Checks and prepares the resolved configuration, once per Provider version. */
+  prepare(config: ProviderConfig): Preparation<P>;
   /** Formats and sends one notification. Resolves when the provider accepted it. */
-  send(event: FluxEvent, ctx: SendContext): Promise<void>;
+  send(event: FluxEvent, ctx: SendContext<P>): Promise<void>;
 }

@@ -6,7 +6,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, objectTitle, sendGoJson, sortedMetadata } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
 export function webexMarkdown(event: FluxEvent): string {
   let text = `${isError(event) ? '💣' : '✅'} **${objectTitle(event.involvedObject)}**\n${event.message}\n`;
@@ -14,16 +14,16 @@ export function webexMarkdown(event: FluxEvent): string {
   return text;
 }
 
-export const webex: ProviderAdapter = {
+export const webex: ProviderAdapter<{ url: string; roomId: string; headers: Record<string, string> }> = {
   type: 'webex',
-  validate(config) {
-    if (!config.channel) return 'webex needs the Webex room ID in spec.channel';
-    if (!config.token) return 'webex needs the bot access token in the `token` key of spec.secretRef';
-    return undefined;
+  prepare(config) {
+    if (!config.channel) return problem('webex needs the Webex room ID in spec.channel');
+    if (!config.token) return problem('webex needs the bot access token in the `token` key of spec.secretRef');
+    return prepared({ url: config.address, roomId: config.channel, headers: { authorization: `Bearer ${config.token}` } });
   },
-  async send(event, { config, http }) {
+  async send(event, { prepared: { url, roomId, headers }, http }) {
     // Both fields are `omitempty` in Flux.
-    const payload = { roomId: config.channel || undefined, markdown: webexMarkdown(event) || undefined };
-    await sendGoJson(http, config.address, payload, { authorization: `Bearer ${config.token ?? ''}` });
+    const payload = { roomId: roomId || undefined, markdown: webexMarkdown(event) || undefined };
+    await sendGoJson(http, url, payload, headers);
   },
 };

@@ -4,6 +4,7 @@
  * sorted, timestamps in RFC 3339 UTC with second precision, and `<`, `>`, `&`, U+2028 and
  * U+2029 escaped. Receivers that verify an HMAC over the body need these exact bytes.
  */
+import { rfc3339Seconds } from '../src/common/time.js';
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
 
 const GO_ESCAPED = /[<>&\u2028\u2029]/;
@@ -15,6 +16,11 @@ export function goString(value: string): string {
   // Most strings have none of them: skip the replace (this runs for every field of every delivery).
   if (!GO_ESCAPED.test(json)) return json;
   return json.replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Sorts strings by their UTF-8 bytes, the order Go uses for map keys (not JS's UTF-16 order). */
+export function goSortedKeys(keys: Iterable<string>): string[] {
+  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
 }
 
 function goObject(entries: Array<[string, string | undefined]>, omitEmpty: boolean): string {
@@ -37,12 +43,12 @@ function goTime(timestamp: string | undefined): string {
   if (!timestamp) return 'null';
   const millis = Date.parse(timestamp);
   if (Number.isNaN(millis)) return 'null';
-  return goString(new Date(millis).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+  return goString(rfc3339Seconds(millis));
 }
 
 export function fluxEventJson(event: FluxEvent): string {
   const metadata = event.metadata ?? {};
-  const metadataKeys = Object.keys(metadata).sort();
+  const metadataKeys = goSortedKeys(Object.keys(metadata));
   const entries: Array<[string, string | undefined]> = [
     ['involvedObject', objectReference(event.involvedObject)],
     ['severity', goString(event.severity)],

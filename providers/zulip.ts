@@ -16,8 +16,9 @@
  */
 import { basicAuth } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
-import { goSortedKeys, isError } from './chat-format.js';
-import type { ProviderAdapter } from './types.js';
+import { isError } from './chat-format.js';
+import { goSortedKeys } from './wire.js';
+import { prepared, problem, type ProviderAdapter } from './types.js';
 
 /** Metadata key of the change request number, which Flux's Markdown post leaves out. */
 const CHANGE_REQUEST_KEY = 'change_request';
@@ -61,21 +62,19 @@ export function zulipMessagesUrl(address: string): string {
   return url.toString();
 }
 
-export const zulip: ProviderAdapter = {
+export const zulip: ProviderAdapter<{ url: string; headers: Record<string, string>; stream: string; topic: string }> = {
   type: 'zulip',
-  validate(config) {
-    return zulipDestination(config.channel)
-      ? undefined
-      : `zulip needs spec.channel in the form <channel>/<topic>, got '${config.channel}'`;
-  },
-  async send(event, { config, http }) {
+  prepare(config) {
     const destination = zulipDestination(config.channel);
-    if (!destination) throw new Error(`zulip: spec.channel must be <channel>/<topic>`);
+    if (!destination) return problem(`zulip needs spec.channel in the form <channel>/<topic>, got '${config.channel}'`);
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     if (config.username || config.password) headers.authorization = basicAuth(config.username, config.password ?? '');
+    return prepared({ url: zulipMessagesUrl(config.address), headers, ...destination });
+  },
+  async send(event, { prepared: { url, headers, stream, topic }, http }) {
     await http.send({
-      url: zulipMessagesUrl(config.address),
-      body: formEncode({ type: 'stream', to: destination.stream, topic: destination.topic, content: markdownPost(event) }),
+      url,
+      body: formEncode({ type: 'stream', to: stream, topic, content: markdownPost(event) }),
       headers,
     });
   },

@@ -7,6 +7,7 @@
  * time linear in the input.
  */
 import { RE2JS, RE2JSSyntaxException } from 're2js';
+import { errorMessage } from '../common/errors.js';
 
 export interface CompiledRegex {
   /** The pattern as the user wrote it. */
@@ -38,5 +39,5 @@ export function compileRegex(pattern: string): RegexCompilation {
 /** The syntax error without re2js' "error parsing regexp:" preamble, e.g. `missing closing )`. */
 function describeCompileError(err: unknown): string {
   if (err instanceof RE2JSSyntaxException) return err.getDescription();
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -29,6 +29,7 @@ import {
   recordBytes,
 } from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
+import { errorMessage } from '../common/errors.js';
 
 interface Entry {
   id: string;
@@ -319,7 +320,7 @@ export class MemoryQueue implements DeliveryQueue {
       return;
     }
     entry.attemptsMade = attempt;
-    entry.lastError = keptError(err instanceof Error ? err.message : String(err));
+    entry.lastError = keptError(errorMessage(err));
     if (err instanceof PermanentError || attempt >= this.opts.policy.attempts) {
       entry.state = 'failed';
       entry.finishedAt = Date.now();

@@ -24,6 +24,8 @@ import {
   recordBytes,
 } from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
+import { errorMessage } from '../common/errors.js';
+import { withTimeout } from '../common/time.js';
 
 export const QUEUE_NAME = 'deliveries';
 
@@ -148,7 +150,7 @@ export class RedisQueue implements DeliveryQueue {
         await job.moveToDelayed(Date.now() + err.delayMs, token);
         throw new DelayedError();
       }
-      const message = keptError(err instanceof Error ? err.message : String(err));
+      const message = keptError(errorMessage(err));
       if (err instanceof PermanentError) throw new UnrecoverableError(message);
       if (err instanceof Error) err.message = message;
       if (!finalAttempt) await this.behindFreshWork(job);
@@ -246,7 +248,7 @@ export class RedisQueue implements DeliveryQueue {
         }
       });
     } catch (err) {
-      result.error = err instanceof Error ? err.message : String(err);
+      result.error = errorMessage(err);
     }
     return result;
   }
@@ -358,10 +360,3 @@ function toRecord(job: Job<DeliveryJob>, state: QueueState): DeliveryRecord {
   };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -6,6 +6,7 @@ import { DeliveryError } from '../../providers/http.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
+import { parseObjectKey } from '../resources/types.js';
 import { UNSUPPORTED_TYPE } from './dispatcher.js';
 import type { DeliveryJob } from './job.js';
 import { ProviderSlots } from './provider-slots.js';
@@ -39,7 +40,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
   const { store, metrics, logger } = opts;
 
   return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
-    const [namespace = '', name = ''] = job.provider.split('/');
+    const [namespace, name] = parseObjectKey(job.provider);
     const provider = store.provider(namespace, name);
     const type = provider ? (provider.adapter?.type ?? UNSUPPORTED_TYPE) : job.providerType;
     // Built only when something is logged: a child logger per delivery is measurable at load.
@@ -62,7 +63,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
       }
       const [alertNamespace = '', alertName = ''] = job.alert.split('/');
       const alert = { namespace: alertNamespace, name: alertName, uid: store.alerts.get(job.alert)?.alert.metadata.uid ?? '' };
-      await provider.adapter.send(job.event, { config: provider.config, http: provider.http, alert });
+      await provider.adapter.send(job.event, { config: provider.config, prepared: provider.prepared, http: provider.http, alert });
       const seconds = (performance.now() - started) / 1000;
       metrics.deliveries.inc({ provider_type: type, outcome: 'success' });
       metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);

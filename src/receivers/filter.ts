@@ -5,6 +5,7 @@
  * bool makes the Receiver not Ready, as in Flux.
  */
 import { Environment, Optional } from '@marcbachmann/cel-js';
+import { errorMessage } from '../common/errors.js';
 
 /** Parse-time bounds: a manifest is configuration, but nothing that grows goes unbounded. */
 const LIMITS = { maxAstNodes: 10_000, maxDepth: 100, maxListElements: 1_000, maxMapEntries: 1_000, maxCallArguments: 32 };
@@ -37,7 +38,7 @@ export type CompiledFilter = { ok: true; filter: ResourceFilter } | { ok: false;
 
 /** The first line of a CEL error: the rest is a caret drawing of the expression. */
 function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  return errorMessage(error).split('\n')[0] ?? '';
 }
 
 export function compileFilter(expression: string, options: { withClaims?: boolean } = {}): CompiledFilter {

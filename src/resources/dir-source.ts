@@ -29,6 +29,7 @@ import type { ManifestWorkerInput, ManifestWorkerMessage } from './manifest-work
 import type { ResourceStore } from './store.js';
 import type { Logger, StoredObject } from './types.js';
 import type { ManifestProblem } from './manifests.js';
+import { errorMessage } from '../common/errors.js';
 
 export interface DirectorySourceOptions {
   logger?: Logger;
@@ -105,7 +106,7 @@ export async function startDirectorySource(
           if (closed) break; // the parser was stopped by close()
           // The last good snapshot stays in the store: losing every Provider because the
           // directory was briefly unreadable would be worse than serving a stale one.
-          logger?.error({ dir: root, err: describe(err) }, 'cannot reload manifests; keeping the last loaded ones');
+          logger?.error({ dir: root, err: errorMessage(err) }, 'cannot reload manifests; keeping the last loaded ones');
         }
       } while (pending && !closed);
       running = undefined;
@@ -123,11 +124,11 @@ export async function startDirectorySource(
   try {
     watcher = watch(root, { recursive: true }, scheduleReload);
     watcher.on('error', (err) => {
-      logger?.warn({ dir: root, err: describe(err) }, 'manifests directory watch failed; relying on the periodic rescan');
+      logger?.warn({ dir: root, err: errorMessage(err) }, 'manifests directory watch failed; relying on the periodic rescan');
       watcher?.close();
     });
   } catch (err) {
-    logger?.warn({ dir: root, err: describe(err) }, 'cannot watch the manifests directory; relying on the periodic rescan');
+    logger?.warn({ dir: root, err: errorMessage(err) }, 'cannot watch the manifests directory; relying on the periodic rescan');
   }
 
   const rescan = setInterval(() => {
@@ -136,7 +137,7 @@ export async function startDirectorySource(
       (listing) => {
         if (listing.fingerprint !== fingerprint) requestReload();
       },
-      (err: unknown) => logger?.error({ dir: root, err: describe(err) }, 'cannot rescan the manifests directory'),
+      (err: unknown) => logger?.error({ dir: root, err: errorMessage(err) }, 'cannot rescan the manifests directory'),
     );
   }, rescanIntervalMs);
   rescan.unref();
@@ -188,6 +189,3 @@ function byFile(a: ManifestProblem, b: ManifestProblem): number {
   return a.file < b.file ? -1 : a.file > b.file ? 1 : 0;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

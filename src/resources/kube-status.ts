@@ -16,9 +16,10 @@
  */
 import { PatchStrategy, setHeaderOptions, type CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
 import type { ResourceStore } from './store.js';
-import { NOTIFICATION_GROUP, objectKey, type Logger, type ReadyCondition } from './types.js';
+import { NOTIFICATION_GROUP, objectKey, parseObjectKey, type Logger, type ReadyCondition } from './types.js';
 import { describeApiError, statusCodeOf } from './kube-client.js';
 import { NOTIFICATION_VERSION, type KubernetesSource, type NotificationKind } from './kube-source.js';
+import { rfc3339Seconds } from '../common/time.js';
 
 /** A condition as the API holds it (metav1.Condition). */
 export interface ApiCondition {
@@ -76,7 +77,7 @@ export function statusPatch(current: KubernetesObject, desired: ReadyCondition):
 /** metav1.Time: RFC 3339 in whole seconds. */
 function toApiTime(iso: string): string {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return Number.isNaN(date.getTime()) ? iso : rfc3339Seconds(date.getTime());
 }
 
 export interface StatusWriterOptions {
@@ -174,8 +175,7 @@ export class StatusWriter {
   private async write(kind: NotificationKind, key: string, condition: ReadyCondition): Promise<void> {
     const { api, logger, source } = this.opts;
     if (this.pausedUntil[kind] > Date.now()) return;
-    const slash = key.indexOf('/');
-    const [namespace, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    const [namespace, name] = parseObjectKey(key);
     const current = source.object(kind, namespace, name);
     if (!current) return; // deleted
     const patch = statusPatch(current, condition);

@@ -22,6 +22,7 @@ import { createSecureContext } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import type { ProviderConfig, TlsMaterial } from '../../providers/types.js';
 import { Reasons, objectKey, type Finding, type Provider, type Secret } from './types.js';
+import { errorMessage } from '../common/errors.js';
 
 /** Flux's default `spec.timeout`. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -202,7 +203,7 @@ function tlsFromSecret(secret: Secret, field: string): Result<TlsMaterial> {
     createSecureContext({ ca, cert, key });
   } catch (err) {
     // OpenSSL's messages name the failing step, never the PEM content.
-    return invalid(`${where} holds unusable TLS material: ${err instanceof Error ? err.message : String(err)}`);
+    return invalid(`${where} holds unusable TLS material: ${errorMessage(err)}`);
   }
   const tls: TlsMaterial = {};
   if (ca) tls.ca = ca;

@@ -9,7 +9,8 @@ import { DeferError, PermanentError, type Processor } from '../delivery/queue.js
 import { startDirectorySource } from './dir-source.js';
 import { EventReasons, involvedObjectString, type AlertEventSink } from './kube-reasons.js';
 import type { ResourceStore } from './store.js';
-import type { Logger } from './types.js';
+import { parseObjectKey, type Logger } from './types.js';
+import { errorMessage } from '../common/errors.js';
 
 export interface ResourceSourceConfig {
   configDir?: string;
@@ -82,13 +83,12 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
       } catch (err) {
         const failedForGood = !(err instanceof DeferError) && (err instanceof PermanentError || info.finalAttempt);
         if (failedForGood) {
-          const slash = job.alert.indexOf('/');
-          const [alertNamespace, name] = [job.alert.slice(0, slash), job.alert.slice(slash + 1)];
+          const [alertNamespace, name] = parseObjectKey(job.alert);
           const alert = source.object('Alert', alertNamespace, name);
           events.warning(
             { namespace: alertNamespace, name, uid: alert?.metadata?.uid, apiVersion: alert?.apiVersion },
             EventReasons.NotificationDispatchFailed,
-            `failed to send notification for ${involvedObjectString(job.event.involvedObject)}: ${err instanceof Error ? err.message : String(err)}`,
+            `failed to send notification for ${involvedObjectString(job.event.involvedObject)}: ${errorMessage(err)}`,
           );
         }
         throw err;

@@ -32,6 +32,7 @@ import {
   isProvider,
   isSecret,
   objectKey,
+  parseObjectKey,
   storedKey,
   storedObjectKey,
   type Alert,
@@ -54,6 +55,8 @@ export interface ResolvedProvider {
   adapter?: ProviderAdapter;
   /** Set when ready. */
   config?: ProviderConfig;
+  /** Set when ready: the adapter's prepared configuration. */
+  prepared?: unknown;
   /** Set when ready: built once per resolved configuration, closed when it is replaced. */
   http?: HttpClient;
 }
@@ -393,7 +396,7 @@ export class ResourceStore extends EventEmitter {
   private evaluateProvider(key: string, into: StoreState = this.state, before: StoreState = into): boolean {
     const inPlace = into === before;
     const previous = before.providerStates.get(key);
-    const resource = objectAt<Provider>(into, NOTIFICATION_GROUP, 'Provider', ...splitKey(key));
+    const resource = objectAt<Provider>(into, NOTIFICATION_GROUP, 'Provider', ...parseObjectKey(key));
     if (!resource) {
       if (inPlace) closeQuietly(previous?.client);
       into.providerStates.delete(key);
@@ -426,6 +429,7 @@ export class ResourceStore extends EventEmitter {
         suspended: resource.spec.suspend === true,
         adapter: validation.adapter,
         config,
+        prepared: config && validation.prepared,
         http: client,
       },
       condition,
@@ -445,7 +449,7 @@ export class ResourceStore extends EventEmitter {
    */
   private evaluateAlert(key: string, recompile: boolean, prepared?: PreparedAlert, into: StoreState = this.state, before: StoreState = into): void {
     const previous = before.alertStates.get(key);
-    const resource = objectAt<Alert>(into, NOTIFICATION_GROUP, 'Alert', ...splitKey(key));
+    const resource = objectAt<Alert>(into, NOTIFICATION_GROUP, 'Alert', ...parseObjectKey(key));
     if (!resource) {
       into.index.delete(key);
       into.alertStates.delete(key);
@@ -525,12 +529,6 @@ function prepareAlert(resource: Alert): PreparedAlert {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** The namespace and name of an `objectKey` (neither can contain `/`). */
-function splitKey(key: string): [namespace: string, name: string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 function nameKey(kind: string, namespace: string, name: string): string {

@@ -97,6 +97,12 @@ export function objectKey(meta: { namespace?: string; name: string }): string {
   return `${meta.namespace ?? ''}/${meta.name}`;
 }
 
+/** The namespace and name of an `objectKey` (a namespace cannot contain `/`). */
+export function parseObjectKey(key: string): [namespace: string, name: string] {
+  const slash = key.indexOf('/');
+  return slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)];
+}
+
 /** Every object the resource store holds; tell them apart with `isProvider`, `isAlert`, `isSecret`. */
 export type StoredObject = Provider | Alert | Secret | LabelledObject;
 

@@ -32,6 +32,8 @@ export interface ProviderValidation {
   /** Set whenever `spec.type` has an adapter, usable or not. */
   adapter?: ProviderAdapter;
   config?: ProviderConfig;
+  /** What the adapter's `prepare` made of `config`; set with it. */
+  prepared?: unknown;
 }
 
 export function validateProvider(provider: Provider, secretOf: SecretLookup): ProviderValidation {
@@ -51,11 +53,10 @@ export function validateProvider(provider: Provider, secretOf: SecretLookup): Pr
   if (config.proxy !== undefined && proxyField && !parseHttpUrl(config.proxy)) {
     findings.push({ reason: Reasons.InvalidProxy, message: `${proxyField} is not a valid http(s) URL` });
   }
-  if (findings.length === 0) {
-    const rejected = adapter.validate?.(config);
-    if (rejected) findings.push({ reason: Reasons.InvalidProviderConfig, message: rejected });
-  }
-  return findings.length > 0 ? { findings, adapter } : { findings, adapter, config };
+  if (findings.length > 0) return { findings, adapter };
+  const preparation = adapter.prepare(config);
+  if (!preparation.ok) return { findings: [{ reason: Reasons.InvalidProviderConfig, message: preparation.problem }], adapter };
+  return { findings, adapter, config, prepared: preparation.prepared };
 }
 
 function checkType(type: string | undefined): { adapter: ProviderAdapter } | { finding: Finding } {

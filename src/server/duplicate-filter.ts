@@ -9,6 +9,7 @@
  * event), so at worst a notification is sent twice, never lost.
  */
 import type { Cluster, Redis } from 'ioredis';
+import { withTimeout } from '../common/time.js';
 
 export interface DuplicateFilter {
   /** Whether the key was recorded within its window. Rejects if the store is unreachable. */
@@ -99,11 +100,7 @@ export class RedisDuplicateFilter implements DuplicateFilter {
   }
 
   private bounded<T>(promise: Promise<T>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} in redis took longer than ${this.timeoutMs}ms`)), this.timeoutMs);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(promise, this.timeoutMs, `${what} in redis`);
   }
 
   close(): void {

@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DuplicateFilter } from './duplicate-filter.js';
 import { EVENTS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.js';
+import { errorMessage } from '../common/errors.js';
 
 /** Flux's limit on an event body. */
 export const MAX_EVENT_BYTES = 3 * 1024 * 1024;
@@ -90,7 +91,7 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
 
   let lastFullWarning = -Infinity;
   function unavailable(reply: FastifyReply, err: unknown, involved: string) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     metrics.eventsReceived.inc({ outcome: 'unavailable' });
     if (err instanceof QueueFullError) {
       // Said once in a while: under a flood, a line per refused event would be a flood too.

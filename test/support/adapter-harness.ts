@@ -73,13 +73,27 @@ function sink(): Sink {
  * request the sink received in this test so far.
  */
 export async function deliver(adapter: ProviderAdapter, config: ProviderConfig, event: FluxEvent): Promise<ReceivedRequest[]> {
+  const prepared = preparedOf(adapter, config);
   const http = createHttpClient(config);
   try {
-    await adapter.send(event, { config, http });
+    await adapter.send(event, { config, prepared, http });
   } finally {
     await http.close();
   }
   return sink().requests;
+}
+
+/** What `prepare` makes of `config`; throws when it does not prepare. */
+export function preparedOf<P>(adapter: ProviderAdapter<P>, config: ProviderConfig): P {
+  const preparation = adapter.prepare(config);
+  if (!preparation.ok) throw new Error(`the test's configuration does not prepare: ${preparation.problem}`);
+  return preparation.prepared;
+}
+
+/** What `prepare` says is wrong with `config`, or undefined when it prepares. */
+export function problemOf(adapter: ProviderAdapter, config: ProviderConfig): string | undefined {
+  const preparation = adapter.prepare(config);
+  return preparation.ok ? undefined : preparation.problem;
 }
 
 /** The DeliveryError a delivery fails with; the test fails when it succeeds or throws anything else. */
@@ -104,7 +118,7 @@ export function answerListThenPost(listed: unknown, post?: SinkReply): void {
 
 /**
  * What the store says of a Provider of `type` whose `spec.address` is `address`: every address
- * is checked there, before the adapter's own `validate` runs.
+ * is checked there, before the adapter's own `prepare` runs.
  */
 export function addressProblem(type: string, address: string): string {
   const provider: Provider = {

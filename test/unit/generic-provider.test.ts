@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generic, genericHmac } from '../../providers/generic.js';
+import { preparedOf, problemOf } from '../support/adapter-harness.js';
 import { createHttpClient } from '../../providers/http.js';
 import { fluxEventJson } from '../../providers/wire.js';
 import { kustomizationEvent } from '../support/events.js';
@@ -37,6 +38,15 @@ describe('fluxEventJson (Go encoding/json compatible)', () => {
   });
 });
 
+describe('fluxEventJson map key order', () => {
+  it("sorts metadata keys by their UTF-8 bytes as Go does, not by JS's UTF-16 order", () => {
+    // U+FF71 is EF BD B1 in UTF-8, U+1F600 is F0 9F 98 80: Go puts the first one first,
+    // while UTF-16 (0xFF71 against the surrogate 0xD83D) would put it last.
+    const json = fluxEventJson(kustomizationEvent({ metadata: { '\u{1F600}': 'b', '\uFF71': 'a', z: 'c' } }));
+    expect(json).toContain('"metadata":{"z":"c","\uFF71":"a","\u{1F600}":"b"}');
+  });
+});
+
 describe('generic and generic-hmac adapters', () => {
   let sink: Sink;
   beforeEach(async () => {
@@ -49,7 +59,7 @@ describe('generic and generic-hmac adapters', () => {
   it('generic POSTs the event with Gotk-Component and the Secret headers', async () => {
     const config = testProviderConfig({ type: 'generic', address: `${sink.url}/hook?x=1`, headers: { Authorization: 'Bearer abcd' } });
     const event = kustomizationEvent({ metadata: { revision: 'main@sha1:1', 'quote"d': 'ünïcode\n**md**' } });
-    await generic.send(event, { config, http: createHttpClient(config) });
+    await generic.send(event, { config, prepared: preparedOf(generic, config), http: createHttpClient(config) });
     const [req] = await sink.waitFor(1);
     expect(req?.method).toBe('POST');
     expect(req?.url).toBe('/hook?x=1');
@@ -62,7 +72,7 @@ describe('generic and generic-hmac adapters', () => {
   it('generic-hmac signs the exact body with the token', async () => {
     const config = testProviderConfig({ type: 'generic-hmac', address: sink.url, token: 'hmac-secret-key' });
     const event = kustomizationEvent();
-    await genericHmac.send(event, { config, http: createHttpClient(config) });
+    await genericHmac.send(event, { config, prepared: preparedOf(genericHmac, config), http: createHttpClient(config) });
     const [req] = await sink.waitFor(1);
     const expected = createHmac('sha256', 'hmac-secret-key').update(req?.body ?? '').digest('hex');
     expect(req?.headers['x-signature']).toBe(`sha256=${expected}`);
@@ -75,7 +85,7 @@ describe('generic and generic-hmac adapters', () => {
       token: 'hmac-secret-key',
       headers: { 'X-SIGNATURE': 'from-the-secret', 'Content-TYPE': 'text/plain', 'X-Team': 'platform' },
     });
-    await genericHmac.send(kustomizationEvent(), { config, http: createHttpClient(config) });
+    await genericHmac.send(kustomizationEvent(), { config, prepared: preparedOf(genericHmac, config), http: createHttpClient(config) });
     const [req] = await sink.waitFor(1);
     const expected = createHmac('sha256', 'hmac-secret-key').update(req?.body ?? '').digest('hex');
     // Two headers of one name would arrive joined ("from-the-secret, sha256=…").
@@ -84,7 +94,17 @@ describe('generic and generic-hmac adapters', () => {
     expect(req?.headers['x-team']).toBe('platform');
   });
 
+  it('sends with what prepare made, not by reading the configuration again', async () => {
+    const config = testProviderConfig({ type: 'generic-hmac', address: sink.url, token: 'hmac-secret-key' });
+    const prepared = preparedOf(genericHmac, config);
+    const changedSince = { ...config, address: 'not a url', token: undefined };
+    await genericHmac.send(kustomizationEvent(), { config: changedSince, prepared, http: createHttpClient(config) });
+    const [req] = await sink.waitFor(1);
+    const expected = createHmac('sha256', 'hmac-secret-key').update(req?.body ?? '').digest('hex');
+    expect(req?.headers['x-signature']).toBe(`sha256=${expected}`);
+  });
+
   it('generic-hmac is not usable without a token', () => {
-    expect(genericHmac.validate?.(testProviderConfig({ type: 'generic-hmac', address: sink.url }))).toMatch(/token/);
+    expect(problemOf(genericHmac, testProviderConfig({ type: 'generic-hmac', address: sink.url }))).toMatch(/token/);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { azureDevOps, azureDevOpsRepo } from '../../providers/azuredevops.js';
+import { azureDevOps, azureDevOpsRepo } from '../../providers/commit-status/azuredevops.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { answerListThenPost, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, answerListThenPost, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 import type { SinkReply } from '../support/sink.js';
 
@@ -86,10 +86,10 @@ describe('azuredevops adapter', () => {
   });
 
   it('validate names the bad field', () => {
-    expect(azureDevOps.validate!(config())).toBeUndefined();
-    expect(azureDevOps.validate!(config({ token: undefined }))).toMatch(/token/);
-    expect(azureDevOps.validate!(config({ address: 'https://dev.azure.com/org/proj' }))).toMatch(/spec\.address/);
-    expect(azureDevOps.validate!(config({ spec: { type: 'azuredevops', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
+    expect(problemOf(azureDevOps, config())).toBeUndefined();
+    expect(problemOf(azureDevOps, config({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(azureDevOps, config({ address: 'https://dev.azure.com/org/proj' }))).toMatch(/spec\.address/);
+    expect(problemOf(azureDevOps, config({ spec: { type: 'azuredevops', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
     expect(azureDevOps.commitStatus).toBe(true);
   });
 });

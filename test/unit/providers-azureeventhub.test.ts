@@ -9,7 +9,7 @@ import { createHttpClient } from '../../providers/http.js';
 import { setOwnListeners } from '../../providers/own-listeners.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import { fluxEventJson } from '../../providers/wire.js';
-import { failureOf, trickyEvent } from '../support/adapter-harness.js';
+import { failureOf, trickyEvent, problemOf, preparedOf } from '../support/adapter-harness.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../support/event-hubs-stand-in.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -37,7 +37,7 @@ function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
 async function send(cfg: ProviderConfig, event = trickyEvent()): Promise<void> {
   const http = createHttpClient(cfg);
   try {
-    await azureeventhub.send(event, { config: cfg, http });
+    await azureeventhub.send(event, { config: cfg, prepared: preparedOf(azureeventhub, cfg), http });
   } finally {
     await http.close();
   }
@@ -92,12 +92,12 @@ describe('azureeventhub adapter', () => {
   });
 
   it('validate: a SAS connection string with its hub, and no token beside it; the JWT mode is refused', () => {
-    expect(azureeventhub.validate!(config())).toBeUndefined();
-    expect(azureeventhub.validate!(config({ token: 'eyJ0eXAiOiJKV1QifQ.e30.sig' }))).toMatch(/cannot be set at the same time/);
-    expect(azureeventhub.validate!(config({ address: 'flux-events', channel: 'my-namespace', token: 'eyJ.e30.sig' }))).toMatch(
+    expect(problemOf(azureeventhub, config())).toBeUndefined();
+    expect(problemOf(azureeventhub, config({ token: 'eyJ0eXAiOiJKV1QifQ.e30.sig' }))).toMatch(/cannot be set at the same time/);
+    expect(problemOf(azureeventhub, config({ address: 'flux-events', channel: 'my-namespace', token: 'eyJ.e30.sig' }))).toMatch(
       /only SAS connection strings are supported.*static JWT/,
     );
-    expect(azureeventhub.validate!(config({ address: `Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=${KEY}` }))).toMatch(/no EntityPath/);
-    expect(azureeventhub.validate!(config({ address: '' }))).toMatch(/^no address/);
+    expect(problemOf(azureeventhub, config({ address: `Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=${KEY}` }))).toMatch(/no EntityPath/);
+    expect(problemOf(azureeventhub, config({ address: '' }))).toMatch(/^no address/);
   });
 });

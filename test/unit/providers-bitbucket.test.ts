@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { bitbucket, bitbucketAuthorization, bitbucketRepo } from '../../providers/bitbucket.js';
-import { sha1Hex } from '../../providers/commit-status.js';
+import { bitbucket, bitbucketAuthorization, bitbucketRepo } from '../../providers/commit-status/bitbucket.js';
+import { sha1Hex } from '../../providers/commit-status/shared.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { answerLookupThenPost as respond, deliver, failureOf, SHA, trickyEvent as tricky, useSink } from '../support/adapter-harness.js';
+import { problemOf, answerLookupThenPost as respond, deliver, failureOf, SHA, trickyEvent as tricky, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
 const KEY = sha1Hex('kustomization/apps/0c9c2e41');
@@ -83,11 +83,11 @@ describe('bitbucket adapter', () => {
   });
 
   it('validate names the bad field', () => {
-    expect(bitbucket.validate!(config())).toBeUndefined();
-    expect(bitbucket.validate!(config({ token: undefined }))).toMatch(/token/);
-    expect(bitbucket.validate!(config({ token: 'no-colon' }))).toMatch(/<username>:<app password>/);
-    expect(bitbucket.validate!(config({ address: 'https://bitbucket.org/only' }))).toMatch(/spec\.address/);
-    expect(bitbucket.validate!(config({ spec: { type: 'bitbucket', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
+    expect(problemOf(bitbucket, config())).toBeUndefined();
+    expect(problemOf(bitbucket, config({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(bitbucket, config({ token: 'no-colon' }))).toMatch(/<username>:<app password>/);
+    expect(problemOf(bitbucket, config({ address: 'https://bitbucket.org/only' }))).toMatch(/spec\.address/);
+    expect(problemOf(bitbucket, config({ spec: { type: 'bitbucket', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
     expect(bitbucket.commitStatus).toBe(true);
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { bitbucketServer, bitbucketServerRepo } from '../../providers/bitbucketserver.js';
-import { sha1Hex } from '../../providers/commit-status.js';
+import { bitbucketServer, bitbucketServerRepo } from '../../providers/commit-status/bitbucketserver.js';
+import { sha1Hex } from '../../providers/commit-status/shared.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { answerLookupThenPost, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, answerLookupThenPost, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 import type { SinkReply } from '../support/sink.js';
 
@@ -99,10 +99,10 @@ describe('bitbucketserver adapter', () => {
   });
 
   it('validate names the bad field', () => {
-    expect(bitbucketServer.validate!(config())).toBeUndefined();
-    expect(bitbucketServer.validate!(config({ token: undefined }))).toMatch(/token.*username.*password/);
-    expect(bitbucketServer.validate!(config({ address: 'https://bb.example.com/PRJ/repo' }))).toMatch(/spec\.address/);
-    expect(bitbucketServer.validate!(config({ spec: { type: 'bitbucketserver', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
+    expect(problemOf(bitbucketServer, config())).toBeUndefined();
+    expect(problemOf(bitbucketServer, config({ token: undefined }))).toMatch(/token.*username.*password/);
+    expect(problemOf(bitbucketServer, config({ address: 'https://bb.example.com/PRJ/repo' }))).toMatch(/spec\.address/);
+    expect(problemOf(bitbucketServer, config({ spec: { type: 'bitbucketserver', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
     expect(bitbucketServer.commitStatus).toBe(true);
   });
 });

@@ -14,7 +14,7 @@ import {
   statusDescription,
   statusName,
   tokenOrPassword,
-} from '../../providers/commit-status.js';
+} from '../../providers/commit-status/shared.js';
 import { DeliveryError } from '../../providers/http.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';

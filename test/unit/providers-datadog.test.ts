@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { datadog, datadogEventsUrl } from '../../providers/datadog.js';
-import { deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -47,6 +47,6 @@ describe('datadog', () => {
   });
 
   it('requires the API key', () => {
-    expect(datadog.validate?.(testProviderConfig({ type: 'datadog', address: 'https://api.datadoghq.com' }))).toMatch(/`token`/);
+    expect(problemOf(datadog, testProviderConfig({ type: 'datadog', address: 'https://api.datadoghq.com' }))).toMatch(/`token`/);
   });
 });

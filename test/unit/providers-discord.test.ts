@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { discord, discordSlackUrl } from '../../providers/discord.js';
-import { deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -59,7 +59,7 @@ describe('discord', () => {
   });
 
   it('needs nothing but the address', () => {
-    expect(discord.validate).toBeUndefined();
+    expect(problemOf(discord, testProviderConfig({ type: 'discord', address: 'https://discord.com/api/webhooks/1/t' }))).toBeUndefined();
     expect(discord.requiresAddress).not.toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { gitea } from '../../providers/gitea.js';
+import { gitea } from '../../providers/commit-status/gitea.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { answerListThenPost as respond, deliver, failureOf, SHA, trickyEvent as tricky, useSink } from '../support/adapter-harness.js';
+import { problemOf, answerListThenPost as respond, deliver, failureOf, SHA, trickyEvent as tricky, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
 const TOKEN = 'gitea-s3cretT0kenValue';
@@ -70,11 +70,11 @@ describe('gitea adapter', () => {
   });
 
   it('validate names the bad field', () => {
-    expect(gitea.validate!(config())).toBeUndefined();
-    expect(gitea.validate!(config({ token: undefined }))).toMatch(/token/);
-    expect(gitea.validate!(config({ token: undefined, password: 'pw-fallback' }))).toBeUndefined();
-    expect(gitea.validate!(config({ address: `${sink().url}/org/sub/repo` }))).toMatch(/spec\.address/);
-    expect(gitea.validate!(config({ spec: { type: 'gitea', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
+    expect(problemOf(gitea, config())).toBeUndefined();
+    expect(problemOf(gitea, config({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(gitea, config({ token: undefined, password: 'pw-fallback' }))).toBeUndefined();
+    expect(problemOf(gitea, config({ address: `${sink().url}/org/sub/repo` }))).toMatch(/spec\.address/);
+    expect(problemOf(gitea, config({ spec: { type: 'gitea', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
     expect(gitea.commitStatus).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import type { FluxEvent } from '../../src/events/event.js';
 import { giteaPullRequestComment } from '../../providers/giteapullrequestcomment.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import type { ReceivedRequest, SinkReply } from '../support/sink.js';
-import { deliver, failureOf, goJson, REVISION, useSink } from '../support/adapter-harness.js';
+import { deliver, failureOf, goJson, REVISION, useSink, problemOf } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -61,8 +61,8 @@ describe('giteapullrequestcomment adapter: failures and validate', () => {
   });
 
   it('needs a repository address and a token', () => {
-    expect(giteaPullRequestComment.validate!(config())).toBeUndefined();
-    expect(giteaPullRequestComment.validate!(config({ address: 'https://gitea.example/a/b/c' }))).toMatch(/spec\.address/);
-    expect(giteaPullRequestComment.validate!(config({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(giteaPullRequestComment, config())).toBeUndefined();
+    expect(problemOf(giteaPullRequestComment, config({ address: 'https://gitea.example/a/b/c' }))).toMatch(/spec\.address/);
+    expect(problemOf(giteaPullRequestComment, config({ token: undefined }))).toMatch(/token/);
   });
 });

@@ -4,13 +4,14 @@
  */
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { github } from '../../providers/github.js';
+import { github } from '../../providers/commit-status/github.js';
 import { githubApp, cachedInstallationTokens, clearInstallationTokens, MAX_CACHED_TOKENS } from '../../providers/github-app.js';
 import { githubdispatch } from '../../providers/githubdispatch.js';
 import { githubPullRequestComment } from '../../providers/githubpullrequestcomment.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import type { ReceivedRequest, SinkReply } from '../support/sink.js';
-import { deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
+import type { ProviderAdapter } from '../../providers/types.js';
+import { deliver, failureOf, problemOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -184,7 +185,7 @@ describe('GitHub App authentication', () => {
 describe('GitHub App credentials: validate', () => {
   it('accepts complete credentials on every GitHub type', () => {
     for (const adapter of [github, githubdispatch, githubPullRequestComment]) {
-      expect(adapter.validate!(config(adapter.type))).toBeUndefined();
+      expect(problemOf(adapter as ProviderAdapter, config(adapter.type))).toBeUndefined();
     }
   });
 
@@ -194,6 +195,6 @@ describe('GitHub App credentials: validate', () => {
       'GitHub App authentication (spec.secretRef): githubAppID must be a positive integer; githubAppInstallationID or githubAppInstallationOwner is required; githubAppPrivateKey is not a PEM-encoded RSA private key; githubAppBaseURL is not an http(s) URL',
     );
     expect(githubApp({ ...appSecret(), githubAppInstallationOwner: 'acme' })).toMatch(/only one of githubAppInstallationID and githubAppInstallationOwner/);
-    expect(github.validate!(config('github', { githubAppID: APP_ID }))).toMatch(/githubAppPrivateKey is required/);
+    expect(problemOf(github as ProviderAdapter, config('github', { githubAppID: APP_ID }))).toMatch(/githubAppPrivateKey is required/);
   });
 });

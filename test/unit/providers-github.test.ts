@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { github, githubRepo } from '../../providers/github.js';
+import { github, githubRepo } from '../../providers/commit-status/github.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { answerListThenPost as respond, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, answerListThenPost as respond, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
 const TOKEN = 'ghp_s3cretT0kenValue';
@@ -130,20 +130,20 @@ describe('github adapter: failures', () => {
 
 describe('github adapter: validate', () => {
   it('accepts a complete configuration', () => {
-    expect(github.validate!(config())).toBeUndefined();
+    expect(problemOf(github, config())).toBeUndefined();
     expect(github.commitStatus).toBe(true);
   });
 
   it('names the bad field', () => {
-    expect(github.validate!(config({ address: 'https://github.com/only-owner' }))).toMatch(/spec\.address/);
-    expect(github.validate!(config({ token: undefined }))).toMatch(/token/);
-    expect(github.validate!(config({ token: undefined, secret: { githubAppID: '1' } }))).toMatch(/GitHub App/);
-    expect(github.validate!(config({ spec: { type: 'github', commitStatusExpr: "event.metadata.foo" } }))).toMatch(
+    expect(problemOf(github, config({ address: 'https://github.com/only-owner' }))).toMatch(/spec\.address/);
+    expect(problemOf(github, config({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(github, config({ token: undefined, secret: { githubAppID: '1' } }))).toMatch(/GitHub App/);
+    expect(problemOf(github, config({ spec: { type: 'github', commitStatusExpr: "event.metadata.foo" } }))).toMatch(
       /commitStatusExpr is not supported yet/,
     );
   });
 
   it('falls back to the password as the token, as Flux does', () => {
-    expect(github.validate!(config({ token: undefined, password: 'from-password' }))).toBeUndefined();
+    expect(problemOf(github, config({ token: undefined, password: 'from-password' }))).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { githubApiBase, githubdispatch, parseRepositoryAddress } from '../../providers/githubdispatch.js';
+import { parseOwnerRepo } from '../../providers/commit-status/shared.js';
+import { githubApiBase, githubdispatch } from '../../providers/githubdispatch.js';
 import { fluxEventJson } from '../../providers/wire.js';
-import { deliver, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -32,17 +33,17 @@ describe('githubdispatch', () => {
   });
 
   it('parses repository addresses like Flux and picks the API host', () => {
-    expect(parseRepositoryAddress('https://github.com/foo/bar')).toEqual({ host: 'https://github.com', owner: 'foo', repo: 'bar' });
-    expect(parseRepositoryAddress('ssh://git@github.com/foo/bar.git')).toEqual({ host: 'https://github.com', owner: 'foo', repo: 'bar' });
-    expect(parseRepositoryAddress('git@github.example.com:foo/bar.git')).toEqual({ host: 'https://github.example.com', owner: 'foo', repo: 'bar' });
-    expect(parseRepositoryAddress('https://github.com/foo/bar/baz')).toBeUndefined();
+    expect(parseOwnerRepo('https://github.com/foo/bar')).toEqual({ host: 'https://github.com', owner: 'foo', repo: 'bar' });
+    expect(parseOwnerRepo('ssh://git@github.com/foo/bar.git')).toEqual({ host: 'https://github.com', owner: 'foo', repo: 'bar' });
+    expect(parseOwnerRepo('git@github.example.com:foo/bar.git')).toEqual({ host: 'https://github.example.com', owner: 'foo', repo: 'bar' });
+    expect(parseOwnerRepo('https://github.com/foo/bar/baz')).toBeUndefined();
     expect(githubApiBase('https://github.com')).toBe('https://api.github.com/');
     expect(githubApiBase('https://ghe.example.com:8443')).toBe('https://ghe.example.com:8443/api/v3/');
   });
 
   it('requires a token and an owner/repo address', () => {
-    expect(githubdispatch.validate?.(testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo/bar' }))).toMatch(/`token`/);
-    expect(githubdispatch.validate?.(testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo', token: 'ghp_x' }))).toMatch(/address/);
-    expect(githubdispatch.validate?.(testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo/bar', token: 'ghp_x' }))).toBeUndefined();
+    expect(problemOf(githubdispatch, testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo/bar' }))).toMatch(/`token`/);
+    expect(problemOf(githubdispatch, testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo', token: 'ghp_x' }))).toMatch(/address/);
+    expect(problemOf(githubdispatch, testProviderConfig({ type: 'githubdispatch', address: 'https://github.com/foo/bar', token: 'ghp_x' }))).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import type { FluxEvent } from '../../src/events/event.js';
 import { githubPullRequestComment } from '../../providers/githubpullrequestcomment.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import type { ReceivedRequest, SinkReply } from '../support/sink.js';
-import { deliver, failureOf, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { deliver, failureOf, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink, problemOf } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
 const TOKEN = 'ghp_prC0mmentT0ken';
@@ -77,7 +77,7 @@ describe('githubpullrequestcomment adapter: golden requests', () => {
   });
 
   it('uses api.github.com for github.com addresses', async () => {
-    expect(githubPullRequestComment.validate!(config({ address: 'https://github.com/org/repo' }))).toBeUndefined();
+    expect(problemOf(githubPullRequestComment, config({ address: 'https://github.com/org/repo' }))).toBeUndefined();
   });
 });
 
@@ -108,9 +108,9 @@ describe('githubpullrequestcomment adapter: failures', () => {
 
 describe('githubpullrequestcomment adapter: validate', () => {
   it('needs a repository address and a token or GitHub App credentials', () => {
-    expect(githubPullRequestComment.validate!(config())).toBeUndefined();
-    expect(githubPullRequestComment.validate!(config({ address: 'https://github.com/only-owner' }))).toMatch(/spec\.address/);
-    expect(githubPullRequestComment.validate!(config({ token: undefined }))).toMatch(/token.*GitHub App/);
-    expect(githubPullRequestComment.validate!(config({ token: undefined, password: 'p4ssw0rd' }))).toBeUndefined();
+    expect(problemOf(githubPullRequestComment, config())).toBeUndefined();
+    expect(problemOf(githubPullRequestComment, config({ address: 'https://github.com/only-owner' }))).toMatch(/spec\.address/);
+    expect(problemOf(githubPullRequestComment, config({ token: undefined }))).toMatch(/token.*GitHub App/);
+    expect(problemOf(githubPullRequestComment, config({ token: undefined, password: 'p4ssw0rd' }))).toBeUndefined();
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { gitlab, gitlabPathEscape, gitlabProject } from '../../providers/gitlab.js';
+import { gitlab, gitlabPathEscape, gitlabProject } from '../../providers/commit-status/gitlab.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { answerListThenPost as respond, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, answerListThenPost as respond, deliver, failureOf, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
 const TOKEN = 'glpat-s3cretT0kenValue';
@@ -72,11 +72,11 @@ describe('gitlab adapter', () => {
   });
 
   it('validate names the bad field', () => {
-    expect(gitlab.validate!(config())).toBeUndefined();
-    expect(gitlab.validate!(config({ token: undefined }))).toMatch(/token/);
-    expect(gitlab.validate!(config({ token: undefined, password: 'pw-fallback' }))).toBeUndefined();
-    expect(gitlab.validate!(config({ address: 'https://gitlab.com' }))).toMatch(/spec\.address/);
-    expect(gitlab.validate!(config({ spec: { type: 'gitlab', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
+    expect(problemOf(gitlab, config())).toBeUndefined();
+    expect(problemOf(gitlab, config({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(gitlab, config({ token: undefined, password: 'pw-fallback' }))).toBeUndefined();
+    expect(problemOf(gitlab, config({ address: 'https://gitlab.com' }))).toMatch(/spec\.address/);
+    expect(problemOf(gitlab, config({ spec: { type: 'gitlab', commitStatusExpr: 'x' } }))).toMatch(/commitStatusExpr/);
     expect(gitlab.commitStatus).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import type { FluxEvent } from '../../src/events/event.js';
 import { gitlabMergeRequestComment } from '../../providers/gitlabmergerequestcomment.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import type { ReceivedRequest, SinkReply } from '../support/sink.js';
-import { deliver, failureOf, goJson, REVISION, useSink } from '../support/adapter-harness.js';
+import { deliver, failureOf, goJson, REVISION, useSink, problemOf } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -68,7 +68,7 @@ describe('gitlabmergerequestcomment adapter: failures and validate', () => {
   });
 
   it('needs a project address and a token', () => {
-    expect(gitlabMergeRequestComment.validate!(config())).toBeUndefined();
-    expect(gitlabMergeRequestComment.validate!(config({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(gitlabMergeRequestComment, config())).toBeUndefined();
+    expect(problemOf(gitlabMergeRequestComment, config({ token: undefined }))).toMatch(/token/);
   });
 });

@@ -10,7 +10,7 @@ import { createHttpClient } from '../../providers/http.js';
 import { setOwnListeners } from '../../providers/own-listeners.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import { fluxEventJson } from '../../providers/wire.js';
-import { failureOf, trickyEvent } from '../support/adapter-harness.js';
+import { failureOf, trickyEvent, problemOf, preparedOf } from '../support/adapter-harness.js';
 import { startPubSubStandIn, type PubSubStandIn } from '../support/pubsub-stand-in.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -37,7 +37,7 @@ function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
 async function send(cfg: ProviderConfig, event = trickyEvent()): Promise<void> {
   const http = createHttpClient(cfg);
   try {
-    await googlepubsub.send(event, { config: cfg, http });
+    await googlepubsub.send(event, { config: cfg, prepared: preparedOf(googlepubsub, cfg), http });
   } finally {
     await http.close();
   }
@@ -103,14 +103,14 @@ describe('googlepubsub adapter', () => {
   });
 
   it('validate: project and topic; a token must be a JSON key; without one only the emulator will do', () => {
-    expect(googlepubsub.validate!(config())).toBeUndefined();
-    expect(googlepubsub.validate!(config({ token: '{"type":"service_account","project_id":"p"}' }))).toBeUndefined();
-    expect(googlepubsub.validate!(config({ address: '', channel: '', token: 'not json' }))).toBe(
+    expect(problemOf(googlepubsub, config())).toBeUndefined();
+    expect(problemOf(googlepubsub, config({ token: '{"type":"service_account","project_id":"p"}' }))).toBeUndefined();
+    expect(problemOf(googlepubsub, config({ address: '', channel: '', token: 'not json' }))).toBe(
       'googlepubsub needs the GCP project id in spec.address; googlepubsub needs the Pub/Sub topic id in spec.channel; the `token` key of spec.secretRef is not a Google service account key (JSON)',
     );
     delete process.env[EMULATOR_HOST_VARIABLE];
     try {
-      expect(googlepubsub.validate!(config())).toMatch(/workload identity is not supported/);
+      expect(problemOf(googlepubsub, config())).toMatch(/workload identity is not supported/);
     } finally {
       process.env[EMULATOR_HOST_VARIABLE] = pubsub.host;
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { incidentio } from '../../providers/incidentio.js';
-import { deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -49,6 +49,6 @@ describe('incidentio', () => {
   });
 
   it('requires the token', () => {
-    expect(incidentio.validate?.(testProviderConfig({ type: 'incidentio', address: 'https://api.incident.io/v2/alert_events/http/x' }))).toMatch(/`token`/);
+    expect(problemOf(incidentio, testProviderConfig({ type: 'incidentio', address: 'https://api.incident.io/v2/alert_events/http/x' }))).toMatch(/`token`/);
   });
 });

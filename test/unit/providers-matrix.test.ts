@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { matrix, matrixTxnId } from '../../providers/matrix.js';
 import { fluxEventJson } from '../../providers/wire.js';
-import { deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -45,8 +45,8 @@ describe('matrix', () => {
   });
 
   it('requires the token and the room id', () => {
-    expect(matrix.validate?.(testProviderConfig({ type: 'matrix', address: 'https://matrix.org', channel: '!r:m.org' }))).toMatch(/`token`/);
-    expect(matrix.validate?.(testProviderConfig({ type: 'matrix', address: 'https://matrix.org', token: 'tok1' }))).toMatch(/spec\.channel/);
-    expect(matrix.validate?.(testProviderConfig({ type: 'matrix', address: 'https://matrix.org', channel: '!r:m.org', token: 'tok1' }))).toBeUndefined();
+    expect(problemOf(matrix, testProviderConfig({ type: 'matrix', address: 'https://matrix.org', channel: '!r:m.org' }))).toMatch(/`token`/);
+    expect(problemOf(matrix, testProviderConfig({ type: 'matrix', address: 'https://matrix.org', token: 'tok1' }))).toMatch(/spec\.channel/);
+    expect(problemOf(matrix, testProviderConfig({ type: 'matrix', address: 'https://matrix.org', channel: '!r:m.org', token: 'tok1' }))).toBeUndefined();
   });
 });

@@ -1,6 +1,4 @@
 import { createRequire } from 'node:module';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { adaptiveCardContent, isLegacyTeamsConnector, msteams } from '../../providers/msteams.js';
@@ -8,6 +6,7 @@ import type { ProviderConfig } from '../../providers/types.js';
 import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
+import { startTunnelTo } from '../support/tunnel.js';
 
 /**
  * The official Adaptive Cards library parses a card and reports unknown element types, invalid
@@ -47,34 +46,7 @@ const sink = useSink({ status: 202, body: '' });
 
 const send = (event: FluxEvent, cfg: ProviderConfig) => deliver(msteams, cfg, event);
 
-/**
- * A forward proxy that tunnels every CONNECT to the sink, so that a request for
- * `http://<anything>.webhook.office.com/…` (sent through the shared layer's proxy support)
- * lands on the local sink with its original Host header.
- */
-async function startTunnelToSink(): Promise<{ url: string; close(): Promise<void> }> {
-  const proxy: Server = createServer((_req, res) => res.writeHead(405).end());
-  proxy.on('connect', (_req, client, head) => {
-    const upstream = connect(sink().port, '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        proxy.closeAllConnections();
-        proxy.close(() => resolve());
-      }),
-  };
-}
+const startTunnelToSink = () => startTunnelTo(sink().port);
 
 const expectedCard = {
   type: 'message',

@@ -13,7 +13,7 @@ import { nats, natsServers } from '../../providers/nats.js';
 import { setOwnListeners } from '../../providers/own-listeners.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import { fluxEventJson } from '../../providers/wire.js';
-import { failureOf, trickyEvent } from '../support/adapter-harness.js';
+import { failureOf, trickyEvent, problemOf, preparedOf } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
 const SHARED_NATS = 'nats://127.0.0.1:4222';
@@ -27,7 +27,7 @@ function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
 async function send(cfg: ProviderConfig, event = trickyEvent()): Promise<void> {
   const http = createHttpClient(cfg);
   try {
-    await nats.send(event, { config: cfg, http });
+    await nats.send(event, { config: cfg, prepared: preparedOf(nats, cfg), http });
   } finally {
     await http.close();
   }
@@ -220,13 +220,13 @@ describe('nats adapter: authentication, as Flux chooses it (creds, then nkey, th
   });
 
   it('validate names every problem, never a value', () => {
-    expect(nats.validate!(config())).toBeUndefined();
-    expect(nats.validate!(config({ address: '127.0.0.1:4222, tls://nats.example:4443' }))).toBeUndefined();
-    expect(nats.validate!(config({ address: 'https://nats.example', channel: '', secret: { nkey: 'SUnotaseed' } }))).toBe(
+    expect(problemOf(nats, config())).toBeUndefined();
+    expect(problemOf(nats, config({ address: '127.0.0.1:4222, tls://nats.example:4443' }))).toBeUndefined();
+    expect(problemOf(nats, config({ address: 'https://nats.example', channel: '', secret: { nkey: 'SUnotaseed' } }))).toBe(
       'the address is not a NATS server URL: expected nats://host:port, tls://host:port or host:port, comma-separated; nats needs the subject in spec.channel; the `nkey` key of spec.secretRef is not an NKey seed',
     );
-    expect(nats.validate!(config({ address: '' }))).toMatch(/^no address/);
-    expect(nats.validate!(config({ secret: { creds: 'just a token' } }))).toMatch(/`creds` key .* not a NATS user credentials file/);
+    expect(problemOf(nats, config({ address: '' }))).toMatch(/^no address/);
+    expect(problemOf(nats, config({ secret: { creds: 'just a token' } }))).toMatch(/`creds` key .* not a NATS user credentials file/);
     expect(natsServers('nats.example')).toEqual([{ host: 'nats.example', port: 4222, hostPort: 'nats.example:4222', tls: false }]);
   });
 });

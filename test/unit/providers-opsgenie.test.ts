@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { opsgenie } from '../../providers/opsgenie.js';
-import { deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -49,7 +49,7 @@ describe('opsgenie', () => {
   });
 
   it('requires the token', () => {
-    expect(opsgenie.validate?.(testProviderConfig({ type: 'opsgenie', address: 'https://api.opsgenie.com/v2/alerts' }))).toMatch(/`token`/);
-    expect(opsgenie.validate?.(testProviderConfig({ type: 'opsgenie', address: 'https://api.opsgenie.com/v2/alerts', token: 'k1234' }))).toBeUndefined();
+    expect(problemOf(opsgenie, testProviderConfig({ type: 'opsgenie', address: 'https://api.opsgenie.com/v2/alerts' }))).toMatch(/`token`/);
+    expect(problemOf(opsgenie, testProviderConfig({ type: 'opsgenie', address: 'https://api.opsgenie.com/v2/alerts', token: 'k1234' }))).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@ import type { FluxEvent } from '../../src/events/event.js';
 import { createHttpClient } from '../../providers/http.js';
 import { alertUid, otel } from '../../providers/otel.js';
 import type { AlertIdentity, ProviderConfig } from '../../providers/types.js';
-import { failureOf, REVISION, TRICKY_MESSAGE, trickyEvent } from '../support/adapter-harness.js';
+import { failureOf, REVISION, TRICKY_MESSAGE, trickyEvent, preparedOf } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { decodeTraceExport, hex, startOtlpReceiver, type DecodedKeyValue, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { testProviderConfig } from '../support/provider-config.js';
@@ -31,7 +31,7 @@ function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
 async function send(event: FluxEvent, cfg = config(), alert: AlertIdentity | null = ALERT) {
   const http = createHttpClient(cfg);
   try {
-    await otel.send(event, { config: cfg, http, ...(alert ? { alert } : {}) });
+    await otel.send(event, { config: cfg, prepared: preparedOf(otel, cfg), http, ...(alert ? { alert } : {}) });
   } finally {
     await http.close();
   }

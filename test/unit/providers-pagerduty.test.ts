@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { pagerduty } from '../../providers/pagerduty.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
+import { problemOf, deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
 const ROUTING_KEY = 'R0UT1NGK3YR0UT1NGK3YR0UT1NGK3Y00';
@@ -107,8 +107,8 @@ describe('pagerduty adapter: failures', () => {
 
 describe('pagerduty adapter: validate', () => {
   it('names the bad field', () => {
-    expect(pagerduty.validate!(config())).toBeUndefined();
-    expect(pagerduty.validate!(config({ channel: '' }))).toMatch(/spec\.channel/);
+    expect(problemOf(pagerduty, config())).toBeUndefined();
+    expect(problemOf(pagerduty, config({ channel: '' }))).toMatch(/spec\.channel/);
     expect(addressProblem('pagerduty', 'events.pagerduty.com')).toMatch(/spec\.address/);
   });
 });

@@ -17,7 +17,7 @@
 import AjvModule from 'ajv';
 import { describe, expect, it } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
-import { github } from '../../providers/github.js';
+import { github } from '../../providers/commit-status/github.js';
 import { githubdispatch } from '../../providers/githubdispatch.js';
 import type { ProviderConfig } from '../../providers/types.js';
 import { answerListThenPost, deliver, SHA, trickyEvent, useSink } from '../support/adapter-harness.js';

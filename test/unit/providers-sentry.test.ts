@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDsn, sentry } from '../../providers/sentry.js';
-import { deliver, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -85,7 +85,7 @@ describe('sentry', () => {
     });
     expect(parseDsn('https://sentry.io/123')).toBeUndefined();
     expect(parseDsn('https://key@sentry.io/')).toBeUndefined();
-    expect(sentry.validate?.(testProviderConfig({ type: 'sentry', address: 'https://sentry.io/1' }))).toMatch(/DSN/);
-    expect(sentry.validate?.(testProviderConfig({ type: 'sentry', address: 'https://key@sentry.io/1' }))).toBeUndefined();
+    expect(problemOf(sentry, testProviderConfig({ type: 'sentry', address: 'https://sentry.io/1' }))).toMatch(/DSN/);
+    expect(problemOf(sentry, testProviderConfig({ type: 'sentry', address: 'https://key@sentry.io/1' }))).toBeUndefined();
   });
 });

@@ -1,10 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { IncomingWebhook } from '@slack/webhook';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { isSlackBotAddress, slack } from '../../providers/slack.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
+import { problemOf, deliver, failureOf, REVISION, trickyEvent as tricky, useSink, addressProblem } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
+import { hasOpenssl, makeTestCa } from '../support/test-ca.js';
+import { startTunnelTo } from '../support/tunnel.js';
 
 const TOKEN = 'xoxb-1234-s3cret-bot-token';
 
@@ -155,15 +161,100 @@ describe('slack adapter: bot mode (chat.postMessage)', () => {
   });
 });
 
-describe('slack adapter: validate', () => {
+describe('slack adapter: prepare', () => {
   it('accepts webhook and bot configurations', () => {
-    expect(slack.validate!(webhookConfig())).toBeUndefined();
-    expect(slack.validate!(botConfig())).toBeUndefined();
+    expect(problemOf(slack, webhookConfig())).toBeUndefined();
+    expect(problemOf(slack, botConfig())).toBeUndefined();
   });
 
   it('names the bad field', () => {
     expect(addressProblem('slack', 'hooks.slack.com/no-scheme')).toMatch(/spec\.address/);
-    expect(slack.validate!(botConfig({ token: undefined }))).toMatch(/token/);
-    expect(slack.validate!(botConfig({ channel: '' }))).toMatch(/spec\.channel/);
+    expect(problemOf(slack, botConfig({ token: undefined }))).toMatch(/token/);
+    expect(problemOf(slack, botConfig({ channel: '' }))).toMatch(/spec\.channel/);
+  });
+});
+
+/**
+ * The incoming webhook is sent by @slack/webhook's IncomingWebhook with the shared HTTP layer
+ * as its fetch: every guarantee of the layer must still hold on this path.
+ */
+describe('slack adapter: the incoming webhook goes through @slack/webhook and the shared HTTP layer', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('sends with IncomingWebhook, once, the package retrying nothing itself', async () => {
+    const sent = vi.spyOn(IncomingWebhook.prototype, 'send');
+    sink().respondWith(() => ({ status: 503, body: 'down' }));
+    await failureOf(send(trickyEvent(), webhookConfig()));
+    expect(sent).toHaveBeenCalledTimes(1);
+    expect(sink().requests).toHaveLength(1);
+  });
+
+  it('keeps the Secret headers: a Content-Type or User-Agent set there wins, the package adds none of its own', async () => {
+    await send(trickyEvent(), webhookConfig({ headers: { 'Content-Type': 'application/json; charset=utf-8', 'User-Agent': 'team-bot' } }));
+    const req = sink().requests[0]!;
+    expect(req.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(req.headers['user-agent']).toBe('team-bot');
+    await send(trickyEvent(), webhookConfig());
+    expect(String(sink().requests[1]!.headers['user-agent'] ?? '')).not.toMatch(/slack/i);
+  });
+
+  it("times out a hanging webhook at the Provider's timeout, as retryable", async () => {
+    sink().respondWith(() => undefined);
+    const started = Date.now();
+    const err = await failureOf(send(trickyEvent(), webhookConfig({ timeoutMs: 300 })));
+    expect(err.retryable).toBe(true);
+    expect(err.message).toMatch(/time/i);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('reads a bounded answer: a 2xx longer than 64 KiB is not counted as delivered', async () => {
+    sink().respondWith(() => ({ status: 200, body: 'x'.repeat(200 * 1024) }));
+    const err = await failureOf(send(trickyEvent(), webhookConfig()));
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/more than/);
+  });
+
+  it('masks the token and names only the origin, never the webhook path (itself a secret)', async () => {
+    sink().respondWith(() => ({ status: 500, body: `token ${TOKEN} rejected` }));
+    const err = await failureOf(send(trickyEvent(), webhookConfig({ token: TOKEN })));
+    expect(err.message).not.toContain(TOKEN);
+    expect(err.message).not.toContain('B000/XXXX');
+    expect(err.retryable).toBe(true);
+    expect(err.status).toBe(500);
+  });
+
+  it('goes through the configured proxy', async () => {
+    const tunnel = await startTunnelTo(sink().port);
+    try {
+      await send(trickyEvent(), webhookConfig({ address: 'http://hooks.slack.example/services/T000/B000/XXXX', proxy: tunnel.url }));
+      expect(tunnel.connects).toBe(1);
+      expect(sink().requests[0]!.headers['host']).toBe('hooks.slack.example');
+    } finally {
+      await tunnel.close();
+    }
+  });
+
+  it.skipIf(!hasOpenssl)("trusts the Provider's CA and presents its client certificate (mTLS)", async () => {
+    const ca = await makeTestCa();
+    const clients: string[] = [];
+    const server = createHttpsServer(
+      { cert: ca.pem.serverCert, key: ca.pem.serverKey, ca: ca.pem.ca, requestCert: true, rejectUnauthorized: true },
+      (req, res) => {
+        clients.push(String((req.socket as TLSSocket).getPeerCertificate().subject.CN));
+        req.resume().on('end', () => res.writeHead(200).end('ok'));
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = `https://127.0.0.1:${(server.address() as AddressInfo).port}/services/T000/B000/XXXX`;
+      const tls = { ca: ca.pem.ca, cert: ca.pem.clientCert, key: ca.pem.clientKey };
+      await deliver(slack, webhookConfig({ address, tls }), trickyEvent());
+      expect(clients).toEqual(['herald']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

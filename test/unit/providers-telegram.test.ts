@@ -15,7 +15,7 @@ import { escapeMarkdownV2, telegram, telegramApiBase } from '../../providers/tel
 import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { webex } from '../../providers/webex.js';
 import { zulip } from '../../providers/zulip.js';
-import { deliver, failureOf, goJson, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, failureOf, goJson, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -74,9 +74,9 @@ describe('telegram', () => {
   });
 
   it('requires spec.channel and the token', () => {
-    expect(telegram.validate?.(testProviderConfig({ type: 'telegram', token: TOKEN }))).toMatch(/spec\.channel/);
-    expect(telegram.validate?.(testProviderConfig({ type: 'telegram', channel: '@flux' }))).toMatch(/`token`/);
-    expect(telegram.validate?.(testProviderConfig({ type: 'telegram', channel: '@flux', token: TOKEN }))).toBeUndefined();
+    expect(problemOf(telegram, testProviderConfig({ type: 'telegram', token: TOKEN }))).toMatch(/spec\.channel/);
+    expect(problemOf(telegram, testProviderConfig({ type: 'telegram', channel: '@flux' }))).toMatch(/`token`/);
+    expect(problemOf(telegram, testProviderConfig({ type: 'telegram', channel: '@flux', token: TOKEN }))).toBeUndefined();
   });
 
   it('never puts the token (which travels in the URL) into an error message', async () => {
@@ -112,7 +112,7 @@ describe('every adapter in this group: failures are classified by the shared HTT
     '%s: 500 is retryable, 400 is not',
     async (type, adapter, overrides) => {
       const config = testProviderConfig({ type, ...overrides() });
-      expect(adapter.validate?.(config)).toBeUndefined();
+      expect(problemOf(adapter, config)).toBeUndefined();
       for (const [status, retryable] of [
         [500, true],
         [400, false],

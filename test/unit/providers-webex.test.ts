@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { webex } from '../../providers/webex.js';
-import { deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -35,8 +35,8 @@ describe('webex', () => {
   });
 
   it('requires the room (spec.channel) and the token', () => {
-    expect(webex.validate?.(testProviderConfig({ type: 'webex', address: 'https://webexapis.com/v1/messages', token: 'tok1' }))).toMatch(/spec\.channel/);
-    expect(webex.validate?.(testProviderConfig({ type: 'webex', address: 'https://webexapis.com/v1/messages', channel: 'room' }))).toMatch(/`token`/);
-    expect(webex.validate?.(testProviderConfig({ type: 'webex', address: 'https://webexapis.com/v1/messages', channel: 'room', token: 'tok1' }))).toBeUndefined();
+    expect(problemOf(webex, testProviderConfig({ type: 'webex', address: 'https://webexapis.com/v1/messages', token: 'tok1' }))).toMatch(/spec\.channel/);
+    expect(problemOf(webex, testProviderConfig({ type: 'webex', address: 'https://webexapis.com/v1/messages', channel: 'room' }))).toMatch(/`token`/);
+    expect(problemOf(webex, testProviderConfig({ type: 'webex', address: 'https://webexapis.com/v1/messages', channel: 'room', token: 'tok1' }))).toBeUndefined();
   });
 });

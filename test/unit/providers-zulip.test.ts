@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formEncode, markdownPost, zulip, zulipMessagesUrl } from '../../providers/zulip.js';
-import { deliver, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
+import { problemOf, deliver, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -54,9 +54,9 @@ describe('zulip', () => {
 
   it('requires spec.channel as <channel>/<topic>', () => {
     const base = { type: 'zulip', address: 'https://my-org.zulipchat.com' } as const;
-    expect(zulip.validate?.(testProviderConfig({ ...base, channel: 'general' }))).toMatch(/spec\.channel.*<channel>\/<topic>/);
-    expect(zulip.validate?.(testProviderConfig({ ...base, channel: 'general/' }))).toBeDefined();
-    expect(zulip.validate?.(testProviderConfig({ ...base, channel: '/topic' }))).toBeDefined();
-    expect(zulip.validate?.(testProviderConfig({ ...base, channel: 'general/a/b' }))).toBeUndefined();
+    expect(problemOf(zulip, testProviderConfig({ ...base, channel: 'general' }))).toMatch(/spec\.channel.*<channel>\/<topic>/);
+    expect(problemOf(zulip, testProviderConfig({ ...base, channel: 'general/' }))).toBeDefined();
+    expect(problemOf(zulip, testProviderConfig({ ...base, channel: '/topic' }))).toBeDefined();
+    expect(problemOf(zulip, testProviderConfig({ ...base, channel: 'general/a/b' }))).toBeUndefined();
   });
 });

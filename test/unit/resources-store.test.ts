@@ -138,6 +138,27 @@ describe('ResourceStore', () => {
     expect(store.provider(NS, 'hook')?.config?.token).toBe('two');
   });
 
+  it("prepares a Provider's adapter once per version: the prepared value is kept until the Provider or its Secret changes", () => {
+    const store = newStore();
+    const hmac = provider('hook', { type: 'generic-hmac', secretRef: { name: 's' } });
+    store.replaceAll([hmac, secret('s', { token: 'one' }), alert('a')], []);
+    const first = store.provider(NS, 'hook')?.prepared;
+    expect(first).toEqual({ url: 'https://hooks.example.com/x', key: 'one' });
+
+    store.upsert(secret('unrelated', { x: 'y' }));
+    store.upsert(alert('b'));
+    expect(store.provider(NS, 'hook')?.prepared).toBe(first);
+
+    store.upsert(secret('s', { token: 'two' }));
+    expect(store.provider(NS, 'hook')?.prepared).toEqual({ url: 'https://hooks.example.com/x', key: 'two' });
+    store.upsert(provider('hook', { type: 'generic-hmac', secretRef: { name: 's' }, address: 'https://hooks.example.com/y' }));
+    expect(store.provider(NS, 'hook')?.prepared).toEqual({ url: 'https://hooks.example.com/y', key: 'two' });
+
+    // Not ready: nothing prepared to send with.
+    store.upsert(secret('s', { other: 'x' }));
+    expect(store.provider(NS, 'hook')).toMatchObject({ ready: false, prepared: undefined });
+  });
+
   it('follows Provider removal and return in the Alerts that name it', () => {
     const store = newStore();
     store.replaceAll([provider('hook'), alert('a')], []);

@@ -33,6 +33,7 @@ import {
   type ObservedPolicyRef,
   type PolicyInput,
 } from './types.js';
+import { errorMessage } from '../../common/errors.js';
 
 /** Flux's Ready reasons for an ImageUpdateAutomation. */
 export const AutomationReasons = {
@@ -92,7 +93,7 @@ class RunFailure extends Error {
 }
 
 function gitFailure(prefix: string, e: unknown, session?: GitSession): RunFailure {
-  const text = e instanceof Error ? e.message : String(e);
+  const text = errorMessage(e);
   return new RunFailure(AutomationReasons.GitOperationFailed, `${prefix}: ${session ? session.mask(text) : text}`);
 }
 
@@ -213,7 +214,7 @@ export async function runAutomation(
     );
     status.observedPolicies = observed;
   } catch (e) {
-    const failure = e instanceof RunFailure ? e : new RunFailure(AutomationReasons.GitOperationFailed, e instanceof Error ? e.message : String(e));
+    const failure = e instanceof RunFailure ? e : new RunFailure(AutomationReasons.GitOperationFailed, errorMessage(e));
     result = { kind: 'failed', reason: failure.reason, message: failure.message, stalled: failure.stalled };
   }
   const ready: ReadyState =
@@ -266,7 +267,7 @@ async function syncRepository(
       try {
         update = await updateTree(session.repoDir, spec.update.path, ctx);
       } catch (e) {
-        throw new RunFailure(AutomationReasons.UpdateFailed, `failed to apply policies: ${session.mask(e instanceof Error ? e.message : String(e))}`);
+        throw new RunFailure(AutomationReasons.UpdateFailed, `failed to apply policies: ${session.mask(errorMessage(e))}`);
       }
       Object.assign(explain, update.explain);
       const sourceRevision = `${source.checkoutBranch || source.pushBranch}@sha1:${checkoutCommit}`;

@@ -2,6 +2,7 @@
 import { DEFAULT_LIMITS, execute, type ExecLimits } from './exec.js';
 import { FUNCS } from './funcs.js';
 import { TemplateError, parseTemplate, type ParsedTemplate } from './parse.js';
+import { errorMessage } from '../../../common/errors.js';
 
 export { TemplateError } from './parse.js';
 export { GoMap, GoStruct, NO_VALUE } from './values.js';
@@ -25,7 +26,7 @@ export function runTemplate(tmpl: ParsedTemplate, data: unknown, limits: ExecLim
   } catch (e) {
     if (e instanceof TemplateError) throw e;
     // A bug of ours must not take the controller down: report it as a template failure.
-    throw new TemplateError(`template: ${tmpl.name}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new TemplateError(`template: ${tmpl.name}: ${errorMessage(e)}`);
   }
 }
 

@@ -11,14 +11,14 @@
  * - the description is the reason split at camel case, lower-cased (`BuildFailed` → `build failed`);
  * - the repository comes from `spec.address` (`https://host/owner/repo`, `ssh://git@host/…`,
  *   or `git@host:owner/repo`), with `.git` trimmed; ssh addresses are reached over https;
- * - only info and error events have a state; `spec.commitStatusExpr` is refused by `validate`;
+ * - only info and error events have a state; `spec.commitStatusExpr` is refused by `prepare`;
  * - where a provider lists a commit's statuses newest first, the newest one of the same context
  *   decides whether posting again would be a duplicate.
  */
 import { createHash } from 'node:crypto';
-import type { FluxEvent } from '../src/events/event.js';
-import { DeliveryError, type HttpClient } from './http.js';
-import type { ProviderAdapter, ProviderConfig } from './types.js';
+import type { FluxEvent } from '../../src/events/event.js';
+import { DeliveryError, type HttpClient } from '../http.js';
+import type { ProviderConfig } from '../types.js';
 
 /** Flux's `meta.ProgressingReason`: most commit-status providers post nothing for it. */
 export const PROGRESSING_REASON = 'Progressing';
@@ -151,7 +151,7 @@ export function parseGitAddress(address: string): GitAddress | undefined {
 }
 
 /**
- * The checks every commit-status adapter's `validate` starts with: `spec.commitStatusExpr`,
+ * The checks every commit-status adapter's `prepare` starts with: `spec.commitStatusExpr`,
  * which Herald does not support yet, then `spec.address`, which `parse` must accept as `what`
  * (`a GitHub repository`), of the form `expected`.
  */
@@ -167,11 +167,6 @@ export function repositoryProblem(
   if (parse(config.address)) return undefined;
   // The value is not quoted: it may come from a Secret.
   return `spec.address is not ${what} address: expected ${expected}`;
-}
-
-/** The error for sending with a configuration `validate` rejects: another attempt cannot fix it. */
-export function invalidProvider(adapter: ProviderAdapter, config: ProviderConfig): DeliveryError {
-  return new DeliveryError(adapter.validate?.(config) ?? `invalid ${adapter.type} provider`, false);
 }
 
 /** The Secret's `token`, or its `password` as a fallback, as Flux reads them for GitHub, GitLab and Gitea. */
@@ -195,6 +190,25 @@ export function parseOwnerRepo(address: string): OwnerRepo | undefined {
   return { host: parsed.host, owner: parts[0], repo: parts[1] };
 }
 
+/** GitHub's API root for a repository host, no trailing slash: api.github.com, or `<host>/api/v3` (Enterprise). */
+export function githubApiRoot(host: string): string {
+  return new URL(host).host === 'github.com' ? 'https://api.github.com' : `${host}/api/v3`;
+}
+
+/** An `<owner>/<repo>` repository and the API root that serves it (GitHub, Gitea, Bitbucket Cloud). */
+export interface ApiRepository {
+  /** No trailing slash. */
+  apiBase: string;
+  owner: string;
+  repo: string;
+}
+
+/** `parseOwnerRepo`, with the API root `apiBase` derives from the host; undefined when the address names no `owner/repo`. */
+export function ownerRepoServedBy(address: string, apiBase: (host: string) => string): ApiRepository | undefined {
+  const parsed = parseOwnerRepo(address);
+  return parsed && { apiBase: apiBase(parsed.host), owner: parsed.owner, repo: parsed.repo };
+}
+
 /**
  * The provider's state for an event's severity: only info and error events have one; any other
  * severity fails without retry, naming `what` (`a GitHub commit state`).
@@ -207,12 +221,6 @@ export function commitState(severity: string, states: { info: string; error: str
 
 /** A page of a commit's statuses (up to 100 objects of about 1.5 KiB on GitHub) fits many times over. */
 export const MAX_STATUS_LIST_BYTES = 1024 * 1024;
-
-/** GETs the statuses of a commit and parses the answer. */
-export async function listStatuses(http: HttpClient, url: string, headers: Record<string, string>): Promise<unknown> {
-  const listed = await http.send({ method: 'GET', url, headers, maxAnswerBytes: MAX_STATUS_LIST_BYTES });
-  return parseJson(http, listed.body, 'list commit statuses');
-}
 
 /**
  * Flux's duplicate check where a commit's statuses are listed newest first (GitHub, Gitea,

@@ -9,19 +9,8 @@
  * - The commit's statuses with the same name are listed first and nothing is posted when one
  *   has the same SHA, state, description and name.
  */
-import {
-  PROGRESSING_REASON,
-  commitSha,
-  commitState,
-  commitStatusId,
-  invalidProvider,
-  listStatuses,
-  parseGitAddress,
-  repositoryProblem,
-  statusDescription,
-  tokenOrPassword,
-} from './commit-status.js';
-import type { ProviderAdapter } from './types.js';
+import { commitStatusAdapter } from './flow.js';
+import { parseGitAddress, tokenOrPassword } from './shared.js';
 
 export interface GitLabProject {
   apiBase: string;
@@ -57,31 +46,23 @@ export function duplicateGitLabStatus(
   );
 }
 
-export const gitlab: ProviderAdapter = {
+export const gitlab = commitStatusAdapter({
   type: 'gitlab',
-  commitStatus: true,
-  validate(config) {
-    const problem = repositoryProblem(config, gitlabProject, 'a GitLab project', 'https://<host>/<group>/<project>');
-    if (problem) return problem;
-    if (!tokenOrPassword(config)) return 'gitlab needs an access token in the `token` key of spec.secretRef';
-    return undefined;
-  },
-  async send(event, { config, http }) {
-    if (event.reason === PROGRESSING_REASON) return;
-    const project = gitlabProject(config.address);
+  repository: { parse: gitlabProject, what: 'a GitLab project', expected: 'https://<host>/<group>/<project>' },
+  base: (project) => `${project.apiBase}/projects/${gitlabPathEscape(project.id)}`,
+  headers(config) {
     const token = tokenOrPassword(config);
-    if (!project || !token) throw invalidProvider(gitlab, config);
-
-    const sha = commitSha(event);
-    const state = commitState(event.severity, { info: 'success', error: 'failed' }, 'a GitLab commit state');
-    const description = statusDescription(event);
-    const name = commitStatusId(config, event);
-    const base = `${project.apiBase}/projects/${gitlabPathEscape(project.id)}`;
-    const headers = { 'private-token': token };
-
-    const listed = await listStatuses(http, `${base}/repository/commits/${sha}/statuses?name=${encodeURIComponent(name)}`, headers);
-    if (duplicateGitLabStatus(listed, { sha, status: state, description, name })) return;
-
-    await http.send({ method: 'POST', url: `${base}/statuses/${sha}`, headers, json: { state, name, description } });
+    return token ? { 'private-token': token } : 'gitlab needs an access token in the `token` key of spec.secretRef';
   },
-};
+  states: { info: 'success', error: 'failed' },
+  stateWhat: 'a GitLab commit state',
+  lookup: {
+    kind: 'list',
+    url: (base, s) => `${base}/repository/commits/${s.sha}/statuses?name=${encodeURIComponent(s.id)}`,
+    duplicate: (listed, s) => duplicateGitLabStatus(listed, { sha: s.sha, status: s.state, description: s.description, name: s.id }),
+  },
+  post: {
+    url: (base, s) => `${base}/statuses/${s.sha}`,
+    body: (s) => ({ state: s.state, name: s.id, description: s.description }),
+  },
+});

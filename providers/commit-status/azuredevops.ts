@@ -11,22 +11,10 @@
  *   nothing is posted when the first one with the same context has the same state and
  *   description.
  */
-import type { FluxEvent } from '../src/events/event.js';
-import { basicAuth } from './http.js';
-import {
-  PROGRESSING_REASON,
-  commitSha,
-  commitState,
-  commitStatusId,
-  invalidProvider,
-  listStatuses,
-  newestOfContextMatches,
-  parseGitAddress,
-  repositoryProblem,
-  seg,
-  statusDescription,
-} from './commit-status.js';
-import type { ProviderAdapter } from './types.js';
+import type { FluxEvent } from '../../src/events/event.js';
+import { basicAuth } from '../http.js';
+import { commitStatusAdapter, type CommitStatus } from './flow.js';
+import { newestOfContextMatches, parseGitAddress, seg } from './shared.js';
 
 export const AZURE_DEVOPS_GENRE = 'fluxcd';
 
@@ -77,32 +65,22 @@ export function duplicateAzureDevOpsStatus(
   );
 }
 
-export const azureDevOps: ProviderAdapter = {
+function azureStatus(s: CommitStatus): { context: { genre: string; name: string }; description: string; state: string } {
+  return { context: { genre: azureDevOpsGenre(s.event), name: s.id }, description: s.description, state: s.state };
+}
+
+const statusesUrl = (base: string, s: CommitStatus): string => `${base}/commits/${s.sha}/statuses?api-version=${AZURE_DEVOPS_API_VERSION}`;
+
+export const azureDevOps = commitStatusAdapter({
   type: 'azuredevops',
-  commitStatus: true,
-  validate(config) {
-    const problem = repositoryProblem(config, azureDevOpsRepo, 'an Azure DevOps repository', 'https://dev.azure.com/<org>/<project>/_git/<repo>');
-    if (problem) return problem;
+  repository: { parse: azureDevOpsRepo, what: 'an Azure DevOps repository', expected: 'https://dev.azure.com/<org>/<project>/_git/<repo>' },
+  base: (repo) => `${repo.orgUrl}/${seg(repo.project)}/_apis/git/repositories/${seg(repo.repo)}`,
+  headers(config) {
     if (!config.token) return 'azuredevops needs a personal access token in the `token` key of spec.secretRef';
-    return undefined;
+    return { authorization: basicAuth('', config.token), accept: 'application/json' };
   },
-  async send(event, { config, http }) {
-    if (event.reason === PROGRESSING_REASON) return;
-    const repo = azureDevOpsRepo(config.address);
-    if (!repo || !config.token) throw invalidProvider(azureDevOps, config);
-
-    const sha = commitSha(event);
-    const status = {
-      context: { genre: azureDevOpsGenre(event), name: commitStatusId(config, event) },
-      description: statusDescription(event),
-      state: commitState(event.severity, { info: 'succeeded', error: 'error' }, 'an Azure DevOps status state'),
-    };
-    const url = `${repo.orgUrl}/${seg(repo.project)}/_apis/git/repositories/${seg(repo.repo)}/commits/${sha}/statuses?api-version=${AZURE_DEVOPS_API_VERSION}`;
-    const headers = { authorization: basicAuth('', config.token), accept: 'application/json' };
-
-    const listed = await listStatuses(http, url, headers);
-    if (duplicateAzureDevOpsStatus(listed, status)) return;
-
-    await http.send({ method: 'POST', url, headers, json: status });
-  },
-};
+  states: { info: 'succeeded', error: 'error' },
+  stateWhat: 'an Azure DevOps status state',
+  lookup: { kind: 'list', url: statusesUrl, duplicate: (listed, s) => duplicateAzureDevOpsStatus(listed, azureStatus(s)) },
+  post: { url: statusesUrl, body: azureStatus },
+});
