@@ -9,7 +9,7 @@
  */
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
 import type { HttpClient, HttpResponse } from './http.js';
-import { goString } from './wire.js';
+import { goString } from '../src/events/wire.js';
 
 /** A Go `map[string]T`: serialised with its keys sorted byte-wise, as encoding/json does. */
 export class GoMap {

@@ -11,7 +11,7 @@
 import type { FluxEvent } from '../src/events/event.js';
 import { RawJson, sendGoJson } from './chat-format.js';
 import type { ProviderAdapter } from './types.js';
-import { fluxEventJson } from './wire.js';
+import { fluxEventJson } from '../src/events/wire.js';
 
 export interface GitRepository {
   /** `scheme://host[:port]` of the Git server (ssh becomes https). */

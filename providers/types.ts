@@ -7,7 +7,7 @@
  * the pipeline may retry and when.
  */
 import type { FluxEvent } from '../src/events/event.js';
-import type { ProviderSpec } from '../src/resources/types.js';
+import type { ProviderSpec } from '../src/api/types.js';
 import type { HttpClient } from './http.js';
 
 /** TLS material from `spec.certSecretRef` (`ca.crt`, `tls.crt`, `tls.key`; legacy `caFile`). */

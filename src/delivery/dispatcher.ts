@@ -7,9 +7,9 @@ import type { LabelLookup } from '../alerts/matcher.js';
 import { notificationFor, providerAcceptsEvent } from '../alerts/notification.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kube-reasons.js';
+import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kubernetes/event-reasons.js';
 import type { ResourceStore } from '../resources/store.js';
-import { NOTIFICATION_GROUP, objectKey } from '../resources/types.js';
+import { NOTIFICATION_GROUP, objectKey } from '../api/types.js';
 import { deliveryJobIds, type QueuedJob } from './job.js';
 import type { DeliveryQueue } from './queue.js';
 

@@ -27,7 +27,7 @@ import {
 } from './manifest-files.js';
 import type { ManifestWorkerInput, ManifestWorkerMessage } from './manifest-worker.js';
 import type { ResourceStore } from './store.js';
-import type { Logger, StoredObject } from './types.js';
+import type { Logger, StoredObject } from '../api/types.js';
 import type { ManifestProblem } from './manifests.js';
 
 export interface DirectorySourceOptions {

@@ -7,9 +7,9 @@
 import type { LabelLookup } from '../alerts/matcher.js';
 import { DeferError, PermanentError, type Processor } from '../delivery/queue.js';
 import { startDirectorySource } from './dir-source.js';
-import { EventReasons, involvedObjectString, type AlertEventSink } from './kube-reasons.js';
+import { EventReasons, involvedObjectString, type AlertEventSink } from './kubernetes/event-reasons.js';
 import type { ResourceStore } from './store.js';
-import type { Logger } from './types.js';
+import type { Logger } from '../api/types.js';
 
 export interface ResourceSourceConfig {
   configDir?: string;
@@ -41,12 +41,12 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
   const [{ CoordinationV1Api, CoreV1Api, CustomObjectsApi }, client, eventsModule, labelsModule, leaderModule, sourceModule, statusModule] =
     await Promise.all([
       import('@kubernetes/client-node'),
-      import('./kube-client.js'),
-      import('./kube-events.js'),
-      import('./kube-labels.js'),
-      import('./kube-leader.js'),
-      import('./kube-source.js'),
-      import('./kube-status.js'),
+      import('./kubernetes/client.js'),
+      import('./kubernetes/event-recorder.js'),
+      import('./kubernetes/labels.js'),
+      import('./kubernetes/leader.js'),
+      import('./kubernetes/source.js'),
+      import('./kubernetes/status.js'),
     ]);
   const { loadKubeConfig, podNamespace, replicaIdentity } = client;
   const { KubeEventRecorder } = eventsModule;

@@ -22,7 +22,7 @@ import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { compileAlert, type CompiledAlert } from '../alerts/compile.js';
 import { AlertIndex } from '../alerts/matcher.js';
 import { apiGroup, type ObjectReference } from '../events/event.js';
-import { readyCondition } from './conditions.js';
+import { readyCondition } from '../api/conditions.js';
 import type { ManifestProblem } from './manifests.js';
 import {
   NOTIFICATION_GROUP,
@@ -41,7 +41,7 @@ import {
   type ReadyCondition,
   type Secret,
   type StoredObject,
-} from './types.js';
+} from '../api/types.js';
 import { compileFindings, providerRefFindings, validateAlertSpec, validateProvider } from './validate.js';
 
 export interface ResolvedProvider {

@@ -5,9 +5,9 @@ import type { QueuedJob } from '../../src/delivery/job.js';
 import type { DeliveryQueue } from '../../src/delivery/queue.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import type { AlertEventSink } from '../../src/resources/kube-events.js';
+import type { AlertEventSink } from '../../src/resources/kubernetes/event-recorder.js';
 import { ResourceStore } from '../../src/resources/store.js';
-import type { Alert, Provider } from '../../src/resources/types.js';
+import type { Alert, Provider } from '../../src/api/types.js';
 import { kustomizationEvent } from '../support/events.js';
 
 const NS = 'flux-system';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { githubApiBase, githubdispatch, parseRepositoryAddress } from '../../providers/githubdispatch.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { deliver, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';

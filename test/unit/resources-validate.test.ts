@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { adapterFor } from '../../providers/registry.js';
 import { compileAlert } from '../../src/alerts/compile.js';
 import { DEFAULT_TIMEOUT_MS, parseTimeout } from '../../src/resources/provider-config.js';
-import type { Alert, AlertSpec, Provider, ProviderSpec, Secret } from '../../src/resources/types.js';
+import type { Alert, AlertSpec, Provider, ProviderSpec, Secret } from '../../src/api/types.js';
 import {
   FLUX_PROVIDER_TYPES,
   compileFindings,

@@ -5,7 +5,7 @@ import { createProcessor } from '../../src/delivery/worker.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { ResourceStore } from '../../src/resources/store.js';
-import type { Provider } from '../../src/resources/types.js';
+import type { Provider } from '../../src/api/types.js';
 import { kustomizationEvent } from '../support/events.js';
 import { startSink, type Sink } from '../support/sink.js';
 
