@@ -8,7 +8,7 @@
  * map (integer-like keys are enumerated first), so maps are wrapped in `GoMap`.
  */
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
-import type { HttpClient, HttpResponse } from './http.js';
+import type { HttpClient, HttpResponse } from './contract.js';
 import { goString } from '../src/events/wire.js';
 
 /** A Go `map[string]T`: serialised with its keys sorted byte-wise, as encoding/json does. */

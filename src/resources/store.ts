@@ -17,7 +17,8 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createHttpClient, createMasker, type HttpClient } from '../../providers/http.js';
+import type { HttpClient } from '../../providers/contract.js';
+import { createHttpClient, createMasker } from '../../providers/http.js';
 import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { compileAlert, type CompiledAlert } from '../alerts/compile.js';
 import { AlertIndex } from '../alerts/matcher.js';
