@@ -15,6 +15,7 @@ import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
 import { createProcessor } from './delivery/worker.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
+import { ManifestDirectoryError } from './resources/dir-source.js';
 import { startResourceSource } from './resources/source.js';
 import { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
@@ -235,6 +236,6 @@ try {
     await run(config);
   }
 } catch (err) {
-  process.stderr.write(`herald: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`herald: ${err instanceof ConfigError || err instanceof ManifestDirectoryError ? err.message : (err as Error).stack ?? String(err)}\n`);
   process.exit(2);
 }
