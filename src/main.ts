@@ -144,7 +144,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     { flag: 'admin-addr', ...config.adminAddr },
   ]);
 
-  queue.start(source.wrapProcessor(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency })));
+  queue.start(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency, onDeadLetter: source.onDeadLetter }));
   const dispatcher = new Dispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   metrics.onScrape(async () => {

@@ -20,6 +20,11 @@ export interface WorkerOptions {
    * provider holds at most this many worker slots and never starves the others.
    */
   perProviderConcurrency: number;
+  /**
+   * Told once per delivery that failed for good, after it is counted and logged as a dead
+   * letter, with its (masked) reason: the resource source records it on the Alert.
+   */
+  onDeadLetter?: (job: DeliveryJob, message: string) => void;
 }
 
 /** How long a job waits in-process for a busy Provider before going back to the queue. */
@@ -84,6 +89,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
         metrics.deadLetters.inc({ provider_type: type });
         metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'failed' }, info.attempt);
         log().error({ err: failure.message }, 'delivery failed for good; kept as a dead letter');
+        opts.onDeadLetter?.(job, failure.message);
       } else {
         const retryAfterMs = failure instanceof RetryableError ? failure.retryAfterMs : undefined;
         log().warn({ err: failure.message, retryAfterMs }, 'delivery failed; will retry');

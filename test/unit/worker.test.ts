@@ -62,4 +62,30 @@ describe('createProcessor', () => {
     );
     expect(['delivered', 'deferred']).toContain(outcome);
   });
+
+  it('tells onDeadLetter once, with the reason, when a delivery fails for good, and not when it will be retried', async () => {
+    let status = 500;
+    const sink = await startSink(async () => ({ status }));
+    sinks.push(sink);
+    const store = new ResourceStore();
+    stores.push(store);
+    store.replaceAll([provider(`${sink.url}/hook`)], []);
+    const letters: Array<{ alert: string; message: string }> = [];
+    const deliver = createProcessor({
+      store,
+      metrics: new Metrics(),
+      logger: createLogger('silent'),
+      perProviderConcurrency: 1,
+      onDeadLetter: (dead, message) => letters.push({ alert: dead.alert, message }),
+    });
+
+    await expect(deliver(job('retried'), { id: '1', attempt: 1, finalAttempt: false })).rejects.toThrow();
+    expect(letters).toEqual([]);
+    await expect(deliver(job('last try'), { id: '2', attempt: 9, finalAttempt: true })).rejects.toThrow();
+    status = 400;
+    await expect(deliver(job('refused'), { id: '3', attempt: 1, finalAttempt: false })).rejects.toThrow();
+    expect(letters).toHaveLength(2);
+    expect(letters[0]).toMatchObject({ alert: `${NS}/a`, message: expect.stringContaining('500') });
+    expect(letters[1]).toMatchObject({ alert: `${NS}/a`, message: expect.stringContaining('400') });
+  });
 });
