@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
 import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from './config.js';
-import { Dispatcher } from './delivery/dispatcher.js';
+import { EventDispatcher } from './delivery/dispatcher.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
 import { RedisWatch, describeRedis } from './delivery/redis-connection.js';
@@ -145,7 +145,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   ]);
 
   queue.start(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency, onDeadLetter: source.onDeadLetter }));
-  const dispatcher = new Dispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
+  const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   metrics.onScrape(async () => {
     const counts = await queue.counts();

@@ -1,6 +1,6 @@
 /** The dispatcher's Kubernetes-mode hooks: the label look-up it is given, and Events for an Alert's dispatch problems. */
 import { describe, expect, it, vi } from 'vitest';
-import { Dispatcher } from '../../src/delivery/dispatcher.js';
+import { EventDispatcher } from '../../src/delivery/dispatcher.js';
 import type { QueuedJob } from '../../src/delivery/job.js';
 import type { DeliveryQueue } from '../../src/delivery/queue.js';
 import type { Logger } from '../../src/observability/logger.js';
@@ -43,10 +43,10 @@ function setUp(objects: Array<Provider | Alert>) {
   return { store, jobs, warnings, alertEvents, queue };
 }
 
-describe('Dispatcher in Kubernetes mode', () => {
+describe('EventDispatcher in Kubernetes mode', () => {
   it("records NotificationDispatchFailed with Flux's message when the Alert's Provider does not exist", async () => {
     const { store, queue, jobs, warnings, alertEvents } = setUp([alert('orphan', { providerRef: { name: 'missing' } })]);
-    const dispatcher = new Dispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
     expect(await dispatcher.dispatch(kustomizationEvent())).toEqual({ matched: 1, enqueued: 0 });
     expect(jobs).toHaveLength(0);
     expect(warnings).toEqual([
@@ -63,7 +63,7 @@ describe('Dispatcher in Kubernetes mode', () => {
 
   it('records it when the Provider is not ready, and still queues the notification for retries', async () => {
     const { store, queue, jobs, warnings, alertEvents } = setUp([provider('hook', { secretRef: { name: 'absent' } }), alert('a', {})]);
-    const dispatcher = new Dispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
     expect(await dispatcher.dispatch(kustomizationEvent())).toEqual({ matched: 1, enqueued: 1 });
     expect(jobs).toHaveLength(1);
     expect(warnings[0]?.message).toMatch(
@@ -74,7 +74,7 @@ describe('Dispatcher in Kubernetes mode', () => {
 
   it('records nothing for a ready or a suspended Provider', async () => {
     const { store, queue, warnings, alertEvents } = setUp([provider('hook'), provider('off', { suspend: true, secretRef: { name: 'absent' } }), alert('a', {}), alert('b', { providerRef: { name: 'off' } })]);
-    const dispatcher = new Dispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
     await dispatcher.dispatch(kustomizationEvent());
     expect(warnings).toEqual([]);
     await store.close();
@@ -83,7 +83,7 @@ describe('Dispatcher in Kubernetes mode', () => {
   it('asks the label look-up it is given, not the store', async () => {
     const { store, queue, jobs } = setUp([provider('hook'), alert('labelled', { eventSources: [{ kind: 'Kustomization', name: '*', matchLabels: { team: 'a' } }] })]);
     const labels = vi.fn(async () => ({ team: 'a' }));
-    const dispatcher = new Dispatcher({ store, queue, metrics: new Metrics(), logger: quiet, labels });
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, labels });
     expect(await dispatcher.dispatch(kustomizationEvent())).toEqual({ matched: 1, enqueued: 1 });
     expect(labels).toHaveBeenCalledWith(expect.objectContaining({ kind: 'Kustomization', name: 'apps', namespace: NS }));
     expect(jobs).toHaveLength(1);
