@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
 import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from './config.js';
 import { EventDispatcher } from './delivery/dispatcher.js';
+import { HttpClients } from './delivery/http-clients.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
 import { RedisWatch, describeRedis } from './delivery/redis-connection.js';
@@ -144,7 +145,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     { flag: 'admin-addr', ...config.adminAddr },
   ]);
 
-  queue.start(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency, onDeadLetter: source.onDeadLetter }));
+  // Not closed at shutdown: the process exits once the queue has finished its deliveries.
+  const clients = new HttpClients(store);
+  queue.start(
+    createProcessor({ store, clients, metrics, logger, perProviderConcurrency: config.providerConcurrency, onDeadLetter: source.onDeadLetter }),
+  );
   const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   metrics.onScrape(async () => {

@@ -58,7 +58,6 @@ describe('EventDispatcher in Kubernetes mode', () => {
         message: `failed to dispatch notification for Kustomization/${NS}/apps: failed to read provider: Provider.notification.toolkit.fluxcd.io "missing" not found`,
       },
     ]);
-    await store.close();
   });
 
   it('records it when the Provider is not ready, and still queues the notification for retries', async () => {
@@ -69,7 +68,6 @@ describe('EventDispatcher in Kubernetes mode', () => {
     expect(warnings[0]?.message).toMatch(
       new RegExp(`^failed to dispatch notification for Kustomization/${NS}/apps: provider '${NS}/hook' is not ready \\(SecretNotFound\\): `),
     );
-    await store.close();
   });
 
   it('records nothing for a ready or a suspended Provider', async () => {
@@ -77,7 +75,6 @@ describe('EventDispatcher in Kubernetes mode', () => {
     const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
     await dispatcher.dispatch(kustomizationEvent());
     expect(warnings).toEqual([]);
-    await store.close();
   });
 
   it('asks the label look-up it is given, not the store', async () => {
@@ -87,6 +84,5 @@ describe('EventDispatcher in Kubernetes mode', () => {
     expect(await dispatcher.dispatch(kustomizationEvent())).toEqual({ matched: 1, enqueued: 1 });
     expect(labels).toHaveBeenCalledWith(expect.objectContaining({ kind: 'Kustomization', name: 'apps', namespace: NS }));
     expect(jobs).toHaveLength(1);
-    await store.close();
   });
 });

@@ -23,7 +23,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await source?.close();
   source = undefined;
-  await store.close();
   await api.close();
 });
 

@@ -81,7 +81,6 @@ describe('StatusWriter', () => {
   afterEach(async () => {
     await writer.close();
     await source.close();
-    await store.close();
     await api.close();
     warnings.length = 0;
   });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../src/delivery/job.js';
 import { DeferError, type AttemptInfo } from '../../src/delivery/queue.js';
+import { HttpClients } from '../../src/delivery/http-clients.js';
 import { createProcessor } from '../../src/delivery/worker.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
@@ -29,11 +30,17 @@ const job = (message: string): DeliveryJob => ({
 });
 
 const sinks: Sink[] = [];
-const stores: ResourceStore[] = [];
+const caches: HttpClients[] = [];
 afterEach(async () => {
   await Promise.all(sinks.splice(0).map((s) => s.close()));
-  await Promise.all(stores.splice(0).map((s) => s.close()));
+  await Promise.all(caches.splice(0).map((c) => c.close()));
 });
+
+function clientsOf(store: ResourceStore): HttpClients {
+  const clients = new HttpClients(store);
+  caches.push(clients);
+  return clients;
+}
 
 describe('createProcessor', () => {
   it('does not spend an attempt (or make a dead letter) when the Provider changes under a delivery and its HTTP client is closed', async () => {
@@ -43,9 +50,8 @@ describe('createProcessor', () => {
     });
     sinks.push(sink);
     const store = new ResourceStore();
-    stores.push(store);
     store.replaceAll([provider(`${sink.url}/one`)], []);
-    const deliver = createProcessor({ store, metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
+    const deliver = createProcessor({ store, clients: clientsOf(store), metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
 
     const info = (id: string): AttemptInfo => ({ id, attempt: 8, finalAttempt: true });
     const first = deliver(job('first'), info('1'));
@@ -68,11 +74,11 @@ describe('createProcessor', () => {
     const sink = await startSink(async () => ({ status }));
     sinks.push(sink);
     const store = new ResourceStore();
-    stores.push(store);
     store.replaceAll([provider(`${sink.url}/hook`)], []);
     const letters: Array<{ alert: string; message: string }> = [];
     const deliver = createProcessor({
       store,
+      clients: clientsOf(store),
       metrics: new Metrics(),
       logger: createLogger('silent'),
       perProviderConcurrency: 1,
