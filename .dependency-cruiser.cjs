@@ -56,6 +56,14 @@ module.exports = {
     },
     ...layerRules,
     {
+      name: 'store-without-kubernetes',
+      comment:
+        'The store and the manifests directory work without Kubernetes: only source.ts (which starts the source the flags select) loads src/resources/kubernetes/.',
+      severity: 'error',
+      from: { path: '^src/resources/[^/]+$', pathNot: '^src/resources/source\\.ts$' },
+      to: { path: '^src/resources/kubernetes/' },
+    },
+    {
       name: 'providers-only-contract',
       comment:
         'An adapter depends only on the contract (providers/types.ts, contract.ts), the Flux event and manifest API types, and helpers in providers/.',

@@ -40,7 +40,7 @@ describe('architecture', () => {
     expect(await violations(ROOT)).toEqual([]);
   });
 
-  it('catches an upward import, an adapter reaching into src/, a cycle and test code in production', { timeout: 60_000 }, async () => {
+  it('catches an upward import, an adapter reaching into src/, a cycle, the store loading Kubernetes and test code in production', { timeout: 60_000 }, async () => {
     const copy = await makeTempDir('architecture-');
     for (const entry of ['src', 'providers', 'tsconfig.json']) cpSync(join(ROOT, entry), join(copy, entry), { recursive: true });
     mkdirSync(join(copy, 'test', 'support'), { recursive: true });
@@ -53,6 +53,8 @@ describe('architecture', () => {
     plant('providers/generic.ts', "export type { ResourceStore as Planted } from '../src/resources/store.js';");
     // The wire format imports the event, and now the event the wire format.
     plant('src/events/event.ts', "export { fluxEventJson as planted } from './wire.js';");
+    // The store depending on the Kubernetes source.
+    plant('src/resources/store.ts', "export type { AlertRef as Planted } from './kubernetes/event-reasons.js';");
     // A listener importing a test helper.
     plant('src/server/ops.ts', "export { makeTempDir as planted } from '../../test/support/tmp.js';");
 
@@ -64,6 +66,7 @@ describe('architecture', () => {
         'providers-only-contract: providers/generic.ts → src/resources/store.ts',
         expect.stringMatching(/^no-circular: src\/events\/(event|wire)\.ts → src\/events\/(wire|event)\.ts → /),
         'no-test-code: src/server/ops.ts → test/support/tmp.ts',
+        'store-without-kubernetes: src/resources/store.ts → src/resources/kubernetes/event-reasons.ts',
         expect.stringMatching(/^no-folder-cycle: /),
       ]),
     );
