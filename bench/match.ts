@@ -7,7 +7,7 @@
 import { compileAlert } from '../src/alerts/compile.js';
 import { AlertIndex, type LabelLookup } from '../src/alerts/matcher.js';
 import type { FluxEvent } from '../src/events/event.js';
-import type { Alert, EventSource } from '../src/resources/types.js';
+import type { Alert, EventSource } from '../src/api/types.js';
 import { median } from './stats.js';
 
 export interface MatchResult {

@@ -22,7 +22,7 @@ import { EventHubProducerClient, parseEventHubConnectionString } from '@azure/ev
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
-import { fluxEventJson } from './wire.js';
+import { fluxEventJson } from '../src/events/wire.js';
 
 const AMQPS_PORT = 5671;
 /** Refusals another attempt cannot fix; the SDK marks some of them retryable (an unauthorised token). */

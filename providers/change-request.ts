@@ -16,9 +16,10 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { parseJson } from './commit-status/shared.js';
-import { DeliveryError, type HttpClient } from './http.js';
+import { DeliveryError } from './http.js';
+import type { HttpClient } from './contract.js';
 import type { ProviderConfig } from './types.js';
-import { goSortedKeys, goString } from './wire.js';
+import { goSortedKeys, goString } from '../src/events/wire.js';
 
 /** The metadata key (prefix-stripped) of the pull/merge request number. */
 export const CHANGE_REQUEST_KEY = 'change_request';

@@ -23,8 +23,8 @@
  */
 import { rfc3339Seconds } from '../src/common/time.js';
 import type { FluxEvent, ObjectReference } from '../src/events/event.js';
-import type { HttpClient, HttpResponse } from './http.js';
-import { goSortedKeys, goString } from './wire.js';
+import type { HttpClient, HttpResponse } from './contract.js';
+import { goSortedKeys, goString } from '../src/events/wire.js';
 
 /** A Go `map[string]T`: serialised with its keys sorted byte-wise, as encoding/json does. */
 export class GoMap {

@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { prepared, problem, type ProviderAdapter } from './types.js';
-import { fluxEventJson } from './wire.js';
+import { fluxEventJson } from '../src/events/wire.js';
 
 export const NOTIFICATION_HEADER = 'gotk-component';
 

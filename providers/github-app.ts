@@ -17,7 +17,8 @@
  * (the oldest is dropped first) and concurrent sends share one exchange.
  */
 import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
-import { DeliveryError, type HttpClient } from './http.js';
+import { DeliveryError } from './http.js';
+import type { HttpClient } from './contract.js';
 import type { ProviderConfig } from './types.js';
 
 export const APP_ID_KEY = 'githubAppID';

@@ -13,7 +13,7 @@ import { isCommitStatusUpdate, RawJson, sendGoJson } from './chat-format.js';
 import { githubBearer, githubCredentialsProblem } from './github-app.js';
 import { prepared, problem, type ProviderAdapter } from './types.js';
 import { githubApiRoot, parseOwnerRepo } from './commit-status/shared.js';
-import { fluxEventJson } from './wire.js';
+import { fluxEventJson } from '../src/events/wire.js';
 
 /** GitHub's API root for a repository host, with a trailing slash: api.github.com, or `<host>/api/v3/` (Enterprise). */
 export function githubApiBase(host: string): string {

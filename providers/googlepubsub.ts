@@ -20,7 +20,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
-import { fluxEventJson } from './wire.js';
+import { fluxEventJson } from '../src/events/wire.js';
 
 export const EMULATOR_HOST_VARIABLE = 'PUBSUB_EMULATOR_HOST';
 

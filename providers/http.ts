@@ -11,6 +11,7 @@
  */
 import { Agent, Pool, ProxyAgent, buildConnector, request, type Dispatcher } from 'undici';
 import { OwnListenerRefused, ownListenerAt } from './own-listeners.js';
+import type { HttpClient, HttpRequest, HttpResponse } from './contract.js';
 import type { ProviderConfig } from './types.js';
 
 export class DeliveryError extends Error {
@@ -25,35 +26,6 @@ export class DeliveryError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface HttpRequest {
-  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  url: string;
-  headers?: Record<string, string>;
-  /** Sent as-is; use `json` for a JSON body. */
-  body?: string | Buffer;
-  /** Serialised with JSON.stringify and sent with `Content-Type: application/json`. */
-  json?: unknown;
-  /** How much of the answer to read (default `MAX_ANSWER_BYTES`); raise it only for answers that are parsed whole. */
-  maxAnswerBytes?: number;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  /** The whole answer: one longer than `maxAnswerBytes` is a failure. */
-  body: string;
-}
-
-export interface HttpClient {
-  /**
-   * Sends the request and resolves with the response when its status is 2xx. Any other
-   * outcome throws a `DeliveryError` whose message is free of the provider's secrets.
-   */
-  send(req: HttpRequest): Promise<HttpResponse>;
-  /** Replaces every sensitive value of the provider in `text` with `*****`. */
-  mask(text: string): string;
 }
 
 const MASK = '*****';

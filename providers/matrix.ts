@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, objectTitle, sendGoJson, sortedMetadata } from './chat-format.js';
 import { prepared, problem, type ProviderAdapter } from './types.js';
-import { fluxEventJson } from './wire.js';
+import { fluxEventJson } from '../src/events/wire.js';
 
 export function matrixBody(event: FluxEvent): string {
   let metadata = '';

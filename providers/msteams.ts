@@ -15,7 +15,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { isCommitStatusUpdate, objectTitle } from './chat-format.js';
-import { goSortedKeys } from './wire.js';
+import { goSortedKeys } from '../src/events/wire.js';
 import { prepared, type ProviderAdapter } from './types.js';
 
 export const ADAPTIVE_CARD_VERSION = '1.4';

@@ -31,7 +31,7 @@ import {
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
-import { fluxEventJson } from './wire.js';
+import { fluxEventJson } from '../src/events/wire.js';
 
 const DEFAULT_PORT = 4222;
 /** Errors another attempt cannot fix: the server refused who we are, what we may do, or the size. */

@@ -33,7 +33,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { FluxEvent } from '../src/events/event.js';
-import { goSortedKeys } from './wire.js';
+import { goSortedKeys } from '../src/events/wire.js';
 import { basicAuth, DeliveryError } from './http.js';
 import type { AlertIdentity, ProviderAdapter } from './types.js';
 

@@ -22,7 +22,7 @@
 import type { ChangePayload, EventPayloadV2, Severity } from '@pagerduty/pdjs/build/src/events.js';
 import type { FluxEvent } from '../src/events/event.js';
 import { isCommitStatusUpdate, rfc3339 } from './chat-format.js';
-import { goSortedKeys } from './wire.js';
+import { goSortedKeys } from '../src/events/wire.js';
 import { PROGRESSING_REASON, statusDescription, statusName } from './commit-status/shared.js';
 import { prepared, problem, type ProviderAdapter } from './types.js';
 

@@ -72,7 +72,10 @@ const adapters: readonly ProviderAdapter[] = [
   googlepubsub,
 ];
 
-const byType = new Map(adapters.map((a) => [a.type, a]));
+const byType = new Map<string, ProviderAdapter>(adapters.map((a) => [a.type, a]));
+// Flux's main branch spells the type `incident.io`; Herald's adapter came first as `incidentio`.
+// Both names serve it, so a manifest written for either works.
+byType.set('incident.io', { ...incidentio, type: 'incident.io' } as ProviderAdapter);
 
 export function adapterFor(type: string): ProviderAdapter | undefined {
   return byType.get(type);

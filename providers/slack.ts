@@ -27,8 +27,9 @@ import type { MessageAttachment } from '@slack/types';
 import { IncomingWebhook, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
 import type { FluxEvent } from '../src/events/event.js';
 import { objectTitle } from './chat-format.js';
-import { goSortedKeys } from './wire.js';
-import { DeliveryError, parseRetryAfter, type HttpClient } from './http.js';
+import { goSortedKeys } from '../src/events/wire.js';
+import { DeliveryError, parseRetryAfter } from './http.js';
+import type { HttpClient } from './contract.js';
 import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
 
 export type SlackField = Required<NonNullable<MessageAttachment['fields']>[number]>;

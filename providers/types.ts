@@ -7,8 +7,8 @@
  * the pipeline may retry and when.
  */
 import type { FluxEvent } from '../src/events/event.js';
-import type { ProviderSpec } from '../src/resources/types.js';
-import type { HttpClient } from './http.js';
+import type { ProviderSpec } from '../src/api/types.js';
+import type { HttpClient } from './contract.js';
 
 /** TLS material from `spec.certSecretRef` (`ca.crt`, `tls.crt`, `tls.key`; legacy `caFile`). */
 export interface TlsMaterial {

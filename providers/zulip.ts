@@ -17,7 +17,7 @@
 import { basicAuth } from './http.js';
 import type { FluxEvent } from '../src/events/event.js';
 import { isError } from './chat-format.js';
-import { goSortedKeys } from './wire.js';
+import { goSortedKeys } from '../src/events/wire.js';
 import { prepared, problem, type ProviderAdapter } from './types.js';
 
 /** Metadata key of the change request number, which Flux's Markdown post leaves out. */

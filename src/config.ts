@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { RedisConfigError, redisFromFlags, type RedisConnectionConfig } from './delivery/redis-connection.js';
+import type { HostPort, RedisConnectionConfig } from './delivery/redis-connection.js';
 
 export interface ListenAddress {
   host: string;
@@ -230,24 +230,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
   }
   if (watchNamespace && !kubernetes) throw new ConfigError('--watch-namespace only applies with --kubernetes');
 
-  let redis: ReturnType<typeof redisFromFlags>;
-  try {
-    redis = redisFromFlags({
-      url: read('redis-url') || undefined,
-      envUrl: env.REDIS_URL || undefined,
-      prefix: read('redis-prefix') || undefined,
-      username: read('redis-username') || undefined,
-      password: read('redis-password') || undefined,
-      tls: bool('redis-tls'),
-      caFile: read('redis-ca-file') || undefined,
-      sentinels: read('redis-sentinels') || undefined,
-      sentinelMaster: read('redis-sentinel-master') || undefined,
-      sentinelPassword: read('redis-sentinel-password') || undefined,
-      clusterNodes: read('redis-cluster-nodes') || undefined,
-    });
-  } catch (err) {
-    throw err instanceof RedisConfigError ? new ConfigError(err.message) : err;
-  }
+  const redis = redisFromFlags({
+    url: read('redis-url') || undefined,
+    envUrl: env.REDIS_URL || undefined,
+    prefix: read('redis-prefix') || undefined,
+    username: read('redis-username') || undefined,
+    password: read('redis-password') || undefined,
+    tls: bool('redis-tls'),
+    caFile: read('redis-ca-file') || undefined,
+    sentinels: read('redis-sentinels') || undefined,
+    sentinelMaster: read('redis-sentinel-master') || undefined,
+    sentinelPassword: read('redis-sentinel-password') || undefined,
+    clusterNodes: read('redis-cluster-nodes') || undefined,
+  });
 
   const logLevel = str('log-level');
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
@@ -291,4 +286,85 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     maxQueuedJobs: parseCount(str('max-queued-jobs'), 'max-queued-jobs', 1),
     maxQueuedBytes: parseSize(str('max-queued-bytes'), 'max-queued-bytes'),
   };
+}
+
+/** Default ports when a host list names a host alone. */
+const SENTINEL_PORT = 26379;
+const REDIS_PORT = 6379;
+
+/** True when Redis Cluster hashes every key with this prefix to one slot (`{…}` with something inside, first). */
+export function hasHashTag(prefix: string): boolean {
+  return /^[^{]*\{[^}]+\}/.test(prefix);
+}
+
+/** `host:port,host:port` (`[::1]:port` for IPv6; a host alone takes `defaultPort`). */
+export function parseHostList(text: string, flag: string, defaultPort: number): HostPort[] {
+  const list = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(item);
+      const port = match?.[3] !== undefined ? Number(match[3]) : defaultPort;
+      if (!match || port < 1 || port > 65535) {
+        throw new ConfigError(`--${flag}: "${item}" is not host:port (example: redis-0.redis:${defaultPort},redis-1.redis:${defaultPort})`);
+      }
+      return { host: (match[1] ?? match[2]) as string, port };
+    });
+  if (list.length === 0) throw new ConfigError(`--${flag}: no host given`);
+  return list;
+}
+
+export interface RedisFlags {
+  /** --redis-url or HERALD_REDIS_URL. */
+  url?: string;
+  /** REDIS_URL, used when no other form is given. */
+  envUrl?: string;
+  prefix?: string;
+  username?: string;
+  password?: string;
+  tls: boolean;
+  caFile?: string;
+  sentinels?: string;
+  sentinelMaster?: string;
+  sentinelPassword?: string;
+  clusterNodes?: string;
+}
+
+/** The connection (undefined: in-process queue) and key prefix the Redis flags describe; throws ConfigError. */
+export function redisFromFlags(f: RedisFlags): { connection?: RedisConnectionConfig; prefix: string } {
+  const given = [f.url && '--redis-url', f.sentinels && '--redis-sentinels', f.clusterNodes && '--redis-cluster-nodes'].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(`${given.join(' and ')} are alternatives: give one`);
+  if (f.sentinelMaster && !f.sentinels) throw new ConfigError('--redis-sentinel-master needs --redis-sentinels');
+  if (f.sentinels && !f.sentinelMaster) throw new ConfigError('--redis-sentinels needs --redis-sentinel-master (the master name the sentinels monitor)');
+
+  const cluster = !!f.clusterNodes;
+  const prefix = f.prefix ?? (cluster ? '{herald}' : 'herald');
+  if (cluster && !hasHashTag(prefix)) {
+    throw new ConfigError(
+      `--redis-prefix: "${prefix}" has no hash tag; in Redis Cluster every key of the queue must hash to one slot: use e.g. "{${prefix.replace(/[{}]/g, '') || 'herald'}}"`,
+    );
+  }
+  const url = f.url ?? (f.sentinels || f.clusterNodes ? undefined : f.envUrl);
+  if (!url && !f.sentinels && !f.clusterNodes) return { prefix };
+
+  let ca: string | undefined;
+  if (f.caFile) {
+    try {
+      ca = readFileSync(f.caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--redis-ca-file: cannot read ${f.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const connection: RedisConnectionConfig = {
+    ...(url ? { url } : {}),
+    ...(f.sentinels ? { sentinels: parseHostList(f.sentinels, 'redis-sentinels', SENTINEL_PORT), sentinelMaster: f.sentinelMaster } : {}),
+    ...(f.sentinelPassword ? { sentinelPassword: f.sentinelPassword } : {}),
+    ...(f.clusterNodes ? { clusterNodes: parseHostList(f.clusterNodes, 'redis-cluster-nodes', REDIS_PORT) } : {}),
+    ...(f.username ? { username: f.username } : {}),
+    ...(f.password ? { password: f.password } : {}),
+    ...(f.tls ? { tls: true } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+  };
+  return { connection, prefix };
 }

@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
 import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from './config.js';
-import { Dispatcher } from './delivery/dispatcher.js';
+import { EventDispatcher } from './delivery/dispatcher.js';
+import { HttpClients } from './delivery/http-clients.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
 import { RedisWatch, describeRedis } from './delivery/redis-connection.js';
@@ -15,6 +16,7 @@ import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
 import { createProcessor } from './delivery/worker.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
+import { ManifestDirectoryError } from './resources/dir-source.js';
 import { startResourceSource } from './resources/source.js';
 import { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
@@ -143,8 +145,12 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     { flag: 'admin-addr', ...config.adminAddr },
   ]);
 
-  queue.start(source.wrapProcessor(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency })));
-  const dispatcher = new Dispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
+  // Not closed at shutdown: the process exits once the queue has finished its deliveries.
+  const clients = new HttpClients(store);
+  queue.start(
+    createProcessor({ store, clients, metrics, logger, perProviderConcurrency: config.providerConcurrency, onDeadLetter: source.onDeadLetter }),
+  );
+  const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   metrics.onScrape(async () => {
     const counts = await queue.counts();
@@ -235,6 +241,6 @@ try {
     await run(config);
   }
 } catch (err) {
-  process.stderr.write(`herald: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`herald: ${err instanceof ConfigError || err instanceof ManifestDirectoryError ? err.message : (err as Error).stack ?? String(err)}\n`);
   process.exit(2);
 }

@@ -11,7 +11,8 @@
  * nothing when it is already there; else POST the provider's body.
  */
 import type { FluxEvent } from '../../src/events/event.js';
-import { DeliveryError, MAX_ANSWER_BYTES, type HttpClient } from '../http.js';
+import { DeliveryError, MAX_ANSWER_BYTES } from '../http.js';
+import type { HttpClient } from '../contract.js';
 import { problem, prepared, type ProviderAdapter, type ProviderConfig } from '../types.js';
 import {
   MAX_STATUS_LIST_BYTES,

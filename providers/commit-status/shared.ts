@@ -17,7 +17,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { FluxEvent } from '../../src/events/event.js';
-import { DeliveryError, type HttpClient } from '../http.js';
+import type { HttpClient } from '../contract.js';
+import { DeliveryError } from '../http.js';
 import type { ProviderConfig } from '../types.js';
 
 /** Flux's `meta.ProgressingReason`: most commit-status providers post nothing for it. */

@@ -3,7 +3,7 @@
  * resolved, label selectors checked, and message regexes compiled once per resource version
  * (Flux recompiles every regex for every event).
  */
-import { objectKey, type Alert } from '../resources/types.js';
+import { objectKey, type Alert } from '../api/types.js';
 import { compileRegex, type CompiledRegex, type RegexCompilation } from './regex.js';
 
 export interface CompiledSource {

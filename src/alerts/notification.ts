@@ -3,7 +3,7 @@
  * provider takes the event at all (commit-status routing).
  */
 import { apiGroup, controllerMetadata, EVENT_METADATA_PREFIX, metadataMap, type FluxEvent } from '../events/event.js';
-import type { Alert } from '../resources/types.js';
+import type { Alert } from '../api/types.js';
 
 export interface Notification {
   /** The event with its metadata keys un-prefixed and merged; `<group>/token` is gone. */

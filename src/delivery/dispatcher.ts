@@ -1,15 +1,16 @@
 /**
- * Turns one accepted event into delivery jobs: the Alerts that match it, each Alert's
- * Provider, the notification built for that Alert, stored in the queue all at once.
+ * Turns one accepted Flux event into delivery jobs: the Alerts that match it, each Alert's
+ * Provider, the notification built for that Alert, stored in the queue all at once. Named
+ * `EventDispatcher` so it is not mistaken for undici's `Dispatcher` (an HTTP connection pool).
  */
 import type { FluxEvent } from '../events/event.js';
 import type { LabelLookup } from '../alerts/matcher.js';
 import { notificationFor, providerAcceptsEvent } from '../alerts/notification.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kube-reasons.js';
+import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kubernetes/event-reasons.js';
 import type { ResourceStore } from '../resources/store.js';
-import { NOTIFICATION_GROUP, objectKey } from '../resources/types.js';
+import { NOTIFICATION_GROUP, objectKey } from '../api/types.js';
 import { deliveryJobIds, type QueuedJob } from './job.js';
 import type { DeliveryQueue } from './queue.js';
 
@@ -22,7 +23,7 @@ export interface DispatchResult {
   enqueued: number;
 }
 
-export interface DispatcherDeps {
+export interface EventDispatcherDeps {
   store: ResourceStore;
   queue: DeliveryQueue;
   metrics: Metrics;
@@ -33,8 +34,8 @@ export interface DispatcherDeps {
   alertEvents?: AlertEventSink;
 }
 
-export class Dispatcher {
-  constructor(private readonly deps: DispatcherDeps) {}
+export class EventDispatcher {
+  constructor(private readonly deps: EventDispatcherDeps) {}
 
   /** Resolves once every job for the event is stored; rejects if the queue cannot store them. */
   async dispatch(event: FluxEvent, acceptedAt = Date.now()): Promise<DispatchResult> {

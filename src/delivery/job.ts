@@ -1,7 +1,7 @@
 /** One delivery: one event for one Alert, to that Alert's Provider. */
 import { createHash } from 'node:crypto';
 import type { FluxEvent } from '../events/event.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../events/wire.js';
 
 export interface DeliveryJob {
   /** `namespace/name` of the Alert that matched. */

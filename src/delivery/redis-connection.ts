@@ -12,7 +12,6 @@
  * `describeRedis` is the only way a connection is named.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
@@ -54,10 +53,6 @@ const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true },
   worker: { maxRetriesPerRequest: null, enableAutoPipelining: true },
 };
-
-/** Default ports when a host list names a host alone. */
-export const SENTINEL_PORT = 26379;
-export const REDIS_PORT = 6379;
 
 export class RedisConfigError extends Error {}
 
@@ -150,83 +145,6 @@ export function maskRedisUrl(url: string): string {
     // Not a URL (e.g. host:port): mask anything between "//" or the start and an "@".
     return url.replace(/^([^@/]*\/\/)?[^@/]*@/, '$1***@');
   }
-}
-
-/** True when Redis Cluster hashes every key with this prefix to one slot (`{…}` with something inside, first). */
-export function hasHashTag(prefix: string): boolean {
-  return /^[^{]*\{[^}]+\}/.test(prefix);
-}
-
-/** `host:port,host:port` (`[::1]:port` for IPv6; a host alone takes `defaultPort`). */
-export function parseHostList(text: string, flag: string, defaultPort: number): HostPort[] {
-  const list = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((item) => {
-      const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(item);
-      const port = match?.[3] !== undefined ? Number(match[3]) : defaultPort;
-      if (!match || port < 1 || port > 65535) {
-        throw new RedisConfigError(`--${flag}: "${item}" is not host:port (example: redis-0.redis:${defaultPort},redis-1.redis:${defaultPort})`);
-      }
-      return { host: (match[1] ?? match[2]) as string, port };
-    });
-  if (list.length === 0) throw new RedisConfigError(`--${flag}: no host given`);
-  return list;
-}
-
-export interface RedisFlags {
-  /** --redis-url or HERALD_REDIS_URL. */
-  url?: string;
-  /** REDIS_URL, used when no other form is given. */
-  envUrl?: string;
-  prefix?: string;
-  username?: string;
-  password?: string;
-  tls: boolean;
-  caFile?: string;
-  sentinels?: string;
-  sentinelMaster?: string;
-  sentinelPassword?: string;
-  clusterNodes?: string;
-}
-
-/** The connection (undefined: in-process queue) and key prefix the Redis flags describe; throws RedisConfigError. */
-export function redisFromFlags(f: RedisFlags): { connection?: RedisConnectionConfig; prefix: string } {
-  const given = [f.url && '--redis-url', f.sentinels && '--redis-sentinels', f.clusterNodes && '--redis-cluster-nodes'].filter(Boolean);
-  if (given.length > 1) throw new RedisConfigError(`${given.join(' and ')} are alternatives: give one`);
-  if (f.sentinelMaster && !f.sentinels) throw new RedisConfigError('--redis-sentinel-master needs --redis-sentinels');
-  if (f.sentinels && !f.sentinelMaster) throw new RedisConfigError('--redis-sentinels needs --redis-sentinel-master (the master name the sentinels monitor)');
-
-  const cluster = !!f.clusterNodes;
-  const prefix = f.prefix ?? (cluster ? '{herald}' : 'herald');
-  if (cluster && !hasHashTag(prefix)) {
-    throw new RedisConfigError(
-      `--redis-prefix: "${prefix}" has no hash tag; in Redis Cluster every key of the queue must hash to one slot: use e.g. "{${prefix.replace(/[{}]/g, '') || 'herald'}}"`,
-    );
-  }
-  const url = f.url ?? (f.sentinels || f.clusterNodes ? undefined : f.envUrl);
-  if (!url && !f.sentinels && !f.clusterNodes) return { prefix };
-
-  let ca: string | undefined;
-  if (f.caFile) {
-    try {
-      ca = readFileSync(f.caFile, 'utf8');
-    } catch (err) {
-      throw new RedisConfigError(`--redis-ca-file: cannot read ${f.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  const connection: RedisConnectionConfig = {
-    ...(url ? { url } : {}),
-    ...(f.sentinels ? { sentinels: parseHostList(f.sentinels, 'redis-sentinels', SENTINEL_PORT), sentinelMaster: f.sentinelMaster } : {}),
-    ...(f.sentinelPassword ? { sentinelPassword: f.sentinelPassword } : {}),
-    ...(f.clusterNodes ? { clusterNodes: parseHostList(f.clusterNodes, 'redis-cluster-nodes', REDIS_PORT) } : {}),
-    ...(f.username ? { username: f.username } : {}),
-    ...(f.password ? { password: f.password } : {}),
-    ...(f.tls ? { tls: true } : {}),
-    ...(ca !== undefined ? { ca } : {}),
-  };
-  return { connection, prefix };
 }
 
 export interface RedisWatchOptions {

@@ -2,18 +2,22 @@
  * Runs one delivery attempt: resolves the job's Provider as it is now, has the adapter send,
  * and turns the outcome into metrics, a log line and the queue's retry decision.
  */
+import type { HttpClient } from '../../providers/contract.js';
 import { DeliveryError } from '../../providers/http.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
-import { parseObjectKey } from '../resources/types.js';
+import { parseObjectKey } from '../api/types.js';
 import { UNSUPPORTED_TYPE } from './dispatcher.js';
+import type { HttpClients } from './http-clients.js';
 import type { DeliveryJob } from './job.js';
 import { ProviderSlots } from './provider-slots.js';
 import { DeferError, PermanentError, RetryableError, type AttemptInfo, type Processor } from './queue.js';
 
 export interface WorkerOptions {
   store: ResourceStore;
+  /** Each Provider's HTTP client, for its current configuration. */
+  clients: HttpClients;
   metrics: Metrics;
   logger: Logger;
   /**
@@ -21,6 +25,11 @@ export interface WorkerOptions {
    * provider holds at most this many worker slots and never starves the others.
    */
   perProviderConcurrency: number;
+  /**
+   * Told once per delivery that failed for good, after it is counted and logged as a dead
+   * letter, with its (masked) reason: the resource source records it on the Alert.
+   */
+  onDeadLetter?: (job: DeliveryJob, message: string) => void;
 }
 
 /** How long a job waits in-process for a busy Provider before going back to the queue. */
@@ -37,7 +46,7 @@ const DEFER_SPREAD_MS = 1000;
 
 export function createProcessor(opts: WorkerOptions): Processor {
   const slots = new ProviderSlots(opts.perProviderConcurrency);
-  const { store, metrics, logger } = opts;
+  const { store, clients, metrics, logger } = opts;
 
   return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
     const [namespace, name] = parseObjectKey(job.provider);
@@ -56,14 +65,17 @@ export function createProcessor(opts: WorkerOptions): Processor {
       throw new DeferError(slots.deferDelay(job.provider, DEFER_MIN_MS, DEFER_MAX_MS) + Math.round(Math.random() * DEFER_SPREAD_MS));
     }
     const started = performance.now();
+    let http: HttpClient | undefined;
     try {
       if (!provider) throw new RetryableError(`provider ${job.provider} not found`);
-      if (!provider.ready || !provider.adapter || !provider.config || !provider.http) {
+      if (!provider.ready || !provider.adapter || !provider.config) {
         throw new RetryableError(`provider ${job.provider} is not ready: ${provider.reason}: ${provider.message}`);
       }
+      http = clients.clientFor(job.provider, provider);
+      if (!http) throw new ConfigurationChanged();
       const [alertNamespace = '', alertName = ''] = job.alert.split('/');
       const alert = { namespace: alertNamespace, name: alertName, uid: store.alerts.get(job.alert)?.alert.metadata.uid ?? '' };
-      await provider.adapter.send(job.event, { config: provider.config, prepared: provider.prepared, http: provider.http, alert });
+      await provider.adapter.send(job.event, { config: provider.config, prepared: provider.prepared, http, alert });
       const seconds = (performance.now() - started) / 1000;
       metrics.deliveries.inc({ provider_type: type, outcome: 'success' });
       metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);
@@ -71,14 +83,15 @@ export function createProcessor(opts: WorkerOptions): Processor {
       metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'success' }, info.attempt);
       if (logger.isLevelEnabled('debug')) log().debug({ ms: Math.round(seconds * 1000) }, 'notification delivered');
     } catch (err) {
-      // The Provider or its Secret changed during the attempt: the store closed the HTTP client
-      // it used (new requests on it fail with "client is closed"). Not the provider's failure:
-      // hand the job back without spending an attempt, to be sent with the current configuration.
-      if (provider?.http && store.provider(namespace, name)?.http !== provider.http) {
+      // The Provider or its Secret changed during the attempt (or while it waited for a slot):
+      // the HTTP client it used was closed (new requests on it fail with "client is closed").
+      // Not the provider's failure: hand the job back without spending an attempt, to be sent
+      // with the current configuration.
+      if (err instanceof ConfigurationChanged || (http && !clients.isCurrent(job.provider, http))) {
         log().info('provider configuration changed during the delivery; trying again with the new one');
         throw new DeferError(DEFER_MIN_MS / 10);
       }
-      const failure = classify(err, provider?.http?.mask);
+      const failure = classify(err, http?.mask);
       const dead = failure instanceof PermanentError || info.finalAttempt;
       const outcome = dead ? 'failed' : 'retry';
       metrics.deliveries.inc({ provider_type: type, outcome });
@@ -87,6 +100,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
         metrics.deadLetters.inc({ provider_type: type });
         metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'failed' }, info.attempt);
         log().error({ err: failure.message }, 'delivery failed for good; kept as a dead letter');
+        opts.onDeadLetter?.(job, failure.message);
       } else {
         const retryAfterMs = failure instanceof RetryableError ? failure.retryAfterMs : undefined;
         log().warn({ err: failure.message, retryAfterMs }, 'delivery failed; will retry');
@@ -97,6 +111,9 @@ export function createProcessor(opts: WorkerOptions): Processor {
     }
   };
 }
+
+/** The Provider was resolved again after this attempt looked it up. */
+class ConfigurationChanged extends Error {}
 
 /** Maps whatever an adapter threw to the queue's retry vocabulary, secrets masked. */
 function classify(err: unknown, mask: (text: string) => string = (t) => t): RetryableError | PermanentError {

@@ -1,6 +1,15 @@
 /**
  * The event that Flux controllers POST, in the wire format of fluxcd/pkg `apis/event/v1beta1`,
  * and the pure functions Herald applies to it on arrival.
+ *
+ * "Event" means four things in Herald; the code keeps them apart by name:
+ * - a Flux event (`FluxEvent`, here): what a controller POSTs to the events listener;
+ * - a notification: the `FluxEvent` built for one Alert (its metadata merged,
+ *   `alerts/notification.ts`), what a Provider is sent; a delivery job's `event` field holds it;
+ * - a Kubernetes Event (core/v1): what Herald records on an Alert when dispatch or delivery
+ *   fails (`resources/kubernetes/event-recorder.ts`, `AlertEventSink`);
+ * - the events listener (`server/events.ts`): the HTTP intake on `:9090`, and the
+ *   `EventDispatcher` (`delivery/dispatcher.ts`) that turns a Flux event into delivery jobs.
  */
 import { createHash } from 'node:crypto';
 

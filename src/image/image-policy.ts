@@ -5,7 +5,7 @@
  * its digest per `digestReflectionPolicy`, and write `latestRef` / `observedPreviousRef` and
  * the Ready condition with Flux's message; plus the event Flux would POST.
  */
-import { objectKey } from '../resources/types.js';
+import { objectKey } from '../api/types.js';
 import { ImageReferenceError, parseImageReference } from './image-ref.js';
 import type { ValidImagePolicy } from './manifests.js';
 import { PolicyError, compilePolicy, selectLatest, type CompiledPolicy } from './policy.js';

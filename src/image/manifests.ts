@@ -19,7 +19,7 @@ import {
   type ImageRepository,
   type RegistryProvider,
 } from './types.js';
-import type { ObjectMeta } from '../resources/types.js';
+import type { ObjectMeta } from '../api/types.js';
 
 export type Validated<T> = { ok: true; object: T } | { ok: false; errors: string[] };
 

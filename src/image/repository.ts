@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RE2JS } from 're2js';
-import { objectKey } from '../resources/types.js';
+import { objectKey } from '../api/types.js';
 import { formatDuration } from './duration.js';
 import { ImageReferenceError, parseImageReference, type ImageReference } from './image-ref.js';
 import type { ValidImageRepository } from './manifests.js';

@@ -13,7 +13,7 @@
  * (Flux never POSTs those).
  */
 import type { FluxEvent } from '../events/event.js';
-import type { ObjectMeta } from '../resources/types.js';
+import type { ObjectMeta } from '../api/types.js';
 import { IMAGE_API_VERSION, ImageReasons, REFLECTOR_CONTROLLER, type Condition } from './types.js';
 
 /** Flux's reconcile-request annotation. */

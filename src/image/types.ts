@@ -3,7 +3,7 @@
  * ImageRepository (scan a registry's tags) and ImagePolicy (pick the latest tag). Manifests
  * written for `v1beta2` have the same fields and are accepted as an alias; Herald writes v1.
  */
-import type { LocalObjectReference, ObjectMeta } from '../resources/types.js';
+import type { LocalObjectReference, ObjectMeta } from '../api/types.js';
 
 export const IMAGE_GROUP = 'image.toolkit.fluxcd.io';
 export const IMAGE_API_VERSION = `${IMAGE_GROUP}/v1`;

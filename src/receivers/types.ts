@@ -2,7 +2,7 @@
  * Flux's `Receiver` (`notification.toolkit.fluxcd.io/v1`): a webhook endpoint that verifies a
  * request from a Git host or a registry and asks Flux to reconcile the objects it names.
  */
-import type { ObjectMeta } from '../resources/types.js';
+import type { ObjectMeta } from '../api/types.js';
 
 /** `spec.type` values of Flux v1.9's CRD. */
 export const RECEIVER_TYPES = [

@@ -3,8 +3,8 @@
  * enforce, then what Flux's controller checks before it marks a Receiver Ready (its CEL
  * filters, its Secret and the Secret's `token`), with Flux's reasons and messages.
  */
-import { readyCondition } from '../resources/conditions.js';
-import type { Finding, ObjectMeta, ReadyCondition } from '../resources/types.js';
+import { readyCondition } from '../api/conditions.js';
+import type { Finding, ObjectMeta, ReadyCondition } from '../api/types.js';
 import { compileFilter } from './filter.js';
 import { compileOidcProvider } from './oidc.js';
 import { RECEIVER_RESOURCE_KINDS, RECEIVER_TYPES, ReceiverReasons, type OIDCProvider, type Receiver, type ReceiverResource, type ReceiverType } from './types.js';

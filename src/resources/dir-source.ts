@@ -13,7 +13,6 @@
  * compares each file's size and mtime, in case the watcher misses something (network file
  * systems, a directory replaced under it).
  */
-import { ConfigError } from '../config.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,7 +26,7 @@ import {
 } from './manifest-files.js';
 import type { ManifestWorkerInput, ManifestWorkerMessage } from './manifest-worker.js';
 import type { ResourceStore } from './store.js';
-import type { Logger, StoredObject } from './types.js';
+import type { Logger, StoredObject } from '../api/types.js';
 import type { ManifestProblem } from './manifests.js';
 import { errorMessage } from '../common/errors.js';
 
@@ -55,6 +54,12 @@ export interface DirectorySource {
 const PARSE_TIMEOUT_MS = 120_000;
 const PARSE_HEAP_MB = 1024;
 
+/**
+ * `--config-dir` names no directory: the operator's mistake, reported like a flag error (message
+ * only, exit 2). Its own class because resources sit below config and may not import it.
+ */
+export class ManifestDirectoryError extends Error {}
+
 /** Loads the directory into the store, then keeps it in step; rejects if `dir` is not a directory. */
 export async function startDirectorySource(
   dir: string,
@@ -63,8 +68,8 @@ export async function startDirectorySource(
 ): Promise<DirectorySource> {
   const root = path.resolve(dir);
   const info = await stat(root).catch(() => undefined);
-  if (!info) throw new ConfigError(`--config-dir: manifests directory ${root} does not exist`);
-  if (!info.isDirectory()) throw new ConfigError(`--config-dir: ${root} is not a directory`);
+  if (!info) throw new ManifestDirectoryError(`--config-dir: manifests directory ${root} does not exist`);
+  if (!info.isDirectory()) throw new ManifestDirectoryError(`--config-dir: ${root} is not a directory`);
   const { logger, debounceMs = 250, rescanIntervalMs = 10_000, parseInWorker = true } = opts;
   const limits: ManifestLimits = { ...DEFAULT_MANIFEST_LIMITS, ...opts.limits };
 

@@ -14,7 +14,7 @@ import { constants } from 'node:fs';
 import { open, opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseManifests, type ManifestProblem } from './manifests.js';
-import { storedObjectKey, type StoredObject } from './types.js';
+import { storedObjectKey, type StoredObject } from '../api/types.js';
 
 export interface ManifestLimits {
   /** Bytes one file may hold; a larger file is not read. */

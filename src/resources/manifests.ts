@@ -17,7 +17,7 @@ import {
   type Provider,
   type Secret,
   type StoredObject,
-} from './types.js';
+} from '../api/types.js';
 
 export interface ManifestProblem {
   file: string;

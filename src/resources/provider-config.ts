@@ -21,7 +21,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import type { ProviderConfig, TlsMaterial } from '../../providers/types.js';
-import { Reasons, objectKey, type Finding, type Provider, type Secret } from './types.js';
+import { Reasons, objectKey, type Finding, type Provider, type Secret } from '../api/types.js';
 import { errorMessage } from '../common/errors.js';
 
 /** Flux's default `spec.timeout`. */

@@ -5,12 +5,10 @@
  * Kubernetes Events on Alerts for dispatch and delivery failures.
  */
 import type { LabelLookup } from '../alerts/matcher.js';
-import { DeferError, PermanentError, type Processor } from '../delivery/queue.js';
 import { startDirectorySource } from './dir-source.js';
-import { EventReasons, involvedObjectString, type AlertEventSink } from './kube-reasons.js';
+import { EventReasons, involvedObjectString, type AlertEventSink } from './kubernetes/event-reasons.js';
 import type { ResourceStore } from './store.js';
-import { parseObjectKey, type Logger } from './types.js';
-import { errorMessage } from '../common/errors.js';
+import { parseObjectKey, type Logger } from '../api/types.js';
 
 export interface ResourceSourceConfig {
   configDir?: string;
@@ -25,9 +23,19 @@ export interface ResourceSource {
   readonly labels?: LabelLookup;
   /** Where dispatch problems of an Alert are recorded (Kubernetes Events); undefined in manifests mode. */
   readonly alertEvents?: AlertEventSink;
-  /** The worker's processor, plus an Event on the Alert when a delivery fails for good (Kubernetes mode). */
-  wrapProcessor(processor: Processor): Processor;
+  /**
+   * Called by the worker once per delivery that failed for good (a dead letter): a Warning
+   * Event on the Alert (Kubernetes mode); undefined in manifests mode, where the log says it.
+   */
+  readonly onDeadLetter?: (letter: DeadLetter, message: string) => void;
   close(): Promise<void>;
+}
+
+/** What a dead letter says about itself that its Alert's Event needs (a delivery job is one). */
+export interface DeadLetter {
+  /** `namespace/name` of the Alert the notification was for. */
+  alert: string;
+  event: { involvedObject: { kind: string; namespace?: string; name: string } };
 }
 
 export const LEADER_LEASE_NAME = 'herald-leader';
@@ -35,19 +43,19 @@ export const LEADER_LEASE_NAME = 'herald-leader';
 export async function startResourceSource(config: ResourceSourceConfig, store: ResourceStore, logger: Logger): Promise<ResourceSource> {
   if (!config.kubernetes) {
     const directory = await startDirectorySource(config.configDir as string, store, { logger });
-    return { kind: 'manifests', wrapProcessor: (processor) => processor, close: () => directory.close() };
+    return { kind: 'manifests', close: () => directory.close() };
   }
 
   // Loaded only in this mode: the Kubernetes client takes most of a second to import.
   const [{ CoordinationV1Api, CoreV1Api, CustomObjectsApi }, client, eventsModule, labelsModule, leaderModule, sourceModule, statusModule] =
     await Promise.all([
       import('@kubernetes/client-node'),
-      import('./kube-client.js'),
-      import('./kube-events.js'),
-      import('./kube-labels.js'),
-      import('./kube-leader.js'),
-      import('./kube-source.js'),
-      import('./kube-status.js'),
+      import('./kubernetes/client.js'),
+      import('./kubernetes/event-recorder.js'),
+      import('./kubernetes/labels.js'),
+      import('./kubernetes/leader.js'),
+      import('./kubernetes/source.js'),
+      import('./kubernetes/status.js'),
     ]);
   const { loadKubeConfig, podNamespace, replicaIdentity } = client;
   const { KubeEventRecorder } = eventsModule;
@@ -77,22 +85,14 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
     kind: 'kubernetes',
     labels: cachedLabelLookup({ fetch: apiLabelFetcher(kubeConfig), logger }),
     alertEvents: events,
-    wrapProcessor: (processor) => async (job, info) => {
-      try {
-        await processor(job, info);
-      } catch (err) {
-        const failedForGood = !(err instanceof DeferError) && (err instanceof PermanentError || info.finalAttempt);
-        if (failedForGood) {
-          const [alertNamespace, name] = parseObjectKey(job.alert);
-          const alert = source.object('Alert', alertNamespace, name);
-          events.warning(
-            { namespace: alertNamespace, name, uid: alert?.metadata?.uid, apiVersion: alert?.apiVersion },
-            EventReasons.NotificationDispatchFailed,
-            `failed to send notification for ${involvedObjectString(job.event.involvedObject)}: ${errorMessage(err)}`,
-          );
-        }
-        throw err;
-      }
+    onDeadLetter: (letter, message) => {
+      const [alertNamespace, name] = parseObjectKey(letter.alert);
+      const alert = source.object('Alert', alertNamespace, name);
+      events.warning(
+        { namespace: alertNamespace, name, uid: alert?.metadata?.uid, apiVersion: alert?.apiVersion },
+        EventReasons.NotificationDispatchFailed,
+        `failed to send notification for ${involvedObjectString(letter.event.involvedObject)}: ${message}`,
+      );
     },
     async close() {
       // Stop writing before releasing the Lease, so two replicas never write at once.

@@ -17,16 +17,14 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createHttpClient, createMasker, type HttpClient } from '../../providers/http.js';
 import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { compileAlert, type CompiledAlert } from '../alerts/compile.js';
 import { AlertIndex } from '../alerts/matcher.js';
 import { apiGroup, type ObjectReference } from '../events/event.js';
-import { readyCondition } from './conditions.js';
+import { readyCondition } from '../api/conditions.js';
 import type { ManifestProblem } from './manifests.js';
 import {
   NOTIFICATION_GROUP,
-  Reasons,
   groupOf,
   isAlert,
   isProvider,
@@ -42,7 +40,7 @@ import {
   type ReadyCondition,
   type Secret,
   type StoredObject,
-} from './types.js';
+} from '../api/types.js';
 import { compileFindings, providerRefFindings, validateAlertSpec, validateProvider } from './validate.js';
 
 export interface ResolvedProvider {
@@ -57,8 +55,11 @@ export interface ResolvedProvider {
   config?: ProviderConfig;
   /** Set when ready: the adapter's prepared configuration. */
   prepared?: unknown;
-  /** Set when ready: built once per resolved configuration, closed when it is replaced. */
-  http?: HttpClient;
+  /**
+   * Set when ready: a hash of `config`, the same for as long as the resolved configuration is.
+   * Delivery's HTTP client cache keys each Provider's client by it.
+   */
+  configHash?: string;
 }
 
 export interface ResourceStatus {
@@ -94,9 +95,6 @@ interface ProviderState {
   findings: Finding[];
   /** `namespace/name` of each Secret the spec references, found or not. */
   secretKeys: string[];
-  /** Hash of the resolved configuration: the HTTP client is rebuilt only when it changes. */
-  configHash?: string;
-  client?: HttpClient & { close(): Promise<void> };
 }
 
 interface AlertState {
@@ -257,9 +255,6 @@ export class ResourceStore extends EventEmitter {
 
     const forceNotify = this.takeProblems(problems);
     this.state = next;
-    // The HTTP clients of Providers that are gone or were resolved again; requests under way finish.
-    const kept = new Set([...next.providerStates.values()].map((state) => state.client));
-    for (const state of live.providerStates.values()) if (!kept.has(state.client)) closeQuietly(state.client);
     if (forceNotify || changedObjects > 0) {
       this.emit('changed', { providers: [...changed.providers].sort(), alerts: [...changed.alerts].sort() });
     }
@@ -318,12 +313,6 @@ export class ResourceStore extends EventEmitter {
     for (const state of this.state.alertStates.values()) add('Alert', state.resource, state.condition, state.findings);
     entries.sort((a, b) => statusOrder(a).localeCompare(statusOrder(b)));
     return { resources: entries, problems: this.fileProblems.map((problem) => ({ ...problem })) };
-  }
-
-  /** Closes every Provider's HTTP client (at shutdown). */
-  async close(): Promise<void> {
-    const closing = [...this.state.providerStates.values()].map((state) => state.client?.close());
-    await Promise.allSettled(closing);
   }
 
   /** Keeps the snapshot's problems; true when they changed or this is the first snapshot (listeners must hear of it). */
@@ -390,34 +379,19 @@ export class ResourceStore extends EventEmitter {
 
   /**
    * Validates and resolves one Provider of `into`, `before` holding its previous state; true
-   * when its readiness or message changed (its Alerts care). When `into` is a state being built
-   * aside, the HTTP clients it no longer uses are closed at the swap instead.
+   * when its readiness or message changed (its Alerts care).
    */
   private evaluateProvider(key: string, into: StoreState = this.state, before: StoreState = into): boolean {
-    const inPlace = into === before;
     const previous = before.providerStates.get(key);
     const resource = objectAt<Provider>(into, NOTIFICATION_GROUP, 'Provider', ...parseObjectKey(key));
     if (!resource) {
-      if (inPlace) closeQuietly(previous?.client);
       into.providerStates.delete(key);
       return previous !== undefined;
     }
 
     const validation = validateProvider(resource, (namespace, name) => objectAt<Secret>(into, '', 'Secret', namespace, name));
     const findings = [...validation.findings];
-    let { config } = validation;
-    let configHash = config && contentHash(config);
-    let client = configHash !== undefined && previous?.configHash === configHash ? previous.client : undefined;
-    if (config && !client) {
-      try {
-        client = createHttpClient(config);
-      } catch (err) {
-        const mask = createMasker(config.sensitiveValues);
-        findings.push({ reason: Reasons.InvalidProviderConfig, message: mask(`cannot set up the HTTP client: ${String(err)}`) });
-        config = configHash = undefined;
-      }
-    }
-    if (inPlace && previous?.client !== client) closeQuietly(previous?.client);
+    const { config } = validation;
 
     const condition = readyCondition(findings, 'Provider is ready', previous?.condition, resource.metadata.generation);
     const state: ProviderState = {
@@ -430,13 +404,11 @@ export class ResourceStore extends EventEmitter {
         adapter: validation.adapter,
         config,
         prepared: config && validation.prepared,
-        http: client,
+        configHash: config && contentHash(config),
       },
       condition,
       findings,
       secretKeys: referencedSecretKeys(resource),
-      configHash,
-      client,
     };
     into.providerStates.set(key, state);
     this.logTransition('Provider', key, previous?.condition, condition);
@@ -537,11 +509,6 @@ function nameKey(kind: string, namespace: string, name: string): string {
 
 function nameKeyOf(object: StoredObject): string {
   return nameKey(object.kind, object.metadata.namespace, object.metadata.name);
-}
-
-/** undici lets requests already under way finish before the connections close. */
-function closeQuietly(client: { close(): Promise<void> } | undefined): void {
-  client?.close().catch(() => undefined);
 }
 
 function defaultGroupOf(kind: string): string | undefined {

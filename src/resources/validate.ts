@@ -7,7 +7,7 @@ import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { adapterFor, supportedTypes } from '../../providers/registry.js';
 import type { CompiledAlert } from '../alerts/compile.js';
 import { parseHttpUrl, parseTimeout, resolveProviderConfig, type ReferencedSecrets } from './provider-config.js';
-import { Reasons, objectKey, type Alert, type Finding, type Provider, type Secret } from './types.js';
+import { Reasons, objectKey, type Alert, type Finding, type Provider, type Secret } from '../api/types.js';
 
 /** `spec.type` values Flux's v1beta3 Provider CRD accepts (newest notification-controller). */
 export const FLUX_PROVIDER_TYPES: ReadonlySet<string> = new Set([

@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { cleanupMetadata, eventSchema, rateLimitKey, type FluxEvent } from '../events/event.js';
-import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { EventDispatcher } from '../delivery/dispatcher.js';
 import { QueueFullError } from '../delivery/queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -20,7 +20,7 @@ export const MAX_EVENT_BYTES = 3 * 1024 * 1024;
 const FULL_WARNING_INTERVAL_MS = 10_000;
 
 export interface EventsServerDeps {
-  dispatcher: Dispatcher;
+  dispatcher: EventDispatcher;
   duplicates: DuplicateFilter;
   metrics: Metrics;
   logger: Logger;

@@ -32,7 +32,7 @@ import { SHA, TRICKY_MESSAGE } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { startHerald, type HeraldProcess } from '../support/herald.js';
 import { startSink, type ReceivedRequest, type Sink, type SinkReply } from '../support/sink.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../support/event-hubs-stand-in.js';
 import { startPubSubStandIn, type PubSubStandIn } from '../support/pubsub-stand-in.js';
 import { alertForKustomization, provider, secret } from './manifests.js';

@@ -9,7 +9,7 @@ import { createHttpClient, DeliveryError } from '../../providers/http.js';
 import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { kustomizationEvent } from './events.js';
 import { startSink, type ReceivedRequest, type Sink, type SinkReply } from './sink.js';
-import type { Provider } from '../../src/resources/types.js';
+import type { Provider } from '../../src/api/types.js';
 import { validateProvider } from '../../src/resources/validate.js';
 
 /**

@@ -4,7 +4,7 @@ import { compileAlert } from '../../src/alerts/compile.js';
 import { AlertIndex, type LabelLookup } from '../../src/alerts/matcher.js';
 import { compileRegex } from '../../src/alerts/regex.js';
 import type { FluxEvent, ObjectReference, Severity } from '../../src/events/event.js';
-import type { Alert, AlertSpec } from '../../src/resources/types.js';
+import type { Alert, AlertSpec } from '../../src/api/types.js';
 import { kustomizationEvent } from '../support/events.js';
 
 function alert(name: string, spec: Partial<AlertSpec> = {}, namespace = 'flux-system'): Alert {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { notificationFor, providerAcceptsEvent } from '../../src/alerts/notification.js';
 import { cleanupMetadata, type FluxEvent, type Severity } from '../../src/events/event.js';
-import type { Alert, AlertSpec } from '../../src/resources/types.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import type { Alert, AlertSpec } from '../../src/api/types.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { kustomizationEvent } from '../support/events.js';
 
 const G = 'kustomize.toolkit.fluxcd.io';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../src/common/errors.js';
 import { rfc3339Seconds, withTimeout } from '../../src/common/time.js';
-import { objectKey, parseObjectKey } from '../../src/resources/types.js';
+import { objectKey, parseObjectKey } from '../../src/api/types.js';
 
 describe('the helpers every layer shares', () => {
   it('rfc3339Seconds cuts milliseconds as Go truncates, in UTC', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Dispatcher } from '../../src/delivery/dispatcher.js';
+import type { EventDispatcher } from '../../src/delivery/dispatcher.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { MemoryDuplicateFilter, type DuplicateFilter } from '../../src/server/duplicate-filter.js';
@@ -9,9 +9,9 @@ import { kustomizationEvent } from '../support/events.js';
 const filters: DuplicateFilter[] = [];
 afterEach(() => filters.splice(0).forEach((f) => f.close()));
 
-function server(dispatch: Dispatcher['dispatch'], duplicates: DuplicateFilter = new MemoryDuplicateFilter(60_000)) {
+function server(dispatch: EventDispatcher['dispatch'], duplicates: DuplicateFilter = new MemoryDuplicateFilter(60_000)) {
   filters.push(duplicates);
-  const dispatcher = { dispatch } as unknown as Dispatcher;
+  const dispatcher = { dispatch } as unknown as EventDispatcher;
   return buildEventsServer({ dispatcher, duplicates, metrics: new Metrics({ processMetrics: false }), logger: createLogger('silent') });
 }
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generic, genericHmac } from '../../providers/generic.js';
 import { preparedOf, problemOf } from '../support/adapter-harness.js';
 import { createHttpClient } from '../../providers/http.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
 import { startSink, type Sink } from '../support/sink.js';

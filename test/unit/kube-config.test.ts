@@ -3,9 +3,9 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { loadKubeConfig, podNamespace, statusCodeOf } from '../../src/resources/kube-client.js';
-import { backoffDelay } from '../../src/resources/kube-informer.js';
-import { convert } from '../../src/resources/kube-source.js';
+import { loadKubeConfig, podNamespace, statusCodeOf } from '../../src/resources/kubernetes/client.js';
+import { backoffDelay } from '../../src/resources/kubernetes/informer.js';
+import { convert } from '../../src/resources/kubernetes/source.js';
 import { makeTempDir } from '../support/tmp.js';
 
 describe('flags', () => {

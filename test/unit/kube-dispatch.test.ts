@@ -1,13 +1,13 @@
 /** The dispatcher's Kubernetes-mode hooks: the label look-up it is given, and Events for an Alert's dispatch problems. */
 import { describe, expect, it, vi } from 'vitest';
-import { Dispatcher } from '../../src/delivery/dispatcher.js';
+import { EventDispatcher } from '../../src/delivery/dispatcher.js';
 import type { QueuedJob } from '../../src/delivery/job.js';
 import type { DeliveryQueue } from '../../src/delivery/queue.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import type { AlertEventSink } from '../../src/resources/kube-events.js';
+import type { AlertEventSink } from '../../src/resources/kubernetes/event-recorder.js';
 import { ResourceStore } from '../../src/resources/store.js';
-import type { Alert, Provider } from '../../src/resources/types.js';
+import type { Alert, Provider } from '../../src/api/types.js';
 import { kustomizationEvent } from '../support/events.js';
 
 const NS = 'flux-system';
@@ -43,10 +43,10 @@ function setUp(objects: Array<Provider | Alert>) {
   return { store, jobs, warnings, alertEvents, queue };
 }
 
-describe('Dispatcher in Kubernetes mode', () => {
+describe('EventDispatcher in Kubernetes mode', () => {
   it("records NotificationDispatchFailed with Flux's message when the Alert's Provider does not exist", async () => {
     const { store, queue, jobs, warnings, alertEvents } = setUp([alert('orphan', { providerRef: { name: 'missing' } })]);
-    const dispatcher = new Dispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
     expect(await dispatcher.dispatch(kustomizationEvent())).toEqual({ matched: 1, enqueued: 0 });
     expect(jobs).toHaveLength(0);
     expect(warnings).toEqual([
@@ -58,35 +58,31 @@ describe('Dispatcher in Kubernetes mode', () => {
         message: `failed to dispatch notification for Kustomization/${NS}/apps: failed to read provider: Provider.notification.toolkit.fluxcd.io "missing" not found`,
       },
     ]);
-    await store.close();
   });
 
   it('records it when the Provider is not ready, and still queues the notification for retries', async () => {
     const { store, queue, jobs, warnings, alertEvents } = setUp([provider('hook', { secretRef: { name: 'absent' } }), alert('a', {})]);
-    const dispatcher = new Dispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
     expect(await dispatcher.dispatch(kustomizationEvent())).toEqual({ matched: 1, enqueued: 1 });
     expect(jobs).toHaveLength(1);
     expect(warnings[0]?.message).toMatch(
       new RegExp(`^failed to dispatch notification for Kustomization/${NS}/apps: provider '${NS}/hook' is not ready \\(SecretNotFound\\): `),
     );
-    await store.close();
   });
 
   it('records nothing for a ready or a suspended Provider', async () => {
     const { store, queue, warnings, alertEvents } = setUp([provider('hook'), provider('off', { suspend: true, secretRef: { name: 'absent' } }), alert('a', {}), alert('b', { providerRef: { name: 'off' } })]);
-    const dispatcher = new Dispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
     await dispatcher.dispatch(kustomizationEvent());
     expect(warnings).toEqual([]);
-    await store.close();
   });
 
   it('asks the label look-up it is given, not the store', async () => {
     const { store, queue, jobs } = setUp([provider('hook'), alert('labelled', { eventSources: [{ kind: 'Kustomization', name: '*', matchLabels: { team: 'a' } }] })]);
     const labels = vi.fn(async () => ({ team: 'a' }));
-    const dispatcher = new Dispatcher({ store, queue, metrics: new Metrics(), logger: quiet, labels });
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, labels });
     expect(await dispatcher.dispatch(kustomizationEvent())).toEqual({ matched: 1, enqueued: 1 });
     expect(labels).toHaveBeenCalledWith(expect.objectContaining({ kind: 'Kustomization', name: 'apps', namespace: NS }));
     expect(jobs).toHaveLength(1);
-    await store.close();
   });
 });

@@ -1,8 +1,8 @@
 /** Kubernetes Events on Alerts: their shape, de-duplication and rate limits. */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubeEventRecorder, TokenBuckets, involvedObjectString } from '../../src/resources/kube-events.js';
-import type { Logger } from '../../src/resources/types.js';
+import { KubeEventRecorder, TokenBuckets, involvedObjectString } from '../../src/resources/kubernetes/event-recorder.js';
+import type { Logger } from '../../src/api/types.js';
 import { FakeApiServer, kubeConfigFor } from '../support/fake-apiserver.js';
 
 describe('TokenBuckets', () => {

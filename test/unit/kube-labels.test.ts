@@ -1,8 +1,8 @@
 /** matchLabels look-ups in Kubernetes mode: paths without discovery, the cache, failures. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ObjectReference } from '../../src/events/event.js';
-import { apiLabelFetcher, cachedLabelLookup, objectPath, pluralOf, type LabelFetcher } from '../../src/resources/kube-labels.js';
-import type { Logger } from '../../src/resources/types.js';
+import { apiLabelFetcher, cachedLabelLookup, objectPath, pluralOf, type LabelFetcher } from '../../src/resources/kubernetes/labels.js';
+import type { Logger } from '../../src/api/types.js';
 import { FakeApiServer, kubeConfigFor } from '../support/fake-apiserver.js';
 
 const repo: ObjectReference = { kind: 'GitRepository', namespace: 'flux-system', name: 'podinfo', apiVersion: 'source.toolkit.fluxcd.io/v1' };

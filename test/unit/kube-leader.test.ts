@@ -1,8 +1,8 @@
 /** Leader election on a Lease, against the fake API server (which enforces resourceVersions and MicroTime). */
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LeaderElector } from '../../src/resources/kube-leader.js';
-import type { Logger } from '../../src/resources/types.js';
+import { LeaderElector } from '../../src/resources/kubernetes/leader.js';
+import type { Logger } from '../../src/api/types.js';
 import { FakeApiServer, eventually, kubeConfigFor } from '../support/fake-apiserver.js';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -4,8 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ResourceStore } from '../../src/resources/store.js';
-import { startKubernetesSource, type KubernetesSource } from '../../src/resources/kube-source.js';
-import type { Logger } from '../../src/resources/types.js';
+import { startKubernetesSource, type KubernetesSource } from '../../src/resources/kubernetes/source.js';
+import type { Logger } from '../../src/api/types.js';
 import { FakeApiServer, alertObject, eventually, kubeConfigFor, providerObject, secretObject } from '../support/fake-apiserver.js';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -23,7 +23,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await source?.close();
   source = undefined;
-  await store.close();
   await api.close();
 });
 

@@ -1,10 +1,10 @@
 /** Status write-back: the patch computed, and the writer against the fake API server. */
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startKubernetesSource, type KubernetesSource } from '../../src/resources/kube-source.js';
-import { StatusWriter, statusPatch } from '../../src/resources/kube-status.js';
+import { startKubernetesSource, type KubernetesSource } from '../../src/resources/kubernetes/source.js';
+import { StatusWriter, statusPatch } from '../../src/resources/kubernetes/status.js';
 import { ResourceStore } from '../../src/resources/store.js';
-import type { Logger, ReadyCondition } from '../../src/resources/types.js';
+import type { Logger, ReadyCondition } from '../../src/api/types.js';
 import { FakeApiServer, NOTIFICATION_V1BETA3, alertObject, eventually, kubeConfigFor, providerObject, readyConditionOf } from '../support/fake-apiserver.js';
 
 const ready: ReadyCondition = {
@@ -81,7 +81,6 @@ describe('StatusWriter', () => {
   afterEach(async () => {
     await writer.close();
     await source.close();
-    await store.close();
     await api.close();
     warnings.length = 0;
   });

@@ -8,7 +8,7 @@ import { azureeventhub } from '../../providers/azureeventhub.js';
 import { createHttpClient } from '../../providers/http.js';
 import { setOwnListeners } from '../../providers/own-listeners.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { failureOf, trickyEvent, problemOf, preparedOf } from '../support/adapter-harness.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../support/event-hubs-stand-in.js';
 import { testProviderConfig } from '../support/provider-config.js';

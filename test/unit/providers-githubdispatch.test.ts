@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseOwnerRepo } from '../../providers/commit-status/shared.js';
 import { githubApiBase, githubdispatch } from '../../providers/githubdispatch.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { problemOf, deliver, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';

@@ -9,7 +9,7 @@ import { EMULATOR_HOST_VARIABLE, googlepubsub } from '../../providers/googlepubs
 import { createHttpClient } from '../../providers/http.js';
 import { setOwnListeners } from '../../providers/own-listeners.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { failureOf, trickyEvent, problemOf, preparedOf } from '../support/adapter-harness.js';
 import { startPubSubStandIn, type PubSubStandIn } from '../support/pubsub-stand-in.js';
 import { testProviderConfig } from '../support/provider-config.js';

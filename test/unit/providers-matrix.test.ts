@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { matrix, matrixTxnId } from '../../providers/matrix.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { problemOf, deliver, goJson, REVISION, TRICKY_MESSAGE, trickyEvent, useSink } from '../support/adapter-harness.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';

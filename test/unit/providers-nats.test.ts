@@ -12,7 +12,7 @@ import { createHttpClient } from '../../providers/http.js';
 import { nats, natsServers } from '../../providers/nats.js';
 import { setOwnListeners } from '../../providers/own-listeners.js';
 import type { ProviderConfig } from '../../providers/types.js';
-import { fluxEventJson } from '../../providers/wire.js';
+import { fluxEventJson } from '../../src/events/wire.js';
 import { failureOf, trickyEvent, problemOf, preparedOf } from '../support/adapter-harness.js';
 import { testProviderConfig } from '../support/provider-config.js';
 

@@ -60,7 +60,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await source?.close();
   source = undefined;
-  await store.close();
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseManifests, toStoredObject } from '../../src/resources/manifests.js';
-import { isAlert, isProvider, isSecret, type Alert, type Provider, type Secret } from '../../src/resources/types.js';
+import { isAlert, isProvider, isSecret, type Alert, type Provider, type Secret } from '../../src/api/types.js';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveProviderConfig, type ReferencedSecrets } from '../../src/resources/provider-config.js';
-import type { Provider, ProviderSpec, Secret } from '../../src/resources/types.js';
+import type { Provider, ProviderSpec, Secret } from '../../src/api/types.js';
 
 function provider(spec: Partial<ProviderSpec>): Provider {
   return {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { ResourceStore, type StoreChange } from '../../src/resources/store.js';
-import type { Alert, AlertSpec, LabelledObject, Logger, Provider, ProviderSpec, Secret, StoredObject } from '../../src/resources/types.js';
+import type { Alert, AlertSpec, LabelledObject, Logger, Provider, ProviderSpec, Secret, StoredObject } from '../../src/api/types.js';
 
 const NS = 'flux-system';
 
@@ -52,20 +52,16 @@ function changes(store: ResourceStore): StoreChange[] {
   return seen;
 }
 
-const stores: ResourceStore[] = [];
 function newStore(opts: ConstructorParameters<typeof ResourceStore>[0] = {}): ResourceStore {
-  const store = new ResourceStore(opts);
-  stores.push(store);
-  return store;
+  return new ResourceStore(opts);
 }
 
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  await Promise.all(stores.splice(0).map((s) => s.close()));
 });
 
 describe('ResourceStore', () => {
-  it('is loaded after the first snapshot, and resolves ready Providers with an HTTP client', () => {
+  it('is loaded after the first snapshot, and resolves ready Providers with their configuration', () => {
     const store = newStore();
     expect(store.loaded).toBe(false);
     store.replaceAll([provider('hook'), alert('a')], []);
@@ -74,7 +70,7 @@ describe('ResourceStore', () => {
     expect(resolved).toMatchObject({ ready: true, reason: 'Succeeded', suspended: false });
     expect(resolved?.adapter?.type).toBe('generic');
     expect(resolved?.config?.address).toBe('https://hooks.example.com/x');
-    expect(typeof resolved?.http?.send).toBe('function');
+    expect(resolved?.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(statusOf(store, 'Alert', 'a')?.ready).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(store.alerts.size).toBe(1);
   });
@@ -113,7 +109,7 @@ describe('ResourceStore', () => {
       alert('b', { providerRef: { name: 'other' } }),
     ];
     store.replaceAll(objects, []);
-    const otherHttp = store.provider(NS, 'other')?.http;
+    const otherBefore = store.provider(NS, 'other');
 
     // The same snapshot again (keys in another order): nothing to do, no event.
     store.replaceAll([...objects].reverse().map((o) => JSON.parse(JSON.stringify(o)) as StoredObject), []);
@@ -122,17 +118,17 @@ describe('ResourceStore', () => {
     // A Secret change re-resolves only its Provider; the Alerts' conditions did not move.
     store.replaceAll(objects.map((o) => (o.metadata.name === 's1' ? secret('s1', { token: 'changed' }) : o)), []);
     expect(seen.at(-1)).toEqual({ providers: [`${NS}/hook`], alerts: [] });
-    expect(store.provider(NS, 'other')?.http).toBe(otherHttp);
+    expect(store.provider(NS, 'other')).toBe(otherBefore);
   });
 
-  it('rebuilds the HTTP client only when the resolved configuration changes', () => {
+  it('changes the configuration hash (which keys the HTTP client) only when the resolved configuration changes', () => {
     const store = newStore();
     store.replaceAll([provider('hook', { secretRef: { name: 's' } }), secret('s', { token: 'one' })], []);
-    const first = store.provider(NS, 'hook')?.http;
+    const first = store.provider(NS, 'hook')?.configHash;
     store.upsert(secret('unrelated', { x: 'y' }));
-    expect(store.provider(NS, 'hook')?.http).toBe(first);
+    expect(store.provider(NS, 'hook')?.configHash).toBe(first);
     store.upsert(secret('s', { token: 'two' }));
-    const second = store.provider(NS, 'hook')?.http;
+    const second = store.provider(NS, 'hook')?.configHash;
     expect(second).toBeDefined();
     expect(second).not.toBe(first);
     expect(store.provider(NS, 'hook')?.config?.token).toBe('two');
@@ -375,7 +371,7 @@ describe('ResourceStore.replaceAllGradually', () => {
       expect(gradualChanges.at(-1)).toEqual(syncChanges.at(-1));
       expect(gradualChanges).toHaveLength(syncChanges.length);
       if (hookBefore && gradual.provider(NS, 'hook')?.config?.token === hookBefore.config?.token) {
-        expect(gradual.provider(NS, 'hook')?.http).toBe(hookBefore.http);
+        expect(gradual.provider(NS, 'hook')?.configHash).toBe(hookBefore.configHash);
       }
     }
   });

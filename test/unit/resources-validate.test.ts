@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { adapterFor } from '../../providers/registry.js';
 import { compileAlert } from '../../src/alerts/compile.js';
 import { DEFAULT_TIMEOUT_MS, parseTimeout } from '../../src/resources/provider-config.js';
-import type { Alert, AlertSpec, Provider, ProviderSpec, Secret } from '../../src/resources/types.js';
+import type { Alert, AlertSpec, Provider, ProviderSpec, Secret } from '../../src/api/types.js';
 import {
   FLUX_PROVIDER_TYPES,
   compileFindings,
@@ -55,8 +55,10 @@ describe('validateProvider', () => {
     expect(findingsOf(provider({ type: 'carrier-pigeon' }))).toEqual([
       { reason: 'UnknownProviderType', message: expect.stringMatching(/^spec\.type 'carrier-pigeon' is not a Flux provider type \(Herald supports: .*generic/) },
     ]);
-    // Every type of Flux v1.9's CRD has an adapter; Flux main added `zoom` and `incident.io`.
+    // Every type of Flux v1.9's CRD has an adapter; Flux main added `zoom` (not supported yet)
+    // and `incident.io` (Herald's `incidentio` adapter, under both names).
     expect(['zoom', 'incident.io'].every((type) => FLUX_PROVIDER_TYPES.has(type))).toBe(true);
+    expect(adapterFor('incident.io')?.send).toBe(adapterFor('incidentio')?.send);
     const notYet = [...FLUX_PROVIDER_TYPES].find((type) => !adapterFor(type));
     expect(notYet, 'every Flux type has an adapter: pick another case').toBeDefined();
     expect(findingsOf(provider({ type: notYet }))).toEqual([

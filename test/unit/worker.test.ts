@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../src/delivery/job.js';
 import { DeferError, type AttemptInfo } from '../../src/delivery/queue.js';
+import { HttpClients } from '../../src/delivery/http-clients.js';
 import { createProcessor } from '../../src/delivery/worker.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { ResourceStore } from '../../src/resources/store.js';
-import type { Alert, Provider } from '../../src/resources/types.js';
+import type { Alert, Provider } from '../../src/api/types.js';
 import { kustomizationEvent } from '../support/events.js';
 import { decodeTraceExport, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { startSink, type Sink } from '../support/sink.js';
@@ -30,11 +31,17 @@ const job = (message: string): DeliveryJob => ({
 });
 
 const sinks: Sink[] = [];
-const stores: ResourceStore[] = [];
+const caches: HttpClients[] = [];
 afterEach(async () => {
   await Promise.all(sinks.splice(0).map((s) => s.close()));
-  await Promise.all(stores.splice(0).map((s) => s.close()));
+  await Promise.all(caches.splice(0).map((c) => c.close()));
 });
+
+function clientsOf(store: ResourceStore): HttpClients {
+  const clients = new HttpClients(store);
+  caches.push(clients);
+  return clients;
+}
 
 describe('createProcessor', () => {
   it('does not spend an attempt (or make a dead letter) when the Provider changes under a delivery and its HTTP client is closed', async () => {
@@ -44,9 +51,8 @@ describe('createProcessor', () => {
     });
     sinks.push(sink);
     const store = new ResourceStore();
-    stores.push(store);
     store.replaceAll([provider(`${sink.url}/one`)], []);
-    const deliver = createProcessor({ store, metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
+    const deliver = createProcessor({ store, clients: clientsOf(store), metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
 
     const info = (id: string): AttemptInfo => ({ id, attempt: 8, finalAttempt: true });
     const first = deliver(job('first'), info('1'));
@@ -63,13 +69,38 @@ describe('createProcessor', () => {
     );
     expect(['delivered', 'deferred']).toContain(outcome);
   });
+
+  it('tells onDeadLetter once, with the reason, when a delivery fails for good, and not when it will be retried', async () => {
+    let status = 500;
+    const sink = await startSink(async () => ({ status }));
+    sinks.push(sink);
+    const store = new ResourceStore();
+    store.replaceAll([provider(`${sink.url}/hook`)], []);
+    const letters: Array<{ alert: string; message: string }> = [];
+    const deliver = createProcessor({
+      store,
+      clients: clientsOf(store),
+      metrics: new Metrics(),
+      logger: createLogger('silent'),
+      perProviderConcurrency: 1,
+      onDeadLetter: (dead, message) => letters.push({ alert: dead.alert, message }),
+    });
+
+    await expect(deliver(job('retried'), { id: '1', attempt: 1, finalAttempt: false })).rejects.toThrow();
+    expect(letters).toEqual([]);
+    await expect(deliver(job('last try'), { id: '2', attempt: 9, finalAttempt: true })).rejects.toThrow();
+    status = 400;
+    await expect(deliver(job('refused'), { id: '3', attempt: 1, finalAttempt: false })).rejects.toThrow();
+    expect(letters).toHaveLength(2);
+    expect(letters[0]).toMatchObject({ alert: `${NS}/a`, message: expect.stringContaining('500') });
+    expect(letters[1]).toMatchObject({ alert: `${NS}/a`, message: expect.stringContaining('400') });
+  });
 });
 
 describe('createProcessor: the Alert goes to the adapter', () => {
   it('passes the matched Alert’s namespace, name and uid (otel’s resource and trace id)', async () => {
     const receiver = await startOtlpReceiver();
     const store = new ResourceStore();
-    stores.push(store);
     const uid = '9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a';
     const otelProvider: Provider = { ...provider(`${receiver.url}/v1/traces`), spec: { type: 'otel', address: `${receiver.url}/v1/traces` } };
     const alert: Alert = {
@@ -79,7 +110,7 @@ describe('createProcessor: the Alert goes to the adapter', () => {
       spec: { providerRef: { name: 'hook' }, eventSources: [{ kind: 'Kustomization', name: '*' }] },
     };
     store.replaceAll([otelProvider, alert], []);
-    const deliver = createProcessor({ store, metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
+    const deliver = createProcessor({ store, clients: clientsOf(store), metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
     try {
       await deliver({ ...job('traced'), providerType: 'otel' }, { id: '1', attempt: 1, finalAttempt: true });
       expect(receiver.requests).toHaveLength(1);

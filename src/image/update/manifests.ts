@@ -3,7 +3,7 @@
  * `types.ts`, with what the CRD schema and the controller would reject reported as messages
  * that name the field. `v1beta2` manifests are accepted and read as `v1` (same fields).
  */
-import type { ObjectMeta } from '../../resources/types.js';
+import type { ObjectMeta } from '../../api/types.js';
 import {
   IMAGE_API_VERSION,
   IMAGE_GROUP,

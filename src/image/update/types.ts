@@ -3,7 +3,7 @@
  * (`source.toolkit.fluxcd.io/v1`) it reads, after defaulting: the shapes the automation
  * code works on. Parsing and validation are in `manifests.ts`.
  */
-import type { ObjectMeta } from '../../resources/types.js';
+import type { ObjectMeta } from '../../api/types.js';
 
 export const IMAGE_GROUP = 'image.toolkit.fluxcd.io';
 export const SOURCE_GROUP = 'source.toolkit.fluxcd.io';

@@ -9,10 +9,10 @@
  * information — means "no labels": the source does not match, and a warning says why.
  */
 import { KubernetesObjectApi, ServerConfiguration, createConfiguration, setHeaderMiddleware, type KubeConfig, type V1APIResource } from '@kubernetes/client-node';
-import type { LabelLookup } from '../alerts/matcher.js';
-import type { ObjectReference } from '../events/event.js';
-import type { Logger } from './types.js';
-import { describeApiError, statusCodeOf } from './kube-client.js';
+import type { LabelLookup } from '../../alerts/matcher.js';
+import type { ObjectReference } from '../../events/event.js';
+import type { Logger } from '../../api/types.js';
+import { describeApiError, statusCodeOf } from './client.js';
 
 /** Kind → plural resource name and default apiVersion (used when an event has none). */
 const KNOWN_KINDS: Record<string, { plural: string; apiVersion?: string }> = {

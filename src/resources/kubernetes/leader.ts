@@ -16,8 +16,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
-import type { Logger } from './types.js';
-import { describeApiError, statusCodeOf } from './kube-client.js';
+import type { Logger } from '../../api/types.js';
+import { describeApiError, statusCodeOf } from './client.js';
 
 export interface LeaderElectorOptions {
   api: CoordinationV1Api;

@@ -16,11 +16,11 @@
  * `resourceVersion`, so a status write (which moves it) is not a change the store re-evaluates.
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { toStoredObject, type ManifestProblem } from './manifests.js';
-import type { ResourceStore } from './store.js';
-import { NOTIFICATION_GROUP, objectKey, type Logger, type StoredObject } from './types.js';
-import { loadKubeConfig } from './kube-client.js';
-import { startInformer, type BackoffOptions, type Informer } from './kube-informer.js';
+import { toStoredObject, type ManifestProblem } from '../manifests.js';
+import type { ResourceStore } from '../store.js';
+import { NOTIFICATION_GROUP, objectKey, type Logger, type StoredObject } from '../../api/types.js';
+import { loadKubeConfig } from './client.js';
+import { startInformer, type BackoffOptions, type Informer } from './informer.js';
 
 export const NOTIFICATION_VERSION = 'v1beta3';
 export const NOTIFICATION_API_VERSION = `${NOTIFICATION_GROUP}/${NOTIFICATION_VERSION}`;

@@ -11,11 +11,11 @@
  * the log, never queued. Recording never throws and never waits: callers fire and forget.
  */
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
-import { NOTIFICATION_GROUP, objectKey, type Logger } from './types.js';
-import { describeApiError, replicaIdentity, statusCodeOf } from './kube-client.js';
-import type { AlertEventSink, AlertRef } from './kube-reasons.js';
+import { NOTIFICATION_GROUP, objectKey, type Logger } from '../../api/types.js';
+import { describeApiError, replicaIdentity, statusCodeOf } from './client.js';
+import type { AlertEventSink, AlertRef } from './event-reasons.js';
 
-export { EventReasons, involvedObjectString, type AlertEventSink, type AlertRef } from './kube-reasons.js';
+export { EventReasons, involvedObjectString, type AlertEventSink, type AlertRef } from './event-reasons.js';
 
 export interface EventRecorderOptions {
   api: CoreV1Api;

@@ -6,8 +6,8 @@
  * when the first list has been applied.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from './types.js';
-import { describeApiError } from './kube-client.js';
+import type { Logger } from '../../api/types.js';
+import { describeApiError } from './client.js';
 
 export interface InformerSpec {
   /** For logs, e.g. `providers` or `secret flux-system/slack-token`. */

@@ -1,7 +1,7 @@
 /**
  * What the dispatcher needs to report an Alert's problems as Kubernetes Events, without loading
  * the Kubernetes client (manifests mode never does): the sink's shape, Flux's event reasons,
- * and Flux's way of naming an object in messages. The recorder is in kube-events.ts.
+ * and Flux's way of naming an object in messages. The recorder is in event-recorder.ts.
  */
 
 /** Which Alert an Event is about. */

@@ -4,8 +4,8 @@
  * sorted, timestamps in RFC 3339 UTC with second precision, and `<`, `>`, `&`, U+2028 and
  * U+2029 escaped. Receivers that verify an HMAC over the body need these exact bytes.
  */
-import { rfc3339Seconds } from '../src/common/time.js';
-import type { FluxEvent, ObjectReference } from '../src/events/event.js';
+import { rfc3339Seconds } from '../common/time.js';
+import type { FluxEvent, ObjectReference } from './event.js';
 
 const GO_ESCAPED = /[<>&\u2028\u2029]/;
 const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;

@@ -4,7 +4,7 @@
  * lastTransitionTime) and `status.observedGeneration`, through the `status` subresource with a
  * JSON merge patch.
  *
- * Only the leader writes (see kube-leader.ts), and only what differs from the object's status
+ * Only the leader writes (see leader.ts), and only what differs from the object's status
  * as last seen by the informer: a restart or a new leader does not rewrite unchanged statuses,
  * and the write's own MODIFIED event finds nothing left to do. `lastTransitionTime` is kept from
  * the object while the status (True/False) stays the same.
@@ -15,11 +15,11 @@
  * instead of failing every write.
  */
 import { PatchStrategy, setHeaderOptions, type CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
-import type { ResourceStore } from './store.js';
-import { NOTIFICATION_GROUP, objectKey, parseObjectKey, type Logger, type ReadyCondition } from './types.js';
-import { describeApiError, statusCodeOf } from './kube-client.js';
-import { NOTIFICATION_VERSION, type KubernetesSource, type NotificationKind } from './kube-source.js';
-import { rfc3339Seconds } from '../common/time.js';
+import type { ResourceStore } from '../store.js';
+import { NOTIFICATION_GROUP, objectKey, parseObjectKey, type Logger, type ReadyCondition } from '../../api/types.js';
+import { describeApiError, statusCodeOf } from './client.js';
+import { NOTIFICATION_VERSION, type KubernetesSource, type NotificationKind } from './source.js';
+import { rfc3339Seconds } from '../../common/time.js';
 
 /** A condition as the API holds it (metav1.Condition). */
 export interface ApiCondition {
