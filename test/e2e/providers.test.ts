@@ -451,6 +451,19 @@ const cases: Case[] = [
     },
   },
   {
+    // Flux main's spelling of the same type.
+    name: 'incident-io',
+    type: 'incident.io',
+    address: (s) => `${s.url}/incident-io/v2/alert_events/http/01E2E`,
+    secret: { token: 'incident-e2e-token' },
+    event: 'chat',
+    requests: [{ method: 'POST', path: '/incident-io/v2/alert_events/http/01E2E' }],
+    check(req) {
+      expect(req.headers['authorization']).toBe('Bearer incident-e2e-token');
+      expect(json(req).title).toBe(`${objectTitle('incident-io')}: ReconciliationSucceeded`);
+    },
+  },
+  {
     name: 'githubdispatch',
     type: 'githubdispatch',
     address: (s) => `${s.url}/ghd-owner/ghd-repo`,
