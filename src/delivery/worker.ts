@@ -6,6 +6,7 @@ import { DeliveryError } from '../../providers/http.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
+import { ProviderCircuits } from './circuit-breaker.js';
 import { UNSUPPORTED_TYPE } from './dispatcher.js';
 import type { DeliveryJob } from './job.js';
 import { ProviderSlots } from './provider-slots.js';
@@ -37,6 +38,7 @@ const DEFER_SPREAD_MS = 1000;
 export function createProcessor(opts: WorkerOptions): Processor {
   const slots = new ProviderSlots(opts.perProviderConcurrency);
   const { store, metrics, logger } = opts;
+  const circuits = new ProviderCircuits(metrics, logger);
 
   return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
     const [namespace = '', name = ''] = job.provider.split('/');
@@ -51,7 +53,10 @@ export function createProcessor(opts: WorkerOptions): Processor {
       log().info('provider is suspended; notification dropped');
       return;
     }
+    // Throws ProviderPausedError (no attempt spent) while the Provider's circuit is open.
+    const circuit = circuits.enter(job.provider, type);
     if (!(await slots.acquire(job.provider, SLOT_WAIT_MS))) {
+      circuit.abandon();
       throw new DeferError(slots.deferDelay(job.provider, DEFER_MIN_MS, DEFER_MAX_MS) + Math.round(Math.random() * DEFER_SPREAD_MS));
     }
     const started = performance.now();
@@ -62,6 +67,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
       }
       await provider.adapter.send(job.event, { config: provider.config, http: provider.http });
       const seconds = (performance.now() - started) / 1000;
+      circuit.settle();
       metrics.deliveries.inc({ provider_type: type, outcome: 'success' });
       metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);
       metrics.deliveryLatency.observe({ provider_type: type }, Math.max(0, Date.now() - job.acceptedAt) / 1000);
@@ -72,9 +78,11 @@ export function createProcessor(opts: WorkerOptions): Processor {
       // it used (new requests on it fail with "client is closed"). Not the provider's failure:
       // hand the job back without spending an attempt, to be sent with the current configuration.
       if (provider?.http && store.provider(namespace, name)?.http !== provider.http) {
+        circuit.abandon();
         log().info('provider configuration changed during the delivery; trying again with the new one');
         throw new DeferError(DEFER_MIN_MS / 10);
       }
+      circuit.settle(err);
       const failure = classify(err, provider?.http?.mask);
       const dead = failure instanceof PermanentError || info.finalAttempt;
       const outcome = dead ? 'failed' : 'retry';
