@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
 import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from './config.js';
+import { cooldownsFor } from './delivery/circuit-breaker.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
@@ -143,7 +144,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     { flag: 'admin-addr', ...config.adminAddr },
   ]);
 
-  queue.start(source.wrapProcessor(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency })));
+  const circuit = cooldownsFor(config.retryBaseDelayMs, config.retryMaxDelayMs);
+  queue.start(source.wrapProcessor(createProcessor({ store, metrics, logger, perProviderConcurrency: config.providerConcurrency, circuit })));
   const dispatcher = new Dispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   metrics.onScrape(async () => {

@@ -48,6 +48,16 @@ export const DEFAULT_THRESHOLD = 5;
 export const DEFAULT_INITIAL_COOLDOWN_MS = 1_000;
 export const DEFAULT_MAX_COOLDOWN_MS = 60_000;
 const DEFAULT_MAX_TRACKED = 10_000;
+
+/**
+ * Cooldowns on the scale of the retry schedule the operator chose (a probe is the Provider's
+ * next retry): from `--retry-base-delay` (1 s), doubling up to `--retry-max-delay` or 60 s,
+ * whichever is less.
+ */
+export function cooldownsFor(baseDelayMs: number, maxDelayMs: number): Pick<CircuitBreakerOptions, 'initialCooldownMs' | 'maxCooldownMs'> {
+  const initialCooldownMs = Math.max(10, baseDelayMs);
+  return { initialCooldownMs, maxCooldownMs: Math.max(initialCooldownMs, Math.min(maxDelayMs, DEFAULT_MAX_COOLDOWN_MS)) };
+}
 /** A probe time is drawn from the last fifth of the cooldown, so replicas do not probe in step. */
 const PROBE_JITTER = 0.2;
 

@@ -6,7 +6,7 @@ import { DeliveryError } from '../../providers/http.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
-import { ProviderCircuits } from './circuit-breaker.js';
+import { ProviderCircuits, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { UNSUPPORTED_TYPE } from './dispatcher.js';
 import type { DeliveryJob } from './job.js';
 import { ProviderSlots } from './provider-slots.js';
@@ -21,6 +21,8 @@ export interface WorkerOptions {
    * provider holds at most this many worker slots and never starves the others.
    */
   perProviderConcurrency: number;
+  /** Per-Provider circuit breakers' settings (see circuit-breaker.ts); defaults when unset. */
+  circuit?: Pick<CircuitBreakerOptions, 'threshold' | 'initialCooldownMs' | 'maxCooldownMs'>;
 }
 
 /** How long a job waits in-process for a busy Provider before going back to the queue. */
@@ -38,7 +40,7 @@ const DEFER_SPREAD_MS = 1000;
 export function createProcessor(opts: WorkerOptions): Processor {
   const slots = new ProviderSlots(opts.perProviderConcurrency);
   const { store, metrics, logger } = opts;
-  const circuits = new ProviderCircuits(metrics, logger);
+  const circuits = new ProviderCircuits(metrics, logger, opts.circuit);
 
   return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
     const [namespace = '', name = ''] = job.provider.split('/');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../../providers/http.js';
-import { CircuitBreaker, ProviderCircuits, verdictOf, type Verdict } from '../../src/delivery/circuit-breaker.js';
+import { CircuitBreaker, ProviderCircuits, cooldownsFor, verdictOf, type Verdict } from '../../src/delivery/circuit-breaker.js';
 import { ProviderPausedError, RetryableError } from '../../src/delivery/queue.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
@@ -156,6 +156,14 @@ describe('CircuitBreaker', () => {
     b.settle('ns/p0', 'generic', false, DOWN);
     b.settle('ns/p9', 'generic', false, DOWN);
     expect(b.openCircuits().map((c) => c.provider)).toEqual(['ns/open', 'ns/p9']);
+  });
+});
+
+describe('cooldownsFor', () => {
+  it('follows the retry schedule: from the base delay, doubling up to the max delay or 60 s, whichever is less', () => {
+    expect(cooldownsFor(1_000, 300_000)).toEqual({ initialCooldownMs: 1_000, maxCooldownMs: 60_000 });
+    expect(cooldownsFor(100, 1_000)).toEqual({ initialCooldownMs: 100, maxCooldownMs: 1_000 });
+    expect(cooldownsFor(0, 0)).toEqual({ initialCooldownMs: 10, maxCooldownMs: 10 });
   });
 });
 
