@@ -42,6 +42,8 @@ interface Entry {
   timer?: NodeJS.Timeout;
   /** What the entry counts against `maxHeldBytes` while it holds its event (0 once completed). */
   bytes: number;
+  /** Arrival order, so that jobs parked together go back in line as they came. */
+  seq: number;
 }
 
 /** Entries one listing call looks at, at most. */
@@ -79,10 +81,15 @@ class Line<T> {
     this.items.push(item);
   }
 
-  /** Puts `item` first. */
-  unshift(item: T): void {
-    if (this.head > 0) this.items[--this.head] = item;
-    else this.items.unshift(item);
+  /**
+   * Puts `item` before the first of the first `within` items that `before` says it goes
+   * before (or after those `within`): O(within).
+   */
+  insertNearFront(item: T, within: number, before: (other: T) => boolean): void {
+    let at = this.head;
+    while (at < this.items.length && at - this.head < within && !before(this.items[at] as T)) at += 1;
+    if (at === this.head && this.head > 0) this.items[--this.head] = item;
+    else this.items.splice(at, 0, item);
   }
 
   shift(): T | undefined {
@@ -114,6 +121,7 @@ export class MemoryQueue implements DeliveryQueue {
   private active = 0;
   private heldJobs = 0;
   private heldBytes = 0;
+  private seq = 0;
   private pumpScheduled = false;
   private closed = false;
   private idle?: () => void;
@@ -138,7 +146,7 @@ export class MemoryQueue implements DeliveryQueue {
       );
     }
     fresh.forEach((job, i) => {
-      const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0, bytes: bytes[i] as number };
+      const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0, bytes: bytes[i] as number, seq: this.seq++ };
       this.entries.set(job.id, entry);
       this.hold(entry);
       this.makeReady(entry);
@@ -347,16 +355,17 @@ export class MemoryQueue implements DeliveryQueue {
   }
 
   /**
-   * Puts `entry` back at the head of its Provider's line and gives that Provider no turn for
-   * `ms`: one timer per Provider, however many jobs wait, and none of them is re-run meanwhile.
+   * Puts `entry` back at the head of its Provider's line (among the jobs parked with it, in
+   * arrival order: they were the ones running) and gives that Provider no turn for `ms`: one
+   * timer per Provider, however many jobs wait, and none of them is re-run meanwhile.
    */
   private park(entry: Entry, ms: number): void {
     const provider = entry.data.provider;
     entry.state = 'waiting';
     let line = this.lines.get(provider);
     if (!line) this.lines.set(provider, (line = new Line()));
-    line.unshift(entry);
-    if (this.parked.has(provider)) return;
+    line.insertNearFront(entry, Math.min(this.limit(), this.opts.concurrency), (other) => other.seq > entry.seq);
+    if (this.parked.has(provider) || this.closed) return;
     this.parked.set(
       provider,
       setTimeout(() => {
