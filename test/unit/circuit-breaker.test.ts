@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../../providers/http.js';
 import { CircuitBreaker, ProviderCircuits, cooldownsFor, verdictOf, type Verdict } from '../../src/delivery/circuit-breaker.js';
@@ -201,5 +202,26 @@ describe('ProviderCircuits', () => {
     pass.settle(new DeliveryError('503', true, 503));
     pass.settle(new DeliveryError('503', true, 503));
     expect(circuits.enter('ns/q', 'slack')).toBeTruthy();
+  });
+
+  it('logs one line when a circuit opens and one when it closes, naming the Provider and never its address', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const clock = { now: 0 };
+    const circuits = new ProviderCircuits(new Metrics({ processMetrics: false }), createLogger('info', out), { threshold: 2, now: () => clock.now, random: () => 0 });
+    const refused = new DeliveryError('POST https://hooks.example: connect ECONNREFUSED', true);
+    // Four admitted at once, all refused: one line when the second failure opens it, none for the others.
+    const passes = Array.from({ length: 4 }, () => circuits.enter('team-a/slack', 'slack'));
+    for (const pass of passes) pass.settle(refused);
+    clock.now += 1_000;
+    circuits.enter('team-a/slack', 'slack').settle();
+    await new Promise((r) => setImmediate(r));
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.msg, l.provider, l.type])).toEqual([
+      ['warn', 'provider unavailable; circuit opened, its deliveries wait for a probe', 'team-a/slack', 'slack'],
+      ['info', 'provider reachable again; circuit closed', 'team-a/slack', 'slack'],
+    ]);
+    expect(text).not.toContain('hooks.example');
   });
 });
