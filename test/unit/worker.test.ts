@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../src/delivery/job.js';
-import { DeferError, type AttemptInfo } from '../../src/delivery/queue.js';
+import { DeferError, ProviderPausedError, RetryableError, type AttemptInfo } from '../../src/delivery/queue.js';
 import { createProcessor } from '../../src/delivery/worker.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { ResourceStore } from '../../src/resources/store.js';
 import type { Provider } from '../../src/resources/types.js';
 import { kustomizationEvent } from '../support/events.js';
+import { freePort } from '../support/herald.js';
 import { startSink, type Sink } from '../support/sink.js';
 
 const NS = 'flux-system';
@@ -61,5 +62,29 @@ describe('createProcessor', () => {
       (err: unknown) => (err instanceof DeferError ? 'deferred' : `failed: ${String(err)}`),
     );
     expect(['delivered', 'deferred']).toContain(outcome);
+  });
+
+  it("opens a refusing Provider's circuit: its next deliveries are paused (no attempt spent) until a probe, which a success closes", async () => {
+    const store = new ResourceStore();
+    stores.push(store);
+    const port = await freePort(); // nothing listens there
+    store.replaceAll([provider(`http://127.0.0.1:${port}/hook`)], []);
+    const metrics = new Metrics({ processMetrics: false });
+    const deliver = createProcessor({ store, metrics, logger: createLogger('silent'), perProviderConcurrency: 4, circuit: { threshold: 2, initialCooldownMs: 100 } });
+    const info = (id: string): AttemptInfo => ({ id, attempt: 1, finalAttempt: false });
+    const outcome = (p: Promise<void>) => p.then(() => 'delivered', (err: unknown) => (err instanceof ProviderPausedError ? 'paused' : err instanceof RetryableError ? 'retry' : String(err)));
+
+    expect(await outcome(deliver(job('1'), info('1')))).toBe('retry');
+    expect(await outcome(deliver(job('2'), info('2')))).toBe('retry');
+    expect(await outcome(deliver(job('3'), info('3')))).toBe('paused');
+    expect(await metrics.render()).toContain('herald_deliveries_deferred_total{provider_type="generic"} 1');
+    // The provider comes back; after the cooldown one probe goes, and its success closes the circuit.
+    const sink = await startSink(() => ({ status: 200 }));
+    sinks.push(sink);
+    store.replaceAll([provider(`${sink.url}/hook`)], []);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await outcome(deliver(job('3'), info('3')))).toBe('delivered');
+    expect(await outcome(deliver(job('4'), info('4')))).toBe('delivered');
+    expect(await metrics.render()).toContain('herald_provider_circuits_open{provider_type="generic"} 0');
   });
 });
