@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
 import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from './config.js';
+import { cooldownsFor } from './delivery/circuit-breaker.js';
 import { EventDispatcher } from './delivery/dispatcher.js';
 import { HttpClients } from './delivery/http-clients.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
@@ -147,8 +148,17 @@ async function serve(config: Config, logger: Logger): Promise<void> {
 
   // Not closed at shutdown: the process exits once the queue has finished its deliveries.
   const clients = new HttpClients(store);
+  const circuit = cooldownsFor(config.retryBaseDelayMs, config.retryMaxDelayMs);
   queue.start(
-    createProcessor({ store, clients, metrics, logger, perProviderConcurrency: config.providerConcurrency, onDeadLetter: source.onDeadLetter }),
+    createProcessor({
+      store,
+      clients,
+      metrics,
+      logger,
+      perProviderConcurrency: config.providerConcurrency,
+      onDeadLetter: source.onDeadLetter,
+      circuit,
+    }),
   );
   const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 

@@ -9,7 +9,8 @@
  * a job whose Provider has no free slot is parked in that Provider's line until one frees,
  * and never re-run to find out, so a Provider that holds its slots costs nothing while it
  * does. Providers with jobs ready take turns, so one Provider's backlog does not hold up
- * another's jobs.
+ * another's jobs. A Provider whose circuit is open (see circuit-breaker.ts) has its line parked
+ * the same way, on one timer, until its next probe.
  */
 import type { QueueState } from '../observability/metrics.js';
 import { approximateBytes, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
@@ -17,6 +18,7 @@ import {
   MAX_PAGE_BYTES,
   DeferError,
   PermanentError,
+  ProviderPausedError,
   QueueFullError,
   RetryableError,
   keptError,
@@ -41,6 +43,8 @@ interface Entry {
   timer?: NodeJS.Timeout;
   /** What the entry counts against `maxHeldBytes` while it holds its event (0 once completed). */
   bytes: number;
+  /** Arrival order, so that jobs parked together go back in line as they came. */
+  seq: number;
 }
 
 /** Entries one listing call looks at, at most. */
@@ -78,6 +82,17 @@ class Line<T> {
     this.items.push(item);
   }
 
+  /**
+   * Puts `item` before the first of the first `within` items that `before` says it goes
+   * before (or after those `within`): O(within).
+   */
+  insertNearFront(item: T, within: number, before: (other: T) => boolean): void {
+    let at = this.head;
+    while (at < this.items.length && at - this.head < within && !before(this.items[at] as T)) at += 1;
+    if (at === this.head && this.head > 0) this.items[--this.head] = item;
+    else this.items.splice(at, 0, item);
+  }
+
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head] as T;
@@ -100,11 +115,14 @@ export class MemoryQueue implements DeliveryQueue {
   private readonly turns = new Line<string>();
   private readonly inTurns = new Set<string>();
   private readonly runningPerProvider = new Map<string, number>();
+  /** Providers whose jobs wait (their circuit is open) until the timer fires or one of their deliveries succeeds. */
+  private readonly parked = new Map<string, NodeJS.Timeout>();
   private readonly completedOrder = new Line<string>();
   private processor?: Processor;
   private active = 0;
   private heldJobs = 0;
   private heldBytes = 0;
+  private seq = 0;
   private pumpScheduled = false;
   private closed = false;
   private idle?: () => void;
@@ -129,7 +147,7 @@ export class MemoryQueue implements DeliveryQueue {
       );
     }
     fresh.forEach((job, i) => {
-      const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0, bytes: bytes[i] as number };
+      const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0, bytes: bytes[i] as number, seq: this.seq++ };
       this.entries.set(job.id, entry);
       this.hold(entry);
       this.makeReady(entry);
@@ -215,6 +233,7 @@ export class MemoryQueue implements DeliveryQueue {
   async close(): Promise<void> {
     this.closed = true;
     for (const entry of this.entries.values()) clearTimeout(entry.timer);
+    for (const timer of this.parked.values()) clearTimeout(timer);
     if (this.active > 0) await new Promise<void>((resolve) => (this.idle = resolve));
   }
 
@@ -244,7 +263,7 @@ export class MemoryQueue implements DeliveryQueue {
 
   /** Gives a Provider a turn if it has a job ready and a free slot. */
   private offerTurn(provider: string): void {
-    if (this.inTurns.has(provider) || !this.lines.has(provider)) return;
+    if (this.inTurns.has(provider) || !this.lines.has(provider) || this.parked.has(provider)) return;
     if ((this.runningPerProvider.get(provider) ?? 0) >= this.limit()) return;
     this.inTurns.add(provider);
     this.turns.push(provider);
@@ -271,6 +290,7 @@ export class MemoryQueue implements DeliveryQueue {
     while (!this.closed && this.active < this.opts.concurrency && this.turns.length > 0) {
       const provider = this.turns.shift() as string;
       this.inTurns.delete(provider);
+      if (this.parked.has(provider)) continue; // parked after it got its turn
       const line = this.lines.get(provider) as Line<Entry>;
       const entry = line.shift() as Entry;
       if (line.length === 0) this.lines.delete(provider);
@@ -289,6 +309,7 @@ export class MemoryQueue implements DeliveryQueue {
       await processor(entry.data, { id: entry.id, attempt, finalAttempt: attempt >= this.opts.policy.attempts });
       entry.attemptsMade = attempt;
       this.complete(entry);
+      this.unpark(provider); // reachable again: its waiting jobs go at once
     } catch (err) {
       this.fail(entry, attempt, err);
     } finally {
@@ -315,6 +336,10 @@ export class MemoryQueue implements DeliveryQueue {
   }
 
   private fail(entry: Entry, attempt: number, err: unknown): void {
+    if (err instanceof ProviderPausedError) {
+      this.park(entry, err.delayMs);
+      return;
+    }
     if (err instanceof DeferError) {
       this.delay(entry, err.delayMs);
       return;
@@ -328,6 +353,34 @@ export class MemoryQueue implements DeliveryQueue {
     }
     const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
     this.delay(entry, retryDelay(this.opts.policy, attempt, retryAfterMs));
+  }
+
+  /**
+   * Puts `entry` back at the head of its Provider's line (among the jobs parked with it, in
+   * arrival order: they were the ones running) and gives that Provider no turn for `ms`: one
+   * timer per Provider, however many jobs wait, and none of them is re-run meanwhile.
+   */
+  private park(entry: Entry, ms: number): void {
+    const provider = entry.data.provider;
+    entry.state = 'waiting';
+    let line = this.lines.get(provider);
+    if (!line) this.lines.set(provider, (line = new Line()));
+    line.insertNearFront(entry, Math.min(this.limit(), this.opts.concurrency), (other) => other.seq > entry.seq);
+    if (this.parked.has(provider) || this.closed) return;
+    this.parked.set(
+      provider,
+      setTimeout(() => {
+        this.parked.delete(provider);
+        this.offerTurn(provider);
+      }, ms),
+    );
+  }
+
+  private unpark(provider: string): void {
+    const timer = this.parked.get(provider);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.parked.delete(provider);
   }
 
   private delay(entry: Entry, ms: number): void {

@@ -23,6 +23,14 @@ export class DeferError extends Error {
 }
 
 /**
+ * Thrown by a processor when no job of the job's Provider is to be tried for `delayMs` (its
+ * circuit is open): no attempt is counted, and the queue may hold back the Provider's other
+ * jobs as well (the in-process queue parks its line; the Redis queue spreads the jobs it
+ * takes over the time after that).
+ */
+export class ProviderPausedError extends DeferError {}
+
+/**
  * Thrown by `add` when the queue holds as much as it may: the receiver answers 503 with
  * `Retry-After`, and nothing of the event is stored.
  */

@@ -13,6 +13,7 @@ import {
   MAX_PAGE_BYTES,
   DeferError,
   PermanentError,
+  ProviderPausedError,
   RetryableError,
   keptError,
   type DeliveryFilter,
@@ -54,6 +55,18 @@ const JOB_READ_BATCH = 10;
 const FRESH_PRIORITY = 1;
 const RETRY_PRIORITY = 2;
 
+/**
+ * Jobs of a Provider whose circuit is open are taken from Redis (one script each) only to be
+ * delayed again, two scripts each time. So they come back at most this many a second per
+ * Provider and replica, in turns from the circuit's next probe on, each turn moved by up to
+ * PAUSED_SPREAD_MS at random (replicas keep their own turns): a paused backlog costs Redis a
+ * fixed rate however large it is, and a recovered Provider gets it back at that rate.
+ */
+const PAUSED_RETURNS_PER_SECOND = 50;
+const PAUSED_SPREAD_MS = 1_000;
+/** A turn further away than this is not kept in order: the job comes back at random within it instead. */
+const MAX_PAUSED_DELAY_MS = 10 * 60_000;
+
 export interface RedisQueueOptions {
   /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
   url: string | RedisConnectionConfig;
@@ -93,6 +106,8 @@ export class RedisQueue implements DeliveryQueue {
   private readonly producer: RedisClient;
   private readonly queue: Queue<DeliveryJob>;
   private worker?: Worker<DeliveryJob>;
+  /** Per paused Provider: when the last job sent back for it comes back. */
+  private readonly pausedTurns = new Map<string, number>();
 
   constructor(private readonly opts: RedisQueueOptions) {
     this.producer = opts.producer;
@@ -146,8 +161,9 @@ export class RedisQueue implements DeliveryQueue {
       await processor(job.data, { id: job.id ?? '', attempt, finalAttempt });
     } catch (err) {
       if (err instanceof DeferError) {
+        const delayMs = err instanceof ProviderPausedError ? this.pausedDelay(job.data.provider, err.delayMs) : err.delayMs;
         await this.behindFreshWork(job);
-        await job.moveToDelayed(Date.now() + err.delayMs, token);
+        await job.moveToDelayed(Date.now() + delayMs, token);
         throw new DelayedError();
       }
       const message = keptError(errorMessage(err));
@@ -159,6 +175,17 @@ export class RedisQueue implements DeliveryQueue {
     // Completed: keep what identifies the delivery, not the event (which may be megabytes).
     // Not fatal if Redis is away: the whole job then stays until removeOnComplete drops it.
     await job.updateData(withoutPayload(job.data)).catch(() => undefined);
+  }
+
+  /** How long a job of a paused Provider (not to be tried for `waitMs`) stays in Redis: its turn, see PAUSED_RETURNS_PER_SECOND. */
+  private pausedDelay(provider: string, waitMs: number, now = Date.now()): number {
+    const turn = Math.max(this.pausedTurns.get(provider) ?? 0, now + waitMs) + 1000 / PAUSED_RETURNS_PER_SECOND;
+    if (turn - now > MAX_PAUSED_DELAY_MS) return waitMs + Math.round(Math.random() * MAX_PAUSED_DELAY_MS);
+    if (!this.pausedTurns.has(provider) && this.pausedTurns.size >= 1_000) {
+      for (const [key, at] of this.pausedTurns) if (at < now) this.pausedTurns.delete(key);
+    }
+    this.pausedTurns.set(provider, turn);
+    return Math.round(turn - now + Math.random() * PAUSED_SPREAD_MS);
   }
 
   private async behindFreshWork(job: Job<DeliveryJob>): Promise<void> {

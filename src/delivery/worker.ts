@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
 import { parseObjectKey } from '../api/types.js';
+import { ProviderCircuits, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { UNSUPPORTED_TYPE } from './dispatcher.js';
 import type { HttpClients } from './http-clients.js';
 import type { DeliveryJob } from './job.js';
@@ -30,6 +31,8 @@ export interface WorkerOptions {
    * letter, with its (masked) reason: the resource source records it on the Alert.
    */
   onDeadLetter?: (job: DeliveryJob, message: string) => void;
+  /** Per-Provider circuit breakers' settings (see circuit-breaker.ts); defaults when unset. */
+  circuit?: Pick<CircuitBreakerOptions, 'threshold' | 'initialCooldownMs' | 'maxCooldownMs'>;
 }
 
 /** How long a job waits in-process for a busy Provider before going back to the queue. */
@@ -47,6 +50,7 @@ const DEFER_SPREAD_MS = 1000;
 export function createProcessor(opts: WorkerOptions): Processor {
   const slots = new ProviderSlots(opts.perProviderConcurrency);
   const { store, clients, metrics, logger } = opts;
+  const circuits = new ProviderCircuits(metrics, logger, opts.circuit);
 
   return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
     const [namespace, name] = parseObjectKey(job.provider);
@@ -61,7 +65,10 @@ export function createProcessor(opts: WorkerOptions): Processor {
       log().info('provider is suspended; notification dropped');
       return;
     }
+    // Throws ProviderPausedError (no attempt spent) while the Provider's circuit is open.
+    const circuit = circuits.enter(job.provider, type);
     if (!(await slots.acquire(job.provider, SLOT_WAIT_MS))) {
+      circuit.abandon();
       throw new DeferError(slots.deferDelay(job.provider, DEFER_MIN_MS, DEFER_MAX_MS) + Math.round(Math.random() * DEFER_SPREAD_MS));
     }
     const started = performance.now();
@@ -77,6 +84,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
       const alert = { namespace: alertNamespace, name: alertName, uid: store.alerts.get(job.alert)?.alert.metadata.uid ?? '' };
       await provider.adapter.send(job.event, { config: provider.config, prepared: provider.prepared, http, alert });
       const seconds = (performance.now() - started) / 1000;
+      circuit.settle();
       metrics.deliveries.inc({ provider_type: type, outcome: 'success' });
       metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);
       metrics.deliveryLatency.observe({ provider_type: type }, Math.max(0, Date.now() - job.acceptedAt) / 1000);
@@ -88,9 +96,11 @@ export function createProcessor(opts: WorkerOptions): Processor {
       // Not the provider's failure: hand the job back without spending an attempt, to be sent
       // with the current configuration.
       if (err instanceof ConfigurationChanged || (http && !clients.isCurrent(job.provider, http))) {
+        circuit.abandon();
         log().info('provider configuration changed during the delivery; trying again with the new one');
         throw new DeferError(DEFER_MIN_MS / 10);
       }
+      circuit.settle(err);
       const failure = classify(err, http?.mask);
       const dead = failure instanceof PermanentError || info.finalAttempt;
       const outcome = dead ? 'failed' : 'retry';

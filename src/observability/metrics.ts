@@ -56,6 +56,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly deliveriesDeferred = new Counter({
+    name: 'herald_deliveries_deferred_total',
+    help: "Deliveries not attempted (no attempt spent) because their Provider's circuit was open; they wait for it to close.",
+    labelNames: ['provider_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitsOpen = new Gauge({
+    name: 'herald_provider_circuits_open',
+    help: 'Providers whose circuit is open in this process (unavailable: their deliveries wait for a probe to succeed), by provider type.',
+    labelNames: ['provider_type'] as const,
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new Counter({
     name: 'herald_dead_letters_total',
     help: 'Deliveries that used up their attempts or failed permanently, kept as dead letters.',

@@ -197,8 +197,11 @@ describe('Redis queue bounds', () => {
     await sleep(3_000);
     const idleOps = Math.round(((await info(client, 'total_commands_processed')) - commandsBefore) / 3);
     const idleScripts = Math.round(((await scriptCalls(client)) - scriptsBefore) / 3);
-    const attemptsAfter = metricValue(await h.metrics(), 'herald_deliveries_total', { outcome: 'retry' }) + metricValue(await h.metrics(), 'herald_deliveries_total', { outcome: 'failed' });
+    const metricsAfter = await h.metrics();
+    const attemptsAfter = metricValue(metricsAfter, 'herald_deliveries_total', { outcome: 'retry' }) + metricValue(metricsAfter, 'herald_deliveries_total', { outcome: 'failed' });
     const attemptsPerSecond = Math.round((attemptsAfter - attemptsBefore) / 3);
+    const openCircuits = metricValue(metricsAfter, 'herald_provider_circuits_open', { provider_type: 'generic' });
+    const deferred = metricValue(metricsAfter, 'herald_deliveries_deferred_total', { provider_type: 'generic' });
 
     const line = (v: number[]) => `p50=${percentile(v, 0.5)}ms p95=${percentile(v, 0.95)}ms max=${Math.max(...v)}ms`;
     const ratio = percentile(during.latencies, 0.5) / Math.max(1, percentile(baseline.latencies, 0.5));
@@ -206,7 +209,8 @@ describe('Redis queue bounds', () => {
       `[queue-bounds-redis] healthy provider, 100 events 30 ms apart: baseline ${line(baseline.latencies)} (Redis ${baseline.opsPerSecond} ops/s); ` +
         `with ${backlog} jobs for a provider ${_what}: during their first pass ${line(firstPass.latencies)} (Redis ${firstPass.opsPerSecond} ops/s), ` +
         `after it (done ${firstPassMs} ms after the last POST) ${line(during.latencies)} (Redis ${during.opsPerSecond} ops/s); p50 ratio ${ratio.toFixed(2)}; ` +
-        `Redis ${idleOps} ops/s over the next 3 s with only the backlog, ${idleScripts} scripts/s (${attemptsPerSecond} failed attempts/s to it)`,
+        `Redis ${idleOps} ops/s over the next 3 s with only the backlog, ${idleScripts} scripts/s (${attemptsPerSecond} failed attempts/s to it, ` +
+        `${attemptsAfter} in all; open circuits ${openCircuits}, deliveries deferred by them ${deferred})`,
     );
     // Before, the healthy provider's new jobs waited behind every job of the backlog, retries
     // included: p50 1.7-17 s during the first pass, 0.3 s after it (now tens of ms, then a few).
@@ -221,5 +225,15 @@ describe('Redis queue bounds', () => {
     // which is never more than 30 s away (two scripts each): before, jobs were sent back every
     // 0.5-1.5 s, and a provider resetting connections after 400 ms cost 70 scripts per attempt.
     expect(idleScripts).toBeLessThan(3 * attemptsPerSecond + (3 * backlog) / 30);
+    if (resetAfterMs === 0) {
+      // A provider refusing connections opens its circuit: it gets a probe per cooldown, not
+      // an attempt per job, and its waiting jobs come back from Redis at a fixed pace. Before,
+      // each job kept its own backoff: 620-700 attempts/s and 15-21k Redis ops/s for tens of
+      // seconds, and the first pass took 17-18 s.
+      expect(openCircuits).toBe(1);
+      expect(attemptsPerSecond).toBeLessThan(10);
+      expect(attemptsAfter).toBeLessThan(200);
+      expect(idleOps).toBeLessThan(8_000);
+    }
   }, 240_000);
 });

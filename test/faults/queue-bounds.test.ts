@@ -8,7 +8,9 @@
  *   `Retry-After` (never 202 for work that is not stored);
  * - a backlog of tens of thousands of events for a provider refusing connections: the event
  *   loop is never starved (`/healthz` answers fast, the process is idle between retries, and
- *   SIGTERM exits within `--shutdown-timeout`).
+ *   SIGTERM exits within `--shutdown-timeout`);
+ * - a backlog for a provider resetting every connection: its circuit opens, so it gets a few
+ *   probes instead of an attempt per job, and a healthy provider's latency stays near baseline.
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -16,8 +18,9 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { freePort, metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { kustomizationEvent } from '../support/events.js';
-import { kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
-import { faultFile, sleep, until } from './fault-support.js';
+import { startSink } from '../support/sink.js';
+import { alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
+import { faultFile, messageOf, percentile, sleep, until } from './fault-support.js';
 
 const { cleanups, captured } = faultFile('queue-bounds');
 
@@ -215,5 +218,80 @@ describe('in-process queue bounds', () => {
     expect(idleCpuMs).toBeLessThan(300);
     expect(stopped.value).not.toBeNull();
     expect(stopped.ms).toBeLessThan(7_000);
+  }, 180_000);
+
+  it("opens a refusing provider's circuit: a few probes instead of an attempt per job, a healthy provider near its baseline", async () => {
+    // Every connection is reset at once (as a host with nothing listening would refuse it), and counted.
+    let connections = 0;
+    const sockets = new Set<Socket>();
+    const dead = createNetServer((socket) => {
+      connections += 1;
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      socket.resetAndDestroy();
+    });
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), dead.close(() => resolve()))));
+    const healthy = await startSink();
+    cleanups.push(() => healthy.close());
+    const receipt = new Map<string, number>();
+    healthy.respondWith((req) => (receipt.set(messageOf(req), req.receivedAt), { status: 200 }));
+    const h = await herald(
+      {
+        'healthy.yaml': webhookProvider({ name: 'healthy', address: `${healthy.url}/hook` }),
+        'dead.yaml': webhookProvider({ name: 'dead', address: `http://127.0.0.1:${(dead.address() as AddressInfo).port}/hook` }),
+        'alerts.yaml': [
+          alertForKustomization({ name: 'to-healthy', provider: 'healthy', kustomization: 'healthy-app' }),
+          alertForKustomization({ name: 'to-dead', provider: 'dead', kustomization: 'dead-app' }),
+        ].join('---\n'),
+      },
+      ['--log-level', 'error'],
+    );
+    const event = (name: string, message: string) =>
+      JSON.stringify(kustomizationEvent({ message, involvedObject: { ...kustomizationEvent().involvedObject, name } }));
+    async function measure(tag: string): Promise<number[]> {
+      const sentAt = new Map<string, number>();
+      const posts: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 100; i++) {
+        const message = `healthy ${tag} ${i}`;
+        sentAt.set(message, Date.now());
+        posts.push(postAll(h, () => event('healthy-app', message), 1, 1));
+        await sleep(30);
+      }
+      await Promise.all(posts);
+      await until(() => [...sentAt.keys()].every((m) => receipt.has(m)), 60_000, `healthy deliveries (${tag})`);
+      return [...sentAt].map(([m, t]) => (receipt.get(m) as number) - t);
+    }
+    const attempts = async () => {
+      const metrics = await h.metrics();
+      const deadAttempts = ['retry', 'failed'].reduce((n, outcome) => n + metricValue(metrics, 'herald_deliveries_total', { outcome }), 0);
+      return { deadAttempts, deferred: metricValue(metrics, 'herald_deliveries_deferred_total', { provider_type: 'generic' }), open: metricValue(metrics, 'herald_provider_circuits_open', { provider_type: 'generic' }) };
+    };
+
+    const baseline = await measure('baseline');
+    const backlog = 5_000;
+    const { statuses } = await postAll(h, (i) => event('dead-app', `dead ${i}`), backlog, 32);
+    expect(tallyOf(statuses)).toEqual({ 202: backlog });
+    const withBacklog = await measure('with-dead-backlog');
+    const before = await attempts();
+    const connectionsBefore = connections;
+    const cpuBefore = await cpuMs(h.pid);
+    await sleep(3_000);
+    const idleCpuMs = (await cpuMs(h.pid)) - cpuBefore;
+    const after = await attempts();
+    const line = (v: number[]) => `p50=${percentile(v, 0.5)}ms p95=${percentile(v, 0.95)}ms max=${Math.max(...v)}ms`;
+    console.log(
+      `[queue-bounds] healthy provider, 100 events 30 ms apart: baseline ${line(baseline)}; with ${backlog} jobs for a provider resetting every connection ${line(withBacklog)}; ` +
+        `attempts to it ${after.deadAttempts} in all (${connections} connections), ${after.deadAttempts - before.deadAttempts} over the next 3 s ` +
+        `(${connections - connectionsBefore} connections), deliveries deferred by its open circuit ${after.deferred}, open circuits ${after.open}; CPU over those 3 s ${idleCpuMs} ms`,
+    );
+    // Without a circuit, each of the 5,000 jobs made its own attempts (its first at once, then on its own backoff).
+    expect(after.deadAttempts).toBeLessThan(100);
+    expect(after.deadAttempts - before.deadAttempts).toBeLessThan(10);
+    expect(after.open).toBe(1);
+    expect(after.deferred).toBeGreaterThan(0);
+    expect(percentile(withBacklog, 0.5)).toBeLessThan(Math.max(100, 5 * percentile(baseline, 0.5)));
+    expect(idleCpuMs).toBeLessThan(300);
   }, 180_000);
 });

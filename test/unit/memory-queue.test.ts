@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../src/delivery/job.js';
 import { MemoryQueue } from '../../src/delivery/memory-queue.js';
-import { DeferError, PermanentError, QueueFullError, RetryableError, type AttemptInfo } from '../../src/delivery/queue.js';
+import { DeferError, PermanentError, ProviderPausedError, QueueFullError, RetryableError, type AttemptInfo } from '../../src/delivery/queue.js';
 import { kustomizationEvent } from '../support/events.js';
 
 const policy = { attempts: 3, baseDelayMs: 10, maxDelayMs: 40, maxRetryAfterMs: 1000 };
@@ -184,6 +184,40 @@ describe('MemoryQueue', () => {
     releaseHung();
     await until(async () => (await q.counts()).completed === 6);
     expect(runs).toEqual(['h1', 'm9', 'h2', 'h3', 'h4', 'h5']);
+    await q.close();
+  });
+
+  it('parks a paused provider on one timer without re-running its jobs, keeps their order and attempts; a success unparks it', async () => {
+    const q = new MemoryQueue({ policy, concurrency: 4, perProviderConcurrency: 2 });
+    const runs: string[] = [];
+    let phase: 'open' | 'probing' | 'closed' = 'open';
+    let endProbe = () => undefined as void;
+    const probe = new Promise<void>((resolve) => (endProbe = resolve));
+    q.start(async (j, info) => {
+      runs.push(`${j.event.message}/${info.attempt}`);
+      if (j.provider === 'ns/other' || phase === 'closed') return;
+      if (phase === 'open') throw new ProviderPausedError(150);
+      if (runs.filter((r) => r !== 'm9/1').length === 3) return probe; // the first run after the park probes…
+      throw new ProviderPausedError(60_000); // …and the others wait a long cooldown for its answer
+    });
+    await q.add([1, 2, 3].map((n) => ({ id: `p${n}`, data: job(n) })));
+    await q.add([{ id: 'o', data: { ...job(9), provider: 'ns/other' } }]);
+    await until(() => runs.includes('m9/1') && runs.length === 3);
+    phase = 'probing';
+    await new Promise((r) => setTimeout(r, 60));
+    // Parked: the other Provider ran; this one's two running jobs ran once each, nothing since.
+    expect([...runs].sort()).toEqual(['m1/1', 'm2/1', 'm9/1']);
+    expect((await q.counts()).waiting).toBe(3);
+    // After the park, in order: m1 probes, m2 parks the line for a minute.
+    await until(() => runs.length === 5);
+    expect(runs.slice(3)).toEqual(['m1/1', 'm2/1']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runs).toHaveLength(5);
+    // The probe succeeds: the line is unparked at once, and goes on in order.
+    phase = 'closed';
+    endProbe();
+    await until(async () => (await q.counts()).completed === 4, 2_000);
+    expect(runs.slice(5)).toEqual(['m2/1', 'm3/1']);
     await q.close();
   });
 

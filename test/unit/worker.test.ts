@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryJob } from '../../src/delivery/job.js';
-import { DeferError, type AttemptInfo } from '../../src/delivery/queue.js';
+import { DeferError, ProviderPausedError, RetryableError, type AttemptInfo } from '../../src/delivery/queue.js';
 import { HttpClients } from '../../src/delivery/http-clients.js';
 import { createProcessor } from '../../src/delivery/worker.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -9,6 +9,7 @@ import { ResourceStore } from '../../src/resources/store.js';
 import type { Alert, Provider } from '../../src/api/types.js';
 import { kustomizationEvent } from '../support/events.js';
 import { decodeTraceExport, startOtlpReceiver } from '../support/otlp-receiver.js';
+import { freePort } from '../support/herald.js';
 import { startSink, type Sink } from '../support/sink.js';
 
 const NS = 'flux-system';
@@ -123,5 +124,30 @@ describe('createProcessor: the Alert goes to the adapter', () => {
     } finally {
       await receiver.close();
     }
+  });
+});
+
+describe('createProcessor: per-Provider circuit breaker', () => {
+  it("opens a refusing Provider's circuit: its next deliveries are paused (no attempt spent) until a probe, which a success closes", async () => {
+    const store = new ResourceStore();
+    const port = await freePort(); // nothing listens there
+    store.replaceAll([provider(`http://127.0.0.1:${port}/hook`)], []);
+    const metrics = new Metrics({ processMetrics: false });
+    const deliver = createProcessor({ store, clients: clientsOf(store), metrics, logger: createLogger('silent'), perProviderConcurrency: 4, circuit: { threshold: 2, initialCooldownMs: 100 } });
+    const info = (id: string): AttemptInfo => ({ id, attempt: 1, finalAttempt: false });
+    const outcome = (p: Promise<void>) => p.then(() => 'delivered', (err: unknown) => (err instanceof ProviderPausedError ? 'paused' : err instanceof RetryableError ? 'retry' : String(err)));
+
+    expect(await outcome(deliver(job('1'), info('1')))).toBe('retry');
+    expect(await outcome(deliver(job('2'), info('2')))).toBe('retry');
+    expect(await outcome(deliver(job('3'), info('3')))).toBe('paused');
+    expect(await metrics.render()).toContain('herald_deliveries_deferred_total{provider_type="generic"} 1');
+    // The provider comes back; after the cooldown one probe goes, and its success closes the circuit.
+    const sink = await startSink(() => ({ status: 200 }));
+    sinks.push(sink);
+    store.replaceAll([provider(`${sink.url}/hook`)], []);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await outcome(deliver(job('3'), info('3')))).toBe('delivered');
+    expect(await outcome(deliver(job('4'), info('4')))).toBe('delivered');
+    expect(await metrics.render()).toContain('herald_provider_circuits_open{provider_type="generic"} 0');
   });
 });
