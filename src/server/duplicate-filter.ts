@@ -12,8 +12,13 @@ import type { Cluster, Redis } from 'ioredis';
 import { withTimeout } from '../common/time.js';
 
 export interface DuplicateFilter {
-  /** Whether the key was recorded within its window. Rejects if the store is unreachable. */
-  isDuplicate(key: string): Promise<boolean>;
+  /** The window's length (`--rate-limit-interval`). */
+  readonly windowMs: number;
+  /**
+   * When the key's window ends (epoch ms), or undefined when it is not within one: a key with a
+   * window end is a duplicate. Rejects if the store is unreachable.
+   */
+  windowEnd(key: string): Promise<number | undefined>;
   /** Starts the key's window (once: a key already in its window keeps its start). */
   remember(key: string): Promise<void>;
   close(): void;
@@ -34,7 +39,7 @@ export class MemoryDuplicateFilter implements DuplicateFilter {
   private readonly now: () => number;
 
   constructor(
-    private readonly windowMs: number,
+    readonly windowMs: number,
     now: () => number = Date.now,
     private readonly maxKeys = DEFAULT_MAX_DUPLICATE_KEYS,
   ) {
@@ -48,13 +53,13 @@ export class MemoryDuplicateFilter implements DuplicateFilter {
     return this.expiries.size;
   }
 
-  async isDuplicate(key: string): Promise<boolean> {
+  async windowEnd(key: string): Promise<number | undefined> {
     const expiry = this.expiries.get(key);
-    return expiry !== undefined && expiry > this.now();
+    return expiry !== undefined && expiry > this.now() ? expiry : undefined;
   }
 
   async remember(key: string): Promise<void> {
-    if (await this.isDuplicate(key)) return;
+    if ((await this.windowEnd(key)) !== undefined) return;
     // A new window goes to the end of the order, where it belongs.
     this.expiries.delete(key);
     this.expiries.set(key, this.now() + this.windowMs);
@@ -80,14 +85,16 @@ export class MemoryDuplicateFilter implements DuplicateFilter {
 export class RedisDuplicateFilter implements DuplicateFilter {
   constructor(
     private readonly redis: Redis | Cluster,
-    private readonly windowMs: number,
+    readonly windowMs: number,
     private readonly prefix: string,
     /** How long a command may wait for Redis: a stalled server must give a 503, not a request that never ends. */
     private readonly timeoutMs = 5_000,
   ) {}
 
-  async isDuplicate(key: string): Promise<boolean> {
-    return (await this.bounded(this.redis.exists(this.redisKey(key)), 'checking for a duplicate')) === 1;
+  async windowEnd(key: string): Promise<number | undefined> {
+    // PTTL answers -2 for a missing key (and -1 for one without expiry, which Herald never writes).
+    const ttl = await this.bounded(this.redis.pttl(this.redisKey(key)), 'checking for a duplicate');
+    return ttl > 0 ? Date.now() + ttl : undefined;
   }
 
   async remember(key: string): Promise<void> {

@@ -16,6 +16,20 @@ import { errorMessage } from '../common/errors.js';
 /** Flux's limit on an event body. */
 export const MAX_EVENT_BYTES = 3 * 1024 * 1024;
 
+/**
+ * Flux's rate-limit headers (its limiter allows one event per key and window): the limit, what
+ * is left of it (nothing, once an event went through), and when the window ends. Dates are
+ * written as Go's `time.RFC1123` writes a UTC time (`Tue, 01 Dec 2026 16:50:00 UTC`), as Flux
+ * sends them; `Retry-After` on a 429 carries the same date.
+ */
+function rateLimitHeaders(reply: FastifyReply, windowEnd: number): FastifyReply {
+  return reply.header('x-ratelimit-limit', '1').header('x-ratelimit-remaining', '0').header('x-ratelimit-reset', httpDate(windowEnd));
+}
+
+function httpDate(epochMs: number): string {
+  return new Date(epochMs).toUTCString().replace(/GMT$/, 'UTC');
+}
+
 /** At most one "queue full" warning per this interval. */
 const FULL_WARNING_INTERVAL_MS = 10_000;
 
@@ -58,15 +72,16 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     const key = rateLimitKey(event);
     const involved = `${event.involvedObject.kind}/${event.involvedObject.namespace ?? ''}/${event.involvedObject.name}`;
 
-    let duplicate: boolean;
+    let windowEnd: number | undefined;
     try {
-      duplicate = await duplicates.isDuplicate(key);
+      windowEnd = await duplicates.windowEnd(key);
     } catch (err) {
       return unavailable(reply, err, involved);
     }
-    if (duplicate) {
+    if (windowEnd !== undefined) {
       metrics.eventsReceived.inc({ outcome: 'duplicate' });
       logger.debug({ involved }, 'discarding duplicate event inside the rate-limit window');
+      rateLimitHeaders(reply, windowEnd).header('retry-after', httpDate(windowEnd));
       return reply.status(429).send({ error: 'TooManyRequests', message: 'duplicate event inside the rate-limit window' });
     }
 
@@ -86,6 +101,8 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
       .catch((err: Error) => logger.warn({ involved, err: err.message }, 'could not record the event key for duplicate suppression'));
     metrics.eventsReceived.inc({ outcome: enqueued > 0 ? 'accepted' : 'unmatched' });
     if (enqueued === 0) logger.debug({ involved }, 'no alert takes this event');
+    // As Flux's limiter answers every request it lets through: this key's one event per window is spent.
+    rateLimitHeaders(reply, acceptedAt + duplicates.windowMs);
     return reply.status(202).send();
   });
 

@@ -5,13 +5,13 @@ describe('MemoryDuplicateFilter', () => {
   it('refuses a key within a fixed window from when it was remembered', async () => {
     let now = 0;
     const filter = new MemoryDuplicateFilter(1000, () => now);
-    expect(await filter.isDuplicate('k')).toBe(false);
+    expect((await filter.windowEnd('k')) !== undefined).toBe(false);
     await filter.remember('k');
     now = 999;
-    expect(await filter.isDuplicate('k')).toBe(true);
-    expect(await filter.isDuplicate('other')).toBe(false);
+    expect((await filter.windowEnd('k')) !== undefined).toBe(true);
+    expect((await filter.windowEnd('other')) !== undefined).toBe(false);
     now = 1000;
-    expect(await filter.isDuplicate('k')).toBe(false);
+    expect((await filter.windowEnd('k')) !== undefined).toBe(false);
     filter.close();
   });
 
@@ -22,7 +22,7 @@ describe('MemoryDuplicateFilter', () => {
     now = 600;
     await filter.remember('k');
     now = 1000;
-    expect(await filter.isDuplicate('k')).toBe(false);
+    expect((await filter.windowEnd('k')) !== undefined).toBe(false);
     filter.close();
   });
 
@@ -35,20 +35,20 @@ describe('MemoryDuplicateFilter', () => {
     }
     await filter.remember('d'); // over the cap: 'a', the oldest window, goes
     expect(filter.size).toBe(3);
-    expect(await filter.isDuplicate('a')).toBe(false);
-    for (const key of ['b', 'c', 'd']) expect(await filter.isDuplicate(key)).toBe(true);
+    expect((await filter.windowEnd('a')) !== undefined).toBe(false);
+    for (const key of ['b', 'c', 'd']) expect((await filter.windowEnd(key)) !== undefined).toBe(true);
     // Remembering a live key again neither moves its window nor saves it from eviction order.
     await filter.remember('b');
     await filter.remember('e');
-    expect(await filter.isDuplicate('b')).toBe(false);
-    expect(await filter.isDuplicate('c')).toBe(true);
+    expect((await filter.windowEnd('b')) !== undefined).toBe(false);
+    expect((await filter.windowEnd('c')) !== undefined).toBe(true);
     // An expired key remembered again starts a new window, at the end of the order.
     now = 1030; // 'c' (remembered at 20) expired at 1020
     await filter.remember('c');
     now = 1500;
-    expect(await filter.isDuplicate('c')).toBe(true);
+    expect((await filter.windowEnd('c')) !== undefined).toBe(true);
     await filter.remember('f'); // evicts 'd', not the renewed 'c'
-    expect(await filter.isDuplicate('c')).toBe(true);
+    expect((await filter.windowEnd('c')) !== undefined).toBe(true);
     expect(filter.size).toBe(3);
     filter.close();
   });
@@ -57,8 +57,8 @@ describe('MemoryDuplicateFilter', () => {
     const filter = new MemoryDuplicateFilter(300_000, Date.now, 10_000);
     for (let i = 0; i < 200_000; i++) await filter.remember(`key-${i}`);
     expect(filter.size).toBe(10_000);
-    expect(await filter.isDuplicate('key-199999')).toBe(true);
-    expect(await filter.isDuplicate('key-0')).toBe(false);
+    expect((await filter.windowEnd('key-199999')) !== undefined).toBe(true);
+    expect((await filter.windowEnd('key-0')) !== undefined).toBe(false);
     filter.close();
   });
 });
@@ -66,11 +66,11 @@ describe('MemoryDuplicateFilter', () => {
 describe('RedisDuplicateFilter', () => {
   it('rejects instead of hanging when Redis does not answer (a stalled server), so the POST gets a 503', async () => {
     const never = () => new Promise<never>(() => undefined);
-    const redis = { set: never, exists: never } as unknown as ConstructorParameters<typeof RedisDuplicateFilter>[0];
+    const redis = { set: never, pttl: never } as unknown as ConstructorParameters<typeof RedisDuplicateFilter>[0];
     const filter = new RedisDuplicateFilter(redis, 300_000, 'herald', 50);
     const settled = (p: Promise<unknown>) =>
       Promise.race([p.then(() => 'resolved', () => 'rejected'), new Promise((r) => setTimeout(() => r('hanging'), 1_000))]);
-    expect(await settled(filter.isDuplicate('k'))).toBe('rejected');
+    expect(await settled(filter.windowEnd('k'))).toBe('rejected');
     expect(await settled(filter.remember('k'))).toBe('rejected');
   });
 });
