@@ -10,7 +10,25 @@ export interface Notification {
   event: FluxEvent;
   /** Keys that more than one source set (the later one won), sorted, for a warning log line. */
   conflicts: string[];
+  /**
+   * For each conflicting key, the sources that set it, lowest precedence first, joined with
+   * `, ` and named as Flux names them: the annotations of the Warning `MetadataAppendFailed`
+   * Event Flux records on the Alert.
+   */
+  conflictSources: Record<string, string>;
 }
+
+/** Flux's names for the metadata sources, in precedence order. */
+export const METADATA_SOURCES = {
+  annotations: 'involved object annotations',
+  eventMetadata: 'Alert object .spec.eventMetadata',
+  summary: 'Alert object .spec.summary',
+  controller: 'involved object controller metadata',
+} as const;
+
+/** The message of Flux's `MetadataAppendFailed` Event. */
+export const METADATA_CONFLICT_MESSAGE =
+  'metadata key conflicts detected (please refer to the Alert API docs and Flux RFC 0008 for more information)';
 
 /**
  * Merges the metadata sources by Flux's precedence (RFC 0008; lowest first, a later source
@@ -27,28 +45,30 @@ export function notificationFor(event: FluxEvent, alert: Alert): Notification {
   const incoming = Object.entries(event.metadata ?? {}).filter(([key]) => key !== tokenKey);
 
   const metadata = metadataMap();
-  const setBy = new Map<string, number>();
-  const put = (key: string, value: string): void => {
+  const setBy = new Map<string, string[]>();
+  const put = (key: string, value: string, source: string): void => {
     metadata[key] = value;
-    setBy.set(key, (setBy.get(key) ?? 0) + 1);
+    setBy.set(key, [...(setBy.get(key) ?? []), source]);
   };
 
   for (const [key, value] of incoming) {
-    if (key.startsWith(EVENT_METADATA_PREFIX)) put(key.slice(EVENT_METADATA_PREFIX.length), value);
+    if (key.startsWith(EVENT_METADATA_PREFIX)) put(key.slice(EVENT_METADATA_PREFIX.length), value, METADATA_SOURCES.annotations);
   }
-  for (const [key, value] of Object.entries(alert.spec.eventMetadata ?? {})) put(key, value);
-  if (alert.spec.summary) put('summary', alert.spec.summary);
+  for (const [key, value] of Object.entries(alert.spec.eventMetadata ?? {})) put(key, value, METADATA_SOURCES.eventMetadata);
+  if (alert.spec.summary) put('summary', alert.spec.summary, METADATA_SOURCES.summary);
   if (groupPrefix) {
     for (const [key, value] of incoming) {
-      if (key.startsWith(groupPrefix)) put(key.slice(groupPrefix.length), value);
+      if (key.startsWith(groupPrefix)) put(key.slice(groupPrefix.length), value, METADATA_SOURCES.controller);
     }
   }
 
-  const conflicts = [...setBy].filter(([, count]) => count > 1).map(([key]) => key).sort();
+  const conflicts = [...setBy].filter(([, sources]) => sources.length > 1).map(([key]) => key).sort();
+  const conflictSources = metadataMap();
+  for (const key of conflicts) conflictSources[key] = (setBy.get(key) ?? []).join(', ');
   const { metadata: _prefixed, ...rest } = event;
   // Like Flux's JSON (`omitempty`), no metadata means no `metadata` field.
   const notification: FluxEvent = Object.keys(metadata).length > 0 ? { ...rest, metadata } : rest;
-  return { event: notification, conflicts };
+  return { event: notification, conflicts, conflictSources };
 }
 
 const COMMIT_STATUS_KEY = 'commit_status';

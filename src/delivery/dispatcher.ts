@@ -5,7 +5,7 @@
  */
 import type { FluxEvent } from '../events/event.js';
 import type { LabelLookup } from '../alerts/matcher.js';
-import { notificationFor, providerAcceptsEvent } from '../alerts/notification.js';
+import { METADATA_CONFLICT_MESSAGE, notificationFor, providerAcceptsEvent } from '../alerts/notification.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kubernetes/event-reasons.js';
@@ -73,9 +73,10 @@ export class EventDispatcher {
         metrics.deliveries.inc({ provider_type: providerType, outcome: 'dropped' });
         continue;
       }
-      const { event: notification, conflicts } = notificationFor(event, alert);
+      const { event: notification, conflicts, conflictSources } = notificationFor(event, alert);
       if (conflicts.length > 0) {
         logger.info({ alert: compiled.key, keys: conflicts }, 'metadata keys set by more than one source; the higher precedence wins');
+        alertEvents?.warning({ ...alert.metadata, apiVersion: alert.apiVersion }, EventReasons.MetadataAppendFailed, METADATA_CONFLICT_MESSAGE, conflictSources);
       }
       jobs.push({
         id: (jobIdFor ??= deliveryJobIds(event))(compiled.key),

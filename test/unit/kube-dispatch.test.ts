@@ -36,9 +36,10 @@ function setUp(objects: Array<Provider | Alert>) {
   store.replaceAll(objects, []);
   const jobs: QueuedJob[] = [];
   const queue = { add: async (added: QueuedJob[]) => void jobs.push(...added) } as unknown as DeliveryQueue;
-  const warnings: Array<{ alert: string; uid?: string; apiVersion?: string; reason: string; message: string }> = [];
+  const warnings: Array<{ alert: string; uid?: string; apiVersion?: string; reason: string; message: string; annotations?: Record<string, string> }> = [];
   const alertEvents: AlertEventSink = {
-    warning: (ref, reason, message) => warnings.push({ alert: `${ref.namespace}/${ref.name}`, uid: ref.uid, apiVersion: ref.apiVersion, reason, message }),
+    warning: (ref, reason, message, annotations) =>
+      warnings.push({ alert: `${ref.namespace}/${ref.name}`, uid: ref.uid, apiVersion: ref.apiVersion, reason, message, ...(annotations ? { annotations } : {}) }),
   };
   return { store, jobs, warnings, alertEvents, queue };
 }
@@ -56,6 +57,30 @@ describe('EventDispatcher in Kubernetes mode', () => {
         apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
         reason: 'NotificationDispatchFailed',
         message: `failed to dispatch notification for Kustomization/${NS}/apps: failed to read provider: Provider.notification.toolkit.fluxcd.io "missing" not found`,
+      },
+    ]);
+  });
+
+  it("records Flux's MetadataAppendFailed when metadata keys come from more than one source, annotated with each key's sources", async () => {
+    const { store, queue, jobs, warnings, alertEvents } = setUp([
+      provider('hook'),
+      alert('a', { summary: 'old style', eventMetadata: { summary: 'new style', env: 'prod' } }),
+    ]);
+    const dispatcher = new EventDispatcher({ store, queue, metrics: new Metrics(), logger: quiet, alertEvents });
+    const event = kustomizationEvent({ metadata: { 'kustomize.toolkit.fluxcd.io/env': 'from-controller' } });
+    expect(await dispatcher.dispatch(event)).toEqual({ matched: 1, enqueued: 1 });
+    expect(jobs).toHaveLength(1);
+    expect(warnings).toEqual([
+      {
+        alert: `${NS}/a`,
+        uid: 'uid-a',
+        apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
+        reason: 'MetadataAppendFailed',
+        message: 'metadata key conflicts detected (please refer to the Alert API docs and Flux RFC 0008 for more information)',
+        annotations: {
+          env: 'Alert object .spec.eventMetadata, involved object controller metadata',
+          summary: 'Alert object .spec.eventMetadata, Alert object .spec.summary',
+        },
       },
     ]);
   });

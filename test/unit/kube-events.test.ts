@@ -58,6 +58,15 @@ describe('KubeEventRecorder', () => {
     expect(event?.firstTimestamp).toBe(event?.lastTimestamp);
   });
 
+  it("writes an Event's annotations (MetadataAppendFailed names the conflicting keys and their sources)", async () => {
+    const events = recorder();
+    const annotations = { summary: 'Alert object .spec.eventMetadata, Alert object .spec.summary' };
+    events.warning(alert, 'MetadataAppendFailed', 'metadata key conflicts detected', annotations);
+    await events.flush();
+    const [event] = api.events('flux-system');
+    expect(event).toMatchObject({ type: 'Warning', reason: 'MetadataAppendFailed', metadata: { annotations } });
+  });
+
   it('counts an identical Event on the earlier one with a merge patch', async () => {
     let now = Date.parse('2026-11-24T09:00:00Z');
     const events = recorder({ now: () => now });

@@ -14,7 +14,8 @@ export interface AlertRef {
 
 /** Where the dispatcher and the worker report an Alert's problems. */
 export interface AlertEventSink {
-  warning(alert: AlertRef, reason: string, message: string): void;
+  /** `annotations` go on the Event (Flux annotates `MetadataAppendFailed` with the conflicting keys). */
+  warning(alert: AlertRef, reason: string, message: string, annotations?: Record<string, string>): void;
 }
 
 /** Flux's event reasons (notification-controller internal/server/event_handlers.go). */
@@ -25,6 +26,8 @@ export const EventReasons = {
   SourceFetchFailed: 'SourceFetchFailed',
   /** An Alert's regex or selector is invalid. */
   InvalidConfig: 'InvalidConfig',
+  /** Metadata keys set by more than one source (the Event's annotations name them and their sources). */
+  MetadataAppendFailed: 'MetadataAppendFailed',
 } as const;
 
 /** Flux's way of naming an involved object in messages: `Kind/namespace/name`. */

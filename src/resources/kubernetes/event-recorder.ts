@@ -97,7 +97,7 @@ export class KubeEventRecorder implements AlertEventSink {
     this.buckets = new TokenBuckets(this.opts.burst, this.opts.refillIntervalMs);
   }
 
-  warning(alert: AlertRef, reason: string, message: string): void {
+  warning(alert: AlertRef, reason: string, message: string, annotations?: Record<string, string>): void {
     const { now, maxInFlight, logger } = this.opts;
     const alertKey = objectKey(alert);
     const text = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
@@ -108,7 +108,7 @@ export class KubeEventRecorder implements AlertEventSink {
       }
       return;
     }
-    const work = this.record(alert, reason, text).catch((err: unknown) => {
+    const work = this.record(alert, reason, text, annotations).catch((err: unknown) => {
       logger.warn({ alert: alertKey, reason, err: describeApiError(err) }, 'cannot record a Kubernetes Event');
     });
     this.pending.add(work);
@@ -120,9 +120,9 @@ export class KubeEventRecorder implements AlertEventSink {
     await Promise.all([...this.pending]);
   }
 
-  private async record(alert: AlertRef, reason: string, message: string): Promise<void> {
+  private async record(alert: AlertRef, reason: string, message: string, annotations?: Record<string, string>): Promise<void> {
     const { api, now, dedupeWindowMs, component, instance } = this.opts;
-    const key = `${objectKey(alert)}|Warning|${reason}|${message}`;
+    const key = `${objectKey(alert)}|Warning|${reason}|${message}|${annotations ? JSON.stringify(annotations) : ''}`;
     const time = new Date(now());
     const seen = this.recent.get(key);
     if (seen && time.getTime() - seen.lastSeen < dedupeWindowMs) {
@@ -143,7 +143,7 @@ export class KubeEventRecorder implements AlertEventSink {
     await api.createNamespacedEvent({
       namespace: alert.namespace,
       body: {
-        metadata: { name, namespace: alert.namespace },
+        metadata: { name, namespace: alert.namespace, ...(annotations ? { annotations: { ...annotations } } : {}) },
         involvedObject: {
           apiVersion: alert.apiVersion ?? `${NOTIFICATION_GROUP}/v1beta3`,
           kind: 'Alert',
