@@ -17,7 +17,8 @@ import { describe, expect, it } from 'vitest';
 import { freePort, metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { kustomizationEvent } from '../support/events.js';
 import { kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
-import { faultFile, sleep, until } from './fault-support.js';
+import { faultFile } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const { cleanups, captured } = faultFile('queue-bounds');
 
@@ -119,7 +120,7 @@ describe('in-process queue bounds', () => {
     const bodies = (i: number) => JSON.stringify(kustomizationEvent({ message: `big ${i} ${BIG}` }));
     const { statuses } = await postAll(h, bodies, count, 3);
     const accepted = statuses.filter((s) => s === 202).length;
-    await until(() => sink.received() >= accepted || h.child.exitCode !== null, 60_000, 'every accepted event delivered').catch(() => undefined);
+    await until(() => sink.received() >= accepted || h.child.exitCode !== null, { timeoutMs: 60_000, what: 'every accepted event delivered' }).catch(() => undefined);
     const alive = h.child.exitCode === null && h.child.signalCode === null;
     const heapMb = alive ? Math.round(metricValue(await h.metrics(), 'nodejs_heap_size_used_bytes') / 2 ** 20) : NaN;
     const rss = alive ? await rssMb(h.pid) : NaN;

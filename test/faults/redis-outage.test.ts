@@ -11,23 +11,12 @@ import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
 import { DeliveryLog, describeTally, runLoad, tally } from './load.js';
+import { sleep, until } from '../support/wait.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(check: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms}ms`);
-    await sleep(20);
-  }
-}
 
 async function readyStatus(h: HeraldProcess): Promise<number> {
   try {
@@ -83,7 +72,7 @@ describe.each([['SIGTERM'], ['SIGKILL']] as const)('Redis stopped with %s under 
     const downAt = Date.now();
     await redis.stop(signal);
     const exitedAt = Date.now();
-    const notReadyAt = await until(async () => (await readyStatus(herald)) === 503 && Date.now(), 3_000, '/readyz turning 503');
+    const notReadyAt = await until(async () => (await readyStatus(herald)) === 503 && Date.now(), { timeoutMs: 3_000, what: '/readyz turning 503' });
 
     // Keep posting while Redis is away; /readyz must say not ready the whole time.
     const readyDuringOutage: number[] = [];
@@ -96,14 +85,13 @@ describe.each([['SIGTERM'], ['SIGKILL']] as const)('Redis stopped with %s under 
     const upAt = Date.now();
 
     // Herald reconnects by itself: no restart of Herald.
-    const readyAt = await until(async () => (await readyStatus(herald)) === 200 && Date.now(), 15_000, '/readyz back to 200');
+    const readyAt = await until(async () => (await readyStatus(herald)) === 200 && Date.now(), { timeoutMs: 15_000, what: '/readyz back to 200' });
     const first202After = await until(
       async () => {
         const times = [...statusOf].filter(([seq, st]) => st === '202' && (answeredAt.get(seq) ?? 0) >= upAt).map(([seq]) => answeredAt.get(seq) as number);
         return times.length > 0 ? Math.min(...times) : undefined;
       },
-      10_000,
-      'a 202 after Redis returned',
+      { timeoutMs: 10_000, what: 'a 202 after Redis returned' },
     ).catch(() => NaN);
     await sleep(1_500);
     stopLoad = true;

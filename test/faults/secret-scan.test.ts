@@ -17,7 +17,8 @@ import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type ReceivedRequest, type Sink } from '../support/sink.js';
 import { makeTempDir } from '../support/tmp.js';
 import { kustomizationAlert, secret } from '../e2e/manifests.js';
-import { faultFile, captureHerald, hmacVerifies, messageOf, until } from './fault-support.js';
+import { faultFile, captureHerald, hmacVerifies, messageOf } from './fault-support.js';
+import { until } from '../support/wait.js';
 
 const { cleanups, planted, captured } = faultFile('secret-scan');
 
@@ -165,10 +166,9 @@ describe('secret scan', () => {
         };
         return body.deliveries.length >= deadCount ? body.deliveries : undefined;
       },
-      20_000,
-      'dead letters',
+      { timeoutMs: 20_000, what: 'dead letters' },
     );
-    await until(() => signed.requests.length >= 3, 10_000, 'signed deliveries');
+    await until(() => signed.requests.length >= 3, { timeoutMs: 10_000, what: 'signed deliveries' });
     for (const d of dead) {
       captured[`admin delivery ${d.id}`] = await (await fetch(`${h.adminUrl}/deliveries/${encodeURIComponent(d.id)}`, { headers: auth })).text();
     }
