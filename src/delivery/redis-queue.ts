@@ -91,6 +91,11 @@ export class RedisQueue implements DeliveryQueue {
   private readonly producer: RedisClient;
   private readonly queue: Queue<DeliveryJob>;
   private worker?: Worker<DeliveryJob>;
+  /** The worker's own connection: given to BullMQ as a client, so BullMQ leaves ending it to us. */
+  private workerRedis?: RedisClient;
+  /** Deliveries this process is running, and who waits for them all to end (shutdown). */
+  private running = 0;
+  private whenIdle?: () => void;
 
   constructor(private readonly opts: RedisQueueOptions) {
     this.producer = opts.producer;
@@ -121,8 +126,9 @@ export class RedisQueue implements DeliveryQueue {
 
   start(processor: Processor): void {
     const policy = this.opts.policy;
+    this.workerRedis = workerConnection(this.opts.url, this.opts.logger);
     this.worker = new Worker<DeliveryJob>(QUEUE_NAME, (job, token) => this.process(job, token, processor), {
-      connection: workerConnection(this.opts.url, this.opts.logger),
+      connection: this.workerRedis,
       prefix: this.opts.prefix,
       concurrency: this.opts.concurrency,
       lockDuration: this.opts.stalledIntervalMs ?? 30_000,
@@ -140,6 +146,7 @@ export class RedisQueue implements DeliveryQueue {
     if (job.data.delivered) return;
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= this.opts.policy.attempts;
+    this.running += 1;
     try {
       await processor(job.data, { id: job.id ?? '', attempt, finalAttempt });
     } catch (err) {
@@ -153,6 +160,9 @@ export class RedisQueue implements DeliveryQueue {
       if (err instanceof Error) err.message = message;
       if (!finalAttempt) await this.behindFreshWork(job);
       throw err;
+    } finally {
+      this.running -= 1;
+      if (this.running === 0) this.whenIdle?.();
     }
     // Completed: keep what identifies the delivery, not the event (which may be megabytes).
     // Not fatal if Redis is away: the whole job then stays until removeOnComplete drops it.
@@ -320,8 +330,20 @@ export class RedisQueue implements DeliveryQueue {
   async close(): Promise<void> {
     // Worker.close waits for in-flight jobs; whatever is not finished stays locked in Redis
     // and is picked up again by any replica once its lock expires.
-    await this.worker?.close();
-    await this.worker?.disconnect();
+    if (this.workerRedis?.status === 'ready') {
+      await this.worker?.close();
+    } else if (this.worker) {
+      // With Redis unreachable, BullMQ's graceful close waits for its blocking connection to
+      // quit, which it never does: SIGTERM then waited the whole --shutdown-timeout and exited
+      // 1 with nothing in flight. No job can be fetched meanwhile: let the deliveries running
+      // finish, then close without waiting for Redis (a job whose completion could not be
+      // recorded is taken up again once its lock expires).
+      if (this.running > 0) await new Promise<void>((resolve) => (this.whenIdle = resolve));
+      await this.worker.close(true);
+    }
+    // Ended without waiting for an 'end' event, which a connection retrying an unreachable
+    // Redis never emits. Nothing is left to send on it once the worker is closed.
+    this.workerRedis?.disconnect();
     if (this.producer.status !== 'ready') {
       // Never connected (e.g. no sentinel answers): end the connection while the queue still
       // listens. BullMQ rethrows a connect error it does not know (Sentinel's) once the queue
