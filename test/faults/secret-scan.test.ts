@@ -198,6 +198,10 @@ describe('secret scan', () => {
     for (const name of ['tag', 'unknowntag', 'escape', 'anchored', 'flow']) {
       expect(status.resources.find((r) => r.name === `uses-${name}`)?.ready.reason, name).toBe('SecretNotFound');
     }
+    // Invalid base64 is said as such on the Provider, naming the Secret and key (the scan below proves no value leaked).
+    const b64 = status.resources.find((r) => r.name === 'uses-b64')?.ready as { reason: string; message: string } | undefined;
+    expect(b64?.reason).toBe('InvalidSecret');
+    expect(b64?.message).toMatch(/Secret '[^']*\/b64' named by spec\.secretRef cannot be used: data\.token is not valid base64/);
     const problemOf = (file: string) => status.problems.find((p) => p.file === file)?.message;
     expect(problemOf('tag-secret.yaml')).toMatch(/^invalid YAML at line 7, column 10: TAG_RESOLVE_FAILED$/);
     expect(problemOf('unknowntag-secret.yaml')).toMatch(/^invalid YAML at line 7, column 10: TAG_RESOLVE_FAILED$/);
