@@ -10,9 +10,14 @@
  * and never re-run to find out, so a Provider that holds its slots costs nothing while it
  * does. Providers with jobs ready take turns, so one Provider's backlog does not hold up
  * another's jobs.
+ *
+ * Deliveries for one (Provider, involved object) pair keep their order once one of them fails:
+ * it holds the pair while it waits for its retry, the pair's later jobs are parked behind it,
+ * and once it is delivered (or a dead letter) they run one at a time in arrival order, each
+ * holding the pair until it is done (see `orderPair`).
  */
 import type { QueueState } from '../observability/metrics.js';
-import { approximateBytes, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
+import { approximateBytes, orderPair, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
 import {
   MAX_PAGE_BYTES,
   DeferError,
@@ -40,6 +45,14 @@ interface Entry {
   timer?: NodeJS.Timeout;
   /** What the entry counts against `maxHeldBytes` while it holds its event (0 once completed). */
   bytes: number;
+}
+
+/** A (Provider, involved object) pair whose deliveries are being kept in order. */
+interface HeldPair {
+  /** The job the others wait behind: waiting for its retry, or running. */
+  holder?: Entry;
+  /** Jobs that arrived while the pair was held, in arrival order. */
+  parked: Entry[];
 }
 
 /** Entries one listing call looks at, at most. */
@@ -100,6 +113,8 @@ export class MemoryQueue implements DeliveryQueue {
   private readonly inTurns = new Set<string>();
   private readonly runningPerProvider = new Map<string, number>();
   private readonly completedOrder = new Line<string>();
+  /** Pairs with a delivery waiting for a retry, or a backlog parked behind one. */
+  private readonly heldPairs = new Map<string, HeldPair>();
   private processor?: Processor;
   private active = 0;
   private heldJobs = 0;
@@ -131,7 +146,7 @@ export class MemoryQueue implements DeliveryQueue {
       const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0, bytes: bytes[i] as number };
       this.entries.set(job.id, entry);
       this.hold(entry);
-      this.makeReady(entry);
+      this.enterOrder(entry);
     });
   }
 
@@ -208,7 +223,36 @@ export class MemoryQueue implements DeliveryQueue {
   private requeue(entry: Entry): void {
     entry.attemptsMade = 0;
     entry.finishedAt = undefined;
-    this.makeReady(entry);
+    this.enterOrder(entry);
+  }
+
+  /** A job to run: at once, unless its pair is held by an earlier one that failed; then parked behind it. */
+  private enterOrder(entry: Entry): void {
+    const held = this.heldPairs.get(orderPair(entry.data));
+    if (!held) {
+      this.makeReady(entry);
+      return;
+    }
+    entry.state = 'waiting';
+    held.parked.push(entry);
+  }
+
+  /** The entry failed and will be retried: its pair's later jobs wait behind it. */
+  private holdPair(entry: Entry): void {
+    const pair = orderPair(entry.data);
+    const held = this.heldPairs.get(pair);
+    if (!held) this.heldPairs.set(pair, { holder: entry, parked: [] });
+    else held.holder ??= entry;
+  }
+
+  /** The entry was delivered or became a dead letter: if it held its pair, the next parked job runs (and holds it). */
+  private releasePair(entry: Entry): void {
+    const pair = orderPair(entry.data);
+    const held = this.heldPairs.get(pair);
+    if (held?.holder !== entry) return;
+    held.holder = held.parked.shift();
+    if (held.holder) this.makeReady(held.holder);
+    else this.heldPairs.delete(pair);
   }
 
   async close(): Promise<void> {
@@ -302,6 +346,7 @@ export class MemoryQueue implements DeliveryQueue {
   }
 
   private complete(entry: Entry): void {
+    this.releasePair(entry);
     entry.state = 'completed';
     entry.finishedAt = Date.now();
     entry.lastError = undefined;
@@ -321,10 +366,12 @@ export class MemoryQueue implements DeliveryQueue {
     entry.attemptsMade = attempt;
     entry.lastError = keptError(err instanceof Error ? err.message : String(err));
     if (err instanceof PermanentError || attempt >= this.opts.policy.attempts) {
+      this.releasePair(entry);
       entry.state = 'failed';
       entry.finishedAt = Date.now();
       return;
     }
+    this.holdPair(entry);
     const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
     this.delay(entry, retryDelay(this.opts.policy, attempt, retryAfterMs));
   }

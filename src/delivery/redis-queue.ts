@@ -7,7 +7,7 @@ import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
-import { withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
+import { orderPair, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
 import { createRedisConnection, type RedisClient, type RedisConnectionConfig } from './redis-connection.js';
 import {
   MAX_PAGE_BYTES,
@@ -23,6 +23,7 @@ import {
   type ReplayResult,
   recordBytes,
 } from './queue.js';
+import { RedisOrder } from './redis-order.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
 export const QUEUE_NAME = 'deliveries';
@@ -51,6 +52,15 @@ const JOB_READ_BATCH = 10;
  */
 const FRESH_PRIORITY = 1;
 const RETRY_PRIORITY = 2;
+
+/**
+ * How long a job whose pair is held (an earlier one waits for its retry, see redis-order.ts)
+ * stays in the queue before it looks again, plus up to the spread at random.
+ */
+const ORDER_WAIT_MS = 1_000;
+const ORDER_WAIT_SPREAD_MS = 500;
+/** Gone holders or waiters dropped in one look before the job just waits. */
+const ORDER_CLEANUPS = 3;
 
 export interface RedisQueueOptions {
   /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
@@ -96,11 +106,13 @@ export class RedisQueue implements DeliveryQueue {
   /** Deliveries this process is running, and who waits for them all to end (shutdown). */
   private running = 0;
   private whenIdle?: () => void;
+  private readonly order: RedisOrder;
 
   constructor(private readonly opts: RedisQueueOptions) {
     this.producer = opts.producer;
     this.queue = new Queue<DeliveryJob>(QUEUE_NAME, { connection: this.producer, prefix: opts.prefix });
     this.queue.on('error', () => undefined); // reported by the connection's own listener
+    this.order = new RedisOrder(this.producer, opts.prefix);
   }
 
   async add(jobs: QueuedJob[]): Promise<void> {
@@ -142,13 +154,16 @@ export class RedisQueue implements DeliveryQueue {
   }
 
   private async process(job: Job<DeliveryJob>, token: string | undefined, processor: Processor): Promise<void> {
+    const id = job.id ?? '';
+    const pair = orderPair(job.data);
     // Delivered already: its data was cut, then its worker died before marking it completed.
-    if (job.data.delivered) return;
+    if (job.data.delivered) return this.order.release(pair, id).catch(() => undefined);
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= this.opts.policy.attempts;
     this.running += 1;
     try {
-      await processor(job.data, { id: job.id ?? '', attempt, finalAttempt });
+      await this.waitTurn(pair, id, job.data.acceptedAt);
+      await processor(job.data, { id, attempt, finalAttempt });
     } catch (err) {
       if (err instanceof DeferError) {
         await this.behindFreshWork(job);
@@ -156,6 +171,10 @@ export class RedisQueue implements DeliveryQueue {
         throw new DelayedError();
       }
       const message = keptError(err instanceof Error ? err.message : String(err));
+      // A dead letter lets its pair go on; a job to be retried holds it (not fatal if Redis is
+      // away: a holder found gone is dropped, see redis-order.ts).
+      const dead = err instanceof PermanentError || finalAttempt;
+      await (dead ? this.order.release(pair, id) : this.order.hold(pair, id)).catch(() => undefined);
       if (err instanceof PermanentError) throw new UnrecoverableError(message);
       if (err instanceof Error) err.message = message;
       if (!finalAttempt) await this.behindFreshWork(job);
@@ -164,9 +183,26 @@ export class RedisQueue implements DeliveryQueue {
       this.running -= 1;
       if (this.running === 0) this.whenIdle?.();
     }
+    await this.order.release(pair, id).catch(() => undefined);
     // Completed: keep what identifies the delivery, not the event (which may be megabytes).
     // Not fatal if Redis is away: the whole job then stays until removeOnComplete drops it.
     await job.updateData(withoutPayload(job.data)).catch(() => undefined);
+  }
+
+  /**
+   * Returns when the job may be sent; throws DeferError (no attempt spent) while an earlier job
+   * of its (Provider, involved object) pair waits for a retry, or is first in line behind one.
+   */
+  private async waitTurn(pair: string, id: string, acceptedAt: number): Promise<void> {
+    for (let cleanup = 0; cleanup < ORDER_CLEANUPS; cleanup++) {
+      const turn = await this.order.enter(pair, id, acceptedAt);
+      if (turn.go) return;
+      const state = await this.queue.getJobState(turn.behind);
+      // Pending (waiting, delayed, active…): wait. Done or gone: it no longer holds anything.
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') break;
+      await this.order.release(pair, turn.behind);
+    }
+    throw new DeferError(ORDER_WAIT_MS + Math.round(Math.random() * ORDER_WAIT_SPREAD_MS));
   }
 
   private async behindFreshWork(job: Job<DeliveryJob>): Promise<void> {
