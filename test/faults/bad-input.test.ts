@@ -357,7 +357,9 @@ describe('bad input', () => {
         `delivered ${s.requests.length}`,
     );
     expect(statuses.every((st) => st === 202)).toBe(true);
-    expect(p99).toBeLessThan(200);
+    // A sanity bound only (latency figures are the benchmark's): a backtracking engine would
+    // take minutes per message here, RE2 takes milliseconds.
+    expect(p99).toBeLessThan(2_000);
     expect(alive(h)).toBe(true);
   }, 40_000);
 });

@@ -308,7 +308,8 @@ describe('provider faults (Redis queue)', () => {
     expect(percentile(during, 0.99)).toBeLessThan(3_000);
     // Before the slow-provider short cut in ProviderSlots the median was ~220 ms (every black-hole
     // job held a worker slot for the full 250 ms slot wait); now it is the baseline's few ms.
-    expect(percentile(during, 0.5)).toBeLessThan(150);
+    // Relative to the baseline measured on the same (shared) machine, not an absolute figure.
+    expect(percentile(during, 0.5)).toBeLessThan(Math.max(100, 10 * percentile(baseline, 0.5)));
 
     // The black hole comes back: its whole backlog is delivered (replaying whatever died).
     holeOpen = true;
