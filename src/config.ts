@@ -149,7 +149,7 @@ export function usage(): string {
     '',
     'Every flag can also be set as HERALD_<FLAG> (e.g. HERALD_EVENTS_ADDR); REDIS_URL is read too.',
     'DURATION: 500ms, 15s, 5m, 1h30m. ADDR: :9090, 127.0.0.1:9090, [::1]:9090. SIZE: 268435456, 512Ki, 256Mi, 1Gi.',
-    'Exit codes: 0 after --help, --version or a clean shutdown; 2 for a usage error (a flag or its value); 1 when running fails.',
+    'Exit codes: 0 after --help, --version or a clean shutdown; 2 for a usage error (a flag or its value); 1 when starting or running fails.',
     '',
   ].join('\n');
 }

@@ -250,8 +250,9 @@ if (config === 'help') {
   try {
     await run(config);
   } catch (err) {
+    // A flag's value found wrong only when used (a --config-dir that does not exist) is still a usage error.
     const known = err instanceof StartupError || err instanceof ConfigError;
     process.stderr.write(`herald: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
-    process.exit(EXIT_FAILURE);
+    process.exit(err instanceof ConfigError ? EXIT_USAGE : EXIT_FAILURE);
   }
 }

@@ -37,10 +37,10 @@ describe('herald command line (process)', () => {
     expect(lines[1]).toMatch(/^Usage: herald .*--help/);
   });
 
-  it('a bad value is a usage error too (exit 2); failing to start is exit 1', () => {
+  it('a bad value is a usage error too (exit 2), even one found only when used (a missing --config-dir)', () => {
     expect(herald('--config-dir', 'x', '--events-addr', 'nowhere')).toMatchObject({ code: 2 });
     const missing = herald('--config-dir', '/nonexistent/herald-cli-test', '--log-level', 'error');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/manifests directory .* does not exist/);
   });
 });
