@@ -3,7 +3,9 @@
  * Redis: the same rule as the in-process queue. A job that fails and will be retried holds its
  * pair; the pair's other jobs wait (they are deferred, without spending an attempt) in arrival
  * order; once the holder is delivered or a dead letter, the first of them takes the hold while
- * it is sent, then the next, until none waits and the pair is free again.
+ * it is sent, then the next, until none waits and the pair is free again. A waiting job is woken
+ * (promoted) as soon as its turn comes; it also looks again by itself after a while, in case
+ * the wake-up was lost with a replica.
  *
  * Per held pair Redis keeps a string (the holder's job id) and a sorted set of the waiting job
  * ids (by acceptance time): both are deleted when the pair is free, so what is kept is bounded
@@ -35,11 +37,16 @@ return holder
 /** KEYS: hold. ARGV: job id. The job failed and will be retried: it holds the pair unless another does. */
 const HOLD = `return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0`;
 
-/** KEYS: hold, waiting. ARGV: job id. The job is done (or gone): it neither holds nor waits any more. */
+/**
+ * KEYS: hold, waiting. ARGV: job id. The job is done (or gone): it neither holds nor waits any
+ * more. Returns the first waiting job when the pair is now free for it (to be woken), else false.
+ */
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then redis.call('DEL', KEYS[1]) held = false end
 redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
+if held then return false end
+return redis.call('ZRANGE', KEYS[2], 0, 0)[1] or false
 `;
 
 export type OrderTurn = { go: true } | { go: false; behind: string };
@@ -67,7 +74,9 @@ export class RedisOrder {
     await this.redis.eval(HOLD, 1, this.keys(pair)[0], id);
   }
 
-  async release(pair: string, id: string): Promise<void> {
-    await this.redis.eval(RELEASE, 2, ...this.keys(pair), id);
+  /** The first waiting job, when the release gave it its turn. */
+  async release(pair: string, id: string): Promise<string | undefined> {
+    const next = (await this.redis.eval(RELEASE, 2, ...this.keys(pair), id)) as string | null;
+    return next ?? undefined;
   }
 }

@@ -55,10 +55,13 @@ const RETRY_PRIORITY = 2;
 
 /**
  * How long a job whose pair is held (an earlier one waits for its retry, see redis-order.ts)
- * stays in the queue before it looks again, plus up to the spread at random.
+ * stays in the queue before it looks again by itself, plus up to the spread at random. It is
+ * woken as soon as its turn comes; this only bounds how long a lost wake-up (a replica killed
+ * between the release and the wake-up) or a holder whose job vanished can keep it waiting, and
+ * keeps a held pair's backlog from costing Redis more than a look per job every half minute.
  */
-const ORDER_WAIT_MS = 1_000;
-const ORDER_WAIT_SPREAD_MS = 500;
+const ORDER_WAIT_MS = 30_000;
+const ORDER_WAIT_SPREAD_MS = 5_000;
 /** Gone holders or waiters dropped in one look before the job just waits. */
 const ORDER_CLEANUPS = 3;
 
@@ -157,7 +160,7 @@ export class RedisQueue implements DeliveryQueue {
     const id = job.id ?? '';
     const pair = orderPair(job.data);
     // Delivered already: its data was cut, then its worker died before marking it completed.
-    if (job.data.delivered) return this.order.release(pair, id).catch(() => undefined);
+    if (job.data.delivered) return this.leaveOrder(pair, id);
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= this.opts.policy.attempts;
     this.running += 1;
@@ -174,7 +177,7 @@ export class RedisQueue implements DeliveryQueue {
       // A dead letter lets its pair go on; a job to be retried holds it (not fatal if Redis is
       // away: a holder found gone is dropped, see redis-order.ts).
       const dead = err instanceof PermanentError || finalAttempt;
-      await (dead ? this.order.release(pair, id) : this.order.hold(pair, id)).catch(() => undefined);
+      await (dead ? this.leaveOrder(pair, id) : this.order.hold(pair, id).catch(() => undefined));
       if (err instanceof PermanentError) throw new UnrecoverableError(message);
       if (err instanceof Error) err.message = message;
       if (!finalAttempt) await this.behindFreshWork(job);
@@ -183,7 +186,7 @@ export class RedisQueue implements DeliveryQueue {
       this.running -= 1;
       if (this.running === 0) this.whenIdle?.();
     }
-    await this.order.release(pair, id).catch(() => undefined);
+    await this.leaveOrder(pair, id);
     // Completed: keep what identifies the delivery, not the event (which may be megabytes).
     // Not fatal if Redis is away: the whole job then stays until removeOnComplete drops it.
     await job.updateData(withoutPayload(job.data)).catch(() => undefined);
@@ -200,9 +203,24 @@ export class RedisQueue implements DeliveryQueue {
       const state = await this.queue.getJobState(turn.behind);
       // Pending (waiting, delayed, active…): wait. Done or gone: it no longer holds anything.
       if (state !== 'completed' && state !== 'failed' && state !== 'unknown') break;
-      await this.order.release(pair, turn.behind);
+      await this.leaveOrder(pair, turn.behind);
     }
     throw new DeferError(ORDER_WAIT_MS + Math.round(Math.random() * ORDER_WAIT_SPREAD_MS));
+  }
+
+  /**
+   * The job no longer holds nor waits in its pair's order; the job whose turn it now is gets
+   * woken from its wait. Not fatal if Redis is away: a holder found gone is dropped later.
+   */
+  private async leaveOrder(pair: string, id: string): Promise<void> {
+    try {
+      const next = await this.order.release(pair, id);
+      if (next === undefined || next === id) return;
+      const waiting = await Job.fromId<DeliveryJob>(this.queue, next);
+      if (waiting && (await waiting.isDelayed())) await waiting.promote();
+    } catch {
+      // Redis away, or the waiting job moved on meanwhile: it looks again by itself.
+    }
   }
 
   private async behindFreshWork(job: Job<DeliveryJob>): Promise<void> {
