@@ -11,10 +11,10 @@
  * does. Providers with jobs ready take turns, so one Provider's backlog does not hold up
  * another's jobs.
  *
- * Deliveries for one (Provider, involved object) pair keep their order once one of them fails:
- * it holds the pair while it waits for its retry, the pair's later jobs are parked behind it,
- * and once it is delivered (or a dead letter) they run one at a time in arrival order, each
- * holding the pair until it is done (see `orderPair`).
+ * Deliveries for one (Provider, involved object) pair are not overtaken on retry: a job that
+ * failed holds its pair while it waits for its retry, the pair's later jobs are parked behind
+ * it, and once it is delivered (or a dead letter) they go back in line in arrival order (see
+ * `orderPair`).
  */
 import type { QueueState } from '../observability/metrics.js';
 import { approximateBytes, orderPair, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
@@ -49,8 +49,8 @@ interface Entry {
 
 /** A (Provider, involved object) pair whose deliveries are being kept in order. */
 interface HeldPair {
-  /** The job the others wait behind: waiting for its retry, or running. */
-  holder?: Entry;
+  /** The job the others wait behind: it failed and waits for its retry. */
+  holder: Entry;
   /** Jobs that arrived while the pair was held, in arrival order. */
   parked: Entry[];
 }
@@ -240,19 +240,16 @@ export class MemoryQueue implements DeliveryQueue {
   /** The entry failed and will be retried: its pair's later jobs wait behind it. */
   private holdPair(entry: Entry): void {
     const pair = orderPair(entry.data);
-    const held = this.heldPairs.get(pair);
-    if (!held) this.heldPairs.set(pair, { holder: entry, parked: [] });
-    else held.holder ??= entry;
+    if (!this.heldPairs.has(pair)) this.heldPairs.set(pair, { holder: entry, parked: [] });
   }
 
-  /** The entry was delivered or became a dead letter: if it held its pair, the next parked job runs (and holds it). */
+  /** The entry was delivered or became a dead letter: if it held its pair, the jobs parked behind it go back in line. */
   private releasePair(entry: Entry): void {
     const pair = orderPair(entry.data);
     const held = this.heldPairs.get(pair);
     if (held?.holder !== entry) return;
-    held.holder = held.parked.shift();
-    if (held.holder) this.makeReady(held.holder);
-    else this.heldPairs.delete(pair);
+    this.heldPairs.delete(pair);
+    for (const parked of held.parked) this.makeReady(parked);
   }
 
   async close(): Promise<void> {

@@ -1,34 +1,23 @@
 /**
  * Delivery order per (Provider, involved object) pair across every worker and replica on one
  * Redis: the same rule as the in-process queue. A job that fails and will be retried holds its
- * pair; the pair's other jobs wait (they are deferred, without spending an attempt) in arrival
- * order; once the holder is delivered or a dead letter, the first of them takes the hold while
- * it is sent, then the next, until none waits and the pair is free again. A waiting job is woken
- * (promoted) as soon as its turn comes; it also looks again by itself after a while, in case
- * the wake-up was lost with a replica.
+ * pair; the pair's other jobs wait (they are deferred, without spending an attempt) until the
+ * holder is delivered or a dead letter; then they are woken and go on.
  *
  * Per held pair Redis keeps a string (the holder's job id) and a sorted set of the waiting job
- * ids (by acceptance time): both are deleted when the pair is free, so what is kept is bounded
- * by the jobs pending. A holder or first waiter whose job is gone (delivered, a dead letter,
- * purged) is dropped when found, so a lost release cannot hold a pair for ever.
+ * ids (by acceptance time): both are deleted when the holder is done, so what is kept is
+ * bounded by the jobs pending. A waiting job also looks again by itself after a while, in case
+ * its wake-up was lost with a replica; a holder whose job is gone (purged, say) is then dropped.
  */
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './redis-connection.js';
 
-/** KEYS: hold, waiting. ARGV: job id, score. Returns 'go', or the job id to wait behind. */
+/** KEYS: hold, waiting. ARGV: job id, score. Returns 'go', or the job id it waits behind. */
 const ENTER = `
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then return 'go' end
-if not holder then
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-  if not first then return 'go' end
-  if first == ARGV[1] then
-    redis.call('ZREM', KEYS[2], ARGV[1])
-    redis.call('SET', KEYS[1], ARGV[1])
-    return 'go'
-  end
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
-  return first
+if not holder or holder == ARGV[1] then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 'go'
 end
 redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
 return holder
@@ -38,16 +27,21 @@ return holder
 const HOLD = `return redis.call('SET', KEYS[1], ARGV[1], 'NX') and 1 or 0`;
 
 /**
- * KEYS: hold, waiting. ARGV: job id. The job is done (or gone): it neither holds nor waits any
- * more. Returns the first waiting job when the pair is now free for it (to be woken), else false.
+ * KEYS: hold, waiting. ARGV: job id, most to wake. The job is done (or gone): when it held the
+ * pair, the pair is free and the jobs that waited (the first ARGV[2] of them) are returned, to
+ * be woken.
  */
 const RELEASE = `
-local held = redis.call('GET', KEYS[1])
-if held == ARGV[1] then redis.call('DEL', KEYS[1]) held = false end
 redis.call('ZREM', KEYS[2], ARGV[1])
-if held then return false end
-return redis.call('ZRANGE', KEYS[2], 0, 0)[1] or false
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {} end
+redis.call('DEL', KEYS[1])
+local waiting = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+redis.call('DEL', KEYS[2])
+return waiting
 `;
+
+/** Waiting jobs woken at once when a pair is released; any others look again by themselves. */
+const MAX_WOKEN = 1_000;
 
 export type OrderTurn = { go: true } | { go: false; behind: string };
 
@@ -70,13 +64,17 @@ export class RedisOrder {
     return answer === 'go' ? { go: true } : { go: false, behind: answer };
   }
 
+  /** Whether a job holds the pair now. */
+  async held(pair: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys(pair)[0])) === 1;
+  }
+
   async hold(pair: string, id: string): Promise<void> {
     await this.redis.eval(HOLD, 1, this.keys(pair)[0], id);
   }
 
-  /** The first waiting job, when the release gave it its turn. */
-  async release(pair: string, id: string): Promise<string | undefined> {
-    const next = (await this.redis.eval(RELEASE, 2, ...this.keys(pair), id)) as string | null;
-    return next ?? undefined;
+  /** The jobs that waited behind `id`, when it held the pair (to be woken). */
+  async release(pair: string, id: string): Promise<string[]> {
+    return (await this.redis.eval(RELEASE, 2, ...this.keys(pair), id, MAX_WOKEN)) as string[];
   }
 }

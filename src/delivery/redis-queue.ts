@@ -99,6 +99,9 @@ function workerConnection(target: string | RedisConnectionConfig, logger: Logger
   return createRedisConnection(target, 'worker', logger);
 }
 
+/** The job waits behind the holder of its pair (see redis-order.ts). */
+class OrderWait extends DeferError {}
+
 export class RedisQueue implements DeliveryQueue {
   readonly kind = 'redis' as const;
   private readonly producer: RedisClient;
@@ -171,6 +174,8 @@ export class RedisQueue implements DeliveryQueue {
       if (err instanceof DeferError) {
         await this.behindFreshWork(job);
         await job.moveToDelayed(Date.now() + err.delayMs, token);
+        // Released while this job was being put aside: its wake-up found it not delayed yet.
+        if (err instanceof OrderWait && !(await this.order.held(pair).catch(() => true))) await job.promote().catch(() => undefined);
         throw new DelayedError();
       }
       const message = keptError(err instanceof Error ? err.message : String(err));
@@ -193,8 +198,8 @@ export class RedisQueue implements DeliveryQueue {
   }
 
   /**
-   * Returns when the job may be sent; throws DeferError (no attempt spent) while an earlier job
-   * of its (Provider, involved object) pair waits for a retry, or is first in line behind one.
+   * Returns when the job may be sent; throws DeferError (no attempt spent) while another job of
+   * its (Provider, involved object) pair holds it, waiting for a retry.
    */
   private async waitTurn(pair: string, id: string, acceptedAt: number): Promise<void> {
     for (let cleanup = 0; cleanup < ORDER_CLEANUPS; cleanup++) {
@@ -205,21 +210,25 @@ export class RedisQueue implements DeliveryQueue {
       if (state !== 'completed' && state !== 'failed' && state !== 'unknown') break;
       await this.leaveOrder(pair, turn.behind);
     }
-    throw new DeferError(ORDER_WAIT_MS + Math.round(Math.random() * ORDER_WAIT_SPREAD_MS));
+    throw new OrderWait(ORDER_WAIT_MS + Math.round(Math.random() * ORDER_WAIT_SPREAD_MS));
   }
 
   /**
-   * The job no longer holds nor waits in its pair's order; the job whose turn it now is gets
-   * woken from its wait. Not fatal if Redis is away: a holder found gone is dropped later.
+   * The job no longer holds nor waits in its pair's order; when it held the pair, the jobs that
+   * waited behind it are woken. Not fatal if Redis is away: a holder found gone is dropped later.
    */
   private async leaveOrder(pair: string, id: string): Promise<void> {
+    let woken: string[];
     try {
-      const next = await this.order.release(pair, id);
-      if (next === undefined || next === id) return;
-      const waiting = await Job.fromId<DeliveryJob>(this.queue, next);
-      if (waiting && (await waiting.isDelayed())) await waiting.promote();
+      woken = await this.order.release(pair, id);
     } catch {
-      // Redis away, or the waiting job moved on meanwhile: it looks again by itself.
+      return;
+    }
+    for (const waitingId of woken) {
+      // A waiting job is delayed (deferred) or about to be; one not delayed yet goes on anyway once it looks again.
+      await Job.fromId<DeliveryJob>(this.queue, waitingId)
+        .then(async (waiting) => (waiting && (await waiting.isDelayed()) ? waiting.promote() : undefined))
+        .catch(() => undefined);
     }
   }
 
