@@ -104,7 +104,8 @@ describe('process faults under load (Redis)', () => {
     const loading = runLoad({ target: () => current.eventsUrl, loops: 8, pauseMs: 10, durationMs: 3_000, maxPerLoop: 1_000, runId: id });
     // Kill mid-load, while the sink holds deliveries: polled for, not slept for (a fixed sleep
     // found nothing in flight when the machine was loaded and Herald started late).
-    await until(() => sink.requests.length >= 50 && sink.inFlight.size >= 3, { timeoutMs: 15_000, intervalMs: 2, what: 'deliveries in flight mid-load' });
+    // (At least 150 delivered first: the test wants more than 100 events accepted before the kill.)
+    await until(() => sink.requests.length >= 150 && sink.inFlight.size >= 3, { timeoutMs: 15_000, intervalMs: 2, what: 'deliveries in flight mid-load' });
     inFlightAtKill = sink.inFlight.size;
     await first.stop('SIGKILL', 5_000);
     expect(first.child.signalCode).toBe('SIGKILL');
@@ -192,7 +193,8 @@ describe('process faults under load (Redis)', () => {
 
     let current = first;
     const loading = runLoad({ target: () => current.eventsUrl, loops: 4, pauseMs: 25, durationMs: 2_500, maxPerLoop: 500, runId: id });
-    await until(() => sink.inFlight.size >= 2, { timeoutMs: 15_000, intervalMs: 2, what: 'deliveries in flight before SIGTERM' });
+    // Mid-load (more than 50 accepted, which the test asserts) and with deliveries in flight: polled, not slept for.
+    await until(() => sink.requests.length >= 60 && sink.inFlight.size >= 2, { timeoutMs: 15_000, intervalMs: 2, what: 'deliveries in flight mid-load' });
     const inFlightAtTerm = [...sink.inFlight];
     const stopped = await stopTimed(first, 'SIGTERM', 15_000);
     const load = await loading;
