@@ -62,7 +62,7 @@ const RETRY_PRIORITY = 2;
  */
 const ORDER_WAIT_MS = 30_000;
 const ORDER_WAIT_SPREAD_MS = 5_000;
-/** Gone holders or waiters dropped in one look before the job just waits. */
+/** Holders found gone (done, or deleted) dropped in one look before the job just waits. */
 const ORDER_CLEANUPS = 3;
 
 export interface RedisQueueOptions {
