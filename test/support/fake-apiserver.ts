@@ -699,7 +699,6 @@ export function secretObject(name: string, data: Record<string, string>, namespa
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque', data: encoded };
 }
 
-/** Polls until `check` returns true (or a truthy value, which it resolves with). */
 /** `until` (test/support/wait.ts) with the positional arguments the Kubernetes tests use. */
 export async function eventually<T>(check: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<NonNullable<T>> {
   return (await until(check, { timeoutMs: ms, intervalMs: 25, what })) as NonNullable<T>;
