@@ -34,3 +34,23 @@ export async function until<T>(
     await sleep(intervalMs);
   }
 }
+
+/**
+ * Like `until`, for a condition written as assertions: resolves once `assertion` stops
+ * throwing; rejects with its last error (the most telling message) once `timeoutMs` passed.
+ */
+export async function untilPasses(assertion: () => void | Promise<void>, opts: UntilOptions = {}): Promise<void> {
+  let lastError: unknown;
+  const passes = async () => {
+    try {
+      await assertion();
+      return true;
+    } catch (err) {
+      lastError = err;
+      return false;
+    }
+  };
+  await until(passes, opts).catch((timedOut: unknown) => {
+    throw lastError ?? timedOut;
+  });
+}
