@@ -55,82 +55,129 @@ export interface Config {
 export class ConfigError extends Error {}
 
 const flags = {
-  'events-addr': { type: 'string', default: ':9090', help: 'address the event receiver listens on' },
-  'metrics-addr': { type: 'string', default: ':8080', help: 'address /metrics is served on' },
-  'health-addr': { type: 'string', default: ':9440', help: 'address /healthz, /readyz and /resources are served on' },
-  'admin-addr': { type: 'string', default: '127.0.0.1:9400', help: 'address of the admin API (deliveries, dead letters, replay)' },
-  'admin-token': { type: 'string', help: 'bearer token the admin API requires (prefer HERALD_ADMIN_TOKEN); required off loopback' },
-  'admin-token-file': { type: 'string', help: 'file holding the admin bearer token (e.g. a mounted Secret); instead of --admin-token' },
+  'events-addr': { type: 'string', arg: 'ADDR', default: ':9090', help: 'address the event receiver listens on' },
+  'metrics-addr': { type: 'string', arg: 'ADDR', default: ':8080', help: 'address /metrics is served on' },
+  'health-addr': { type: 'string', arg: 'ADDR', default: ':9440', help: 'address /healthz, /readyz and /resources are served on' },
+  'admin-addr': { type: 'string', arg: 'ADDR', default: '127.0.0.1:9400', help: 'address of the admin API (deliveries, dead letters, replay)' },
+  'admin-token': { type: 'string', arg: 'TOKEN', help: 'bearer token the admin API requires (prefer HERALD_ADMIN_TOKEN); required off loopback' },
+  'admin-token-file': { type: 'string', arg: 'FILE', help: 'file holding the admin bearer token (e.g. a mounted Secret); instead of --admin-token' },
   'admin-allowed-hosts': {
     type: 'string',
+    arg: 'HOSTS',
     help: 'host names the admin API also answers to (comma-separated, e.g. a Service name); loopback forms and the admin address always work',
   },
-  'request-timeout': { type: 'string', default: '30s', help: 'every listener: a request (headers and body) must arrive within this' },
-  'keep-alive-timeout': { type: 'string', default: '30s', help: 'every listener: an idle keep-alive connection is closed after this' },
+  'request-timeout': { type: 'string', arg: 'DURATION', default: '30s', help: 'every listener: a request (headers and body) must arrive within this' },
+  'keep-alive-timeout': { type: 'string', arg: 'DURATION', default: '30s', help: 'every listener: an idle keep-alive connection is closed after this' },
   'events-max-connections': {
     type: 'string',
+    arg: 'N',
     default: '1024',
     help: 'open connections the events listener takes at once (lowered to fit the open-file limit)',
   },
   'events-body-memory-mib': {
     type: 'string',
+    arg: 'MIB',
     default: '256',
     help: 'MiB of event bodies being received at once (each counted at its declared length); more requests get 503 with Retry-After',
   },
-  'config-dir': { type: 'string', help: 'directory of Provider, Alert and Secret manifests (YAML), watched for changes' },
+  'config-dir': { type: 'string', arg: 'DIR', help: 'directory of Provider, Alert and Secret manifests (YAML), watched for changes' },
   kubernetes: {
     type: 'boolean',
     default: false,
     help: 'read Providers, Alerts and Secrets from Kubernetes (in-cluster config in a pod, else KUBECONFIG or ~/.kube/config) instead of --config-dir',
   },
-  'watch-namespace': { type: 'string', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
+  'watch-namespace': { type: 'string', arg: 'NAMESPACE', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   'no-cross-namespace-refs': { type: 'boolean', default: false, help: 'an Alert only takes events from its own namespace' },
-  'rate-limit-interval': { type: 'string', default: '5m', help: 'window in which a duplicate event is refused with 429' },
-  'redis-url': { type: 'string', help: 'Redis URL for the durable queue (also REDIS_URL); in-process queue when unset' },
-  'redis-prefix': { type: 'string', help: 'key prefix in Redis (default herald; {herald} with --redis-cluster-nodes, where it must be hash-tagged)' },
-  'redis-username': { type: 'string', help: 'Redis ACL user (overrides the URL\'s)' },
-  'redis-password': { type: 'string', help: 'Redis password (prefer HERALD_REDIS_PASSWORD; overrides the URL\'s)' },
+  'rate-limit-interval': { type: 'string', arg: 'DURATION', default: '5m', help: 'window in which a duplicate event is refused with 429' },
+  'redis-url': { type: 'string', arg: 'URL', help: 'Redis URL for the durable queue (also REDIS_URL); in-process queue when unset' },
+  'redis-prefix': { type: 'string', arg: 'PREFIX', help: 'key prefix in Redis (default herald; {herald} with --redis-cluster-nodes, where it must be hash-tagged)' },
+  'redis-username': { type: 'string', arg: 'USER', help: 'Redis ACL user (overrides the URL\'s)' },
+  'redis-password': { type: 'string', arg: 'PASSWORD', help: 'Redis password (prefer HERALD_REDIS_PASSWORD; overrides the URL\'s)' },
   'redis-tls': { type: 'boolean', default: false, help: 'connect to Redis with TLS (implied by rediss:// and --redis-ca-file)' },
-  'redis-ca-file': { type: 'string', help: 'PEM CA bundle that the Redis server certificate must chain to' },
-  'redis-sentinels': { type: 'string', help: 'Redis Sentinel addresses host:port,host:port (instead of --redis-url)' },
-  'redis-sentinel-master': { type: 'string', help: 'with --redis-sentinels: name of the monitored master' },
-  'redis-sentinel-password': { type: 'string', help: 'with --redis-sentinels: the sentinels\' password (prefer HERALD_REDIS_SENTINEL_PASSWORD)' },
-  'redis-cluster-nodes': { type: 'string', help: 'Redis Cluster nodes host:port,host:port (instead of --redis-url)' },
-  'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn or error' },
-  'max-attempts': { type: 'string', default: '8', help: 'delivery attempts before a job becomes a dead letter' },
-  'retry-base-delay': { type: 'string', default: '1s', help: 'delay before the second attempt; doubles each time, with jitter' },
-  'retry-max-delay': { type: 'string', default: '5m', help: 'ceiling of the delay between attempts' },
-  'worker-concurrency': { type: 'string', default: '64', help: 'deliveries in flight at once in this process' },
-  'provider-concurrency': { type: 'string', default: '8', help: 'deliveries in flight at once to one Provider in this process' },
-  'shutdown-timeout': { type: 'string', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries; the exit never takes longer' },
+  'redis-ca-file': { type: 'string', arg: 'FILE', help: 'PEM CA bundle that the Redis server certificate must chain to' },
+  'redis-sentinels': { type: 'string', arg: 'ADDRS', help: 'Redis Sentinel addresses host:port,host:port (instead of --redis-url)' },
+  'redis-sentinel-master': { type: 'string', arg: 'NAME', help: 'with --redis-sentinels: name of the monitored master' },
+  'redis-sentinel-password': { type: 'string', arg: 'PASSWORD', help: 'with --redis-sentinels: the sentinels\' password (prefer HERALD_REDIS_SENTINEL_PASSWORD)' },
+  'redis-cluster-nodes': { type: 'string', arg: 'ADDRS', help: 'Redis Cluster nodes host:port,host:port (instead of --redis-url)' },
+  'log-level': { type: 'string', arg: 'LEVEL', default: 'info', help: 'trace, debug, info, warn or error' },
+  'max-attempts': { type: 'string', arg: 'N', default: '8', help: 'delivery attempts before a job becomes a dead letter' },
+  'retry-base-delay': { type: 'string', arg: 'DURATION', default: '1s', help: 'delay before the second attempt; doubles each time, with jitter' },
+  'retry-max-delay': { type: 'string', arg: 'DURATION', default: '5m', help: 'ceiling of the delay between attempts' },
+  'worker-concurrency': { type: 'string', arg: 'N', default: '64', help: 'deliveries in flight at once in this process' },
+  'provider-concurrency': { type: 'string', arg: 'N', default: '8', help: 'deliveries in flight at once to one Provider in this process' },
+  'shutdown-timeout': { type: 'string', arg: 'DURATION', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries; the exit never takes longer' },
   'stalled-interval': {
     type: 'string',
+    arg: 'DURATION',
     default: '30s',
     help: 'Redis job lock and stalled-job check period: a delivery held by a replica that died is taken up again within about twice this',
   },
   'max-queued-jobs': {
     type: 'string',
+    arg: 'N',
     default: '50000',
     help: 'in-process queue: deliveries held (pending and dead letters) beyond which POST / answers 503 with Retry-After',
   },
   'max-queued-bytes': {
     type: 'string',
+    arg: 'SIZE',
     default: '256Mi',
     help: 'in-process queue: approximate size of the events those deliveries hold beyond which POST / answers 503 (e.g. 512Mi, 1Gi)',
   },
-  help: { type: 'boolean', default: false, help: 'print this help' },
+  help: { type: 'boolean', short: 'h', default: false, help: 'print this help and exit' },
+  version: { type: 'boolean', default: false, help: 'print Herald\'s version and exit' },
 } as const;
 
 type FlagName = keyof typeof flags;
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
+/** The one line that follows a usage error, instead of the whole flag list. */
+export const USAGE_HINT = 'Usage: herald --config-dir DIR | --kubernetes [flags]; run herald --help for every flag.';
+
 export function usage(): string {
   const lines = Object.entries(flags).map(([name, f]) => {
+    const short = 'short' in f ? `-${f.short}, ` : '    ';
+    const spelled = `${short}--${name}${'arg' in f ? ` ${f.arg}` : ''}`;
     const def = 'default' in f && f.type === 'string' ? ` (default ${f.default})` : '';
-    return `  --${name.padEnd(24)} ${f.help}${def}`;
+    return `  ${spelled.padEnd(38)} ${f.help}${def}`;
   });
-  return `Usage: herald [flags]\n\n${lines.join('\n')}\n\nEvery flag can also be set as HERALD_<FLAG> (e.g. HERALD_EVENTS_ADDR); REDIS_URL is read too.\n`;
+  return [
+    'Usage: herald --config-dir DIR | --kubernetes [flags]',
+    '',
+    ...lines,
+    '',
+    'Every flag can also be set as HERALD_<FLAG> (e.g. HERALD_EVENTS_ADDR); REDIS_URL is read too.',
+    'DURATION: 500ms, 15s, 5m, 1h30m. ADDR: :9090, 127.0.0.1:9090, [::1]:9090. SIZE: 268435456, 512Ki, 256Mi, 1Gi.',
+    'Exit codes: 0 after --help, --version or a clean shutdown; 2 for a usage error (a flag or its value); 1 when starting or running fails.',
+    '',
+  ].join('\n');
+}
+
+/** Herald's version, from the package.json Herald was built from (two levels up in dist/, one in src/). */
+export function version(): string {
+  for (const relative of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'herald' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level: try the next one
+    }
+  }
+  return 'unknown';
+}
+
+/** node:util's parse errors as one line in Herald's own words. */
+function parseError(err: unknown): ConfigError {
+  const { code, message } = err as NodeJS.ErrnoException;
+  const quoted = /'([^']+)'/.exec(message)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new ConfigError(`unknown flag ${quoted}`);
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return new ConfigError(`unexpected argument "${quoted}": every setting is a --flag`);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const flag = /--[a-z-]+/.exec(message)?.[0] ?? quoted;
+    return new ConfigError(/does not take/.test(message) ? `${flag} takes no value` : `${flag} needs a value`);
+  }
+  return new ConfigError(message.split('\n')[0] ?? message);
 }
 
 /** Go-style durations as Flux takes them: `5m`, `1h30m`, `500ms`, `1.5s`. */
@@ -200,15 +247,20 @@ function envName(flag: string): string {
   return `HERALD_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
-  const options = Object.fromEntries(Object.entries(flags).map(([k, f]) => [k, { type: f.type }]));
+/**
+ * The configuration the flags and environment give, or what to print instead of running.
+ * Throws ConfigError (a usage error: main exits 2) for an unknown flag or a bad value.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' | 'version' {
+  const options = Object.fromEntries(Object.entries(flags).map(([k, f]) => [k, { type: f.type, ...('short' in f ? { short: f.short } : {}) }]));
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values;
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message}\n\n${usage()}`);
+    throw parseError(err);
   }
   if (values.help) return 'help';
+  if (values.version) return 'version';
 
   const read = (flag: FlagName): string | undefined => {
     const given = values[flag] ?? env[envName(flag)];

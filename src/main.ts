@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
-import { ConfigError, loadConfig, usage, type Config, type ListenAddress } from './config.js';
+import { ConfigError, USAGE_HINT, loadConfig, usage, version, type Config, type ListenAddress } from './config.js';
 import { cooldownsFor } from './delivery/circuit-breaker.js';
 import { EventDispatcher } from './delivery/dispatcher.js';
 import { HttpClients } from './delivery/http-clients.js';
@@ -81,6 +81,9 @@ function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queue
   };
 }
 
+/** Herald could not start with a configuration that is valid as given (exit 1, not a usage error). */
+class StartupError extends Error {}
+
 /** Listens, turning a busy or forbidden address into a message that names the flag. */
 async function listen(app: FastifyInstance, addr: ListenAddress, flag: string): Promise<void> {
   try {
@@ -88,7 +91,7 @@ async function listen(app: FastifyInstance, addr: ListenAddress, flag: string): 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new ConfigError(`--${flag} ${addr.host}:${addr.port}: ${reason}`);
+    throw new StartupError(`--${flag} ${addr.host}:${addr.port}: ${reason}`);
   }
 }
 
@@ -243,14 +246,30 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', (s) => void shutdown(s));
 }
 
+/** Exit codes: 0 for help, version and a clean shutdown; 2 for a usage error; 1 when running fails. */
+const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+
+let config: ReturnType<typeof loadConfig>;
 try {
-  const config = loadConfig(process.argv.slice(2), process.env);
-  if (config === 'help') {
-    process.stdout.write(usage());
-  } else {
-    await run(config);
-  }
+  config = loadConfig(process.argv.slice(2), process.env);
 } catch (err) {
-  process.stderr.write(`herald: ${err instanceof ConfigError || err instanceof ManifestDirectoryError ? err.message : (err as Error).stack ?? String(err)}\n`);
-  process.exit(2);
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`herald: ${err.message}\n${USAGE_HINT}\n`);
+  process.exit(EXIT_USAGE);
+}
+if (config === 'help') {
+  process.stdout.write(usage());
+} else if (config === 'version') {
+  process.stdout.write(`herald ${version()}\n`);
+} else {
+  try {
+    await run(config);
+  } catch (err) {
+    // A flag's value found wrong only when used (a --config-dir that does not exist) is still a usage error.
+    const usageError = err instanceof ConfigError || err instanceof ManifestDirectoryError;
+    const known = usageError || err instanceof StartupError;
+    process.stderr.write(`herald: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
+    process.exit(usageError ? EXIT_USAGE : EXIT_FAILURE);
+  }
 }

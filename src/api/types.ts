@@ -74,6 +74,12 @@ export interface Secret {
   kind: 'Secret';
   metadata: ObjectMeta;
   data: Record<string, string>;
+  /**
+   * Why the Secret cannot be used (its `data` is not valid base64, say), naming the key and
+   * never the value; `data` is then empty. Kept in the store so that a Provider naming it
+   * reports this cause instead of "not found".
+   */
+  invalid?: string;
 }
 
 /** Any other object; only its labels matter (they serve `matchLabels` look-ups). */

@@ -49,6 +49,8 @@ export class EventDispatcher {
       const provider = store.provider(alert.metadata.namespace, alert.spec.providerRef.name);
       if (!provider) {
         // As in Flux: an Alert without its Provider sends nothing (its status says ProviderNotFound).
+        // Counted, so that the loss shows on a dashboard and not only in a log line.
+        metrics.eventsDropped.inc({ reason: 'provider_missing' });
         logger.warn({ alert: compiled.key, provider: providerKey }, 'discarding event for alert: provider not found');
         alertEvents?.warning(
           { ...alert.metadata, apiVersion: alert.apiVersion },

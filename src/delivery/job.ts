@@ -59,6 +59,16 @@ export function approximateBytes(job: DeliveryJob): number {
   return bytes;
 }
 
+/**
+ * The (Provider, involved object) pair whose deliveries keep their order: a later notification
+ * for the pair is not sent while an earlier one is pending (waiting for a retry, say), so that a
+ * PagerDuty `resolve` never overtakes its `trigger` and a commit status never goes back.
+ */
+export function orderPair(job: DeliveryJob): string {
+  const { kind, namespace = '', name } = job.event.involvedObject;
+  return `${job.provider}\n${kind}/${namespace}/${name}`;
+}
+
 export interface QueuedJob {
   id: string;
   data: DeliveryJob;

@@ -11,9 +11,14 @@
  * does. Providers with jobs ready take turns, so one Provider's backlog does not hold up
  * another's jobs. A Provider whose circuit is open (see circuit-breaker.ts) has its line parked
  * the same way, on one timer, until its next probe.
+ *
+ * Deliveries for one (Provider, involved object) pair are not overtaken on retry: a job that
+ * failed holds its pair while it waits for its retry, the pair's later jobs are parked behind
+ * it, and once it is delivered (or a dead letter) they go back in line in arrival order (see
+ * `orderPair`).
  */
 import type { QueueState } from '../observability/metrics.js';
-import { approximateBytes, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
+import { approximateBytes, orderPair, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
 import {
   MAX_PAGE_BYTES,
   DeferError,
@@ -45,6 +50,14 @@ interface Entry {
   bytes: number;
   /** Arrival order, so that jobs parked together go back in line as they came. */
   seq: number;
+}
+
+/** A (Provider, involved object) pair whose deliveries are being kept in order. */
+interface HeldPair {
+  /** The job the others wait behind: it failed and waits for its retry. */
+  holder: Entry;
+  /** Jobs that arrived while the pair was held, in arrival order. */
+  parked: Entry[];
 }
 
 /** Entries one listing call looks at, at most. */
@@ -118,6 +131,8 @@ export class MemoryQueue implements DeliveryQueue {
   /** Providers whose jobs wait (their circuit is open) until the timer fires or one of their deliveries succeeds. */
   private readonly parked = new Map<string, NodeJS.Timeout>();
   private readonly completedOrder = new Line<string>();
+  /** Pairs with a delivery waiting for a retry, or a backlog parked behind one. */
+  private readonly heldPairs = new Map<string, HeldPair>();
   private processor?: Processor;
   private active = 0;
   private heldJobs = 0;
@@ -150,7 +165,7 @@ export class MemoryQueue implements DeliveryQueue {
       const entry: Entry = { id: job.id, data: job.data, state: 'waiting', attemptsMade: 0, bytes: bytes[i] as number, seq: this.seq++ };
       this.entries.set(job.id, entry);
       this.hold(entry);
-      this.makeReady(entry);
+      this.enterOrder(entry);
     });
   }
 
@@ -227,7 +242,33 @@ export class MemoryQueue implements DeliveryQueue {
   private requeue(entry: Entry): void {
     entry.attemptsMade = 0;
     entry.finishedAt = undefined;
-    this.makeReady(entry);
+    this.enterOrder(entry);
+  }
+
+  /** A job to run: at once, unless its pair is held by an earlier one that failed; then parked behind it. */
+  private enterOrder(entry: Entry): void {
+    const held = this.heldPairs.get(orderPair(entry.data));
+    if (!held) {
+      this.makeReady(entry);
+      return;
+    }
+    entry.state = 'waiting';
+    held.parked.push(entry);
+  }
+
+  /** The entry failed and will be retried: its pair's later jobs wait behind it. */
+  private holdPair(entry: Entry): void {
+    const pair = orderPair(entry.data);
+    if (!this.heldPairs.has(pair)) this.heldPairs.set(pair, { holder: entry, parked: [] });
+  }
+
+  /** The entry was delivered or became a dead letter: if it held its pair, the jobs parked behind it go back in line. */
+  private releasePair(entry: Entry): void {
+    const pair = orderPair(entry.data);
+    const held = this.heldPairs.get(pair);
+    if (held?.holder !== entry) return;
+    this.heldPairs.delete(pair);
+    for (const parked of held.parked) this.makeReady(parked);
   }
 
   async close(): Promise<void> {
@@ -324,6 +365,7 @@ export class MemoryQueue implements DeliveryQueue {
   }
 
   private complete(entry: Entry): void {
+    this.releasePair(entry);
     entry.state = 'completed';
     entry.finishedAt = Date.now();
     entry.lastError = undefined;
@@ -347,10 +389,12 @@ export class MemoryQueue implements DeliveryQueue {
     entry.attemptsMade = attempt;
     entry.lastError = keptError(errorMessage(err));
     if (err instanceof PermanentError || attempt >= this.opts.policy.attempts) {
+      this.releasePair(entry);
       entry.state = 'failed';
       entry.finishedAt = Date.now();
       return;
     }
+    this.holdPair(entry);
     const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
     this.delay(entry, retryDelay(this.opts.policy, attempt, retryAfterMs));
   }

@@ -7,7 +7,7 @@ import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
-import { withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
+import { orderPair, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
 import { createRedisConnection, type RedisClient, type RedisConnectionConfig } from './redis-connection.js';
 import {
   MAX_PAGE_BYTES,
@@ -24,6 +24,7 @@ import {
   type ReplayResult,
   recordBytes,
 } from './queue.js';
+import { RedisOrder } from './redis-order.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 import { errorMessage } from '../common/errors.js';
 import { withTimeout } from '../common/time.js';
@@ -67,6 +68,18 @@ const PAUSED_SPREAD_MS = 1_000;
 /** A turn further away than this is not kept in order: the job comes back at random within it instead. */
 const MAX_PAUSED_DELAY_MS = 10 * 60_000;
 
+/**
+ * How long a job whose pair is held (an earlier one waits for its retry, see redis-order.ts)
+ * stays in the queue before it looks again by itself, plus up to the spread at random. It is
+ * woken as soon as its turn comes; this only bounds how long a lost wake-up (a replica killed
+ * between the release and the wake-up) or a holder whose job vanished can keep it waiting, and
+ * keeps a held pair's backlog from costing Redis more than a look per job every half minute.
+ */
+const ORDER_WAIT_MS = 30_000;
+const ORDER_WAIT_SPREAD_MS = 5_000;
+/** Holders found gone (done, or deleted) dropped in one look before the job just waits. */
+const ORDER_CLEANUPS = 3;
+
 export interface RedisQueueOptions {
   /** Where Redis is (a URL, Sentinel or Cluster; see redis-connection.ts): the worker opens its own connection there. */
   url: string | RedisConnectionConfig;
@@ -101,6 +114,9 @@ function workerConnection(target: string | RedisConnectionConfig, logger: Logger
   return createRedisConnection(target, 'worker', logger);
 }
 
+/** The job waits behind the holder of its pair (see redis-order.ts). */
+class OrderWait extends DeferError {}
+
 export class RedisQueue implements DeliveryQueue {
   readonly kind = 'redis' as const;
   private readonly producer: RedisClient;
@@ -108,11 +124,18 @@ export class RedisQueue implements DeliveryQueue {
   private worker?: Worker<DeliveryJob>;
   /** Per paused Provider: when the last job sent back for it comes back. */
   private readonly pausedTurns = new Map<string, number>();
+  /** The worker's own connection: given to BullMQ as a client, so BullMQ leaves ending it to us. */
+  private workerRedis?: RedisClient;
+  /** Deliveries this process is running, and who waits for them all to end (shutdown). */
+  private running = 0;
+  private whenIdle?: () => void;
+  private readonly order: RedisOrder;
 
   constructor(private readonly opts: RedisQueueOptions) {
     this.producer = opts.producer;
     this.queue = new Queue<DeliveryJob>(QUEUE_NAME, { connection: this.producer, prefix: opts.prefix });
     this.queue.on('error', () => undefined); // reported by the connection's own listener
+    this.order = new RedisOrder(this.producer, opts.prefix);
   }
 
   async add(jobs: QueuedJob[]): Promise<void> {
@@ -138,8 +161,9 @@ export class RedisQueue implements DeliveryQueue {
 
   start(processor: Processor): void {
     const policy = this.opts.policy;
+    this.workerRedis = workerConnection(this.opts.url, this.opts.logger);
     this.worker = new Worker<DeliveryJob>(QUEUE_NAME, (job, token) => this.process(job, token, processor), {
-      connection: workerConnection(this.opts.url, this.opts.logger),
+      connection: this.workerRedis,
       prefix: this.opts.prefix,
       concurrency: this.opts.concurrency,
       lockDuration: this.opts.stalledIntervalMs ?? 30_000,
@@ -153,25 +177,39 @@ export class RedisQueue implements DeliveryQueue {
   }
 
   private async process(job: Job<DeliveryJob>, token: string | undefined, processor: Processor): Promise<void> {
+    const id = job.id ?? '';
+    const pair = orderPair(job.data);
     // Delivered already: its data was cut, then its worker died before marking it completed.
-    if (job.data.delivered) return;
+    if (job.data.delivered) return this.leaveOrder(pair, id);
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= this.opts.policy.attempts;
+    this.running += 1;
     try {
-      await processor(job.data, { id: job.id ?? '', attempt, finalAttempt });
+      await this.waitTurn(pair, id, job.data.acceptedAt);
+      await processor(job.data, { id, attempt, finalAttempt });
     } catch (err) {
       if (err instanceof DeferError) {
         const delayMs = err instanceof ProviderPausedError ? this.pausedDelay(job.data.provider, err.delayMs) : err.delayMs;
         await this.behindFreshWork(job);
         await job.moveToDelayed(Date.now() + delayMs, token);
+        // Released while this job was being put aside: its wake-up found it not delayed yet.
+        if (err instanceof OrderWait && !(await this.order.held(pair).catch(() => true))) await job.promote().catch(() => undefined);
         throw new DelayedError();
       }
       const message = keptError(errorMessage(err));
+      // A dead letter lets its pair go on; a job to be retried holds it (not fatal if Redis is
+      // away: a holder found gone is dropped, see redis-order.ts).
+      const dead = err instanceof PermanentError || finalAttempt;
+      await (dead ? this.leaveOrder(pair, id) : this.order.hold(pair, id).catch(() => undefined));
       if (err instanceof PermanentError) throw new UnrecoverableError(message);
       if (err instanceof Error) err.message = message;
       if (!finalAttempt) await this.behindFreshWork(job);
       throw err;
+    } finally {
+      this.running -= 1;
+      if (this.running === 0) this.whenIdle?.();
     }
+    await this.leaveOrder(pair, id);
     // Completed: keep what identifies the delivery, not the event (which may be megabytes).
     // Not fatal if Redis is away: the whole job then stays until removeOnComplete drops it.
     await job.updateData(withoutPayload(job.data)).catch(() => undefined);
@@ -186,6 +224,41 @@ export class RedisQueue implements DeliveryQueue {
     }
     this.pausedTurns.set(provider, turn);
     return Math.round(turn - now + Math.random() * PAUSED_SPREAD_MS);
+  }
+
+  /**
+   * Returns when the job may be sent; throws DeferError (no attempt spent) while another job of
+   * its (Provider, involved object) pair holds it, waiting for a retry.
+   */
+  private async waitTurn(pair: string, id: string, acceptedAt: number): Promise<void> {
+    for (let cleanup = 0; cleanup < ORDER_CLEANUPS; cleanup++) {
+      const turn = await this.order.enter(pair, id, acceptedAt);
+      if (turn.go) return;
+      const state = await this.queue.getJobState(turn.behind);
+      // Pending (waiting, delayed, active…): wait. Done or gone: it no longer holds anything.
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') break;
+      await this.leaveOrder(pair, turn.behind);
+    }
+    throw new OrderWait(ORDER_WAIT_MS + Math.round(Math.random() * ORDER_WAIT_SPREAD_MS));
+  }
+
+  /**
+   * The job no longer holds nor waits in its pair's order; when it held the pair, the jobs that
+   * waited behind it are woken. Not fatal if Redis is away: a holder found gone is dropped later.
+   */
+  private async leaveOrder(pair: string, id: string): Promise<void> {
+    let woken: string[];
+    try {
+      woken = await this.order.release(pair, id);
+    } catch {
+      return;
+    }
+    for (const waitingId of woken) {
+      // A waiting job is delayed (deferred) or about to be; one not delayed yet goes on anyway once it looks again.
+      await Job.fromId<DeliveryJob>(this.queue, waitingId)
+        .then(async (waiting) => (waiting && (await waiting.isDelayed()) ? waiting.promote() : undefined))
+        .catch(() => undefined);
+    }
   }
 
   private async behindFreshWork(job: Job<DeliveryJob>): Promise<void> {
@@ -349,8 +422,20 @@ export class RedisQueue implements DeliveryQueue {
   async close(): Promise<void> {
     // Worker.close waits for in-flight jobs; whatever is not finished stays locked in Redis
     // and is picked up again by any replica once its lock expires.
-    await this.worker?.close();
-    await this.worker?.disconnect();
+    if (this.workerRedis?.status === 'ready') {
+      await this.worker?.close();
+    } else if (this.worker) {
+      // With Redis unreachable, BullMQ's graceful close waits for its blocking connection to
+      // quit, which it never does: SIGTERM then waited the whole --shutdown-timeout and exited
+      // 1 with nothing in flight. No job can be fetched meanwhile: let the deliveries running
+      // finish, then close without waiting for Redis (a job whose completion could not be
+      // recorded is taken up again once its lock expires).
+      if (this.running > 0) await new Promise<void>((resolve) => (this.whenIdle = resolve));
+      await this.worker.close(true);
+    }
+    // Ended without waiting for an 'end' event, which a connection retrying an unreachable
+    // Redis never emits. Nothing is left to send on it once the worker is closed.
+    this.workerRedis?.disconnect();
     if (this.producer.status !== 'ready') {
       // Never connected (e.g. no sentinel answers): end the connection while the queue still
       // listens. BullMQ rethrows a connect error it does not know (Sentinel's) once the queue

@@ -70,6 +70,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * Notifications an accepted event matched but that were not queued. `provider_missing`: the
+   * matching Alert's Provider does not exist (the Alert's status says ProviderNotFound).
+   */
+  readonly eventsDropped = new Counter({
+    name: 'herald_events_dropped_total',
+    help: 'Notifications for a matching Alert that were not queued, by reason (provider_missing: the Alert names a Provider that does not exist).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new Counter({
     name: 'herald_dead_letters_total',
     help: 'Deliveries that used up their attempts or failed permanently, kept as dead letters.',
@@ -126,6 +137,8 @@ export class Metrics {
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    // Shown at 0 from the start, so an alert rule on it has a series before the first drop.
+    this.eventsDropped.inc({ reason: 'provider_missing' }, 0);
   }
 
   /** Refreshes gauges whose values live elsewhere, right before a scrape. */

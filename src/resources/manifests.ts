@@ -66,8 +66,10 @@ export function parseManifests(text: string, file: string): ParsedManifests {
     (listItems ?? [raw]).forEach((item, j) => {
       const path = listItems ? ['items', j] : [];
       const result = toStoredObject(item);
-      if ('error' in result) problems.push({ file, document, message: result.error });
-      else {
+      if ('error' in result) {
+        problems.push({ file, document, message: result.error });
+        if (result.unusable) objects.push(result.unusable);
+      } else {
         const nonPlain = isSecret(result.object) ? nonPlainSecretValues(doc, path) : [];
         if (nonPlain.length > 0) problems.push({ file, document, message: `${result.object.kind} ${objectKey(result.object.metadata)}: ${nonPlain.join('; ')}` });
         else objects.push(result.object);
@@ -118,7 +120,12 @@ function isList(raw: unknown): raw is { items: unknown[] } {
  * Checks one decoded object and converts it to the store's form; also the entry point for
  * objects that arrive from the Kubernetes API (Secret `data` is base64 there too).
  */
-export function toStoredObject(raw: unknown): { object: StoredObject } | { error: string } {
+export type StoredResult =
+  | { object: StoredObject }
+  /** `unusable`: the object the error is about, stored all the same so references to it can say why (a Secret). */
+  | { error: string; unusable?: Secret };
+
+export function toStoredObject(raw: unknown): StoredResult {
   if (!isRecord(raw)) return { error: 'document is not a YAML mapping' };
   const { apiVersion, kind } = raw;
   if (typeof apiVersion !== 'string' || apiVersion === '' || typeof kind !== 'string' || kind === '') {
@@ -143,8 +150,10 @@ export function toStoredObject(raw: unknown): { object: StoredObject } | { error
     return { error: `${what}: kind ${kind} is not a kind of ${NOTIFICATION_GROUP} (${NOTIFICATION_KINDS.join(', ')})` };
   }
   if (apiVersion === 'v1' && kind === 'Secret') {
-    const data = decodeSecretData(raw);
-    if (typeof data === 'string') return { error: `${what}: ${data}` };
+    const wrong = [...shapeErrors(raw.data, 'stringMap', 'data'), ...shapeErrors(raw.stringData, 'stringMap', 'stringData')];
+    if (wrong.length > 0) return { error: `${what}: ${wrong.join('; ')}` };
+    const data = decodeSecretData(raw as { data?: Record<string, string>; stringData?: Record<string, string> });
+    if (typeof data === 'string') return { error: `${what}: ${data}`, unusable: { apiVersion, kind, metadata: meta, data: {}, invalid: data } };
     const secret: Secret = { apiVersion, kind, metadata: meta, data };
     return { object: secret };
   }
@@ -169,18 +178,16 @@ function toObjectMeta(raw: unknown): ObjectMeta | string {
   return meta;
 }
 
-/** `data` is base64; `stringData` is plain text and wins over `data`, as in Kubernetes. */
-function decodeSecretData(raw: Record<string, unknown>): Record<string, string> | string {
-  const wrong = [...shapeErrors(raw.data, 'stringMap', 'data'), ...shapeErrors(raw.stringData, 'stringMap', 'stringData')];
-  if (wrong.length > 0) return wrong.join('; ');
+/** `data` is base64; `stringData` is plain text and wins over `data`, as in Kubernetes. Returns what is wrong, naming the key only. */
+function decodeSecretData(raw: { data?: Record<string, string>; stringData?: Record<string, string> }): Record<string, string> | string {
   // Null prototype: a key named `__proto__` is a key like any other.
   const decoded: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, string>)) {
+  for (const [key, value] of Object.entries(raw.data ?? {})) {
     const base64 = value.replace(/\s+/g, '');
     if (!BASE64.test(base64)) return `data.${key} is not valid base64`;
     decoded[key] = Buffer.from(base64, 'base64').toString('utf8');
   }
-  return { ...decoded, ...((raw.stringData ?? {}) as Record<string, string>) };
+  return { ...decoded, ...(raw.stringData ?? {}) };
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

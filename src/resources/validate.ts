@@ -123,7 +123,12 @@ function lookUpSecrets(provider: Provider, secretOf: SecretLookup, findings: Fin
       continue;
     }
     const secret = secretOf(namespace, ref.name);
-    if (secret) secrets[slot] = secret;
+    if (secret?.invalid) {
+      findings.push({
+        reason: Reasons.InvalidSecret,
+        message: `Secret '${objectKey({ namespace, name: ref.name })}' named by spec.${field} cannot be used: ${secret.invalid}`,
+      });
+    } else if (secret) secrets[slot] = secret;
     else {
       findings.push({
         reason: Reasons.SecretNotFound,

@@ -8,6 +8,7 @@ import { metricValue, startHerald, type HeraldProcess, type StartOptions } from 
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { kustomizationAlert, secret, webhookProvider } from './manifests.js';
+import { until } from '../support/wait.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -20,16 +21,6 @@ interface Delivery {
   attemptsMade: number;
   lastError?: string;
   data: { provider: string; alert: string; event: { message: string } };
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function setup(mode: Partial<StartOptions>, extra: Partial<StartOptions> = {}): Promise<{ sink: Sink; herald: HeraldProcess; token: string }> {
@@ -82,11 +73,11 @@ describe.each(modes)('admin API with the %s', (_name, mode) => {
       expect((await herald.postEvent(kustomizationEvent({ message }))).status).toBe(202);
     }
     // Two events × two Alerts = four deliveries, all rejected with a 400: four dead letters.
-    const dead = await eventually(async () => {
+    const dead = await until(async () => {
       const { body } = await call('/deliveries?state=failed');
       const list = body.deliveries as Delivery[];
       return list.length === 4 ? list : undefined;
-    });
+    }, { timeoutMs: 15_000, intervalMs: 50 });
     expect(dead.every((d) => d.attemptsMade === 1 && /provider answered 400: rejected/.test(d.lastError ?? ''))).toBe(true);
 
     const ofOther = (await call('/deliveries?state=failed&provider=flux-system/other')).body.deliveries as Delivery[];
@@ -98,11 +89,11 @@ describe.each(modes)('admin API with the %s', (_name, mode) => {
 
     sink.respondWith(() => ({ status: 200 }));
     expect((await call(`/deliveries/${ofOther[0]?.id}/replay`, { method: 'POST' })).body).toEqual({ replayed: 1 });
-    await eventually(async () => ((await call(`/deliveries/${ofOther[0]?.id}`)).body.state === 'completed' ? true : undefined));
+    await until(async () => ((await call(`/deliveries/${ofOther[0]?.id}`)).body.state === 'completed' ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
     expect((await call(`/deliveries/${ofOther[0]?.id}/replay`, { method: 'POST' })).status).toBe(409);
 
     expect((await call('/dead-letters/replay?provider=flux-system/sink', { method: 'POST' })).body).toEqual({ replayed: 2, skipped: 0 });
-    await eventually(async () => (sink.requests.filter((r) => r.url === '/a').length === 4 ? true : undefined));
+    await until(async () => (sink.requests.filter((r) => r.url === '/a').length === 4 ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
 
     expect((await call('/dead-letters', { method: 'DELETE' })).body).toEqual({ purged: 1 });
     expect(((await call('/deliveries?state=failed')).body.deliveries as Delivery[]).length).toBe(0);

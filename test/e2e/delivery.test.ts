@@ -9,6 +9,7 @@ import { freePort, heraldMain, metricValue, startHerald, type HeraldProcess, typ
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { kustomizationAlert, secret, webhookProvider } from './manifests.js';
+import { until } from '../support/wait.js';
 
 const running: Array<{ stop(): Promise<unknown> }> = [];
 const prefixes: string[] = [];
@@ -30,14 +31,6 @@ async function herald(opts: StartOptions): Promise<HeraldProcess> {
   return h;
 }
 
-async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const modes: Array<[string, () => Partial<StartOptions>]> = [
   ['in-process queue', () => ({})],
   [
@@ -51,6 +44,29 @@ const modes: Array<[string, () => Partial<StartOptions>]> = [
 ];
 
 describe.each(modes)('delivery with the %s', (_mode, modeOptions) => {
+  it('keeps the order per object: a later notification waits behind an earlier one answered 500 until it is delivered', async () => {
+    let answered500 = false;
+    const s = await startSink((req) => {
+      if (!answered500 && req.body.includes('trigger')) {
+        answered500 = true;
+        return { status: 500, headers: { 'retry-after': '1' }, body: 'try again' };
+      }
+      return { status: 200 };
+    });
+    running.push({ stop: () => s.close() });
+    const h = await herald({
+      ...modeOptions(),
+      manifests: { 'p.yaml': webhookProvider({ address: `${s.url}/hook` }), 'a.yaml': kustomizationAlert() },
+    });
+    expect((await h.postEvent(kustomizationEvent({ message: 'trigger' }))).status).toBe(202);
+    await s.waitFor(1);
+    // Sent while the first waits a second for its retry: without the order rule it arrives first.
+    expect((await h.postEvent(kustomizationEvent({ message: 'resolve' }))).status).toBe(202);
+    const requests = await s.waitFor(3);
+    const messages = requests.map((r) => (JSON.parse(r.body) as { message: string }).message);
+    expect(messages).toEqual(['trigger', 'trigger', 'resolve']);
+  });
+
   it('sends the notification with the Alert metadata merged and the controller prefix stripped', async () => {
     const s = await sink();
     const mode = modeOptions();
@@ -76,7 +92,7 @@ describe.each(modes)('delivery with the %s', (_mode, modeOptions) => {
     const body = JSON.parse(req?.body ?? '{}');
     expect(body.message).toBe(event.message);
     expect(body.metadata).toEqual({ revision: 'main@sha1:6f1d5e3c8a2b4f7e9d0c1b2a3f4e5d6c7b8a9f0e', cluster: 'prod-eu', env: 'staging' });
-    await eventually(async () => metricValue(await h.metrics(), 'herald_deliveries_total', { outcome: 'success' }) === 1);
+    await until(async () => metricValue(await h.metrics(), 'herald_deliveries_total', { outcome: 'success' }) === 1, { timeoutMs: 15_000, intervalMs: 50 });
   });
 
   it('delivers after the provider recovers from failures', async () => {
@@ -85,10 +101,10 @@ describe.each(modes)('delivery with the %s', (_mode, modeOptions) => {
     const h = await herald({ ...modeOptions(), manifests: { 'p.yaml': webhookProvider({ address: s.url }), 'a.yaml': kustomizationAlert() } });
     expect((await h.postEvent(kustomizationEvent({ message: 'flaky' }))).status).toBe(202);
     await s.waitFor(3);
-    await eventually(async () => {
+    await until(async () => {
       const text = await h.metrics();
       return metricValue(text, 'herald_deliveries_total', { outcome: 'success' }) === 1 && metricValue(text, 'herald_deliveries_total', { outcome: 'retry' }) === 2;
-    });
+    }, { timeoutMs: 15_000, intervalMs: 50 });
     const text = await h.metrics();
     expect(metricValue(text, 'herald_jobs_enqueued_total', { provider_type: 'generic' })).toBe(1);
     expect(metricValue(text, 'herald_delivery_duration_seconds_count', { outcome: 'retry' })).toBe(2);
@@ -104,8 +120,8 @@ describe.each(modes)('delivery with the %s', (_mode, modeOptions) => {
     s.respondWith(() => ({ status: 400, body: 'bad payload' }));
     const h = await herald({ ...modeOptions(), manifests: { 'p.yaml': webhookProvider({ address: s.url }), 'a.yaml': kustomizationAlert() } });
     expect((await h.postEvent(kustomizationEvent({ message: 'rejected' }))).status).toBe(202);
-    await eventually(async () => metricValue(await h.metrics(), 'herald_dead_letters_total') === 1);
-    await eventually(async () => metricValue(await h.metrics(), 'herald_queue_jobs', { state: 'failed' }) === 1);
+    await until(async () => metricValue(await h.metrics(), 'herald_dead_letters_total') === 1, { timeoutMs: 15_000, intervalMs: 50 });
+    await until(async () => metricValue(await h.metrics(), 'herald_queue_jobs', { state: 'failed' }) === 1, { timeoutMs: 15_000, intervalMs: 50 });
     expect(s.requests).toHaveLength(1);
   });
 });
@@ -130,7 +146,7 @@ describe('generic-hmac and secrets', () => {
       expect(req.headers['x-signature']).toBe(`sha256=${createHmac('sha256', token).update(req.body).digest('hex')}`);
       expect(req.headers['x-api-key']).toBe(headerSecret);
     }
-    await eventually(async () => metricValue(await h.metrics(), 'herald_deliveries_total', { outcome: 'success' }) === 1);
+    await until(async () => metricValue(await h.metrics(), 'herald_deliveries_total', { outcome: 'success' }) === 1, { timeoutMs: 15_000, intervalMs: 50 });
     const status = await (await fetch(`${h.healthUrl}/resources`)).text();
     const everything = [...h.output, status, await h.metrics()].join('\n');
     expect(h.output.some((l) => l.includes('will retry'))).toBe(true);
@@ -170,16 +186,16 @@ describe('resources', () => {
     const h = await herald({ manifests: { 'p.yaml': webhookProvider({ address: s.url }) } });
     expect((await h.postEvent(kustomizationEvent({ message: 'before the alert' }))).status).toBe(202);
     await h.writeManifest('a.yaml', kustomizationAlert({ extra: "  exclusionList:\n    - '^skip'\n" }));
-    await eventually(async () => {
+    await until(async () => {
       const text = JSON.stringify(await (await fetch(`${h.healthUrl}/resources`)).json());
       return text.includes('all-kustomizations');
-    });
+    }, { timeoutMs: 15_000, intervalMs: 50 });
     expect((await h.postEvent(kustomizationEvent({ message: 'skip me' }))).status).toBe(202);
     expect((await h.postEvent(kustomizationEvent({ message: 'after the alert' }))).status).toBe(202);
     const [req] = await s.waitFor(1);
     expect(JSON.parse(req?.body ?? '').message).toBe('after the alert');
     await h.removeManifest('a.yaml');
-    await eventually(async () => !JSON.stringify(await (await fetch(`${h.healthUrl}/resources`)).json()).includes('all-kustomizations'));
+    await until(async () => !JSON.stringify(await (await fetch(`${h.healthUrl}/resources`)).json()).includes('all-kustomizations'), { timeoutMs: 15_000, intervalMs: 50 });
     expect((await h.postEvent(kustomizationEvent({ message: 'after removal' }))).status).toBe(202);
     await new Promise((r) => setTimeout(r, 500));
     expect(s.requests.map((r) => JSON.parse(r.body).message)).toEqual(['after the alert']);
@@ -216,13 +232,13 @@ describe('lifecycle', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('exits 2 naming the flag when an address is taken', async () => {
+  it('exits 1 (a runtime failure, not a usage error) naming the flag when an address is taken', async () => {
     const s = await sink();
     const result = spawnSync(process.execPath, [heraldMain, '--config-dir', 'examples/manifests', '--events-addr', `127.0.0.1:${s.port}`], {
       encoding: 'utf8',
       timeout: 10_000,
     });
-    expect(result.status).toBe(2);
+    expect(result.status).toBe(1);
     expect(result.stderr).toContain(`--events-addr 127.0.0.1:${s.port}: address already in use`);
   });
 

@@ -18,7 +18,8 @@ import { metricValue, startHerald, type HeraldProcess } from '../support/herald.
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { alertForKustomization, secret } from '../e2e/manifests.js';
-import { faultFile, captureHerald, hmacVerifies, messageOf, percentile, until } from './fault-support.js';
+import { faultFile, captureHerald, hmacVerifies, messageOf, percentile } from './fault-support.js';
+import { until } from '../support/wait.js';
 
 const { cleanups, planted, captured } = faultFile('bad-input');
 
@@ -225,7 +226,7 @@ describe('bad input', () => {
     expect((await fetch(`${h.healthUrl}/healthz`)).status).toBe(200);
     // Still serves: a valid event is accepted and delivered, signed.
     expect((await h.postEvent(kustomizationEvent({ message: 'after the fuzz' }))).status).toBe(202);
-    await until(() => s.requests.some((r) => messageOf(r) === 'after the fuzz'), 10_000, 'delivery after the fuzz');
+    await until(() => s.requests.some((r) => messageOf(r) === 'after the fuzz'), { timeoutMs: 10_000, what: 'delivery after the fuzz' });
     for (const req of s.requests) expect(hmacVerifies(req, hmacKey)).toBe(true);
 
     const rssAfter = await rss();
@@ -281,8 +282,7 @@ describe('bad input', () => {
         const body = (await (await fetch(`${h.healthUrl}/resources`)).json()) as Status;
         return body.resources.some((r) => r.name === 'bad-severity') && body.problems.some((p) => p.file === 'bad-base64.yaml') ? body : undefined;
       },
-      15_000,
-      'invalid manifests loaded',
+      { timeoutMs: 15_000, what: 'invalid manifests loaded' },
     );
     const of = (name: string) => {
       const r = status.resources.find((x) => x.name === name);
@@ -357,7 +357,9 @@ describe('bad input', () => {
         `delivered ${s.requests.length}`,
     );
     expect(statuses.every((st) => st === 202)).toBe(true);
-    expect(p99).toBeLessThan(200);
+    // A sanity bound only (latency figures are the benchmark's): a backtracking engine would
+    // take minutes per message here, RE2 takes milliseconds.
+    expect(p99).toBeLessThan(2_000);
     expect(alive(h)).toBe(true);
   }, 40_000);
 });

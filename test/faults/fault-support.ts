@@ -1,24 +1,12 @@
 /**
  * Shared by the provider-fault, bad-input and secret-scan suites: planted secrets and the scan
  * that proves none of them escaped, an independent receiving-side `generic-hmac` check,
- * percentiles, and polling.
+ * and percentiles (polling is test/support/wait.ts).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { afterAll, afterEach, expect } from 'vitest';
 import type { HeraldProcess } from '../support/herald.js';
 import type { ReceivedRequest } from '../support/sink.js';
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms}ms`);
-    await sleep(25);
-  }
-}
 
 /** The q-quantile (0..1) of `values`, nearest-rank. */
 export function percentile(values: readonly number[], q: number): number {

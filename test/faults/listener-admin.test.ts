@@ -22,7 +22,7 @@ import { freePort, heraldMain, metricValue, startHerald, type HeraldProcess } fr
 import { startSink } from '../support/sink.js';
 import { makeTempDir } from '../support/tmp.js';
 import { tokenChecker } from '../../src/server/admin.js';
-import { sleep, until } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -83,7 +83,7 @@ describe('slow request bodies on the events port', () => {
       const startedAt = Date.now();
       const senders = slowSenders(port, 300, 16 * 1024, 200, 15_000);
       cleanups.push(async () => senders.forEach((s) => s.socket.destroy()));
-      await until(() => senders.every((s) => s.socket.readyState === 'open' || s.closedAt !== undefined), 5_000, 'senders connected');
+      await until(() => senders.every((s) => s.socket.readyState === 'open' || s.closedAt !== undefined), { timeoutMs: 5_000, what: 'senders connected' });
       await sleep(1_000);
       // Under attack: health and a real event still answer promptly.
       const healthStart = Date.now();
@@ -92,7 +92,7 @@ describe('slow request bodies on the events port', () => {
       expect((await herald.postEvent(kustomizationEvent({ message: `during the attack ${startedAt}` }))).status).toBe(202);
       let peak = rssMiB(herald.pid);
       // Every sender is cut once the 3 s deadline passed (Node checks it every second).
-      await until(() => ((peak = Math.max(peak, rssMiB(herald.pid))), senders.every((s) => s.closedAt !== undefined)), 10_000, 'every slow sender cut off');
+      await until(() => ((peak = Math.max(peak, rssMiB(herald.pid))), senders.every((s) => s.closedAt !== undefined)), { timeoutMs: 10_000, what: 'every slow sender cut off' });
       const cutAfter = Math.max(...senders.map((s) => (s.closedAt as number) - startedAt));
       const answered408 = senders.filter((s) => s.answer.startsWith('HTTP/1.1 408')).length;
       const answered503 = senders.filter((s) => s.answer.startsWith('HTTP/1.1 503')).length;
@@ -162,7 +162,7 @@ describe('the admin API against cross-site requests (loopback, no token)', () =>
       const res = await adminRequest(herald, 'GET', '/deliveries?state=failed', { host: `127.0.0.1:${adminPort}` });
       return (JSON.parse(res.body) as { deliveries: unknown[] }).deliveries.length;
     };
-    await until(async () => (await deadLetters()) === 2, 10_000, 'two dead letters');
+    await until(async () => (await deadLetters()) === 2, { timeoutMs: 10_000, what: 'two dead letters' });
 
     // The issue's replay: a page on evil.example posting text/plain (no preflight needed).
     const crossSite = await adminRequest(
@@ -198,7 +198,7 @@ describe('the admin API against cross-site requests (loopback, no token)', () =>
     });
     expect(replay.status).toBe(200);
     expect(JSON.parse(replay.body)).toEqual({ replayed: 2, skipped: 0 });
-    await until(async () => (await deadLetters()) === 2, 10_000, 'replayed deliveries failing again');
+    await until(async () => (await deadLetters()) === 2, { timeoutMs: 10_000, what: 'replayed deliveries failing again' });
     const purge = await adminRequest(herald, 'DELETE', '/dead-letters', { host: `[::1]:${adminPort}`, 'content-type': 'application/json' });
     expect(purge.status).toBe(200);
     expect(JSON.parse(purge.body)).toEqual({ purged: 2 });
@@ -246,7 +246,7 @@ describe('a connection flood under a low open-file limit', () => {
     const { stdout, ports } = await spawnHerald(['--log-level', 'warn'], 'ignore', 700);
     let output = '';
     stdout.on('data', (d: Buffer) => (output += d.toString()));
-    await until(async () => (await fetch(`http://127.0.0.1:${ports[2]}/healthz`).catch(() => undefined))?.status === 200, 15_000, 'herald live');
+    await until(async () => (await fetch(`http://127.0.0.1:${ports[2]}/healthz`).catch(() => undefined))?.status === 200, { timeoutMs: 15_000, what: 'herald live' });
     const senders = slowSenders(ports[0], 900, 16, 1_000, 8_000, 64 * 1024);
     cleanups.push(async () => senders.forEach((s) => s.socket.destroy()));
     await sleep(2_000);
@@ -270,8 +270,7 @@ describe('exit with stdout a pipe that nobody reads', () => {
       stdout.pause();
       await until(
         async () => (await fetch(`http://127.0.0.1:${ports[2]}/healthz`).catch(() => undefined))?.status === 200,
-        15_000,
-        'herald live',
+        { timeoutMs: 15_000, what: 'herald live' },
       );
       // Enough debug lines (one per unmatched event) to fill the pipe's buffer many times.
       for (let i = 0; i < 600; i++) {

@@ -21,7 +21,8 @@ import { metricValue, startHerald, type HeraldProcess } from '../support/herald.
 import { startSink, type Sink } from '../support/sink.js';
 import { makeTempDir } from '../support/tmp.js';
 import { alertForKustomization, webhookProvider } from '../e2e/manifests.js';
-import { faultFile, captureHerald, percentile, sleep, until } from './fault-support.js';
+import { faultFile, captureHerald, percentile } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const { cleanups, captured } = faultFile('manifest-bounds');
 
@@ -141,7 +142,7 @@ describe('manifest bounds', () => {
         await sleep(20);
       }
     })();
-    await until(() => oldSink.requests.length >= 5, 10_000, 'deliveries of the previous state');
+    await until(() => oldSink.requests.length >= 5, { timeoutMs: 10_000, what: 'deliveries of the previous state' });
 
     // The new state: 20k Alerts, a file at the limit, a new Provider, and the route moved to it
     // (written last, so that the directory itself is never inconsistent).
@@ -157,9 +158,9 @@ describe('manifest bounds', () => {
     );
     await replaceFile(dir, 'route.yaml', alertForKustomization({ name: 'route', provider: 'new', kustomization: 'watched' }));
 
-    await until(() => newSink.requests.length >= 1, 120_000, 'the first event matched against the new state');
+    await until(() => newSink.requests.length >= 1, { timeoutMs: 120_000, what: 'the first event matched against the new state' });
     const swappedAt = newSink.requests[0]?.receivedAt as number;
-    await until(() => newSink.requests.length >= 25, 30_000, 'deliveries of the new state');
+    await until(() => newSink.requests.length >= 25, { timeoutMs: 30_000, what: 'deliveries of the new state' });
     sending = false;
     await sender;
     await Promise.all(posts);
@@ -168,7 +169,7 @@ describe('manifest bounds', () => {
     const accepted = sent.filter((e) => e.status === 202);
     expect(sent.filter((e) => e.status !== 202).map((e) => e.status)).toEqual([]);
     const seqOf = (body: string) => Number(/"seq-(\d+)"/.exec(body)?.[1]);
-    await until(() => oldSink.requests.length + newSink.requests.length >= accepted.length, 30_000, 'every accepted event delivered');
+    await until(() => oldSink.requests.length + newSink.requests.length >= accepted.length, { timeoutMs: 30_000, what: 'every accepted event delivered' });
     const toOld = oldSink.requests.map((r) => seqOf(r.body));
     const toNew = newSink.requests.map((r) => seqOf(r.body));
     expect(new Set([...toOld, ...toNew]).size).toBe(accepted.length);
@@ -263,8 +264,7 @@ describe('manifest bounds', () => {
         await sleep(200);
         return hook.requests.some((r) => r.url === '/hook-v2');
       },
-      20_000,
-      'delivery through the updated ConfigMap',
+      { timeoutMs: 20_000, what: 'delivery through the updated ConfigMap' },
     );
     const delivered = hook.requests.find((r) => r.url === '/hook-v2');
     expect(delivered?.body).toContain(

@@ -13,8 +13,7 @@ import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
 import { DeliveryLog, describeTally, runLoad, tally } from './load.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, until } from '../support/wait.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -65,14 +64,14 @@ function manifests(sink: Sink): Record<string, string> {
 
 /** Waits (bounded) until no job is waiting, active or delayed: stalled jobs too were taken up and finished. */
 async function queueDrained(h: HeraldProcess, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const pending = async () => {
     const text = await h.metrics();
-    const pending = ['waiting', 'active', 'delayed'].reduce((sum, state) => sum + metricValue(text, 'herald_queue_jobs', { state }), 0);
-    if (pending === 0) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(100);
-  }
+    return ['waiting', 'active', 'delayed'].reduce((sum, state) => sum + metricValue(text, 'herald_queue_jobs', { state }), 0);
+  };
+  return until(async () => (await pending()) === 0, { timeoutMs, intervalMs: 100, what: 'queue drained' }).then(
+    () => true,
+    () => false,
+  );
 }
 
 const runId = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
@@ -103,9 +102,10 @@ describe('process faults under load (Redis)', () => {
     let inFlightAtKill = -1;
     let acceptedAtKill = -1;
     const loading = runLoad({ target: () => current.eventsUrl, loops: 8, pauseMs: 10, durationMs: 3_000, maxPerLoop: 1_000, runId: id });
-    await sleep(1_500);
-    // Kill while the sink holds deliveries (bounded wait: the load keeps some in flight).
-    for (const until = Date.now() + 1_000; sink.inFlight.size < 3 && Date.now() < until; ) await sleep(2);
+    // Kill mid-load, while the sink holds deliveries: polled for, not slept for (a fixed sleep
+    // found nothing in flight when the machine was loaded and Herald started late).
+    // (At least 150 delivered first: the test wants more than 100 events accepted before the kill.)
+    await until(() => sink.requests.length >= 150 && sink.inFlight.size >= 3, { timeoutMs: 15_000, intervalMs: 2, what: 'deliveries in flight mid-load' });
     inFlightAtKill = sink.inFlight.size;
     await first.stop('SIGKILL', 5_000);
     expect(first.child.signalCode).toBe('SIGKILL');
@@ -193,7 +193,8 @@ describe('process faults under load (Redis)', () => {
 
     let current = first;
     const loading = runLoad({ target: () => current.eventsUrl, loops: 4, pauseMs: 25, durationMs: 2_500, maxPerLoop: 500, runId: id });
-    await sleep(1_200);
+    // Mid-load (more than 50 accepted, which the test asserts) and with deliveries in flight: polled, not slept for.
+    await until(() => sink.requests.length >= 60 && sink.inFlight.size >= 2, { timeoutMs: 15_000, intervalMs: 2, what: 'deliveries in flight mid-load' });
     const inFlightAtTerm = [...sink.inFlight];
     const stopped = await stopTimed(first, 'SIGTERM', 15_000);
     const load = await loading;
@@ -236,7 +237,7 @@ describe('process faults under load (in-process queue)', () => {
     const log = new DeliveryLog(sink, id);
 
     const loading = runLoad({ target: () => h.eventsUrl, loops: 4, pauseMs: 25, durationMs: 2_000, maxPerLoop: 500, runId: id });
-    await sleep(1_000);
+    await until(() => sink.inFlight.size >= 2, { timeoutMs: 15_000, intervalMs: 2, what: 'deliveries in flight before SIGTERM' });
     const inFlightAtTerm = [...sink.inFlight];
     const stopped = await stopTimed(h, 'SIGTERM', 15_000);
     const load = await loading;

@@ -15,7 +15,8 @@ import { kustomizationEvent } from '../support/events.js';
 import { metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { startSink } from '../support/sink.js';
 import { alertForKustomization, secret, webhookProvider } from '../e2e/manifests.js';
-import { captureHerald, faultFile, sleep, until } from './fault-support.js';
+import { captureHerald, faultFile } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const { cleanups, planted, captured } = faultFile('provider-bounds');
 
@@ -115,8 +116,7 @@ async function deadLetters(h: HeraldProcess, count: number, ms: number, provider
       const mine = list.filter((d) => provider === undefined || d.data.provider === `flux-system/${provider}`);
       return mine.length >= count ? mine : undefined;
     },
-    ms,
-    `${count} dead letters${provider ? ` of ${provider}` : ''}`,
+    { timeoutMs: ms, what: `${count} dead letters${provider ? ` of ${provider}` : ''}` },
   );
 }
 
@@ -232,8 +232,7 @@ describe('provider bounds', () => {
         const resources = (await (await fetch(`${h.healthUrl}/resources`)).json()) as { resources: Array<{ name: string; kind: string; ready: { status: string } }> };
         return resources.resources.some((r) => r.kind === 'Provider' && r.name === 'sneaky' && r.ready.status === 'True');
       },
-      15_000,
-      'sneaky Provider ready',
+      { timeoutMs: 15_000, what: 'sneaky Provider ready' },
     );
     for (let i = 0; i < 3; i++) expect((await post(h, 'sneaky-app', `sneaky ${i}`)).status).toBe(202);
     const refused = await deadLetters(h, 3, 15_000, 'sneaky');

@@ -13,7 +13,8 @@ import { freePort, metricValue, startHerald, type HeraldProcess } from '../suppo
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type ReceivedRequest, type Sink } from '../support/sink.js';
 import { alertForKustomization, secret } from '../e2e/manifests.js';
-import { faultFile, captureHerald, hmacVerifies, messageOf, percentile, sleep, until } from './fault-support.js';
+import { faultFile, captureHerald, hmacVerifies, messageOf, percentile } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const { cleanups, planted, captured } = faultFile('provider-faults');
 
@@ -182,10 +183,10 @@ describe('provider faults (Redis queue)', () => {
     }
 
     // Everything to the recovering providers is delivered.
-    await until(() => healthyOk.delivered.size === counts.healthy, 10_000, 'healthy deliveries');
+    await until(() => healthyOk.delivered.size === counts.healthy, { timeoutMs: 10_000, what: 'healthy deliveries' });
     const healthyDoneMs = Date.now() - started;
-    await until(() => flakyOk.delivered.size === counts.flaky, 20_000, 'flaky deliveries');
-    await until(() => limitedOk.delivered.size === counts.limited, 20_000, 'rate-limited deliveries');
+    await until(() => flakyOk.delivered.size === counts.flaky, { timeoutMs: 20_000, what: 'flaky deliveries' });
+    await until(() => limitedOk.delivered.size === counts.limited, { timeoutMs: 20_000, what: 'rate-limited deliveries' });
 
     // The refused and hanging ones end as dead letters, visible with a masked last error.
     const dead = await until(
@@ -193,8 +194,7 @@ describe('provider faults (Redis queue)', () => {
         const list = (await admin('/deliveries?state=failed&limit=500')).body.deliveries as Delivery[];
         return list.length >= counts.refused + counts.hanging ? list : undefined;
       },
-      30_000,
-      'dead letters',
+      { timeoutMs: 30_000, what: 'dead letters' },
     );
     const deadOf = (p: string) => dead.filter((d) => d.data.provider === `flux-system/${p}`);
     expect(dead).toHaveLength(counts.refused + counts.hanging);
@@ -286,7 +286,7 @@ describe('provider faults (Redis queue)', () => {
       }
       const statuses = await Promise.all(posts.map(async (p) => (await p).status));
       expect(statuses.every((s) => s === 202)).toBe(true);
-      await until(() => [...sentAt.keys()].every((m) => receipt.has(m)), 15_000, `healthy deliveries (${tag})`);
+      await until(() => [...sentAt.keys()].every((m) => receipt.has(m)), { timeoutMs: 15_000, what: `healthy deliveries (${tag})` });
       return [...sentAt].map(([m, t]) => (receipt.get(m) as number) - t);
     }
 
@@ -296,7 +296,7 @@ describe('provider faults (Redis queue)', () => {
     const holeStatuses = await postAll(h, 'hole-app', holeMessages, 20);
     expect(holeStatuses.every((s) => s === 202)).toBe(true);
     // The black hole holds its slots (8 per process) with requests that never get an answer.
-    await until(() => blackhole.requests.length >= 8, 5_000, 'black hole saturated');
+    await until(() => blackhole.requests.length >= 8, { timeoutMs: 5_000, what: 'black hole saturated' });
     const during = await measure('blackholed', 100, 10);
     const holeRequestsDuring = blackhole.requests.length;
 
@@ -308,7 +308,8 @@ describe('provider faults (Redis queue)', () => {
     expect(percentile(during, 0.99)).toBeLessThan(3_000);
     // Before the slow-provider short cut in ProviderSlots the median was ~220 ms (every black-hole
     // job held a worker slot for the full 250 ms slot wait); now it is the baseline's few ms.
-    expect(percentile(during, 0.5)).toBeLessThan(150);
+    // Relative to the baseline measured on the same (shared) machine, not an absolute figure.
+    expect(percentile(during, 0.5)).toBeLessThan(Math.max(100, 10 * percentile(baseline, 0.5)));
 
     // The black hole comes back: its whole backlog is delivered (replaying whatever died).
     holeOpen = true;

@@ -16,7 +16,8 @@ import { kustomizationEvent } from '../support/events.js';
 import { freePort, metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { startSink } from '../support/sink.js';
-import { faultFile, messageOf, percentile, sleep, until } from './fault-support.js';
+import { faultFile, messageOf, percentile } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const { cleanups, captured } = faultFile('queue-bounds-redis');
 
@@ -115,7 +116,7 @@ describe('Redis queue bounds', () => {
     })();
     const statuses = await postAll(h, (i) => JSON.stringify(kustomizationEvent({ message: `big ${i} ${BIG}` })), count, 2);
     const accepted = statuses.filter((s) => s === 202).length;
-    await until(() => received >= accepted, 60_000, 'every accepted event delivered').catch(() => undefined);
+    await until(() => received >= accepted, { timeoutMs: 60_000, what: 'every accepted event delivered' }).catch(() => undefined);
     await sleep(500);
     sampling = false;
     await sampler;
@@ -175,7 +176,7 @@ describe('Redis queue bounds', () => {
         await sleep(gapMs);
       }
       expect((await Promise.all(posts)).flat().every((s) => s === 202)).toBe(true);
-      await until(() => [...sentAt.keys()].every((m) => receipt.has(m)), 120_000, `healthy deliveries (${tag})`);
+      await until(() => [...sentAt.keys()].every((m) => receipt.has(m)), { timeoutMs: 120_000, what: `healthy deliveries (${tag})` });
       const opsPerSecond = ((await info(client, 'total_commands_processed')) - commandsBefore) / ((Date.now() - t0) / 1000);
       return { latencies: [...sentAt].map(([m, t]) => (receipt.get(m) as number) - t), opsPerSecond: Math.round(opsPerSecond) };
     }
@@ -188,7 +189,7 @@ describe('Redis queue bounds', () => {
     // and after it, when its jobs are retried or sent back.
     const lastPost = Date.now();
     const firstPass = await measure('during-first-pass', 100, 30);
-    await until(async () => metricValue(await h.metrics(), 'herald_queue_jobs', { state: 'waiting' }) < 100, 60_000, 'first pass over the backlog');
+    await until(async () => metricValue(await h.metrics(), 'herald_queue_jobs', { state: 'waiting' }) < 100, { timeoutMs: 60_000, what: 'first pass over the backlog' });
     const firstPassMs = Date.now() - lastPost;
     const during = await measure('with-dead-backlog', 100, 30);
     const commandsBefore = await info(client, 'total_commands_processed');

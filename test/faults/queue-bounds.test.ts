@@ -20,7 +20,8 @@ import { freePort, metricValue, startHerald, type HeraldProcess } from '../suppo
 import { kustomizationEvent } from '../support/events.js';
 import { startSink } from '../support/sink.js';
 import { alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
-import { faultFile, messageOf, percentile, sleep, until } from './fault-support.js';
+import { faultFile, messageOf, percentile } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const { cleanups, captured } = faultFile('queue-bounds');
 
@@ -122,7 +123,7 @@ describe('in-process queue bounds', () => {
     const bodies = (i: number) => JSON.stringify(kustomizationEvent({ message: `big ${i} ${BIG}` }));
     const { statuses } = await postAll(h, bodies, count, 3);
     const accepted = statuses.filter((s) => s === 202).length;
-    await until(() => sink.received() >= accepted || h.child.exitCode !== null, 60_000, 'every accepted event delivered').catch(() => undefined);
+    await until(() => sink.received() >= accepted || h.child.exitCode !== null, { timeoutMs: 60_000, what: 'every accepted event delivered' }).catch(() => undefined);
     const alive = h.child.exitCode === null && h.child.signalCode === null;
     const heapMb = alive ? Math.round(metricValue(await h.metrics(), 'nodejs_heap_size_used_bytes') / 2 ** 20) : NaN;
     const rss = alive ? await rssMb(h.pid) : NaN;
@@ -260,7 +261,7 @@ describe('in-process queue bounds', () => {
         await sleep(30);
       }
       await Promise.all(posts);
-      await until(() => [...sentAt.keys()].every((m) => receipt.has(m)), 60_000, `healthy deliveries (${tag})`);
+      await until(() => [...sentAt.keys()].every((m) => receipt.has(m)), { timeoutMs: 60_000, what: `healthy deliveries (${tag})` });
       return [...sentAt].map(([m, t]) => (receipt.get(m) as number) - t);
     }
     const attempts = async () => {

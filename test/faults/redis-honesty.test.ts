@@ -22,7 +22,7 @@ import { kustomizationEvent } from '../support/events.js';
 import { metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { startRedisServer, stopAllRedisServers, type RedisServer } from '../support/redis-server.js';
 import { startSink } from '../support/sink.js';
-import { sleep, until } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -59,12 +59,12 @@ describe('Redis restarted without persistence', () => {
     // Deliveries fail and wait a long time before their next attempt: pending jobs in Redis.
     const herald = await heraldOn(redis, 500, ['--retry-base-delay', '10m', '--retry-max-delay', '10m']);
     for (let i = 0; i < 20; i++) expect((await herald.postEvent(kustomizationEvent({ message: `pending ${i}` }))).status).toBe(202);
-    await until(async () => metricValue(await herald.metrics(), 'herald_queue_jobs', { state: 'delayed' }) === 20, 15_000, '20 pending jobs');
+    await until(async () => metricValue(await herald.metrics(), 'herald_queue_jobs', { state: 'delayed' }) === 20, { timeoutMs: 15_000, what: '20 pending jobs' });
     expect(metricValue(await herald.metrics(), 'herald_redis_data_loss_total')).toBe(0);
 
     await redis.stop('SIGKILL');
     await redis.restart();
-    const line = await until(() => herald.output.find((l) => l.includes("redis lost Herald's data")), 20_000, 'data loss logged');
+    const line = await until(() => herald.output.find((l) => l.includes("redis lost Herald's data")), { timeoutMs: 20_000, what: 'data loss logged' });
     expect(JSON.parse(line).level).toBe('error');
     expect(metricValue(await herald.metrics(), 'herald_redis_data_loss_total')).toBe(1);
     const ready = await readiness(herald);
@@ -92,14 +92,14 @@ describe('Redis at maxmemory', () => {
     const used = Number(/used_memory:(\d+)/.exec(await filler.info('memory'))?.[1]);
     await filler.config('SET', 'maxmemory', String(used - 2 * 1024 * 1024));
     expect((await herald.postEvent(kustomizationEvent({ message: 'while full' }))).status).toBe(503);
-    const notReady = await until(async () => ((r) => (r.status === 503 ? r : undefined))(await readiness(herald)), 15_000, 'not ready at maxmemory');
+    const notReady = await until(async () => ((r) => (r.status === 503 ? r : undefined))(await readiness(herald)), { timeoutMs: 15_000, what: 'not ready at maxmemory' });
     const check = notReady.body.checks.find((c) => c.name === 'redis');
     expect(check?.ok).toBe(false);
     expect(check?.message).toMatch(/refuses writes: OOM/);
     process.stdout.write(`maxmemory: readyz 503, "${check?.message}"\n`);
 
     await filler.config('SET', 'maxmemory', '0');
-    await until(async () => (await readiness(herald)).status === 200, 15_000, 'ready again');
+    await until(async () => (await readiness(herald)).status === 200, { timeoutMs: 15_000, what: 'ready again' });
     expect((await herald.postEvent(kustomizationEvent({ message: 'room again' }))).status).toBe(202);
   }, 60_000);
 });
@@ -129,13 +129,13 @@ describe('the admin API over 5,000 large dead letters', () => {
     const queue = new RedisQueue({ url, producer, prefix: 'herald', policy: { attempts: 1, baseDelayMs: 10, maxDelayMs: 10, maxRetryAfterMs: 10 }, concurrency: 8, logger });
     const probe = new Redis(server.port, '127.0.0.1');
     cleanups.push(async () => (await queue.close(), producer.disconnect(), probe.disconnect()));
-    await until(() => queue.ready(), 10_000, 'queue ready');
+    await until(() => queue.ready(), { timeoutMs: 10_000, what: 'queue ready' });
     queue.start(async () => {
       throw new PermanentError('provider answered 400');
     });
     const big = 'b'.repeat(2 * 1024 * 1024);
     await queue.add(Array.from({ length: 30 }, (_, i) => ({ id: `big${i}`, data: { ...job(i, 'ns/big'), event: kustomizationEvent({ message: `${i} ${big}` }) } })));
-    await until(async () => (await queue.counts()).failed === 30, 30_000, '30 dead letters');
+    await until(async () => (await queue.counts()).failed === 30, { timeoutMs: 30_000, what: '30 dead letters' });
     const admin = buildAdminServer({ queue, metrics: new Metrics({ processMetrics: false }), logger, listenHost: '127.0.0.1' });
     cleanups.push(() => admin.close());
     let sizes: number[] = [];
@@ -161,7 +161,7 @@ describe('the admin API over 5,000 large dead letters', () => {
     const queue = new RedisQueue({ url, producer, prefix: 'herald', policy: { attempts: 1, baseDelayMs: 10, maxDelayMs: 10, maxRetryAfterMs: 10 }, concurrency: 64, logger });
     const probe = new Redis(server.port, '127.0.0.1');
     cleanups.push(async () => (await queue.close(), producer.disconnect(), probe.disconnect()));
-    await until(() => queue.ready(), 10_000, 'queue ready');
+    await until(() => queue.ready(), { timeoutMs: 10_000, what: 'queue ready' });
     queue.start(async () => {
       throw new PermanentError('provider answered 400');
     });
@@ -173,7 +173,7 @@ describe('the admin API over 5,000 large dead letters', () => {
         Array.from({ length: 250 }, (_, i) => ({ id: `j${start + i}`, data: job(start + i, (start + i) % 500 === 7 ? 'ns/rare' : 'ns/big') })),
       );
     }
-    await until(async () => (await queue.counts()).failed === total, 60_000, `${total} dead letters`);
+    await until(async () => (await queue.counts()).failed === total, { timeoutMs: 60_000, what: `${total} dead letters` });
 
     const metrics = new Metrics({ processMetrics: false });
     const admin = buildAdminServer({ queue, metrics, logger, listenHost: '127.0.0.1' });

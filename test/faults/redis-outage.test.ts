@@ -4,30 +4,22 @@
  * While Redis is down every answer must be 503 (never 202) and /readyz must say not ready;
  * once Redis is started again on the same port and directory, Herald reconnects by itself and
  * every event answered 202, before or after the outage, is delivered.
+ *
+ * SIGTERM while Redis is away (never reachable, or stopped after Herald connected) exits 0
+ * within a couple of seconds: nothing is in flight, so there is nothing to wait for.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHerald, type HeraldProcess } from '../support/herald.js';
+import { freePort, startHerald, type HeraldProcess } from '../support/herald.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
 import { DeliveryLog, describeTally, runLoad, tally } from './load.js';
+import { sleep, until } from '../support/wait.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(check: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms}ms`);
-    await sleep(20);
-  }
-}
 
 async function readyStatus(h: HeraldProcess): Promise<number> {
   try {
@@ -83,7 +75,7 @@ describe.each([['SIGTERM'], ['SIGKILL']] as const)('Redis stopped with %s under 
     const downAt = Date.now();
     await redis.stop(signal);
     const exitedAt = Date.now();
-    const notReadyAt = await until(async () => (await readyStatus(herald)) === 503 && Date.now(), 3_000, '/readyz turning 503');
+    const notReadyAt = await until(async () => (await readyStatus(herald)) === 503 && Date.now(), { timeoutMs: 3_000, what: '/readyz turning 503' });
 
     // Keep posting while Redis is away; /readyz must say not ready the whole time.
     const readyDuringOutage: number[] = [];
@@ -96,14 +88,13 @@ describe.each([['SIGTERM'], ['SIGKILL']] as const)('Redis stopped with %s under 
     const upAt = Date.now();
 
     // Herald reconnects by itself: no restart of Herald.
-    const readyAt = await until(async () => (await readyStatus(herald)) === 200 && Date.now(), 15_000, '/readyz back to 200');
+    const readyAt = await until(async () => (await readyStatus(herald)) === 200 && Date.now(), { timeoutMs: 15_000, what: '/readyz back to 200' });
     const first202After = await until(
       async () => {
         const times = [...statusOf].filter(([seq, st]) => st === '202' && (answeredAt.get(seq) ?? 0) >= upAt).map(([seq]) => answeredAt.get(seq) as number);
         return times.length > 0 ? Math.min(...times) : undefined;
       },
-      10_000,
-      'a 202 after Redis returned',
+      { timeoutMs: 10_000, what: 'a 202 after Redis returned' },
     ).catch(() => NaN);
     await sleep(1_500);
     stopLoad = true;
@@ -144,4 +135,46 @@ describe.each([['SIGTERM'], ['SIGKILL']] as const)('Redis stopped with %s under 
     expect(t.lostSeqs).toEqual([]);
     expect(acceptedAfter).toBeGreaterThan(0);
   }, 30_000);
+});
+
+describe('SIGTERM while Redis is unreachable', () => {
+  /** Starts Herald on `redisUrl` with a long shutdown timeout, so a wait for it cannot pass for a prompt exit. */
+  async function heraldOn(redisUrl: string): Promise<HeraldProcess> {
+    const herald = await startHerald({
+      redisUrl,
+      manifests: { 'p.yaml': webhookProvider({ address: 'http://127.0.0.1:9/hook' }), 'a.yaml': kustomizationAlert() },
+      extraArgs: ['--shutdown-timeout', '20s', '--log-level', 'warn'],
+      waitFor: 'live',
+    });
+    cleanups.push(async () => (await herald.stop('SIGKILL', 5_000), await herald.cleanup()));
+    return herald;
+  }
+
+  async function stopTimed(herald: HeraldProcess): Promise<{ code: number | null; tookMs: number }> {
+    const started = Date.now();
+    const code = await herald.stop('SIGTERM', 25_000);
+    return { code, tookMs: Date.now() - started };
+  }
+
+  it('never reachable (nothing listens on the port): exits 0 promptly', async () => {
+    const herald = await heraldOn(`redis://127.0.0.1:${await freePort()}`);
+    await until(() => herald.output.some((line) => /redis connection error/.test(line)), { timeoutMs: 10_000, what: 'a redis connection error logged' });
+    const stopped = await stopTimed(herald);
+    console.log(`SIGTERM, Redis never reachable: exit ${stopped.code} after ${stopped.tookMs} ms`);
+    expect(stopped.code).toBe(0);
+    expect(stopped.tookMs).toBeLessThan(5_000);
+  }, 30_000);
+
+  it('stopped after Herald connected: exits 0 promptly', async () => {
+    const redis = await startRedisServer();
+    cleanups.push(() => redis.cleanup());
+    const herald = await heraldOn(`redis://127.0.0.1:${redis.port}`);
+    await until(async () => (await fetch(`${herald.healthUrl}/readyz`).catch(() => undefined))?.status === 200, { timeoutMs: 15_000, what: 'ready on Redis' });
+    await redis.stop('SIGKILL');
+    await until(async () => (await fetch(`${herald.healthUrl}/readyz`).catch(() => undefined))?.status === 503, { timeoutMs: 15_000, what: 'not ready once Redis is gone' });
+    const stopped = await stopTimed(herald);
+    console.log(`SIGTERM, Redis stopped: exit ${stopped.code} after ${stopped.tookMs} ms`);
+    expect(stopped.code).toBe(0);
+    expect(stopped.tookMs).toBeLessThan(5_000);
+  }, 40_000);
 });

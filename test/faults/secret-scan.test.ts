@@ -23,7 +23,8 @@ import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type ReceivedRequest, type Sink } from '../support/sink.js';
 import { makeTempDir } from '../support/tmp.js';
 import { kustomizationAlert, secret } from '../e2e/manifests.js';
-import { faultFile, captureHerald, hmacVerifies, messageOf, until } from './fault-support.js';
+import { faultFile, captureHerald, hmacVerifies, messageOf } from './fault-support.js';
+import { until } from '../support/wait.js';
 
 const { cleanups, planted, captured } = faultFile('secret-scan');
 
@@ -215,10 +216,9 @@ describe('secret scan', () => {
         };
         return body.deliveries.length >= deadCount ? body.deliveries : undefined;
       },
-      20_000,
-      'dead letters',
+      { timeoutMs: 20_000, what: 'dead letters' },
     );
-    await until(() => signed.requests.length >= 3, 10_000, 'signed deliveries');
+    await until(() => signed.requests.length >= 3, { timeoutMs: 10_000, what: 'signed deliveries' });
     for (const d of dead) {
       captured[`admin delivery ${d.id}`] = await (await fetch(`${h.adminUrl}/deliveries/${encodeURIComponent(d.id)}`, { headers: auth })).text();
     }
@@ -257,6 +257,10 @@ describe('secret scan', () => {
     for (const name of ['tag', 'unknowntag', 'escape', 'anchored', 'flow']) {
       expect(status.resources.find((r) => r.name === `uses-${name}`)?.ready.reason, name).toBe('SecretNotFound');
     }
+    // Invalid base64 is said as such on the Provider, naming the Secret and key (the scan below proves no value leaked).
+    const b64 = status.resources.find((r) => r.name === 'uses-b64')?.ready as { reason: string; message: string } | undefined;
+    expect(b64?.reason).toBe('InvalidSecret');
+    expect(b64?.message).toMatch(/Secret '[^']*\/b64' named by spec\.secretRef cannot be used: data\.token is not valid base64/);
     const problemOf = (file: string) => status.problems.find((p) => p.file === file)?.message;
     expect(problemOf('tag-secret.yaml')).toMatch(/^invalid YAML at line 7, column 10: TAG_RESOLVE_FAILED$/);
     expect(problemOf('unknowntag-secret.yaml')).toMatch(/^invalid YAML at line 7, column 10: TAG_RESOLVE_FAILED$/);

@@ -25,18 +25,9 @@ import { redisServerVersion, startRedisServer, stopAllRedisServers, type RedisSe
 import { startSink } from '../support/sink.js';
 import { hasOpenssl, makeTestCa } from '../support/test-ca.js';
 import { makeTempDir } from '../support/tmp.js';
+import { sleep, until } from '../support/wait.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms}ms`);
-    await sleep(25);
-  }
-}
-
 // What this machine can run, decided once, with the reason printed for anything skipped.
 const version = redisServerVersion();
 const redisTls = version !== undefined && /not listen anywhere/.test(spawnSync('redis-server', ['--port', '0', '--tls-port', '0'], { encoding: 'utf8' }).stdout ?? '');
@@ -82,7 +73,7 @@ afterAll(async () => {
 
 function configOf(argv: string[], env: Record<string, string> = {}): Config {
   const config = loadConfig(['--config-dir', 'unused', ...argv], env);
-  if (config === 'help' || !config.redis) throw new Error('no Redis in this configuration');
+  if (typeof config === 'string' || !config.redis) throw new Error('no Redis in this configuration');
   return config;
 }
 
@@ -101,12 +92,12 @@ function openQueue(config: Config) {
 async function roundTrip(argv: string[], env: Record<string, string> = {}, secrets: string[] = []) {
   const config = configOf(argv, env);
   const { queue, producer } = openQueue(config);
-  await until(() => queue.ready(), 10_000, `ready (${describeRedis(config.redis!)})`);
+  await until(() => queue.ready(), { timeoutMs: 10_000, what: `ready (${describeRedis(config.redis!)})` });
   const seen: string[] = [];
   queue.start(async (j) => void seen.push(j.event.message));
   const tag = Math.random().toString(36).slice(2, 8);
   await queue.add(['a', 'b', 'c'].map((m) => ({ id: `${tag}-${m}`, data: job(`${tag}-${m}`) })));
-  await until(() => seen.length >= 3, 10_000, 'three deliveries');
+  await until(() => seen.length >= 3, { timeoutMs: 10_000, what: 'three deliveries' });
   expect(seen.sort()).toEqual([`${tag}-a`, `${tag}-b`, `${tag}-c`]);
   const duplicates = new RedisDuplicateFilter(producer, 60_000, config.redisPrefix);
   expect((await duplicates.windowEnd(tag)) !== undefined).toBe(false);
@@ -233,7 +224,7 @@ describe.skipIf(skipAll)('Redis connection forms', () => {
     const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 20_000 });
     for (const n of nodes) {
-      await until(async () => (await run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])).stdout.includes('cluster_state:ok'), 10_000, 'cluster_state:ok');
+      await until(async () => (await run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])).stdout.includes('cluster_state:ok'), { timeoutMs: 10_000, what: 'cluster_state:ok' });
     }
 
     expect(() => configOf(['--redis-cluster-nodes', addresses.join(','), '--redis-prefix', 'herald'])).toThrow(/--redis-prefix: "herald" has no hash tag.*\{herald\}/);

@@ -8,6 +8,7 @@ import { RedisDuplicateFilter } from '../../src/server/duplicate-filter.js';
 import { kustomizationEvent } from '../support/events.js';
 import { freePort } from '../support/herald.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
+import { until } from '../support/wait.js';
 
 const logger = pino({ level: 'silent' });
 const policy = { attempts: 3, baseDelayMs: 50, maxDelayMs: 200, maxRetryAfterMs: 5000 };
@@ -27,14 +28,6 @@ async function open(prefix: string, url = REDIS_URL, concurrency = 4) {
   opened.push({ queue, producer, prefix });
   if (url === REDIS_URL) await until(() => queue.ready());
   return { queue, producer };
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 afterEach(async () => {

@@ -27,6 +27,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { makeTempDir } from './tmp.js';
+import { until } from './wait.js';
 
 export type KubeObject = {
   apiVersion?: string;
@@ -698,15 +699,9 @@ export function secretObject(name: string, data: Record<string, string>, namespa
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque', data: encoded };
 }
 
-/** Polls until `check` returns true (or a truthy value, which it resolves with). */
+/** `until` (test/support/wait.ts) with the positional arguments the Kubernetes tests use. */
 export async function eventually<T>(check: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${ms}ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return (await until(check, { timeoutMs: ms, intervalMs: 25, what })) as NonNullable<T>;
 }
 
 /** The Ready condition in an object's status, if any. */

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { until } from './wait.js';
 
 export interface ReceivedRequest {
   method: string;
@@ -72,13 +73,7 @@ export async function startSink(responder: SinkResponder = () => ({ status: 200 
       respond = next;
     },
     async waitFor(count, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (requests.length < count) {
-        if (Date.now() > deadline) {
-          throw new Error(`sink received ${requests.length} of ${count} expected requests within ${timeoutMs}ms`);
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await until(() => requests.length >= count, { timeoutMs, what: `sink: ${count} requests` });
       return requests;
     },
     async close() {

@@ -609,7 +609,7 @@ describe('Deployment', () => {
         .containers[0]?.args as string[];
     const env = { REDIS_URL: 'redis://redis.herald.svc:6379', HERALD_POD_NAMESPACE: 'flux-system' };
     const config = loadConfig(rendered({}), env);
-    if (config === 'help') throw new Error('help');
+    if (typeof config === 'string') throw new Error(config);
     expect(config).toMatchObject({
       kubernetes: true,
       configDir: undefined,

@@ -1,7 +1,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseAddress, parseDuration, parseSize } from '../../src/config.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, parseAddress, parseDuration, parseSize, usage, version } from '../../src/config.js';
 import { openFileLimit } from '../../src/server/base.js';
 import { makeTempDir } from '../support/tmp.js';
 
@@ -73,7 +74,7 @@ describe('loadConfig', () => {
   });
 
   it('refuses unknown flags and a missing source with a clear message', () => {
-    expect(() => loadConfig(['--nope'], {})).toThrow(/--nope/);
+    expect(() => loadConfig(['--nope'], {})).toThrow(/^unknown flag --nope$/);
     expect(() => loadConfig([], {})).toThrow(/--config-dir/);
     expect(() => loadConfig(['--config-dir', 'd', '--log-level', 'loud'], {})).toThrow(/--log-level/);
   });
@@ -127,5 +128,49 @@ describe('listener limits and the admin token file', () => {
   it('reads the open-file limit where Linux tells it', () => {
     expect(openFileLimit(() => 'Limit  Soft Limit  Hard Limit  Units\nMax open files            1024                 524288               files\n')).toBe(1024);
     expect(openFileLimit(() => { throw new Error('no /proc'); })).toBeUndefined();
+  });
+});
+
+describe('command line: help, version, usage errors', () => {
+  it('-h and --help ask for the help, --version for the version, before anything is checked', () => {
+    expect(loadConfig(['-h'], {})).toBe('help');
+    expect(loadConfig(['--help'], {})).toBe('help');
+    expect(loadConfig(['--version'], {})).toBe('version');
+    // No resource source given: help and version still answer.
+    expect(loadConfig(['--kubernetes', '--config-dir', 'd', '--help'], {})).toBe('help');
+  });
+
+  it('the version is package.json\'s', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(version()).toBe(pkg.version);
+  });
+
+  it('the help shows a placeholder for each flag that takes a value, and the exit codes', () => {
+    const help = usage();
+    expect(help).toMatch(/^ {2}-h, --help +print this help/m);
+    expect(help).toMatch(/--events-addr ADDR +address the event receiver/);
+    expect(help).toMatch(/--config-dir DIR /);
+    expect(help).toMatch(/--shutdown-timeout DURATION /);
+    expect(help).toMatch(/--max-queued-bytes SIZE /);
+    expect(help).toMatch(/^ {6}--kubernetes +read/m); // a boolean flag takes no value
+    expect(help).toMatch(/Exit codes: 0 .*; 2 .*; 1 /);
+  });
+
+  it.each([
+    [['--nope'], 'unknown flag --nope'],
+    [['-z'], 'unknown flag -z'],
+    [['--nope=1'], 'unknown flag --nope'],
+    [['--events-addr'], '--events-addr needs a value'],
+    [['--help=yes'], '--help takes no value'],
+    [['stray'], 'unexpected argument "stray": every setting is a --flag'],
+  ])('%j is one line, not the whole help', (argv, message) => {
+    let thrown: unknown;
+    try {
+      loadConfig(argv, {});
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as Error).message).toBe(message);
   });
 });

@@ -44,6 +44,29 @@ function setUp(objects: Array<Provider | Alert>) {
   return { store, jobs, warnings, alertEvents, queue };
 }
 
+describe('an Alert whose Provider is missing', () => {
+  it('counts the dropped notification in herald_events_dropped_total{reason="provider_missing"}', async () => {
+    const { store, queue, jobs } = setUp([provider('hook'), alert('a', {}), alert('orphan', { providerRef: { name: 'missing' } })]);
+    const metrics = new Metrics({ processMetrics: false });
+    expect(await metrics.render()).toMatch(/^herald_events_dropped_total\{reason="provider_missing"\} 0$/m);
+    const dispatcher = new EventDispatcher({ store, queue, metrics, logger: quiet });
+    expect(await dispatcher.dispatch(kustomizationEvent())).toEqual({ matched: 2, enqueued: 1 });
+    expect(await dispatcher.dispatch(kustomizationEvent({ message: 'second' }))).toEqual({ matched: 2, enqueued: 1 });
+    expect(jobs).toHaveLength(2);
+    expect(await metrics.render()).toMatch(/^herald_events_dropped_total\{reason="provider_missing"\} 2$/m);
+  });
+
+  it("says so on the Alert's status: Ready=False, ProviderNotFound, naming the Provider", async () => {
+    const { store } = setUp([alert('orphan', { providerRef: { name: 'missing' } })]);
+    const status = store.statuses().resources.find((r) => r.kind === 'Alert' && r.name === 'orphan');
+    expect(status?.ready).toMatchObject({
+      status: 'False',
+      reason: 'ProviderNotFound',
+      message: `Provider '${NS}/missing' named by spec.providerRef was not found`,
+    });
+  });
+});
+
 describe('EventDispatcher in Kubernetes mode', () => {
   it("records NotificationDispatchFailed with Flux's message when the Alert's Provider does not exist", async () => {
     const { store, queue, jobs, warnings, alertEvents } = setUp([alert('orphan', { providerRef: { name: 'missing' } })]);

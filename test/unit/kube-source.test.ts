@@ -69,6 +69,20 @@ describe('Kubernetes source', () => {
     await eventually(() => !alertKeys().includes('flux-system/late'), 5000, 'alert deleted');
   });
 
+  it('a Secret whose data is not base64 makes its Provider say InvalidSecret, at the initial load and on a change', async () => {
+    const broken = { ...secretObject('token', {}), data: { token: 'not base64!' } };
+    api.apply(providerObject('hook', { type: 'generic', address: 'https://hooks.example.com/x', secretRef: { name: 'token' } }));
+    api.apply(broken);
+    start();
+    await eventually(() => store.loaded);
+    expect(store.provider('flux-system', 'hook')).toMatchObject({ reason: 'InvalidSecret', message: expect.stringMatching(/'flux-system\/token'.*data\.token is not valid base64/) });
+
+    api.apply(secretObject('token', { token: 'fixed' }));
+    await eventually(() => store.provider('flux-system', 'hook')?.ready, 5000, 'fixed secret seen');
+    api.apply({ ...broken, data: { token: 'broken again!' } });
+    await eventually(() => store.provider('flux-system', 'hook')?.reason === 'InvalidSecret', 5000, 'broken secret seen');
+  });
+
   it('follows Secret references as Providers change, and sees Secrets created later', async () => {
     api.apply(providerObject('hook', { type: 'generic', address: 'https://hooks.example.com/x', secretRef: { name: 'first' } }));
     const src = start();

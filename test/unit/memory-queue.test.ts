@@ -3,6 +3,7 @@ import type { DeliveryJob } from '../../src/delivery/job.js';
 import { MemoryQueue } from '../../src/delivery/memory-queue.js';
 import { DeferError, PermanentError, ProviderPausedError, QueueFullError, RetryableError, type AttemptInfo } from '../../src/delivery/queue.js';
 import { kustomizationEvent } from '../support/events.js';
+import { until } from '../support/wait.js';
 
 const policy = { attempts: 3, baseDelayMs: 10, maxDelayMs: 40, maxRetryAfterMs: 1000 };
 const job = (n: number): DeliveryJob => ({
@@ -12,14 +13,6 @@ const job = (n: number): DeliveryJob => ({
   event: kustomizationEvent({ message: `m${n}` }),
   acceptedAt: Date.now(),
 });
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('MemoryQueue', () => {
   it('processes each job id once, even when added twice', async () => {
@@ -216,7 +209,7 @@ describe('MemoryQueue', () => {
     // The probe succeeds: the line is unparked at once, and goes on in order.
     phase = 'closed';
     endProbe();
-    await until(async () => (await q.counts()).completed === 4, 2_000);
+    await until(async () => (await q.counts()).completed === 4, { timeoutMs: 2_000 });
     expect(runs.slice(5)).toEqual(['m2/1', 'm3/1']);
     await q.close();
   });

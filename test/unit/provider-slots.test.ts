@@ -41,7 +41,7 @@ describe('ProviderSlots', () => {
     expect(await slots.acquire('a', 20)).toBe(false);
     const started = performance.now();
     expect(await slots.acquire('a', 1000)).toBe(false);
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(performance.now() - started).toBeLessThan(500); // at once, not after the 1000 ms wait
     expect(await slots.acquire('b', 0)).toBe(true);
     slots.release('a');
     expect(await slots.acquire('a', 0)).toBe(true);

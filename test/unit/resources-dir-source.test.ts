@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startDirectorySource, type DirectorySource } from '../../src/resources/dir-source.js';
 import { ResourceStore } from '../../src/resources/store.js';
 import { makeTempDir } from '../support/tmp.js';
+import { untilPasses } from '../support/wait.js';
 
 const NS = 'flux-system';
 
@@ -34,19 +35,8 @@ spec:
 `;
 }
 
-/** Polls until `check` passes (generous: file watching is asynchronous). */
-async function eventually(check: () => void, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
+/** File watching is asynchronous: checks are polled, generously. */
+const eventually = (check: () => void, timeoutMs = 10_000) => untilPasses(check, { timeoutMs, intervalMs: 50 });
 
 let dir: string;
 let store: ResourceStore;

@@ -144,7 +144,11 @@ metadata: { name: number }
 stringData: { port: 8080 }
 `;
     const { objects, problems } = parseManifests(text, 'bad.yaml');
-    expect(objects).toEqual([]);
+    // The Secret with invalid base64 is kept, empty and marked, so a Provider naming it says why.
+    // (One of the wrong shape is not: the API server would refuse it.)
+    expect(objects).toEqual([
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bad-base64', namespace: 'default' }, data: {}, invalid: 'data.token is not valid base64' },
+    ]);
     expect(problems.map((p) => [p.document, p.message])).toEqual([
       [1, 'document is not a YAML mapping'],
       [2, 'apiVersion and kind are required strings'],

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
+import { parseManifests } from '../../src/resources/manifests.js';
 import { ResourceStore, type StoreChange } from '../../src/resources/store.js';
 import type { Alert, AlertSpec, LabelledObject, Logger, Provider, ProviderSpec, Secret, StoredObject } from '../../src/api/types.js';
 
@@ -73,6 +74,19 @@ describe('ResourceStore', () => {
     expect(resolved?.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(statusOf(store, 'Alert', 'a')?.ready).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(store.alerts.size).toBe(1);
+  });
+
+  it('a Secret with invalid base64 makes its Provider say InvalidSecret, naming the Secret and key, never the value', () => {
+    const store = newStore();
+    const { objects, problems } = parseManifests(
+      `apiVersion: v1\nkind: Secret\nmetadata: { name: hmac, namespace: ${NS} }\ndata: { token: "s3cr3t-value!" }\n`,
+      'secret.yaml',
+    );
+    store.replaceAll([provider('hook', { type: 'generic-hmac', secretRef: { name: 'hmac' } }), ...objects], problems);
+    const resolved = store.provider(NS, 'hook');
+    expect(resolved).toMatchObject({ ready: false, reason: 'InvalidSecret' });
+    expect(resolved?.message).toBe(`Secret '${NS}/hmac' named by spec.secretRef cannot be used: data.token is not valid base64`);
+    expect(JSON.stringify(store.statuses())).not.toContain('s3cr3t');
   });
 
   it('re-resolves a Provider when its Secret appears, and then re-validates its Alerts', () => {

@@ -11,6 +11,7 @@ import { kustomizationEvent } from '../support/events.js';
 import { decodeTraceExport, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { freePort } from '../support/herald.js';
 import { startSink, type Sink } from '../support/sink.js';
+import { until } from '../support/wait.js';
 
 const NS = 'flux-system';
 
@@ -46,29 +47,40 @@ function clientsOf(store: ResourceStore): HttpClients {
 
 describe('createProcessor', () => {
   it('does not spend an attempt (or make a dead letter) when the Provider changes under a delivery and its HTTP client is closed', async () => {
-    const sink = await startSink(async () => {
-      await new Promise((r) => setTimeout(r, 120));
+    // The first request is held at the sink until the store has swapped the Provider's client,
+    // so the second, which resolved the Provider before the change, always sends on the closed
+    // client: the deferral path is exercised every time, not only when the timing allows.
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const sink = await startSink(async (_req, index) => {
+      if (index === 0) await firstHeld;
       return { status: 200 };
     });
     sinks.push(sink);
     const store = new ResourceStore();
     store.replaceAll([provider(`${sink.url}/one`)], []);
+    const oldConfig = store.provider(NS, 'hook')?.configHash;
     const deliver = createProcessor({ store, clients: clientsOf(store), metrics: new Metrics(), logger: createLogger('silent'), perProviderConcurrency: 1 });
 
     const info = (id: string): AttemptInfo => ({ id, attempt: 8, finalAttempt: true });
     const first = deliver(job('first'), info('1'));
-    // The second resolves the Provider now, then waits for the only slot.
+    await sink.waitFor(1);
+    // The second resolves the Provider now, then waits for the only slot (at most 250 ms).
     const second = deliver(job('second'), info('2'));
-    await new Promise((r) => setTimeout(r, 20));
     // The Provider is edited while both are in flight: its old HTTP client is closed.
     store.replaceAll([provider(`${sink.url}/two`)], []);
+    await until(() => store.provider(NS, 'hook')?.configHash !== oldConfig, { timeoutMs: 200, intervalMs: 1, what: 'the new configuration swapped in' });
+    releaseFirst();
 
     await expect(first).resolves.toBeUndefined();
     const outcome = await second.then(
       () => 'delivered',
-      (err: unknown) => (err instanceof DeferError ? 'deferred' : `failed: ${String(err)}`),
+      (err: unknown) => err,
     );
-    expect(['delivered', 'deferred']).toContain(outcome);
+    // Deferred for the configuration change (a short delay), not for a busy slot (500 ms or more) nor failed.
+    expect(outcome).toBeInstanceOf(DeferError);
+    expect((outcome as DeferError).delayMs).toBeLessThan(500);
+    expect(sink.requests.map((r) => r.url)).toEqual(['/one']);
   });
 
   it('tells onDeadLetter once, with the reason, when a delivery fails for good, and not when it will be retried', async () => {

@@ -172,7 +172,8 @@ export function startKubernetesSource(store: ResourceStore, opts: KubernetesSour
     for (const obj of raw) {
       const result = convert(obj);
       if ('object' in result) objects.push(result.object);
-      else problems.push({ file: `kubernetes:${obj.kind} ${objectKey({ namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' })}`, message: result.error });
+      else if (result.unusable) objects.push(result.unusable);
+      if ('error' in result) problems.push({ file: `kubernetes:${obj.kind} ${objectKey({ namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' })}`, message: result.error });
     }
     loaded = true;
     store.replaceAll(objects, problems);
@@ -188,6 +189,12 @@ export function startKubernetesSource(store: ResourceStore, opts: KubernetesSour
     const result = convert(obj);
     if ('object' in result) {
       store.upsert(result.object);
+      return;
+    }
+    if (result.unusable) {
+      // Stored all the same: the Providers naming it then say why it cannot be used.
+      logger.warn({ kind: obj.kind, resource: objectKey(result.unusable.metadata), err: result.error }, 'object not usable');
+      store.upsert(result.unusable);
       return;
     }
     // The API server's schema normally rejects such objects; if one gets through, it is unusable.
