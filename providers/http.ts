@@ -153,8 +153,18 @@ interface Answer {
  */
 export function mergeHeaders(...layers: Array<Record<string, string>>): Record<string, string> {
   const merged: Record<string, string> = {};
-  for (const layer of layers) for (const [name, value] of Object.entries(layer)) merged[name.toLowerCase()] = value;
+  for (const layer of layers) for (const [name, value] of Object.entries(layer)) merged[name.toLowerCase()] = asHeaderBytes(value);
   return merged;
+}
+
+/**
+ * A header value as Go sends it: its UTF-8 bytes. Node takes a header string as Latin-1 and
+ * refuses a character above U+00FF, so a reporting controller or a Secret header with such a
+ * character would fail every attempt; the UTF-8 bytes, spelt as Latin-1, go out as Go's do.
+ */
+function asHeaderBytes(value: string): string {
+  // Plain ASCII reads the same either way.
+  return /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -246,7 +256,10 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
       if (err instanceof OwnListenerRefused) return new DeliveryError(maskError(`${where}: ${err.message}`), false);
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || /timeout/i.test(err.name));
       const reason = timedOut ? `timed out after ${config.timeoutMs}ms` : describe(err);
-      return new DeliveryError(maskError(`${where}: ${reason}`), true);
+      // A request undici refuses to send (a header value with a line break, say) is refused the
+      // same way on every attempt: not retried.
+      const unsendable = (err as { code?: unknown } | null)?.code === 'UND_ERR_INVALID_ARG';
+      return new DeliveryError(maskError(`${where}: ${reason}`), !unsendable);
     }
 
     /**

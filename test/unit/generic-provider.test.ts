@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generic, genericHmac } from '../../providers/generic.js';
 import { preparedOf, problemOf } from '../support/adapter-harness.js';
-import { createHttpClient } from '../../providers/http.js';
+import { createHttpClient, DeliveryError } from '../../providers/http.js';
 import { fluxEventJson } from '../../src/events/wire.js';
 import { kustomizationEvent } from '../support/events.js';
 import { testProviderConfig } from '../support/provider-config.js';
@@ -102,6 +102,27 @@ describe('generic and generic-hmac adapters', () => {
     const [req] = await sink.waitFor(1);
     const expected = createHmac('sha256', 'hmac-secret-key').update(req?.body ?? '').digest('hex');
     expect(req?.headers['x-signature']).toBe(`sha256=${expected}`);
+  });
+
+  it("sends a header value beyond Latin-1 as its UTF-8 bytes, as Go does, instead of failing every attempt", async () => {
+    const config = testProviderConfig({ type: 'generic', address: sink.url, headers: { 'X-Team': 'équipe 日本' } });
+    const event = kustomizationEvent({ reportingController: 'kustomize-contrôleur-🚀' });
+    await generic.send(event, { config, prepared: preparedOf(generic, config), http: createHttpClient(config) });
+    const [req] = await sink.waitFor(1);
+    // Node hands raw header bytes over as Latin-1: decoding them as UTF-8 gives the text back.
+    expect(Buffer.from(String(req?.headers['gotk-component']), 'latin1').toString('utf8')).toBe('kustomize-contrôleur-🚀');
+    expect(Buffer.from(String(req?.headers['x-team']), 'latin1').toString('utf8')).toBe('équipe 日本');
+  });
+
+  it('does not retry a request that cannot be sent at all (a Secret header with a line break)', async () => {
+    const config = testProviderConfig({ type: 'generic', address: sink.url, headers: { 'X-Bad': 'one\r\ntwo' } });
+    const failure = await generic.send(kustomizationEvent(), { config, prepared: preparedOf(generic, config), http: createHttpClient(config) }).then(
+      () => undefined,
+      (err: unknown) => err as DeliveryError,
+    );
+    expect(failure).toBeInstanceOf(DeliveryError);
+    expect(failure?.retryable).toBe(false);
+    expect(sink.requests).toHaveLength(0);
   });
 
   it('generic-hmac is not usable without a token', () => {
