@@ -2,8 +2,9 @@
  * Fault: the Redis queue's memory and throughput bounds (issue 8). Herald runs in Redis mode on
  * a redis-server of this test's own (so its memory and command counts are Herald's alone):
  *
- * - unique ~3 MiB events to a working provider, Redis capped at 150 MB (`noeviction`): completed
- *   jobs keep no payload, so Redis does not fill and no event is refused;
+ * - unique ~3 MiB events to a working provider, Redis capped at 250 MB (`noeviction`): the 120
+ *   events hold 360 MB, so keeping them fills it (as it did before); completed jobs keep no
+ *   payload, so Redis holds only those still pending and no event is refused;
  * - thousands of jobs for a provider refusing connections (at once, or after a while): a healthy provider's delivery
  *   latency and Redis's command rate stay close to what they are without that backlog.
  */
@@ -92,8 +93,8 @@ function tallyOf(statuses: number[]): Record<string, number> {
 const BIG = 'x'.repeat(3 * 1024 * 1024 - 4096);
 
 describe('Redis queue bounds', () => {
-  it('keeps no payload of completed jobs: unique 3 MiB events through a 150 MB Redis, none refused', async () => {
-    const { url, client } = await redisOfOwn(['--maxmemory', '150mb', '--maxmemory-policy', 'noeviction']);
+  it('keeps no payload of completed jobs: unique 3 MiB events through a 250 MB Redis, none refused', async () => {
+    const { url, client } = await redisOfOwn(['--maxmemory', '250mb', '--maxmemory-policy', 'noeviction']);
     let received = 0;
     const server: Server = createServer((req, res) => {
       req.resume();
@@ -127,7 +128,7 @@ describe('Redis queue bounds', () => {
     captured['admin completed (redis)'] = JSON.stringify(completed).slice(0, 100_000);
     const mb = (n: number) => (n / 2 ** 20).toFixed(1);
     console.log(
-      `[queue-bounds-redis] ${count} unique 3 MiB events, Redis maxmemory 150 MB: answers ${JSON.stringify(tallyOf(statuses))}, delivered ${received}; ` +
+      `[queue-bounds-redis] ${count} unique 3 MiB events, Redis maxmemory 250 MB: answers ${JSON.stringify(tallyOf(statuses))}, delivered ${received}; ` +
         `used_memory ${mb(baseline)} MB before, peak ${mb(peak)} MB, ${mb(after)} MB after (${((after - baseline) / Math.max(1, completed.length)).toFixed(0)} bytes per completed job, BullMQ's event log included; ` +
         `one completed job's hash ${jobBytes} bytes); ` +
         `completed listed ${completed.length}, largest ${Math.max(0, ...completed.map((d) => JSON.stringify(d).length))} bytes`,
@@ -157,11 +158,31 @@ describe('Redis queue bounds', () => {
       'dead.yaml': webhookProvider({ name: 'dead', address: `http://127.0.0.1:${deadPort}/hook` }),
       'alerts.yaml': [
         alertForKustomization({ name: 'to-healthy', provider: 'healthy', kustomization: 'healthy-app' }),
-        alertForKustomization({ name: 'to-dead', provider: 'dead', kustomization: 'dead-app' }),
+        // The backlog: HelmReleases `dead-app-0` … `dead-app-49` (any name), to the dead Provider.
+        `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata:
+  name: to-dead
+  namespace: flux-system
+spec:
+  providerRef:
+    name: dead
+  eventSources:
+    - kind: HelmRelease
+      name: '*'
+`,
       ].join('---\n'),
     });
     const event = (name: string, message: string) =>
       JSON.stringify(kustomizationEvent({ message, involvedObject: { ...kustomizationEvent().involvedObject, name } }));
+    const helmReleaseEvent = (name: string, message: string) =>
+      JSON.stringify(
+        kustomizationEvent({
+          message,
+          reportingController: 'helm-controller',
+          involvedObject: { kind: 'HelmRelease', namespace: 'flux-system', name, apiVersion: 'helm.toolkit.fluxcd.io/v2' },
+        }),
+      );
 
     /** Posts `n` healthy events `gapMs` apart; returns their POST→receipt latencies and Redis commands/s meanwhile. */
     async function measure(tag: string, n: number, gapMs: number): Promise<{ latencies: number[]; opsPerSecond: number }> {
@@ -183,7 +204,9 @@ describe('Redis queue bounds', () => {
 
     const baseline = await measure('baseline', 100, 30);
     const backlog = 5_000;
-    const deadStatuses = await postAll(h, (i) => event('dead-app', `dead ${i}`), backlog, 32);
+    // Spread over 50 objects: per-object ordering alone would hold one object's backlog behind
+    // its first failure; across objects only the Provider's circuit keeps the attempts down.
+    const deadStatuses = await postAll(h, (i) => helmReleaseEvent(`dead-app-${i % 50}`, `dead ${i}`), backlog, 32);
     expect(tallyOf(deadStatuses)).toEqual({ 202: backlog });
     // While the backlog gets its first pass (each job taken once, in order, ahead of later work),
     // and after it, when its jobs are retried or sent back.
