@@ -7,7 +7,7 @@
  * the pipeline may retry and when.
  */
 import type { FluxEvent } from '../src/events/event.js';
-import type { ProviderSpec } from '../src/api/types.js';
+import type { AlertSpec, ProviderSpec } from '../src/api/types.js';
 import type { HttpClient } from './contract.js';
 
 /** TLS material from `spec.certSecretRef` (`ca.crt`, `tls.crt`, `tls.key`; legacy `caFile`). */
@@ -51,6 +51,8 @@ export interface AlertIdentity {
   namespace: string;
   name: string;
   uid: string;
+  /** The Alert's spec, when the store still has it (`spec.commitStatusExpr` may read `alert.spec`). */
+  spec?: AlertSpec;
 }
 
 export interface SendContext<P = unknown> {
