@@ -79,6 +79,15 @@ export function problem(text: string): { ok: false; problem: string } {
 }
 
 /**
+ * Every failed check of a configuration as one problem, separated by `; ` (each check is its
+ * problem text, or false when it passed); undefined when all passed. A user fixes them all at once.
+ */
+export function allProblems(...checks: (string | false)[]): { ok: false; problem: string } | undefined {
+  const found = checks.filter((check): check is string => typeof check === 'string' && check !== '');
+  return found.length > 0 ? problem(found.join('; ')) : undefined;
+}
+
+/**
  * The contract in three sentences: `prepare` runs once per Provider version (when the store
  * resolves it), checks the configuration and turns it into whatever `send` needs (URLs,
  * headers, parsed coordinates), or names the bad field. `send` formats one event and sends it
