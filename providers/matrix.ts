@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, objectTitle, sendGoJson, sortedMetadata } from './chat-format.js';
-import { prepared, problem, type ProviderAdapter } from './types.js';
+import { allProblems, prepared, type ProviderAdapter } from './types.js';
 import { fluxEventJson } from '../src/events/wire.js';
 
 export function matrixBody(event: FluxEvent): string {
@@ -30,8 +30,11 @@ function pathSegment(value: string): string {
 export const matrix: ProviderAdapter<{ roomUrl: string; headers: Record<string, string> }> = {
   type: 'matrix',
   prepare(config) {
-    if (!config.token) return problem('matrix needs the access token in the `token` key of spec.secretRef');
-    if (!config.channel) return problem('matrix needs the room id in spec.channel (for example !roomid:matrix.org)');
+    const bad = allProblems(
+      !config.token && 'matrix needs the access token in the `token` key of spec.secretRef',
+      !config.channel && 'matrix needs the room id in spec.channel (for example !roomid:matrix.org)',
+    );
+    if (bad) return bad;
     const base = config.address.replace(/\/+$/, '');
     return prepared({
       roomUrl: `${base}/_matrix/client/r0/rooms/${pathSegment(config.channel)}/send/m.room.message/`,

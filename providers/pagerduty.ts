@@ -24,7 +24,7 @@ import type { FluxEvent } from '../src/events/event.js';
 import { isCommitStatusUpdate, rfc3339 } from './chat-format.js';
 import { goSortedKeys } from '../src/events/wire.js';
 import { PROGRESSING_REASON, statusDescription, statusName } from './commit-status/shared.js';
-import { prepared, problem, type ProviderAdapter } from './types.js';
+import { allProblems, prepared, type ProviderAdapter } from './types.js';
 
 /** `scheme://host[:port]` of the address, or undefined when it is not an absolute URL. */
 export function pagerDutyEndpoint(address: string): string | undefined {
@@ -91,11 +91,15 @@ export function pagerDutyChangeEvent(event: FluxEvent, routingKey: string): Page
 export const pagerduty: ProviderAdapter<{ alertUrl: string; changeUrl: string; routingKey: string }> = {
   type: 'pagerduty',
   prepare(config) {
-    if (!config.channel) return problem('pagerduty needs the integration (routing) key in spec.channel');
-    // The address is already known to be an http(s) URL with a host (the store checks every address).
     const endpoint = pagerDutyEndpoint(config.address);
-    if (!endpoint) return problem('pagerduty needs an http(s) URL in spec.address');
-    return prepared({ alertUrl: `${endpoint}/v2/enqueue`, changeUrl: `${endpoint}/v2/change/enqueue`, routingKey: config.channel });
+    const bad = allProblems(
+      !config.channel && 'pagerduty needs the integration (routing) key in spec.channel',
+      !endpoint && 'pagerduty needs an http(s) URL in spec.address',
+    );
+    if (bad) return bad;
+    // Set: its absence is one of the problems above.
+    const base = endpoint!;
+    return prepared({ alertUrl: `${base}/v2/enqueue`, changeUrl: `${base}/v2/change/enqueue`, routingKey: config.channel });
   },
   async send(event, { prepared: { alertUrl, changeUrl, routingKey }, http }) {
     if (event.reason === PROGRESSING_REASON || isCommitStatusUpdate(event)) return;

@@ -30,7 +30,7 @@ import { objectTitle } from './chat-format.js';
 import { goSortedKeys } from '../src/events/wire.js';
 import { DeliveryError, parseRetryAfter } from './http.js';
 import type { HttpClient } from './contract.js';
-import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
+import { allProblems, prepared, type ProviderAdapter, type ProviderConfig } from './types.js';
 
 export type SlackField = Required<NonNullable<MessageAttachment['fields']>[number]>;
 
@@ -93,8 +93,11 @@ export const slack: ProviderAdapter<PreparedSlack> = {
   prepare(config) {
     const bot = isSlackBotAddress(config.address);
     if (bot) {
-      if (!config.token) return problem('slack chat.postMessage (bot mode) needs the bot token in the `token` key of spec.secretRef');
-      if (!config.channel) return problem('slack chat.postMessage (bot mode) needs spec.channel');
+      const bad = allProblems(
+        !config.token && 'slack chat.postMessage (bot mode) needs the bot token in the `token` key of spec.secretRef',
+        !config.channel && 'slack chat.postMessage (bot mode) needs spec.channel',
+      );
+      if (bad) return bad;
     }
     const headers: Record<string, string> = {};
     if (config.token) headers['authorization'] = `Bearer ${config.token}`;

@@ -12,7 +12,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, sendGoJson, sortedMetadata } from './chat-format.js';
-import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
+import { allProblems, prepared, type ProviderAdapter, type ProviderConfig } from './types.js';
 
 export const TELEGRAM_API = 'https://api.telegram.org';
 
@@ -46,8 +46,11 @@ export const telegram: ProviderAdapter<{ url: string; chatId: string; thread?: s
   type: 'telegram',
   requiresAddress: false,
   prepare(config) {
-    if (!config.channel) return problem('telegram needs the chat in spec.channel (a chat id, @channelname or <chat id>:<topic id>)');
-    if (!config.token) return problem('telegram needs the bot token in the `token` key of spec.secretRef');
+    const bad = allProblems(
+      !config.channel && 'telegram needs the chat in spec.channel (a chat id, @channelname or <chat id>:<topic id>)',
+      !config.token && 'telegram needs the bot token in the `token` key of spec.secretRef',
+    );
+    if (bad) return bad;
     const colon = config.channel.indexOf(':');
     return prepared({
       url: `${telegramApiBase(config)}/bot${config.token}/sendMessage`,

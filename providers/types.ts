@@ -7,7 +7,7 @@
  * the pipeline may retry and when.
  */
 import type { FluxEvent } from '../src/events/event.js';
-import type { ProviderSpec } from '../src/api/types.js';
+import type { AlertSpec, ProviderSpec } from '../src/api/types.js';
 import type { HttpClient } from './contract.js';
 
 /** TLS material from `spec.certSecretRef` (`ca.crt`, `tls.crt`, `tls.key`; legacy `caFile`). */
@@ -51,6 +51,8 @@ export interface AlertIdentity {
   namespace: string;
   name: string;
   uid: string;
+  /** The Alert's spec, when the store still has it (`spec.commitStatusExpr` may read `alert.spec`). */
+  spec?: AlertSpec;
 }
 
 export interface SendContext<P = unknown> {
@@ -74,6 +76,15 @@ export function prepared<P>(value: P): Preparation<P> {
 /** An unusable configuration: `problem` names the field (the Provider becomes not Ready with it). */
 export function problem(text: string): { ok: false; problem: string } {
   return { ok: false, problem: text };
+}
+
+/**
+ * Every failed check of a configuration as one problem, separated by `; ` (each check is its
+ * problem text, or false when it passed); undefined when all passed. A user fixes them all at once.
+ */
+export function allProblems(...checks: (string | false)[]): { ok: false; problem: string } | undefined {
+  const found = checks.filter((check): check is string => typeof check === 'string' && check !== '');
+  return found.length > 0 ? problem(found.join('; ')) : undefined;
 }
 
 /**

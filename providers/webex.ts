@@ -6,7 +6,7 @@
  */
 import type { FluxEvent } from '../src/events/event.js';
 import { isError, objectTitle, sendGoJson, sortedMetadata } from './chat-format.js';
-import { prepared, problem, type ProviderAdapter } from './types.js';
+import { allProblems, prepared, type ProviderAdapter } from './types.js';
 
 export function webexMarkdown(event: FluxEvent): string {
   let text = `${isError(event) ? '💣' : '✅'} **${objectTitle(event.involvedObject)}**\n${event.message}\n`;
@@ -17,8 +17,11 @@ export function webexMarkdown(event: FluxEvent): string {
 export const webex: ProviderAdapter<{ url: string; roomId: string; headers: Record<string, string> }> = {
   type: 'webex',
   prepare(config) {
-    if (!config.channel) return problem('webex needs the Webex room ID in spec.channel');
-    if (!config.token) return problem('webex needs the bot access token in the `token` key of spec.secretRef');
+    const bad = allProblems(
+      !config.channel && 'webex needs the Webex room ID in spec.channel',
+      !config.token && 'webex needs the bot access token in the `token` key of spec.secretRef',
+    );
+    if (bad) return bad;
     return prepared({ url: config.address, roomId: config.channel, headers: { authorization: `Bearer ${config.token}` } });
   },
   async send(event, { prepared: { url, roomId, headers }, http }) {

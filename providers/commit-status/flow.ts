@@ -2,17 +2,20 @@
  * The one commit-status flow every git provider follows; each provider is a declaration of
  * what differs (`./github.ts`, `./gitlab.ts`, …), turned into an adapter by `commitStatusAdapter`.
  *
- * prepare (once per Provider version): refuse `spec.commitStatusExpr`, parse the repository
- * from `spec.address`, build the API base URL and the request headers (credentials included).
+ * prepare (once per Provider version): compile `spec.commitStatusExpr`, parse the repository
+ * from `spec.address`, build the API base URL and the request headers (credentials included);
+ * a configuration with several problems reports all of them, separated by `; `.
  *
  * send (per event): skip `Progressing` unless the provider has a state for it; take the SHA from
- * the revision; map the severity to the provider's state; derive the status id and description;
+ * the revision; map the severity to the provider's state; derive the status id (from
+ * `spec.commitStatusExpr` when set) and description;
  * look the status up (a list of the commit's statuses, or the one status with our key) and post
  * nothing when it is already there; else POST the provider's body.
  */
 import type { FluxEvent } from '../../src/events/event.js';
 import { DeliveryError, MAX_ANSWER_BYTES } from '../http.js';
 import type { HttpClient } from '../contract.js';
+import { compileStatusIdExpression, type StatusIdExpression } from './expression.js';
 import { problem, prepared, type ProviderAdapter, type ProviderConfig } from '../types.js';
 import {
   MAX_STATUS_LIST_BYTES,
@@ -35,7 +38,10 @@ export interface CommitStatus {
   state: string;
   /** The reason split at camel case, lower-cased. */
   description: string;
-  /** `<kind>/<name>/<provider uid prefix>`, lower-cased: the context, name or key source. */
+  /**
+   * The context, name or key source: `spec.commitStatusExpr`'s result as it is, else
+   * `<kind>/<name>/<provider uid prefix>`, lower-cased.
+   */
   id: string;
   /** `<kind>/<name>`, lower-cased. */
   name: string;
@@ -47,6 +53,8 @@ export interface PreparedCommitStatus<R> {
   /** The API URL every call of this repository starts with, no trailing slash. */
   base: string;
   headers: Record<string, string>;
+  /** `spec.commitStatusExpr`, compiled; absent when the Provider uses the default status id. */
+  statusId?: StatusIdExpression;
 }
 
 /**
@@ -98,14 +106,19 @@ export function commitStatusAdapter<R>(declaration: CommitStatusDeclaration<R>):
     type: declaration.type,
     commitStatus: true,
     prepare(config) {
+      const problems: string[] = [];
+      const compiled = config.spec.commitStatusExpr ? compileStatusIdExpression(config.spec.commitStatusExpr) : undefined;
+      if (compiled && !compiled.ok) problems.push(compiled.problem);
       const addressProblem = repositoryProblem(config, repo.parse, repo.what, repo.expected);
-      if (addressProblem) return problem(addressProblem);
-      const repository = repo.parse(config.address)!;
+      if (addressProblem) problems.push(addressProblem);
       const headers = declaration.headers(config);
-      if (typeof headers === 'string') return problem(headers);
-      return prepared({ repository, base: declaration.base(repository), headers });
+      if (typeof headers === 'string') problems.push(headers);
+      if (typeof headers === 'string' || problems.length > 0) return problem(problems.join('; '));
+      const repository = repo.parse(config.address)!;
+      const statusId = compiled?.ok ? compiled.expression : undefined;
+      return prepared({ repository, base: declaration.base(repository), headers, ...(statusId ? { statusId } : {}) });
     },
-    async send(event, { config, prepared: { base, headers: prepared }, http }) {
+    async send(event, { config, prepared: { base, headers: prepared, statusId }, http, alert }) {
       const headers = declaration.bearer ? { ...prepared, authorization: `Bearer ${await declaration.bearer(config, http)}` } : prepared;
       const progressing = event.reason === PROGRESSING_REASON;
       if (progressing && states.progressing === undefined) return;
@@ -115,7 +128,7 @@ export function commitStatusAdapter<R>(declaration: CommitStatusDeclaration<R>):
         sha,
         state: progressing ? states.progressing! : commitState(event.severity, states, declaration.stateWhat),
         description: statusDescription(event),
-        id: commitStatusId(config, event),
+        id: statusId ? statusId(event, config, alert) : commitStatusId(config, event),
         name: statusName(event),
       };
       const answer = await lookUp(http, declaration.lookup.kind, declaration.lookup.url(base, status), headers);

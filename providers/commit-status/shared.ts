@@ -11,7 +11,7 @@
  * - the description is the reason split at camel case, lower-cased (`BuildFailed` → `build failed`);
  * - the repository comes from `spec.address` (`https://host/owner/repo`, `ssh://git@host/…`,
  *   or `git@host:owner/repo`), with `.git` trimmed; ssh addresses are reached over https;
- * - only info and error events have a state; `spec.commitStatusExpr` is refused by `prepare`;
+ * - only info and error events have a state;
  * - where a provider lists a commit's statuses newest first, the newest one of the same context
  *   decides whether posting again would be a duplicate.
  */
@@ -152,9 +152,8 @@ export function parseGitAddress(address: string): GitAddress | undefined {
 }
 
 /**
- * The checks every commit-status adapter's `prepare` starts with: `spec.commitStatusExpr`,
- * which Herald does not support yet, then `spec.address`, which `parse` must accept as `what`
- * (`a GitHub repository`), of the form `expected`.
+ * The check of `spec.address` every commit-status adapter's `prepare` makes: `parse` must
+ * accept it as `what` (`a GitHub repository`), of the form `expected`.
  */
 export function repositoryProblem(
   config: ProviderConfig,
@@ -162,9 +161,6 @@ export function repositoryProblem(
   what: string,
   expected: string,
 ): string | undefined {
-  if (config.spec.commitStatusExpr) {
-    return 'spec.commitStatusExpr is not supported yet by Herald: remove it to use the default commit status id (<kind>/<name>/<provider uid prefix>)';
-  }
   if (parse(config.address)) return undefined;
   // The value is not quoted: it may come from a Secret.
   return `spec.address is not ${what} address: expected ${expected}`;

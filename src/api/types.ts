@@ -59,6 +59,8 @@ export interface Alert {
   kind: 'Alert';
   metadata: ObjectMeta;
   spec: AlertSpec;
+  /** Fields of the manifest Herald does not know (`spec.exclusionlist`), each named; they are ignored. */
+  warnings?: string[];
 }
 
 export interface Provider {
@@ -66,6 +68,8 @@ export interface Provider {
   kind: 'Provider';
   metadata: ObjectMeta;
   spec: ProviderSpec;
+  /** Fields of the manifest Herald does not know, each named; they are ignored. */
+  warnings?: string[];
 }
 
 /** A Secret with its values already decoded to UTF-8 strings (`data` base64 and `stringData` merged). */

@@ -81,7 +81,8 @@ export function createProcessor(opts: WorkerOptions): Processor {
       http = clients.clientFor(job.provider, provider);
       if (!http) throw new ConfigurationChanged();
       const [alertNamespace = '', alertName = ''] = job.alert.split('/');
-      const alert = { namespace: alertNamespace, name: alertName, uid: store.alerts.get(job.alert)?.alert.metadata.uid ?? '' };
+      const stored = store.alerts.get(job.alert)?.alert;
+      const alert = { namespace: alertNamespace, name: alertName, uid: stored?.metadata.uid ?? '', ...(stored ? { spec: stored.spec } : {}) };
       await provider.adapter.send(job.event, { config: provider.config, prepared: provider.prepared, http, alert });
       const seconds = (performance.now() - started) / 1000;
       circuit.settle();

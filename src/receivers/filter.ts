@@ -4,20 +4,9 @@
  * a bool. Compiled once per Receiver; an expression that does not compile or cannot return a
  * bool makes the Receiver not Ready, as in Flux.
  */
-import { Environment, Optional } from '@marcbachmann/cel-js';
+import type { Environment } from '@marcbachmann/cel-js';
 import { errorMessage } from '../common/errors.js';
-
-/** Parse-time bounds: a manifest is configuration, but nothing that grows goes unbounded. */
-const LIMITS = { maxAstNodes: 10_000, maxDepth: 100, maxListElements: 1_000, maxMapEntries: 1_000, maxCallArguments: 32 };
-
-// Flux's CEL environments have cel-go's list extensions; its docs use `first()` and `last()`.
-function fluxEnvironment(...variables: string[]): Environment {
-  const env = new Environment({ enableOptionalTypes: true, limits: LIMITS })
-    .registerFunction('list.first(): optional<dyn>', (list: unknown[]) => (list.length > 0 ? Optional.of(list[0]) : Optional.none()))
-    .registerFunction('list.last(): optional<dyn>', (list: unknown[]) => (list.length > 0 ? Optional.of(list[list.length - 1]) : Optional.none()));
-  for (const name of variables) env.registerVariable(name, 'map');
-  return env;
-}
+import { fluxCelEnvironment as fluxEnvironment } from '../common/cel.js';
 
 const environment = fluxEnvironment('res', 'req');
 // `generic-oidc` Receivers also give their filters the verified token's claims.

@@ -141,9 +141,14 @@ export function toStoredObject(raw: unknown): StoredResult {
       return { error: `${what}: apiVersion ${apiVersion} is not supported; use ${NOTIFICATION_GROUP}/v1beta3 (v1beta2 is accepted too)` };
     }
     const spec = withoutNulls(raw.spec ?? {});
-    const wrong = shapeErrors(spec, kind === 'Provider' ? providerSpecShape : alertSpecShape, 'spec');
+    const specShape = kind === 'Provider' ? providerSpecShape : alertSpecShape;
+    const wrong = shapeErrors(spec, specShape, 'spec');
     if (wrong.length > 0) return { error: `${what}: ${wrong.join('; ')}` };
-    return { object: { apiVersion, kind, metadata: meta, spec } as Provider | Alert };
+    const unknown = [...unknownFields(raw, topLevelShape, ''), ...unknownFields(spec, specShape, 'spec')];
+    const object = { apiVersion, kind, metadata: meta, spec } as Provider | Alert;
+    if (unknown.length > 0) object.warnings = unknown.slice(0, MAX_WARNINGS).map(unknownFieldWarning);
+    if (unknown.length > MAX_WARNINGS) object.warnings!.push(`${unknown.length - MAX_WARNINGS} more unknown fields`);
+    return { object };
   }
   if (groupOf(apiVersion) === NOTIFICATION_GROUP && !NOTIFICATION_KINDS.includes(kind)) {
     // The API server would refuse it ("no matches for kind"); a typo must not vanish silently.
@@ -244,6 +249,48 @@ const alertSpecShape: Shape = {
     suspend: 'boolean',
   },
 };
+
+/** The top-level fields of a Provider or Alert; `metadata` is the API server's, and `status` Herald's own. */
+const topLevelShape: Shape = {
+  fields: { apiVersion: 'string', kind: 'string', metadata: 'stringMap', spec: 'stringMap', status: 'stringMap' },
+};
+
+/** Unknown fields listed per resource: a manifest with thousands of them needs no more to be fixed. */
+const MAX_WARNINGS = 20;
+
+/** An unknown field, for the warning: where it is, and what was probably meant. */
+interface UnknownField {
+  path: string;
+  /** The known field of the same name in another case (`exclusionList` for `exclusionlist`). */
+  meant?: string;
+}
+
+/**
+ * Fields of `value` that `shape` does not know, at every depth of its mappings and lists (not
+ * inside string maps, whose keys are free). Kubernetes prunes them (and `kubectl` warns);
+ * Herald ignores them too, and says so, so that a typo in a key is not silence.
+ */
+function unknownFields(value: unknown, shape: Shape, path: string): UnknownField[] {
+  if (typeof shape === 'string') return [];
+  if ('items' in shape) {
+    return Array.isArray(value) ? value.flatMap((item, i) => unknownFields(item, shape.items, `${path}[${i}]`)) : [];
+  }
+  if (!isRecord(value)) return [];
+  const known = Object.keys(shape.fields);
+  return Object.entries(value).flatMap(([field, fieldValue]) => {
+    const fieldShape = shape.fields[field];
+    const at = path ? `${path}.${field}` : field;
+    if (fieldShape !== undefined && Object.prototype.hasOwnProperty.call(shape.fields, field)) return unknownFields(fieldValue, fieldShape, at);
+    const meant = known.find((k) => k.toLowerCase() === field.toLowerCase());
+    return [{ path: at, ...(meant ? { meant: path ? `${path}.${meant}` : meant } : {}) }];
+  });
+}
+
+function unknownFieldWarning({ path, meant }: UnknownField): string {
+  // The field name comes from the manifest: cut, in case it is long.
+  const name = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+  return `unknown field ${name} is ignored${meant ? ` (did you mean ${meant}?)` : ''}`;
+}
 
 /**
  * Type errors of `value` against `shape`, each naming its field. Absent fields are fine, and

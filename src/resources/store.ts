@@ -70,6 +70,8 @@ export interface ResourceStatus {
   suspended?: boolean;
   /** Each finding's message, when not ready. */
   problems?: string[];
+  /** The manifest's fields Herald does not know (ignored), ready or not. */
+  warnings?: string[];
 }
 
 /** What the status API serves: every resource's Ready condition and the manifests that did not load. */
@@ -153,6 +155,8 @@ export class ResourceStore extends EventEmitter {
   private fileProblems: ManifestProblem[] = [];
   /** Ready-condition changes not logged yet: a swap of thousands of Alerts logs them after, in slices. */
   private transitions: Array<{ kind: string; key: string; condition: ReadyCondition }> = [];
+  /** Resources whose unknown fields changed since the last log, to log once. */
+  private warned: Array<{ kind: string; key: string; warnings: string[] }> = [];
   private isLoaded = false;
 
   constructor(opts: ResourceStoreOptions = {}) {
@@ -307,6 +311,7 @@ export class ResourceStore extends EventEmitter {
       const status: ResourceStatus = { kind, namespace: resource.metadata.namespace, name: resource.metadata.name, ready: condition };
       if (resource.spec.suspend === true) status.suspended = true;
       if (findings.length > 0) status.problems = findings.map((f) => f.message);
+      if (resource.warnings?.length) status.warnings = [...resource.warnings];
       entries.push(status);
     };
     for (const state of this.state.providerStates.values()) add('Provider', state.resolved.resource, state.condition, state.findings);
@@ -412,6 +417,7 @@ export class ResourceStore extends EventEmitter {
     };
     into.providerStates.set(key, state);
     this.logTransition('Provider', key, previous?.condition, condition);
+    this.noteWarnings('Provider', key, previous?.resolved.resource, resource);
     return previous === undefined || previous.condition.status !== condition.status || previous.condition.message !== condition.message;
   }
 
@@ -441,6 +447,7 @@ export class ResourceStore extends EventEmitter {
     const condition = readyCondition(findings, 'Alert is ready', previous?.condition, resource.metadata.generation);
     into.alertStates.set(key, { resource, ownFindings, compiled, condition, findings });
     this.logTransition('Alert', key, previous?.condition, condition);
+    this.noteWarnings('Alert', key, previous?.resource, resource);
   }
 
   /** Noted during a change, logged after it (`logTransitions`). */
@@ -449,8 +456,18 @@ export class ResourceStore extends EventEmitter {
     this.transitions.push({ kind, key, condition: next });
   }
 
-  /** Logs the noted transitions; with `sliceMs`, in slices that yield to the event loop. */
+  /** Notes a resource's unknown fields for the log when they differ from its previous version's. */
+  private noteWarnings(kind: string, key: string, previous: Provider | Alert | undefined, next: Provider | Alert): void {
+    if (!this.logger || !next.warnings?.length) return;
+    if (JSON.stringify(previous?.warnings) === JSON.stringify(next.warnings)) return;
+    this.warned.push({ kind, key, warnings: next.warnings });
+  }
+
+  /** Logs the noted transitions and unknown fields; with `sliceMs`, in slices that yield to the event loop. */
   private async logTransitions(sliceMs?: number): Promise<void> {
+    for (const { kind, key, warnings } of this.warned.splice(0)) {
+      this.logger?.warn({ kind, resource: key, warnings }, `${kind} has fields Herald does not know; they are ignored`);
+    }
     const transitions = this.transitions.splice(0);
     const pause = sliceMs === undefined ? undefined : slicer(sliceMs);
     for (const { kind, key, condition } of transitions) {

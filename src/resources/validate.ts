@@ -36,27 +36,56 @@ export interface ProviderValidation {
   prepared?: unknown;
 }
 
+/**
+ * Every problem of the Provider is reported at once (the Ready condition keeps the first one's
+ * reason and lists all the messages, separated by `; `), except those that would only echo an
+ * earlier one: with a referenced Secret missing or unusable, nothing that reads Secrets is checked.
+ */
 export function validateProvider(provider: Provider, secretOf: SecretLookup): ProviderValidation {
   const typeCheck = checkType(provider.spec.type);
   if ('finding' in typeCheck) return { findings: [typeCheck.finding] };
   const { adapter } = typeCheck;
 
   const findings = checkProviderSpec(provider);
-  const secrets = lookUpSecrets(provider, secretOf, findings);
-  if (findings.length > 0) return { findings, adapter };
+  const secretFindings: Finding[] = [];
+  const secrets = lookUpSecrets(provider, secretOf, secretFindings);
+  findings.push(...secretFindings);
+  if (secretFindings.length > 0) return { findings, adapter };
 
   const resolution = resolveProviderConfig(provider, secrets, { commitStatus: adapter.commitStatus === true });
-  if (!resolution.ok) return { findings: resolution.findings, adapter };
+  if (!resolution.ok) return { findings: [...findings, ...resolution.findings], adapter };
   const { config, addressField, proxyField } = resolution.resolved;
 
-  if (adapter.requiresAddress !== false) findings.push(...checkAddress(config.address, addressField));
-  if (config.proxy !== undefined && proxyField && !parseHttpUrl(config.proxy)) {
+  // A field the spec's own rules already found wrong is not checked again.
+  const named = (field: string) => findings.some((f) => f.message.startsWith(`${field} `));
+  if (adapter.requiresAddress !== false && !named(addressField)) findings.push(...checkAddress(config.address, addressField));
+  if (config.proxy !== undefined && proxyField && !named(proxyField) && !parseHttpUrl(config.proxy)) {
     findings.push({ reason: Reasons.InvalidProxy, message: `${proxyField} is not a valid http(s) URL` });
   }
-  if (findings.length > 0) return { findings, adapter };
-  const preparation = adapter.prepare(config);
-  if (!preparation.ok) return { findings: [{ reason: Reasons.InvalidProviderConfig, message: preparation.problem }], adapter };
+  const preparation = prepareAfter(adapter, config, findings.length > 0);
+  if (preparation && !preparation.ok) {
+    for (const message of preparation.problem.split('; ')) {
+      // An earlier check already said what is wrong with the address.
+      if (message.includes(addressField) && (named(addressField) || findings.some((f) => f.reason === Reasons.InvalidAddress))) continue;
+      findings.push({ reason: Reasons.InvalidProviderConfig, message });
+    }
+  }
+  if (findings.length > 0 || !preparation?.ok) return { findings, adapter };
   return { findings, adapter, config, prepared: preparation.prepared };
+}
+
+/**
+ * The adapter's `prepare`, for its own problems (a missing token, say) even when earlier checks
+ * failed. An adapter may rely on those checks (an address that parses as a URL): when they
+ * failed and it throws, the earlier findings already say why, and it adds nothing.
+ */
+function prepareAfter(adapter: ProviderAdapter, config: ProviderConfig, earlierProblems: boolean): ReturnType<ProviderAdapter['prepare']> | undefined {
+  if (!earlierProblems) return adapter.prepare(config);
+  try {
+    return adapter.prepare(config);
+  } catch {
+    return undefined;
+  }
 }
 
 function checkType(type: string | undefined): { adapter: ProviderAdapter } | { finding: Finding } {

@@ -269,12 +269,14 @@ describe('bad input', () => {
       'missing-provider.yaml': alertYaml('missing-provider', "  providerRef:\n    name: ghost\n  eventSources:\n    - kind: Kustomization\n      name: '*'\n"),
       'no-sources.yaml': alertYaml('no-sources', '  providerRef:\n    name: good\n  eventSources: []\n'),
       'bad-severity.yaml': alertYaml('bad-severity', "  providerRef:\n    name: good\n  eventSeverity: catastrophic\n  eventSources:\n    - kind: Kustomization\n      name: '*'\n"),
+      'typo-field.yaml': alertYaml('typo-field', "  providerRef:\n    name: good\n  eventSources:\n    - kind: Kustomization\n      name: '*'\n  exclusionlist:\n    - '.*'\n"),
+      'many-problems.yaml': providerYaml('many-problems', '  type: generic-hmac\n  address: "not a url"\n  timeout: 5 minutes\n'),
       'bad-base64.yaml': `apiVersion: v1\nkind: Secret\nmetadata:\n  name: b64\n  namespace: flux-system\ndata:\n  token: "not base64!"\n`,
     };
     for (const [name, yaml] of Object.entries(bad)) await h.writeManifest(name, yaml);
 
     interface Status {
-      resources: Array<{ kind: string; name: string; ready: { status: string; reason: string; message: string }; problems?: string[] }>;
+      resources: Array<{ kind: string; name: string; ready: { status: string; reason: string; message: string }; problems?: string[]; warnings?: string[] }>;
       problems: Array<{ file: string; message: string }>;
     }
     const status = await until(
@@ -288,6 +290,7 @@ describe('bad input', () => {
       const r = status.resources.find((x) => x.name === name);
       return r ? `${r.ready.status} ${r.ready.reason}: ${r.ready.message} ${(r.problems ?? []).join('; ')}` : '(absent)';
     };
+    const warnings = (name: string) => (status.resources.find((x) => x.name === name)?.warnings ?? []).join('; ') || '(none)';
     const fileProblem = (file: string) => status.problems.filter((p) => p.file === file).map((p) => p.message).join('; ') || '(none)';
     const expectations: Array<[string, string, RegExp]> = [
       ['bad-yaml.yaml', fileProblem('bad-yaml.yaml'), /invalid YAML at line \d+/],
@@ -304,6 +307,12 @@ describe('bad input', () => {
       ['missing-provider', of('missing-provider'), /^False ProviderNotFound: .*spec\.providerRef was not found/],
       ['no-sources', of('no-sources'), /^False \w+: spec\.eventSources must list at least one/],
       ['bad-severity', of('bad-severity'), /^False \w+: spec\.eventSeverity must be 'info' or 'error', not 'catastrophic'/],
+      ['typo-field', `${of('typo-field')} warnings: ${warnings('typo-field')}`, /^True .* warnings: unknown field spec\.exclusionlist is ignored \(did you mean spec\.exclusionList\?\)$/],
+      [
+        'many-problems',
+        of('many-problems'),
+        /^False InvalidTimeout: spec\.timeout '5 minutes'[^;]*; spec\.address is not a valid http\(s\) URL; generic-hmac needs the HMAC key/,
+      ],
     ];
     const report = expectations.map(([name, text]) => `${name} → ${text.slice(0, 140)}`);
     console.log(`[bad-input] invalid manifests: ${expectations.length} kinds, each reported:\n  ${report.join('\n  ')}`);

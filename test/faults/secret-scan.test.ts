@@ -99,6 +99,11 @@ describe('secret scan', () => {
     const natsPass = planted.plant('natspass');
     const otelToken = planted.plant('oteltoken');
     const eventHubKey = planted.plant('eventhubkey');
+    // spec.commitStatusExpr failing per event, on a Provider whose repository and token come from
+    // its Secret, and a misspelt spec key holding a value: the warning names the key only.
+    const exprRepo = planted.plant('exprrepo');
+    const exprToken = planted.plant('exprtoken');
+    const typoValue = planted.plant('typovalue');
     const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     // The private key's base64 lines, each long enough to be unmistakable.
     appKey.split('\n').filter((line) => line.length >= 40).forEach((line, i) => planted.alsoLookFor(`app private key line ${i}`, line));
@@ -163,6 +168,12 @@ describe('secret scan', () => {
       'eventhub-secret.yaml': secret('eventhub', {
         address: `Endpoint=sb://127.0.0.1:${natsDownPort};SharedAccessKeyName=flux;SharedAccessKey=${eventHubKey};EntityPath=hub;UseDevelopmentEmulator=true`,
       }),
+      'exprfail.yaml': provider(
+        'exprfail',
+        'github',
+        `  secretRef:\n    name: exprfail\n  commitStatusExpr: "provider.spec.type + '/' + event.metadata.nothere"\n  tokne: ${typoValue}\n`,
+      ),
+      'exprfail-secret.yaml': secret('exprfail', { address: `http://127.0.0.1:${natsDownPort}/org/${exprRepo}`, token: exprToken }),
       'otel.yaml': provider('otel', 'otel', `  address: ${otelSink.url}/v1/traces\n  secretRef:\n    name: otel\n`),
       'otel-secret.yaml': secret('otel', { password: otelToken }),
       // Broken Secrets and the Providers that name them.
@@ -181,7 +192,7 @@ describe('secret scan', () => {
       'broken-providers.yaml': ['alias', 'block', 'fold', 'badurl', 'ftp', 'badheader', 'b64', 'tag', 'unknowntag', 'escape', 'anchored', 'flow']
         .map((name) => provider(`uses-${name}`, 'generic', `  address: http://127.0.0.1:1/x\n  secretRef:\n    name: ${name}\n`))
         .join('---\n'),
-      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector', 'ghapp', 'ghdenied', 'natsdown', 'eventhub', 'otel']
+      'alerts.yaml': ['echo500', 'echo404', 'basic', 'proxied', 'cutter', 'signed', 'redirector', 'ghapp', 'ghdenied', 'natsdown', 'eventhub', 'otel', 'exprfail']
         .map((p) => kustomizationAlert({ name: `to-${p}`, provider: p }))
         .join('---\n'),
     };
@@ -207,6 +218,8 @@ describe('secret scan', () => {
     for (const message of ['first', 'second', 'third']) {
       expect((await h.postEvent(kustomizationEvent({ message: `scan ${message}` }))).status).toBe(202);
     }
+    // An error event reaches the commit-status Provider without a commit: its expression fails.
+    expect((await h.postEvent(kustomizationEvent({ severity: 'error', message: 'scan expression' }))).status).toBe(202);
     // Eleven failing providers × three events end as dead letters; the signed one delivers.
     const deadCount = 11 * 3;
     const dead = await until(
@@ -214,7 +227,8 @@ describe('secret scan', () => {
         const body = (await (await fetch(`${h.adminUrl}/deliveries?state=failed&limit=500`, { headers: auth })).json()) as {
           deliveries: Array<{ id: string; data: { provider: string }; lastError?: string }>;
         };
-        return body.deliveries.length >= deadCount ? body.deliveries : undefined;
+        const exprFailed = body.deliveries.some((d) => d.data.provider.endsWith('/exprfail'));
+        return body.deliveries.length >= deadCount && exprFailed ? body.deliveries : undefined;
       },
       { timeoutMs: 20_000, what: 'dead letters' },
     );
@@ -244,6 +258,7 @@ describe('secret scan', () => {
     expect(otelSink.requests[0]?.headers.authorization).toBe(`Bearer ${otelToken}`);
     const lastErrors = dead.map((d) => `${d.data.provider}: ${d.lastError ?? ''}`);
     expect(lastErrors.filter((e) => e.includes('*****')).length).toBeGreaterThan(0);
+    expect(lastErrors.find((e) => e.includes('/exprfail:'))).toMatch(/failed to evaluate spec\.commitStatusExpr for the event: No such key: nothere/);
 
     // Every broken Secret is reported, by name and key, without its value.
     const resources = captured.resources as string;
@@ -252,6 +267,7 @@ describe('secret scan', () => {
     }
     expect(resources).toMatch(/alias-secret\.yaml/);
     expect(resources).toMatch(/data\.token is not valid base64/);
+    expect(resources).toContain('unknown field spec.tokne is ignored');
     // None of these Secrets loads: each Provider naming one says the Secret was not found.
     const status = JSON.parse(resources) as { resources: Array<{ name: string; ready: { reason: string } }>; problems: Array<{ file: string; message: string }> };
     for (const name of ['tag', 'unknowntag', 'escape', 'anchored', 'flow']) {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { createHttpClient, DeliveryError } from '../../providers/http.js';
-import type { ProviderAdapter, ProviderConfig } from '../../providers/types.js';
+import type { AlertIdentity, ProviderAdapter, ProviderConfig } from '../../providers/types.js';
 import { kustomizationEvent } from './events.js';
 import { startSink, type ReceivedRequest, type Sink, type SinkReply } from './sink.js';
 import type { Provider } from '../../src/api/types.js';
@@ -72,11 +72,16 @@ function sink(): Sink {
  * Sends one event through `adapter` with a fresh HTTP client for `config`. Resolves with every
  * request the sink received in this test so far.
  */
-export async function deliver(adapter: ProviderAdapter, config: ProviderConfig, event: FluxEvent): Promise<ReceivedRequest[]> {
+export async function deliver(
+  adapter: ProviderAdapter,
+  config: ProviderConfig,
+  event: FluxEvent,
+  alert?: AlertIdentity,
+): Promise<ReceivedRequest[]> {
   const prepared = preparedOf(adapter, config);
   const http = createHttpClient(config);
   try {
-    await adapter.send(event, { config, prepared, http });
+    await adapter.send(event, { config, prepared, http, ...(alert ? { alert } : {}) });
   } finally {
     await http.close();
   }

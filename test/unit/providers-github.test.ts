@@ -138,8 +138,8 @@ describe('github adapter: validate', () => {
     expect(problemOf(github, config({ address: 'https://github.com/only-owner' }))).toMatch(/spec\.address/);
     expect(problemOf(github, config({ token: undefined }))).toMatch(/token/);
     expect(problemOf(github, config({ token: undefined, secret: { githubAppID: '1' } }))).toMatch(/GitHub App/);
-    expect(problemOf(github, config({ spec: { type: 'github', commitStatusExpr: "event.metadata.foo" } }))).toMatch(
-      /commitStatusExpr is not supported yet/,
+    expect(problemOf(github, config({ spec: { type: 'github', commitStatusExpr: 'event.metadata.' } }))).toMatch(
+      /^spec\.commitStatusExpr does not compile: /,
     );
   });
 

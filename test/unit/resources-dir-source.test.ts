@@ -87,6 +87,15 @@ describe('startDirectorySource', () => {
     expect(store.statuses().problems).toEqual([]);
   });
 
+  it('shows unknown fields as warnings on the resource', async () => {
+    await writeFile(path.join(dir, 'alerts.yaml'), `${alertYaml('a', 'hook')}  exclusionlist: ['^x']\n`);
+    await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
+    source = await startDirectorySource(dir, store, { parseInWorker: false });
+    const alert = store.statuses().resources.find((s) => s.kind === 'Alert');
+    expect(alert).toMatchObject({ ready: { status: 'True' }, warnings: ['unknown field spec.exclusionlist is ignored (did you mean spec.exclusionList?)'] });
+    expect(store.statuses().problems).toEqual([]);
+  });
+
   it('reports unparseable documents and duplicates with the file, relative to the directory', async () => {
     await mkdir(path.join(dir, 'sub'));
     await writeFile(path.join(dir, 'a.yaml'), providerYaml('hook'));

@@ -270,3 +270,74 @@ items:
     expect(problems).toEqual([{ file: 'list.yaml', document: 1, message: expect.stringMatching(/^Secret default\/aliased: stringData\.token must be a plain string/) }]);
   });
 });
+
+describe('unknown fields', () => {
+  const manifest = `
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: { name: typos, namespace: apps }
+spec:
+  providerRef: { name: hook, nmae: x }
+  eventSources:
+    - kind: Kustomization
+      name: '*'
+      matchlabels: { app: web }
+  exclusionlist: ['^Dependencies']
+  summery: hello
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: { name: hook, namespace: apps, labels: { anyKey: ok } }
+spec:
+  type: generic
+  adress: https://hooks.example.com
+  address: https://hooks.example.com
+sepc: {}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: { name: clean, namespace: apps }
+spec: { type: generic, address: 'https://hooks.example.com' }
+status: { conditions: [] }
+`;
+
+  it('are warnings on the object, each named, with the field meant when only the case differs', () => {
+    const { objects, problems } = parseManifests(manifest, 'typos.yaml');
+    expect(problems).toEqual([]);
+    const [typos, hook, clean] = objects as [Alert, Provider, Provider];
+    expect(typos.warnings).toEqual([
+      'unknown field spec.providerRef.nmae is ignored',
+      'unknown field spec.eventSources[0].matchlabels is ignored (did you mean spec.eventSources[0].matchLabels?)',
+      'unknown field spec.exclusionlist is ignored (did you mean spec.exclusionList?)',
+      'unknown field spec.summery is ignored',
+    ]);
+    // The field itself is not read: the Alert excludes nothing.
+    expect(typos.spec.exclusionList).toBeUndefined();
+    expect(hook.warnings).toEqual(['unknown field sepc is ignored', 'unknown field spec.adress is ignored']);
+    expect(clean.warnings).toBeUndefined();
+  });
+
+  it('are bounded per resource', () => {
+    const fields = Array.from({ length: 50 }, (_, i) => `  extra${i}: x`).join('\n');
+    const { objects } = parseManifests(
+      `apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: { name: many }\nspec:\n  type: generic\n${fields}\n`,
+      'many.yaml',
+    );
+    const warnings = (objects[0] as Provider).warnings!;
+    expect(warnings).toHaveLength(21);
+    expect(warnings[20]).toBe('30 more unknown fields');
+  });
+
+  it('come from objects of the Kubernetes API too (the same conversion)', () => {
+    const result = toStoredObject({
+      apiVersion: 'notification.toolkit.fluxcd.io/v1beta3',
+      kind: 'Alert',
+      metadata: { name: 'a', namespace: 'apps', uid: 'u', managedFields: [{}] },
+      spec: { providerRef: { name: 'hook' }, eventSources: [{ kind: 'Kustomization', name: '*' }], inclusionlist: ['x'] },
+      status: { conditions: [] },
+    });
+    expect('object' in result && (result.object as Alert).warnings).toEqual([
+      'unknown field spec.inclusionlist is ignored (did you mean spec.inclusionList?)',
+    ]);
+  });
+});

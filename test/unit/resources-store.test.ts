@@ -390,3 +390,29 @@ describe('ResourceStore.replaceAllGradually', () => {
     }
   });
 });
+
+describe('unknown manifest fields', () => {
+  it('show as warnings in the status, ready or not, and are logged once per version', () => {
+    const logged: Array<{ obj: unknown; msg: string }> = [];
+    const logger: Logger = {
+      info: (obj, msg) => logged.push({ obj, msg: msg ?? '' }),
+      warn: (obj, msg) => logged.push({ obj, msg: msg ?? '' }),
+      error: (obj, msg) => logged.push({ obj, msg: msg ?? '' }),
+    };
+    const store = newStore({ logger });
+    const typo = (): Alert => ({ ...alert('a'), warnings: ['unknown field spec.exclusionlist is ignored (did you mean spec.exclusionList?)'] });
+    store.replaceAll([provider('hook'), typo()], []);
+    expect(statusOf(store, 'Alert', 'a')).toMatchObject({ ready: { status: 'True' }, warnings: typo().warnings });
+    expect(statusOf(store, 'Provider', 'hook')?.warnings).toBeUndefined();
+    const warningLines = () => logged.filter((l) => l.msg === 'Alert has fields Herald does not know; they are ignored');
+    expect(warningLines()).toEqual([{ obj: { kind: 'Alert', resource: `${NS}/a`, warnings: typo().warnings }, msg: expect.any(String) }]);
+
+    // The same manifest again, and a Provider change that re-evaluates the Alert: no new line.
+    store.replaceAll([provider('hook'), typo()], []);
+    store.replaceAll([provider('hook', { type: 'bogus' }), typo()], []);
+    expect(warningLines()).toHaveLength(1);
+    // Another unknown field: logged again.
+    store.replaceAll([provider('hook'), { ...typo(), warnings: ['unknown field spec.summery is ignored'] }], []);
+    expect(warningLines()).toHaveLength(2);
+  });
+});

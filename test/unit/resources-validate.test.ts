@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { adapterFor } from '../../providers/registry.js';
 import { compileAlert } from '../../src/alerts/compile.js';
 import { DEFAULT_TIMEOUT_MS, parseTimeout } from '../../src/resources/provider-config.js';
+import { readyCondition } from '../../src/api/conditions.js';
 import type { Alert, AlertSpec, Provider, ProviderSpec, Secret } from '../../src/api/types.js';
 import {
   FLUX_PROVIDER_TYPES,
@@ -157,6 +158,40 @@ describe('validateProvider', () => {
     expect(findingsOf(provider({ serviceAccountName: 'sa' }))).toEqual([
       { reason: 'Unsupported', message: expect.stringContaining('spec.serviceAccountName') },
     ]);
+  });
+});
+
+describe('validateProvider: several problems at once', () => {
+  it('lists a bad timeout, a bad address and a missing token in one Ready message, with the first reason', () => {
+    const p = provider({ type: 'generic-hmac', timeout: '1h', address: 'ftp://hooks.example.com/x', secretRef: { name: 'hmac' } });
+    const findings = findingsOf(p, lookup(secret('hmac', { headers: 'X-A: b' })));
+    expect(findings.map((f) => f.reason)).toEqual(['InvalidTimeout', 'InvalidAddress', 'InvalidProviderConfig']);
+    expect(findings[2]!.message).toMatch(/generic-hmac needs the HMAC key/);
+    const condition = readyCondition(findings, 'Provider is ready', undefined, undefined);
+    expect(condition.reason).toBe('InvalidTimeout');
+    expect(condition.message.split('; ')).toEqual(findings.map((f) => f.message));
+  });
+
+  it("lists every problem of a commit-status Provider: its expression, address and token, not the address twice", () => {
+    const findings = findingsOf(provider({ type: 'github', address: 'https://github.com/only-owner', commitStatusExpr: '1 +' }));
+    expect(findings.map((f) => f.message)).toEqual([
+      expect.stringMatching(/^spec\.commitStatusExpr does not compile/),
+      expect.stringMatching(/^spec\.address is not a GitHub repository address/),
+      expect.stringMatching(/token/),
+    ]);
+    const notAUrl = findingsOf(provider({ type: 'github', address: 'not a url' }));
+    expect(notAUrl.map((f) => f.reason)).toEqual(['InvalidAddress', 'InvalidProviderConfig']);
+    expect(notAUrl.filter((f) => f.message.includes('spec.address'))).toHaveLength(1);
+  });
+
+  it("lists each missing setting of one adapter (telegram's chat and token)", () => {
+    const findings = findingsOf(provider({ type: 'telegram', address: undefined }));
+    expect(findings.map((f) => f.message)).toEqual([expect.stringMatching(/spec\.channel/), expect.stringMatching(/token/)]);
+  });
+
+  it('reports a missing Secret with the spec problems, and nothing that only echoes it', () => {
+    const findings = findingsOf(provider({ type: 'generic-hmac', timeout: 'soon', secretRef: { name: 'gone' } }));
+    expect(findings.map((f) => f.reason)).toEqual(['InvalidTimeout', 'SecretNotFound']);
   });
 });
 
