@@ -4,6 +4,7 @@
  * the replica holding the `herald-leader` Lease, `matchLabels` look-ups through the API, and
  * Kubernetes Events on Alerts for dispatch and delivery failures.
  */
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { LabelLookup } from '../alerts/matcher.js';
 import { startDirectorySource } from './dir-source.js';
 import { EventReasons, involvedObjectString, type AlertEventSink } from './kubernetes/event-reasons.js';
@@ -28,6 +29,8 @@ export interface ResourceSource {
    * Event on the Alert (Kubernetes mode); undefined in manifests mode, where the log says it.
    */
   readonly onDeadLetter?: (letter: DeadLetter, message: string) => void;
+  /** Kubernetes mode: the cluster's configuration (Receivers patch their targets through it). */
+  readonly kubeConfig?: KubeConfig;
   close(): Promise<void>;
 }
 
@@ -83,6 +86,7 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
 
   return {
     kind: 'kubernetes',
+    kubeConfig,
     labels: cachedLabelLookup({ fetch: apiLabelFetcher(kubeConfig), logger }),
     alertEvents: events,
     onDeadLetter: (letter, message) => {
