@@ -6,8 +6,8 @@
  */
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { webhookPath } from '../../src/receivers/index.js';
-import { eventually } from '../support/fake-apiserver.js';
+import { RECONCILE_REQUEST_ANNOTATION, webhookPath } from '../../src/receivers/index.js';
+import { FakeApiServer, eventually, readyConditionOf, secretObject } from '../support/fake-apiserver.js';
 import { metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 
 const TOKEN = 'e2e-receiver-token-4f1d9c2a7b';
@@ -115,5 +115,76 @@ describe('Receivers in the manifests directory mode', () => {
     await herald.writeManifest('receiver.yaml', receiverYaml('notification.toolkit.fluxcd.io/v1beta2'));
     await eventually(async () => (await receiverStatus(herald))?.ready.status === 'True', 10_000, 'v1beta2 Receiver Ready');
     expect(await hook(herald, path, githubPush())).toBe(200);
+  });
+});
+
+describe('Receivers in Kubernetes mode', () => {
+  let api: FakeApiServer;
+  let herald: HeraldProcess;
+  const path = webhookPath(TOKEN, 'webapp', NS);
+  const RECEIVER_V1 = 'notification.toolkit.fluxcd.io/v1';
+  const receiver = () => api.get(RECEIVER_V1, 'Receiver', NS, 'webapp');
+  const annotationOf = (name: string) => api.get('source.toolkit.fluxcd.io/v1', 'GitRepository', NS, name)?.metadata.annotations?.[RECONCILE_REQUEST_ANNOTATION];
+
+  beforeAll(async () => {
+    api = await FakeApiServer.start();
+    api.apply(secretObject('webhook-token', { token: TOKEN }, NS));
+    api.apply({
+      apiVersion: RECEIVER_V1,
+      kind: 'Receiver',
+      metadata: { name: 'webapp', namespace: NS },
+      spec: {
+        type: 'github',
+        events: ['push'],
+        secretRef: { name: 'webhook-token' },
+        resources: [
+          { kind: 'GitRepository', name: 'webapp' },
+          { kind: 'GitRepository', name: '*', matchLabels: { team: 'a' } },
+        ],
+      },
+    });
+    api.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'webapp', namespace: NS }, spec: {} });
+    api.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'team-a', namespace: NS, labels: { team: 'a' } }, spec: {} });
+    api.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'team-b', namespace: NS, labels: { team: 'b' } }, spec: {} });
+    herald = await startHerald({ kubernetes: true, env: { KUBECONFIG: api.kubeconfigPath, HERALD_POD_NAMESPACE: NS } });
+  });
+  afterAll(async () => {
+    await herald?.stop();
+    await herald?.cleanup();
+    await api?.close();
+  });
+
+  it('writes Ready and status.webhookPath through the status subresource, holding the Lease', async () => {
+    await eventually(() => readyConditionOf(receiver())?.status === 'True', 10_000, 'Receiver status written');
+    expect(receiver()?.status).toMatchObject({ webhookPath: path });
+    expect(readyConditionOf(receiver())).toMatchObject({ reason: 'Succeeded', message: `Receiver initialized for path: ${path}` });
+    const patches = api.requests.filter((r) => r.method === 'PATCH' && r.path === `/apis/notification.toolkit.fluxcd.io/v1/namespaces/${NS}/receivers/webapp/status`);
+    expect(patches.length).toBeGreaterThan(0);
+  });
+
+  it('annotates each target with reconcile.fluxcd.io/requestedAt (a merge patch) on a signed push', async () => {
+    expect(await hook(herald, path, githubPush())).toBe(200);
+    expect(annotationOf('webapp')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9} \+0000 UTC$/);
+    expect(annotationOf('team-a')).toBeDefined();
+    expect(annotationOf('team-b')).toBeUndefined();
+    const patches = api.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/gitrepositories/'));
+    expect(patches.map((r) => r.contentType)).toEqual(['application/merge-patch+json', 'application/merge-patch+json']);
+    expect(await receiverStatus(herald)).toMatchObject({ ready: { status: 'True' }, webhookPath: path, lastRequestAt: expect.any(String) });
+  });
+
+  it('patches nothing on a bad signature (401) or on an event the Receiver does not take (400)', async () => {
+    const before = api.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/gitrepositories/')).length;
+    expect(await hook(herald, path, githubPush('not-the-token'))).toBe(401);
+    const issue = githubPush();
+    expect(await hook(herald, path, { ...issue, headers: { ...issue.headers, 'x-github-event': 'issues' } })).toBe(400);
+    expect(api.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/gitrepositories/')).length).toBe(before);
+  });
+
+  it('follows the Secret: without its token the Receiver is not Ready, its path cleared and gone (404)', async () => {
+    api.apply(secretObject('webhook-token', { other: 'x' }, NS));
+    await eventually(() => readyConditionOf(receiver())?.status === 'False', 10_000, 'Receiver not Ready');
+    expect(readyConditionOf(receiver())).toMatchObject({ reason: 'TokenNotFound' });
+    expect(receiver()?.status).toMatchObject({ webhookPath: '' });
+    expect(await hook(herald, path, githubPush())).toBe(404);
   });
 });
