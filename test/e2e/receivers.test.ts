@@ -7,8 +7,10 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECONCILE_REQUEST_ANNOTATION, webhookPath } from '../../src/receivers/index.js';
+import { kustomizationEvent } from '../support/events.js';
 import { FakeApiServer, eventually, readyConditionOf, secretObject } from '../support/fake-apiserver.js';
 import { metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
+import { kustomizationAlert } from './manifests.js';
 
 const TOKEN = 'e2e-receiver-token-4f1d9c2a7b';
 const NS = 'flux-system';
@@ -115,6 +117,36 @@ describe('Receivers in the manifests directory mode', () => {
     await herald.writeManifest('receiver.yaml', receiverYaml('notification.toolkit.fluxcd.io/v1beta2'));
     await eventually(async () => (await receiverStatus(herald))?.ready.status === 'True', 10_000, 'v1beta2 Receiver Ready');
     expect(await hook(herald, path, githubPush())).toBe(200);
+  });
+
+  it('refuses a Provider addressed at the receiver listener, as at any of Herald\'s own', async () => {
+    await herald.writeManifest(
+      'loop.yaml',
+      `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata:
+  name: loop
+  namespace: flux-system
+spec:
+  type: generic
+  address: ${herald.receiverUrl}${path}
+---
+${kustomizationAlert({ name: 'loop', provider: 'loop' })}`,
+    );
+    await eventually(async () => {
+      const body = (await (await fetch(`${herald.healthUrl}/resources`)).json()) as ResourcesBody;
+      return body.resources.some((r) => r.kind === 'Alert' && r.name === 'loop' && r.ready.status === 'True');
+    }, 10_000, 'loop Alert Ready');
+    const before = metricValue(await herald.metrics(), 'herald_receiver_requests_total', { type: 'github', outcome: 'rejected' });
+    expect((await herald.postEvent(kustomizationEvent({ message: 'loop back' }))).status).toBe(202);
+    await eventually(() => herald.output.some((line) => line.includes("Herald's own --receiver-addr listener")), 10_000, 'own-listener refusal logged');
+    const metrics = await herald.metrics();
+    expect(metricValue(metrics, 'herald_receiver_requests_total', { type: 'github', outcome: 'rejected' })).toBe(before);
+  });
+
+  it('closes the receiver listener on SIGTERM and exits 0', async () => {
+    expect(await herald.stop('SIGTERM', 20_000)).toBe(0);
+    await expect(fetch(`${herald.receiverUrl}${path}`, { method: 'POST', body: '{}' })).rejects.toThrow();
   });
 });
 
