@@ -38,7 +38,16 @@ export class ReceiverRegistry implements ReceiverLookup {
 
   constructor(
     private readonly store: ReceiverStoreView,
-    private readonly opts: { logger?: Logger; now?: () => Date } = {},
+    private readonly opts: {
+      logger?: Logger;
+      now?: () => Date;
+      /**
+       * The `status.webhookPath` a Receiver already carries (Kubernetes mode), for one Herald has
+       * not evaluated yet: after a restart, a Receiver with a configuration error keeps the path
+       * Flux or a previous Herald reported, as Flux's controller does.
+       */
+      reportedWebhookPath?: (namespace: string, name: string) => string | undefined;
+    } = {},
   ) {
     store.on('changed', () => this.refresh());
     this.refresh();
@@ -96,7 +105,7 @@ export class ReceiverRegistry implements ReceiverLookup {
         receiver,
         validation.findings,
         secret,
-        { ready: previous?.condition, webhookPath: previous?.webhookPath },
+        { ready: previous?.condition, webhookPath: previous ? previous.webhookPath : this.opts.reportedWebhookPath?.(receiver.metadata.namespace, receiver.metadata.name) },
         this.now(),
       );
       const ready = readiness.ready.status === 'True';

@@ -31,6 +31,8 @@ export interface ResourceSource {
   readonly onDeadLetter?: (letter: DeadLetter, message: string) => void;
   /** Kubernetes mode: the cluster's configuration (Receivers patch their targets through it). */
   readonly kubeConfig?: KubeConfig;
+  /** Kubernetes mode: the `status.webhookPath` a Receiver carries in the API. */
+  readonly reportedWebhookPath?: (namespace: string, name: string) => string | undefined;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,10 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
   return {
     kind: 'kubernetes',
     kubeConfig,
+    reportedWebhookPath: (receiverNamespace, name) => {
+      const path = (source.object('Receiver', receiverNamespace, name) as { status?: { webhookPath?: unknown } } | undefined)?.status?.webhookPath;
+      return typeof path === 'string' ? path : undefined;
+    },
     labels: cachedLabelLookup({ fetch: apiLabelFetcher(kubeConfig), logger }),
     alertEvents: events,
     onDeadLetter: (letter, message) => {

@@ -175,6 +175,16 @@ describe('Receivers in Kubernetes mode', () => {
         ],
       },
     });
+    // A Receiver whose filter no longer compiles, with the path a previous controller reported
+    // (set before Herald starts: the API server drops a status given at creation).
+    const broken = {
+      apiVersion: RECEIVER_V1,
+      kind: 'Receiver',
+      metadata: { name: 'broken', namespace: NS },
+      spec: { type: 'github', secretRef: { name: 'webhook-token' }, resourceFilter: 'res.metadata.name ==', resources: [{ kind: 'GitRepository', name: 'webapp' }] },
+    };
+    api.apply(broken);
+    api.setSilently({ ...broken, status: { webhookPath: webhookPath(TOKEN, 'broken', NS) } });
     api.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'webapp', namespace: NS }, spec: {} });
     api.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'team-a', namespace: NS, labels: { team: 'a' } }, spec: {} });
     api.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'team-b', namespace: NS, labels: { team: 'b' } }, spec: {} });
@@ -192,6 +202,14 @@ describe('Receivers in Kubernetes mode', () => {
     expect(readyConditionOf(receiver())).toMatchObject({ reason: 'Succeeded', message: `Receiver initialized for path: ${path}` });
     const patches = api.requests.filter((r) => r.method === 'PATCH' && r.path === `/apis/notification.toolkit.fluxcd.io/v1/namespaces/${NS}/receivers/webapp/status`);
     expect(patches.length).toBeGreaterThan(0);
+  });
+
+  it('keeps the reported path of a Receiver with a configuration error, and answers 503 there, as Flux does', async () => {
+    const broken = () => api.get(RECEIVER_V1, 'Receiver', NS, 'broken');
+    await eventually(() => readyConditionOf(broken())?.status === 'False', 10_000, 'broken Receiver status written');
+    expect(readyConditionOf(broken())).toMatchObject({ reason: 'InvalidCELExpression' });
+    expect(broken()?.status).toMatchObject({ webhookPath: webhookPath(TOKEN, 'broken', NS) });
+    expect(await hook(herald, webhookPath(TOKEN, 'broken', NS), githubPush())).toBe(503);
   });
 
   it('annotates each target with reconcile.fluxcd.io/requestedAt (a merge patch) on a signed push', async () => {

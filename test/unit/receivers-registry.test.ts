@@ -77,6 +77,18 @@ describe('ReceiverRegistry', () => {
     expect(registry.byWebhookPath(path)?.ready).toBe(false);
   });
 
+  it('after a restart, a Receiver with a configuration error keeps the path it carries in the API (Kubernetes mode)', () => {
+    const store = new ResourceStore();
+    const reported = webhookPath(TOKEN, 'web', 'apps');
+    const registry = new ReceiverRegistry(store, { reportedWebhookPath: (namespace, name) => (`${namespace}/${name}` === 'apps/web' ? reported : undefined) });
+    load(store, receiver('web', '  resourceFilter: "res.metadata.name =="\n'), tokenSecret(TOKEN));
+    expect(registry.statuses()[0]).toMatchObject({ ready: { reason: 'InvalidCELExpression' }, webhookPath: reported });
+    expect(registry.byWebhookPath(reported)?.ready).toBe(false);
+    // Once evaluated, its own state wins over what the API says: a missing token clears the path.
+    load(store, receiver('web'));
+    expect(registry.statuses()[0]).toMatchObject({ ready: { reason: 'TokenNotFound' }, webhookPath: '' });
+  });
+
   it('loads v1beta2 Receivers; refuses other versions as a manifest problem', () => {
     const store = new ResourceStore();
     const registry = new ReceiverRegistry(store);
