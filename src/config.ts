@@ -16,6 +16,8 @@ export interface Config {
   metricsAddr: ListenAddress;
   healthAddr: ListenAddress;
   adminAddr: ListenAddress;
+  /** Where Receivers' webhooks are served (`/hook/<digest>`). */
+  receiverAddr: ListenAddress;
   adminToken?: string;
   /** Host names (besides loopback forms and the admin address itself) the admin API answers to. */
   adminAllowedHosts: string[];
@@ -59,6 +61,9 @@ const flags = {
   'metrics-addr': { type: 'string', arg: 'ADDR', default: ':8080', help: 'address /metrics is served on' },
   'health-addr': { type: 'string', arg: 'ADDR', default: ':9440', help: 'address /healthz, /readyz and /resources are served on' },
   'admin-addr': { type: 'string', arg: 'ADDR', default: '127.0.0.1:9400', help: 'address of the admin API (deliveries, dead letters, replay)' },
+  'receiver-addr': { type: 'string', arg: 'ADDR', default: ':9292', help: "address Receivers' webhooks (/hook/...) are served on" },
+  // Flux's spelling, so a Flux Deployment's arguments work unchanged.
+  receiverAddr: { type: 'string', arg: 'ADDR', help: 'same as --receiver-addr (Flux spelling)' },
   'admin-token': { type: 'string', arg: 'TOKEN', help: 'bearer token the admin API requires (prefer HERALD_ADMIN_TOKEN); required off loopback' },
   'admin-token-file': { type: 'string', arg: 'FILE', help: 'file holding the admin bearer token (e.g. a mounted Secret); instead of --admin-token' },
   'admin-allowed-hosts': {
@@ -310,6 +315,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     metricsAddr: parseAddress(str('metrics-addr'), 'metrics-addr'),
     healthAddr: parseAddress(str('health-addr'), 'health-addr'),
     adminAddr,
+    receiverAddr: parseAddress(values.receiverAddr !== undefined && values['receiver-addr'] === undefined ? String(values.receiverAddr) : str('receiver-addr'), 'receiver-addr'),
     adminToken,
     adminAllowedHosts: (read('admin-allowed-hosts') ?? '')
       .split(',')

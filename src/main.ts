@@ -17,6 +17,10 @@ import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
 import { createProcessor } from './delivery/worker.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
+import { ReceiverRegistry } from './receivers/registry.js';
+import { buildReceiverServer, type ReceiverLimits, type RequestReconcile } from './receivers/server.js';
+import { memoryTargetResolver, type TargetResolver } from './receivers/targets.js';
+import type { TargetObject } from './receivers/types.js';
 import { ManifestDirectoryError } from './resources/dir-source.js';
 import { startResourceSource } from './resources/source.js';
 import { ResourceStore } from './resources/store.js';
@@ -106,13 +110,14 @@ const FD_RESERVE = 256;
  * leave descriptors for the other listeners and the deliveries: a flood of connections must
  * not take `/healthz` or the Redis connections down with it.
  */
-function listenerLimits(config: Config, logger: Logger): { events: ListenerLimits; ops: ListenerLimits } {
+function listenerLimits(config: Config, logger: Logger): { events: ListenerLimits; ops: ListenerLimits; receiver: Partial<ReceiverLimits> } {
   const timeouts = { requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs };
   const ops = { ...timeouts, maxConnections: OPS_LISTENER_LIMITS.maxConnections };
+  const receiver = { ...timeouts, maxConnections: RECEIVER_MAX_CONNECTIONS };
   let eventsMax = config.eventsMaxConnections;
   const fdLimit = openFileLimit();
   if (fdLimit !== undefined) {
-    const fits = Math.max(16, fdLimit - FD_RESERVE - 2 * config.workerConcurrency - 3 * ops.maxConnections);
+    const fits = Math.max(16, fdLimit - FD_RESERVE - 2 * config.workerConcurrency - 3 * ops.maxConnections - receiver.maxConnections);
     if (eventsMax > fits) {
       logger.warn(
         { requested: eventsMax, openFileLimit: fdLimit, eventsMaxConnections: fits },
@@ -121,7 +126,26 @@ function listenerLimits(config: Config, logger: Logger): { events: ListenerLimit
       eventsMax = fits;
     }
   }
-  return { events: { ...timeouts, maxConnections: eventsMax, maxBodyBytesInFlight: config.eventsBodyMemoryBytes }, ops };
+  return { events: { ...timeouts, maxConnections: eventsMax, maxBodyBytesInFlight: config.eventsBodyMemoryBytes }, ops, receiver };
+}
+
+/** Connections the receiver listener takes at once: Git hosts and registries send few requests. */
+const RECEIVER_MAX_CONNECTIONS = 128;
+
+/**
+ * Where a Receiver's targets are and what asking for their reconcile means: in Kubernetes mode a
+ * `reconcile.fluxcd.io/requestedAt` patch of each; in manifests mode the objects of the
+ * directory, and nothing to annotate (the module's metrics count the request).
+ */
+async function receiverBackend(
+  kubeConfig: Awaited<ReturnType<typeof startResourceSource>>['kubeConfig'],
+  store: ResourceStore,
+): Promise<{ targets: TargetResolver; requestReconcile: RequestReconcile }> {
+  if (kubeConfig) {
+    const { kubernetesReceiverTargets } = await import('./receivers/kubernetes.js');
+    return kubernetesReceiverTargets(kubeConfig);
+  }
+  return { targets: memoryTargetResolver(() => store.objects() as Iterable<TargetObject>), requestReconcile: async () => {} };
 }
 
 async function run(config: Config): Promise<void> {
@@ -147,7 +171,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     { flag: 'metrics-addr', ...config.metricsAddr },
     { flag: 'health-addr', ...config.healthAddr },
     { flag: 'admin-addr', ...config.adminAddr },
+    { flag: 'receiver-addr', ...config.receiverAddr },
   ]);
+  const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath });
+  store.addStatusSource(() => receivers.statuses());
 
   // Not closed at shutdown: the process exits once the queue has finished its deliveries.
   const clients = new HttpClients(store);
@@ -200,8 +227,18 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     allowedHosts: config.adminAllowedHosts,
     limits: limits.ops,
   });
+  const receiverServer = buildReceiverServer({
+    receivers,
+    ...(await receiverBackend(source.kubeConfig, store)),
+    logger,
+    registry: metrics.registry,
+    noCrossNamespaceRefs: config.noCrossNamespaceRefs,
+    limits: limits.receiver,
+    onVerified: (receiver) => receivers.noteRequest(receiver),
+  });
   await Promise.all([
     listen(events, config.eventsAddr, 'events-addr'),
+    listen(receiverServer, config.receiverAddr, 'receiver-addr'),
     listen(metricsServer, config.metricsAddr, 'metrics-addr'),
     listen(health, config.healthAddr, 'health-addr'),
     listen(admin, config.adminAddr, 'admin-addr'),
@@ -212,6 +249,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       metrics: config.metricsAddr,
       health: config.healthAddr,
       admin: config.adminAddr,
+      receiver: config.receiverAddr,
       queue: queue.kind,
       redis: config.redis ? describeRedis(config.redis) : undefined,
       configDir: config.configDir,
@@ -233,7 +271,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    await events.close();
+    await Promise.all([events.close(), receiverServer.close()]);
     await queue.close();
     await source.close();
     disconnect();

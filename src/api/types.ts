@@ -113,8 +113,19 @@ export function parseObjectKey(key: string): [namespace: string, name: string] {
   return slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)];
 }
 
-/** Every object the resource store holds; tell them apart with `isProvider`, `isAlert`, `isSecret`. */
-export type StoredObject = Provider | Alert | Secret | LabelledObject;
+/**
+ * A Flux `Receiver` as the API server would store it: its spec is checked by the receivers
+ * module (`validateReceiver`), which sits above the store.
+ */
+export interface ReceiverObject {
+  apiVersion: string;
+  kind: 'Receiver';
+  metadata: ObjectMeta;
+  spec: unknown;
+}
+
+/** Every object the resource store holds; tell them apart with `isProvider`, `isAlert`, `isSecret`, `isReceiver`. */
+export type StoredObject = Provider | Alert | Secret | ReceiverObject | LabelledObject;
 
 /** The API group of an `apiVersion` (`''` for the core group of `v1`). */
 export function groupOf(apiVersion: string): string {
@@ -139,6 +150,10 @@ export function isProvider(obj: StoredObject): obj is Provider {
 
 export function isAlert(obj: StoredObject): obj is Alert {
   return obj.kind === 'Alert' && groupOf(obj.apiVersion) === NOTIFICATION_GROUP;
+}
+
+export function isReceiver(obj: StoredObject): obj is ReceiverObject {
+  return obj.kind === 'Receiver' && groupOf(obj.apiVersion) === NOTIFICATION_GROUP;
 }
 
 export function isSecret(obj: StoredObject): obj is Secret {

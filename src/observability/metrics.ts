@@ -130,7 +130,7 @@ export class Metrics {
 
   readonly resources = new Gauge({
     name: 'herald_resources',
-    help: 'Providers and Alerts known to Herald, by kind and Ready status.',
+    help: 'Providers, Alerts and Receivers known to Herald, by kind and Ready status.',
     labelNames: ['kind', 'ready'] as const,
     registers: [this.registry],
   });

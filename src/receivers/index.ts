@@ -12,3 +12,4 @@ export {
 } from './server.js';
 export { RECONCILE_REQUEST_ANNOTATION, kubernetesReceiverTargets, reconcileRequestValue } from './kubernetes.js';
 export { discoveredIssuers, type OidcIssuer, type OidcIssuers } from './oidc.js';
+export { ReceiverRegistry, type ReceiverStoreView } from './registry.js';

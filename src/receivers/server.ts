@@ -47,6 +47,12 @@ export interface ReceiverLimits {
   perSecondPerPath: number;
   /** How many paths the rate limiter tracks at most. */
   maxTrackedPaths: number;
+  /** Open connections beyond this are closed at once (the file descriptors are shared with every other listener). */
+  maxConnections: number;
+  /** The whole request must arrive within this (Flux: 30 s); the head within 10 s or this, if shorter. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
 }
 
 export const DEFAULT_RECEIVER_LIMITS: ReceiverLimits = {
@@ -55,6 +61,9 @@ export const DEFAULT_RECEIVER_LIMITS: ReceiverLimits = {
   burstPerPath: 20,
   perSecondPerPath: 1,
   maxTrackedPaths: 10_000,
+  maxConnections: 128,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 30_000,
 };
 
 export interface ReceiverServerDeps {
@@ -72,6 +81,8 @@ export interface ReceiverServerDeps {
   oidcIssuers?: OidcIssuers;
   limits?: Partial<ReceiverLimits>;
   now?: () => number;
+  /** Called for each request whose signature or token checked out (the resources endpoint shows when). */
+  onVerified?: (receiver: Receiver) => void;
 }
 
 type Outcome = 'accepted' | 'not_found' | 'unavailable' | 'rate_limited' | 'too_large' | 'unauthorized' | 'rejected' | 'failed';
@@ -129,7 +140,22 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyBytes,
     // Flux's read deadlines: 10 s for the head, 30 s for the whole request.
-    serverFactory: (handler) => createServer({ maxHeaderSize: limits.headerBytes, headersTimeout: 10_000, requestTimeout: 30_000 }, handler),
+    serverFactory: (handler) => {
+      const server = createServer(
+        {
+          maxHeaderSize: limits.headerBytes,
+          headersTimeout: Math.min(10_000, limits.requestTimeoutMs),
+          requestTimeout: limits.requestTimeoutMs,
+          connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs),
+        },
+        handler,
+      );
+      server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+      server.maxConnections = limits.maxConnections;
+      // A socket silent this long is closed, whatever state its request is in.
+      server.timeout = limits.requestTimeoutMs;
+      return server;
+    },
   });
 
   // Every body is taken as raw bytes: signatures are over the exact bytes sent.
@@ -196,6 +222,7 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
       return reply.code(verdict.outcome === 'unauthorized' ? 401 : 400).send();
     }
     log.info({ event: verdict.event }, 'handling request');
+    deps.onVerified?.(receiver);
 
     const filters = filtersOf(receiver);
     const anyFilter = filters.top !== undefined || filters.perResource.some((f) => f !== undefined);

@@ -15,6 +15,7 @@ import {
   type LabelledObject,
   type ObjectMeta,
   type Provider,
+  type ReceiverObject,
   type Secret,
   type StoredObject,
 } from '../api/types.js';
@@ -31,8 +32,11 @@ export interface ParsedManifests {
   problems: ManifestProblem[];
 }
 
-/** Every kind of the notification API; Herald reads Providers and Alerts, the others are only labelled objects. */
+/** Every kind of the notification API; Herald reads all three. */
 const NOTIFICATION_KINDS = ['Provider', 'Alert', 'Receiver'];
+
+/** The API versions of Flux's Receiver (v1beta2 is still served by Flux's CRD). */
+const RECEIVER_VERSIONS = ['v1', 'v1beta2'];
 
 /** The notification API versions whose Provider and Alert Herald reads (same fields). */
 const NOTIFICATION_VERSIONS = ['v1beta3', 'v1beta2'];
@@ -149,6 +153,14 @@ export function toStoredObject(raw: unknown): StoredResult {
     if (unknown.length > 0) object.warnings = unknown.slice(0, MAX_WARNINGS).map(unknownFieldWarning);
     if (unknown.length > MAX_WARNINGS) object.warnings!.push(`${unknown.length - MAX_WARNINGS} more unknown fields`);
     return { object };
+  }
+  if (groupOf(apiVersion) === NOTIFICATION_GROUP && kind === 'Receiver') {
+    // Kept whole: the receivers module validates the spec and reports in the Receiver's status.
+    if (!RECEIVER_VERSIONS.includes(apiVersion.slice(NOTIFICATION_GROUP.length + 1))) {
+      return { error: `${what}: apiVersion ${apiVersion} is not supported; use ${NOTIFICATION_GROUP}/v1 (v1beta2 is accepted too)` };
+    }
+    const receiver: ReceiverObject = { apiVersion, kind, metadata: meta, spec: withoutNulls(raw.spec) };
+    return { object: receiver };
   }
   if (groupOf(apiVersion) === NOTIFICATION_GROUP && !NOTIFICATION_KINDS.includes(kind)) {
     // The API server would refuse it ("no matches for kind"); a typo must not vanish silently.

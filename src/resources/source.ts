@@ -4,6 +4,7 @@
  * the replica holding the `herald-leader` Lease, `matchLabels` look-ups through the API, and
  * Kubernetes Events on Alerts for dispatch and delivery failures.
  */
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { LabelLookup } from '../alerts/matcher.js';
 import { startDirectorySource } from './dir-source.js';
 import { EventReasons, involvedObjectString, type AlertEventSink } from './kubernetes/event-reasons.js';
@@ -28,6 +29,10 @@ export interface ResourceSource {
    * Event on the Alert (Kubernetes mode); undefined in manifests mode, where the log says it.
    */
   readonly onDeadLetter?: (letter: DeadLetter, message: string) => void;
+  /** Kubernetes mode: the cluster's configuration (Receivers patch their targets through it). */
+  readonly kubeConfig?: KubeConfig;
+  /** Kubernetes mode: the `status.webhookPath` a Receiver carries in the API. */
+  readonly reportedWebhookPath?: (namespace: string, name: string) => string | undefined;
   close(): Promise<void>;
 }
 
@@ -83,6 +88,11 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
 
   return {
     kind: 'kubernetes',
+    kubeConfig,
+    reportedWebhookPath: (receiverNamespace, name) => {
+      const path = (source.object('Receiver', receiverNamespace, name) as { status?: { webhookPath?: unknown } } | undefined)?.status?.webhookPath;
+      return typeof path === 'string' ? path : undefined;
+    },
     labels: cachedLabelLookup({ fetch: apiLabelFetcher(kubeConfig), logger }),
     alertEvents: events,
     onDeadLetter: (letter, message) => {

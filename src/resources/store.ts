@@ -28,6 +28,7 @@ import {
   groupOf,
   isAlert,
   isProvider,
+  isReceiver,
   isSecret,
   objectKey,
   parseObjectKey,
@@ -38,6 +39,7 @@ import {
   type Logger,
   type Provider,
   type ReadyCondition,
+  type ReceiverObject,
   type Secret,
   type StoredObject,
 } from '../api/types.js';
@@ -63,7 +65,7 @@ export interface ResolvedProvider {
 }
 
 export interface ResourceStatus {
-  kind: 'Provider' | 'Alert';
+  kind: 'Provider' | 'Alert' | 'Receiver';
   namespace: string;
   name: string;
   ready: ReadyCondition;
@@ -72,6 +74,10 @@ export interface ResourceStatus {
   problems?: string[];
   /** The manifest's fields Herald does not know (ignored), ready or not. */
   warnings?: string[];
+  /** Receivers: `status.webhookPath` ('' when there is none). */
+  webhookPath?: string;
+  /** Receivers: when the last verified request arrived (RFC 3339), if one did. */
+  lastRequestAt?: string;
 }
 
 /** What the status API serves: every resource's Ready condition and the manifests that did not load. */
@@ -158,6 +164,8 @@ export class ResourceStore extends EventEmitter {
   /** Resources whose unknown fields changed since the last log, to log once. */
   private warned: Array<{ kind: string; key: string; warnings: string[] }> = [];
   private isLoaded = false;
+  /** Statuses of kinds evaluated above the store (Receivers), merged into `statuses()`. */
+  private readonly statusSources: Array<() => ResourceStatus[]> = [];
 
   constructor(opts: ResourceStoreOptions = {}) {
     super();
@@ -304,7 +312,28 @@ export class ResourceStore extends EventEmitter {
     return found ? { ...found.metadata.labels } : undefined;
   }
 
-  /** The Ready condition of every Provider and Alert, and the last snapshot's parse problems; free of secret values. */
+  /** Every stored Receiver, as stored (the receivers module validates them). */
+  receivers(): ReceiverObject[] {
+    return [...this.state.objects.values()].map((entry) => entry.object).filter(isReceiver);
+  }
+
+  /** Every stored object: the targets a Receiver resolves in manifests mode. */
+  objects(): Iterable<StoredObject> {
+    return [...this.state.objects.values()].map((entry) => entry.object);
+  }
+
+  /** The decoded data of a Secret, or undefined when it is absent or unusable. */
+  secretData(namespace: string, name: string): Readonly<Record<string, string>> | undefined {
+    const secret = objectAt<Secret>(this.state, '', 'Secret', namespace, name);
+    return secret && secret.invalid === undefined ? secret.data : undefined;
+  }
+
+  /** Adds the statuses of a kind evaluated outside the store (Receivers) to `statuses()`. */
+  addStatusSource(source: () => ResourceStatus[]): void {
+    this.statusSources.push(source);
+  }
+
+  /** The Ready condition of every Provider, Alert and Receiver, and the last snapshot's parse problems; free of secret values. */
   statuses(): StoreStatuses {
     const entries: ResourceStatus[] = [];
     const add = (kind: ResourceStatus['kind'], resource: Provider | Alert, condition: ReadyCondition, findings: Finding[]) => {
@@ -316,6 +345,7 @@ export class ResourceStore extends EventEmitter {
     };
     for (const state of this.state.providerStates.values()) add('Provider', state.resolved.resource, state.condition, state.findings);
     for (const state of this.state.alertStates.values()) add('Alert', state.resource, state.condition, state.findings);
+    for (const source of this.statusSources) entries.push(...source());
     entries.sort((a, b) => statusOrder(a).localeCompare(statusOrder(b)));
     return { resources: entries, problems: this.fileProblems.map((problem) => ({ ...problem })) };
   }

@@ -229,6 +229,8 @@ async function spawnHerald(args: string[], stderr: 'ignore' | 'pipe', openFiles?
     `127.0.0.1:${ports[2]}`,
     '--admin-addr',
     `127.0.0.1:${ports[3]}`,
+    '--receiver-addr',
+    `127.0.0.1:${await freePort()}`,
     ...args,
   ];
   const child =

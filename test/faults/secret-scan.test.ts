@@ -10,9 +10,10 @@
  * token-exchanging types too: a GitHub App (private key, its JWT and the installation token it
  * buys, each quoted back by the API), `nats` (password and NKey seed, server down),
  * `azureeventhub` (the key in its connection string, namespace down) and `otel`
- * (password sent as a Bearer token, quoted back).
+ * (password sent as a Bearer token, quoted back). And Receivers: their Secret's token in no
+ * answer, log or status, whatever wrong token or signature a caller sends.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nkeys } from 'nats';
@@ -23,6 +24,7 @@ import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
 import { startSink, type ReceivedRequest, type Sink } from '../support/sink.js';
 import { makeTempDir } from '../support/tmp.js';
 import { kustomizationAlert, secret } from '../e2e/manifests.js';
+import { webhookPath } from '../../src/receivers/webhook-path.js';
 import { faultFile, captureHerald, hmacVerifies, messageOf } from './fault-support.js';
 import { until } from '../support/wait.js';
 
@@ -300,6 +302,60 @@ describe('secret scan', () => {
           .map((e) => e.slice(0, 120))
           .join(' | ')}`,
     );
+  }, 60_000);
+
+  it('never shows a Receiver token, in answers to good, badly signed or wrongly tokened webhooks', async () => {
+    const githubToken = planted.plant('receivergithub');
+    const gitlabToken = planted.plant('receivergitlab');
+    const wrongKey = planted.plant('receiverwrongkey');
+    const bodySecret = planted.plant('receiverbody');
+    const receiver = (name: string, type: string) => `apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata:
+  name: ${name}
+  namespace: flux-system
+spec:
+  type: ${type}
+  secretRef:
+    name: ${name}
+  resources:
+    - kind: GitRepository
+      name: webapp
+`;
+    const h = await startHerald({
+      manifests: {
+        'receivers.yaml': [receiver('gh', 'github'), receiver('gl', 'gitlab')].join('---\n'),
+        'secrets.yaml': [secret('gh', { token: githubToken }), secret('gl', { token: gitlabToken })].join('---\n'),
+        'repo.yaml': 'apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: webapp\n  namespace: flux-system\n',
+      },
+      extraArgs: ['--log-level', 'trace'],
+    });
+    cleanups.push(async () => (await h.stop(), await h.cleanup()));
+    const post = async (path: string, headers: Record<string, string>, body: string) => {
+      const res = await fetch(`${h.receiverUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      return { status: res.status, text: `${res.status} ${JSON.stringify([...res.headers])} ${await res.text()}` };
+    };
+    const body = JSON.stringify({ ref: 'refs/heads/main', note: bodySecret });
+    const sign = (key: string) => `sha256=${createHmac('sha256', key).update(body).digest('hex')}`;
+    const gh = webhookPath(githubToken, 'gh', 'flux-system');
+    const gl = webhookPath(gitlabToken, 'gl', 'flux-system');
+    const tries: Array<[string, string, Record<string, string>, number]> = [
+      ['github signed', gh, { 'x-github-event': 'push', 'x-hub-signature-256': sign(githubToken) }, 200],
+      ['github signed with another key', gh, { 'x-github-event': 'push', 'x-hub-signature-256': sign(wrongKey) }, 401],
+      ['github with the key as signature', gh, { 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${githubToken}` }, 401],
+      ['gitlab with a wrong token', gl, { 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': wrongKey }, 401],
+      ['gitlab with the token', gl, { 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': gitlabToken }, 200],
+      ['unknown path carrying a token', `/hook/${githubToken}`, { 'x-gitlab-token': gitlabToken }, 404],
+    ];
+    for (const [what, path, headers, expected] of tries) {
+      const answer = await post(path, headers, body);
+      captured[`receiver: ${what}`] = answer.text;
+      expect(answer.status, what).toBe(expected);
+    }
+    Object.assign(captured, await captureHerald(h));
+    // The scan looks at something: both Receivers are Ready and were answered.
+    expect(captured.resources).toContain(gh);
+    expect(captured.metrics).toMatch(/herald_receiver_requests_total\{type="github",outcome="unauthorized"\} 2/);
   }, 60_000);
 
   it('never shows an admin token read from --admin-token-file, in answers to wrong, cross-site or malformed requests, or in a bad file', async () => {

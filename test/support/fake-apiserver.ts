@@ -89,6 +89,7 @@ interface InjectedFailure {
 const BUILTIN_TYPES: ResourceType[] = [
   { group: 'notification.toolkit.fluxcd.io', version: 'v1beta3', kind: 'Provider', plural: 'providers' },
   { group: 'notification.toolkit.fluxcd.io', version: 'v1beta3', kind: 'Alert', plural: 'alerts' },
+  { group: 'notification.toolkit.fluxcd.io', version: 'v1', kind: 'Receiver', plural: 'receivers' },
   { group: '', version: 'v1', kind: 'Secret', plural: 'secrets' },
   { group: '', version: 'v1', kind: 'Event', plural: 'events' },
   { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', statusSubresource: false },

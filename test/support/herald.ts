@@ -42,6 +42,8 @@ export interface HeraldProcess {
   metricsUrl: string;
   healthUrl: string;
   adminUrl: string;
+  /** The receiver listener (`--receiver-addr`): Receivers' `/hook/...` paths. */
+  receiverUrl: string;
   configDir: string;
   /** Every line the process wrote to stdout and stderr so far. */
   output: string[];
@@ -74,7 +76,7 @@ export interface StartOptions {
 export async function startHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
   const configDir = opts.configDir ?? (await makeTempDir('herald-e2e-'));
   for (const [name, yaml] of Object.entries(opts.manifests ?? {})) await writeFile(join(configDir, name), yaml);
-  const [events, metrics, health, admin] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [events, metrics, health, admin, receiver] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const args = [
     ...(opts.nodeArgs ?? []),
     heraldMain,
@@ -87,6 +89,9 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
     `127.0.0.1:${health}`,
     '--admin-addr',
     `127.0.0.1:${admin}`,
+    // Never the default :9292: tests run side by side.
+    '--receiver-addr',
+    `127.0.0.1:${receiver}`,
     ...(opts.redisUrl ? ['--redis-url', opts.redisUrl] : []),
     ...(opts.extraArgs ?? []),
   ];
@@ -113,6 +118,7 @@ export async function startHerald(opts: StartOptions = {}): Promise<HeraldProces
     metricsUrl: `http://127.0.0.1:${metrics}`,
     healthUrl: `http://127.0.0.1:${health}`,
     adminUrl: `http://127.0.0.1:${admin}`,
+    receiverUrl: `http://127.0.0.1:${receiver}`,
     configDir,
     output,
     postEvent(event, init = {}) {

@@ -44,6 +44,7 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { Metrics } from '../../src/observability/metrics.js';
+import { RECEIVER_RESOURCE_KINDS, RECEIVER_TYPES } from '../../src/receivers/types.js';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 
 const Ajv = AjvModule.default;
@@ -511,6 +512,7 @@ describe('templates render to YAML', () => {
         '_helpers.tpl',
         'crds/alerts.yaml',
         'crds/providers.yaml',
+        'crds/receivers.yaml',
         'deployment.yaml',
         'grafana-dashboard.yaml',
         'poddisruptionbudget.yaml',
@@ -579,6 +581,7 @@ describe('Deployment', () => {
       '--events-addr=:9090',
       '--metrics-addr=:8080',
       '--health-addr=:9440',
+      '--receiver-addr=:9292',
       '--log-level=info',
       '--rate-limit-interval=5m',
       '--shutdown-timeout=25s',
@@ -588,6 +591,7 @@ describe('Deployment', () => {
       ['events', 9090],
       ['http-metrics', 8080],
       ['health', 9440],
+      ['receiver', 9292],
     ]);
     expect(podSpec.serviceAccountName).toBe('herald');
   });
@@ -617,6 +621,7 @@ describe('Deployment', () => {
       eventsAddr: { port: 9090 },
       metricsAddr: { port: 8080 },
       healthAddr: { port: 9440 },
+      receiverAddr: { port: 9292 },
       logLevel: 'info',
       noCrossNamespaceRefs: false,
       rateLimitIntervalMs: 300_000,
@@ -673,6 +678,15 @@ describe('Services, ServiceMonitor, PodDisruptionBudget', () => {
     expect(pod).toMatchObject((service.spec as { selector: Obj }).selector);
     const on9090 = one(renderChart({ ...REDIS, service: { port: 9090 } }), 'Service', 'herald');
     expect((on9090.spec as { ports: Obj[] }).ports).toHaveLength(1);
+  });
+
+  it('the Receiver Service answers on 80, to the receiver port only', () => {
+    const service = one(renderChart(), 'Service', 'herald-receiver');
+    expect((service.spec as { ports: Obj[] }).ports).toEqual([{ name: 'http', port: 80, targetPort: 'receiver', protocol: 'TCP' }]);
+    expect((service.spec as { selector: Obj }).selector).toEqual((one(renderChart(), 'Service', 'herald').spec as { selector: Obj }).selector);
+    const exposed = one(renderChart({ ...REDIS, receiver: { service: { type: 'LoadBalancer', port: 8443, annotations: { a: 'b' } } } }), 'Service', 'herald-receiver');
+    expect(exposed.spec).toMatchObject({ type: 'LoadBalancer', ports: [{ port: 8443 }] });
+    expect(exposed.metadata.annotations).toEqual({ a: 'b' });
   });
 
   it('the ServiceMonitor selects the metrics Service by label and port name', () => {
@@ -790,8 +804,12 @@ describe('RBAC: only what Herald calls', () => {
     'notification.toolkit.fluxcd.io/alerts:get',
     'notification.toolkit.fluxcd.io/alerts:list',
     'notification.toolkit.fluxcd.io/alerts:watch',
+    'notification.toolkit.fluxcd.io/receivers:get',
+    'notification.toolkit.fluxcd.io/receivers:list',
+    'notification.toolkit.fluxcd.io/receivers:watch',
     'notification.toolkit.fluxcd.io/providers/status:patch',
     'notification.toolkit.fluxcd.io/alerts/status:patch',
+    'notification.toolkit.fluxcd.io/receivers/status:patch',
     'core/secrets:get',
     'core/secrets:list',
     'core/secrets:watch',
@@ -804,12 +822,21 @@ describe('RBAC: only what Herald calls', () => {
     const role = one(objs, 'ClusterRole');
     const all = grants(role.rules as Rule[]);
     expect(all).toEqual(expect.arrayContaining(watched));
-    // Beyond those: only `get` on Flux objects, for matchLabels.
+    // Beyond those: get (matchLabels, a Receiver's named target), list (a Receiver's '*') and
+    // patch (its reconcile request) on the Flux kinds a Receiver can name, and nothing else.
     const rest = all.filter((g) => !watched.includes(g));
-    expect(rest.length).toBeGreaterThan(0);
-    for (const g of rest) expect(g).toMatch(/^[a-z.]+\.fluxcd\.io\/[a-z]+:get$/);
+    expect(rest.length).toBe(3 * RECEIVER_RESOURCE_KINDS.size);
+    for (const g of rest) expect(g).toMatch(/^[a-z.]+\.fluxcd\.io\/[a-z]+:(get|list|patch)$/);
     expect(all.join(' ')).not.toMatch(/\*/);
-    expect(rest).toEqual(expect.arrayContaining(['kustomize.toolkit.fluxcd.io/kustomizations:get', 'helm.toolkit.fluxcd.io/helmreleases:get']));
+    expect(rest).toEqual(
+      expect.arrayContaining([
+        'kustomize.toolkit.fluxcd.io/kustomizations:get',
+        'helm.toolkit.fluxcd.io/helmreleases:get',
+        'source.toolkit.fluxcd.io/gitrepositories:list',
+        'source.toolkit.fluxcd.io/gitrepositories:patch',
+        'image.toolkit.fluxcd.io/imagepolicies:patch',
+      ]),
+    );
 
     const binding = one(objs, 'ClusterRoleBinding');
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
@@ -896,14 +923,18 @@ describe('CRDs', () => {
 
   const examples = parseAllDocuments(readFileSync(join(ROOT, 'examples/manifests/demo.yaml'), 'utf8')).map((d) => d.toJS() as K8sObject);
 
-  it('Provider and Alert, notification.toolkit.fluxcd.io, v1beta3 served and stored, with a status subresource', () => {
-    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['alerts.notification.toolkit.fluxcd.io', 'providers.notification.toolkit.fluxcd.io']);
+  it('Provider and Alert (v1beta3) and Receiver (v1), notification.toolkit.fluxcd.io, served and stored, with a status subresource', () => {
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual([
+      'alerts.notification.toolkit.fluxcd.io',
+      'providers.notification.toolkit.fluxcd.io',
+      'receivers.notification.toolkit.fluxcd.io',
+    ]);
     for (const crd of crds) {
       const spec = crd.spec as { group: string; scope: string; names: { kind: string } };
       expect(spec).toMatchObject({ group: 'notification.toolkit.fluxcd.io', scope: 'Namespaced' });
       expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
       const versions = versionOf(crd.metadata.name.split('.')[0] as string);
-      expect(versions.map((v) => [v.name, v.served, v.storage])).toEqual([['v1beta3', true, true]]);
+      expect(versions.map((v) => [v.name, v.served, v.storage])).toEqual([[spec.names.kind === 'Receiver' ? 'v1' : 'v1beta3', true, true]]);
       expect(versions[0]?.subresources).toEqual({ status: {} });
       expect(structuralProblems(versions[0]?.schema.openAPIV3Schema as Obj, spec.names.kind, [])).toEqual([]);
     }
@@ -912,7 +943,7 @@ describe('CRDs', () => {
   it('crds.install: false installs none; crds.keep: false drops the keep policy', () => {
     expect(renderChart({ ...REDIS, crds: { install: false } }).filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
     const unkept = renderChart({ ...REDIS, crds: { keep: false } }).filter((o) => o.kind === 'CustomResourceDefinition');
-    expect(unkept.map((c) => c.metadata.annotations)).toEqual([undefined, undefined]);
+    expect(unkept.map((c) => c.metadata.annotations)).toEqual([undefined, undefined, undefined]);
   });
 
   it('accepts the example manifests (examples/manifests)', () => {
@@ -923,6 +954,20 @@ describe('CRDs', () => {
       const validate = validators[obj.kind as 'Provider' | 'Alert'];
       expect(validate(obj), `${obj.kind} ${obj.metadata.name}: ${errorText(validate.errors)}`).toBe(true);
     }
+  });
+
+  it('accepts a Receiver of every type Herald serves, with every kind it can target', () => {
+    const validate = specValidator('receivers');
+    const resources = [...RECEIVER_RESOURCE_KINDS].map((kind) => ({ kind, name: '*', matchLabels: { app: 'web' }, filter: "res.metadata.name != 'x'" }));
+    for (const type of RECEIVER_TYPES) {
+      const spec =
+        type === 'generic-oidc'
+          ? { type, resources, oidcProviders: [{ issuerURL: 'https://token.actions.githubusercontent.com', validations: [{ expression: 'true', message: 'm' }] }] }
+          : { type, resources, events: ['push'], secretRef: { name: 'token' }, resourceFilter: 'true', interval: '10m', suspend: false };
+      const obj = { apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: { name: 'r' }, spec, status: { webhookPath: '/hook/x', observedGeneration: 1 } };
+      expect(validate(obj), `${type}: ${errorText(validate.errors)}`).toBe(true);
+    }
+    expect(validate({ apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: {}, spec: { type: 'github', resources: [{ kind: 'Pod', name: 'p' }] } })).toBe(false);
   });
 
   it('accepts every provider type Herald supports, and Flux\'s full Alert shape', async () => {

@@ -69,6 +69,14 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ configDir: 'd', eventsAddr: { port: 1 }, redisUrl: 'redis://r' });
   });
 
+  it('--receiver-addr: :9292 by default, Flux\'s --receiverAddr spelling and HERALD_RECEIVER_ADDR too', () => {
+    expect(loadConfig(['--config-dir', 'd'], {})).toMatchObject({ receiverAddr: { port: 9292 } });
+    expect(loadConfig(['--config-dir', 'd', '--receiver-addr', '127.0.0.1:1'], {})).toMatchObject({ receiverAddr: { host: '127.0.0.1', port: 1 } });
+    expect(loadConfig(['--config-dir', 'd', '--receiverAddr=:2'], {})).toMatchObject({ receiverAddr: { port: 2 } });
+    expect(loadConfig(['--config-dir', 'd'], { HERALD_RECEIVER_ADDR: ':3' })).toMatchObject({ receiverAddr: { port: 3 } });
+    expect(() => loadConfig(['--config-dir', 'd', '--receiverAddr', 'nope'], {})).toThrow(/--receiver-addr/);
+  });
+
   it('reads boolean flags from the environment', () => {
     expect(loadConfig([], { HERALD_CONFIG_DIR: 'd', HERALD_NO_CROSS_NAMESPACE_REFS: 'true' })).toMatchObject({ noCrossNamespaceRefs: true });
   });

@@ -54,6 +54,31 @@ describe('Kubernetes source', () => {
     expect(secretLists.every((r) => r.query.fieldSelector === 'metadata.name=hook-token')).toBe(true);
   });
 
+  it('loads Receivers (v1) and watches the Secrets they name', async () => {
+    api.apply(secretObject('receiver-token', { token: 'r3c3iv3r' }));
+    api.apply({
+      apiVersion: 'notification.toolkit.fluxcd.io/v1',
+      kind: 'Receiver',
+      metadata: { name: 'github', namespace: 'flux-system' },
+      spec: { type: 'github', secretRef: { name: 'receiver-token' }, resources: [{ kind: 'GitRepository', name: 'webapp' }] },
+    });
+    const src = start();
+    await eventually(() => store.loaded, 5000, 'store loaded');
+    expect(src.watchedSecrets()).toEqual(['flux-system/receiver-token']);
+    expect(store.receivers().map((r) => [r.apiVersion, r.metadata.name])).toEqual([['notification.toolkit.fluxcd.io/v1', 'github']]);
+    expect(store.secretData('flux-system', 'receiver-token')).toEqual({ token: 'r3c3iv3r' });
+    expect(src.objects('Receiver').map((o) => o.metadata?.name)).toEqual(['github']);
+  });
+
+  it('loads Providers and Alerts on a cluster without the Receiver CRD', async () => {
+    api.failNext(/\/receivers$/, 404, 10_000);
+    api.apply(providerObject('hook', { type: 'generic', address: 'https://hooks.example.com/x' }));
+    start();
+    await eventually(() => store.loaded, 5000, 'store loaded without Receivers');
+    expect(store.provider('flux-system', 'hook')?.ready).toBe(true);
+    expect(store.receivers()).toEqual([]);
+  });
+
   it('applies additions, changes and deletions after the initial load', async () => {
     api.apply(providerObject('hook', { type: 'generic', address: 'https://hooks.example.com/x' }));
     start();

@@ -1,7 +1,8 @@
 /**
  * The Kubernetes source of the resource store: informers for Flux's `Provider` and `Alert`
- * (`notification.toolkit.fluxcd.io/v1beta3`, every namespace or one) and for the Secrets those
- * Providers reference, feeding the same store and validation as the manifests directory.
+ * (`notification.toolkit.fluxcd.io/v1beta3`) and `Receiver` (`v1`), every namespace or one, and
+ * for the Secrets those Providers and Receivers reference, feeding the same store and validation
+ * as the manifests directory. A cluster without the Receiver CRD still loads the other kinds.
  *
  * Secrets: only referenced ones are watched, one informer per Secret with a
  * `metadata.name=<name>` field selector in the Provider's namespace. Nothing else is read, no
@@ -34,7 +35,13 @@ export interface KubernetesSourceOptions {
   backoff?: BackoffOptions;
 }
 
-export type NotificationKind = 'Provider' | 'Alert';
+export type NotificationKind = 'Provider' | 'Alert' | 'Receiver';
+
+/** Flux serves Receivers at v1 (Providers and Alerts at v1beta3). */
+export const RECEIVER_VERSION = 'v1';
+
+/** The API version each kind is read and its status written at. */
+export const NOTIFICATION_VERSIONS: Record<NotificationKind, string> = { Provider: NOTIFICATION_VERSION, Alert: NOTIFICATION_VERSION, Receiver: RECEIVER_VERSION };
 
 export interface KubernetesSource {
   readonly kubeConfig: KubeConfig;
@@ -57,7 +64,7 @@ interface SecretWatch {
   name: string;
 }
 
-const PLURALS: Record<NotificationKind, string> = { Provider: 'providers', Alert: 'alerts' };
+const PLURALS: Record<NotificationKind, string> = { Provider: 'providers', Alert: 'alerts', Receiver: 'receivers' };
 
 /** Starts the informers and returns at once; the store is loaded when `loaded` turns true. */
 export function startKubernetesSource(store: ResourceStore, opts: KubernetesSourceOptions): KubernetesSource {
@@ -77,27 +84,31 @@ export function startKubernetesSource(store: ResourceStore, opts: KubernetesSour
 
   function notificationInformer(kind: NotificationKind): Informer {
     const plural = PLURALS[kind];
-    const base = `/apis/${NOTIFICATION_GROUP}/${NOTIFICATION_VERSION}`;
+    const version = NOTIFICATION_VERSIONS[kind];
+    const base = `/apis/${NOTIFICATION_GROUP}/${version}`;
     const path = namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${plural}` : `${base}/${plural}`;
     const list = (): Promise<KubernetesListObject<KubernetesObject>> =>
       namespace
-        ? custom.listNamespacedCustomObject({ group: NOTIFICATION_GROUP, version: NOTIFICATION_VERSION, namespace, plural })
-        : custom.listClusterCustomObject({ group: NOTIFICATION_GROUP, version: NOTIFICATION_VERSION, plural });
+        ? custom.listNamespacedCustomObject({ group: NOTIFICATION_GROUP, version, namespace, plural })
+        : custom.listClusterCustomObject({ group: NOTIFICATION_GROUP, version, plural });
+    const referencesSecrets = kind !== 'Alert';
     return startInformer(
       kubeConfig,
-      { name: plural, path, apiVersion: NOTIFICATION_API_VERSION, kind, list },
+      { name: plural, path, apiVersion: `${NOTIFICATION_GROUP}/${version}`, kind, list },
       {
         synced: () => {
           syncSecretWatches();
           maybeLoad();
         },
+        // Receivers only: a cluster without their CRD (or without RBAC for them) still loads Providers and Alerts.
+        ...(kind === 'Receiver' && { failedBeforeSync: () => maybeLoad() }),
         upsert: (obj) => {
-          if (kind === 'Provider') syncSecretWatches();
+          if (referencesSecrets) syncSecretWatches();
           if (loaded) upsert(obj);
           notify(kind, obj);
         },
         delete: (obj) => {
-          if (kind === 'Provider') syncSecretWatches();
+          if (referencesSecrets) syncSecretWatches();
           if (loaded) remove(obj);
           notify(kind, obj);
         },
@@ -137,12 +148,14 @@ export function startKubernetesSource(store: ResourceStore, opts: KubernetesSour
 
   const providers = notificationInformer('Provider');
   const alerts = notificationInformer('Alert');
+  const receivers = notificationInformer('Receiver');
+  const informers: Record<NotificationKind, Informer> = { Provider: providers, Alert: alerts, Receiver: receivers };
 
   /** Starts an informer for each newly referenced Secret and stops those no Provider references any more. */
   function syncSecretWatches(): void {
     if (closed || !providers.synced) return;
     const wanted = new Map<string, { namespace: string; name: string }>();
-    for (const provider of providers.list()) {
+    for (const provider of [...providers.list(), ...receivers.list()]) {
       const meta = provider.metadata ?? {};
       const spec = ((provider as { spec?: Record<string, { name?: unknown } | undefined> }).spec ?? {}) as Record<string, { name?: unknown } | undefined>;
       for (const field of ['secretRef', 'certSecretRef', 'proxySecretRef']) {
@@ -164,11 +177,11 @@ export function startKubernetesSource(store: ResourceStore, opts: KubernetesSour
   }
 
   function maybeLoad(): void {
-    if (loaded || closed || !providers.synced || !alerts.synced) return;
+    if (loaded || closed || !providers.synced || !alerts.synced || !(receivers.synced || receivers.failedBeforeSync)) return;
     if ([...secrets.values()].some((watch) => !watch.informer.synced && !watch.informer.failedBeforeSync)) return;
     const objects: StoredObject[] = [];
     const problems: ManifestProblem[] = [];
-    const raw = [...providers.list(), ...alerts.list(), ...[...secrets.values()].flatMap((watch) => watch.informer.list())];
+    const raw = [...providers.list(), ...alerts.list(), ...receivers.list(), ...[...secrets.values()].flatMap((watch) => watch.informer.list())];
     for (const obj of raw) {
       const result = convert(obj);
       if ('object' in result) objects.push(result.object);
@@ -179,10 +192,10 @@ export function startKubernetesSource(store: ResourceStore, opts: KubernetesSour
     store.replaceAll(objects, problems);
     for (const problem of problems) logger.warn({ ...problem }, 'object not loaded');
     logger.info(
-      { namespace: namespace ?? '(all)', providers: providers.list().length, alerts: alerts.list().length, secrets: secrets.size },
+      { namespace: namespace ?? '(all)', providers: providers.list().length, alerts: alerts.list().length, receivers: receivers.list().length, secrets: secrets.size },
       'Kubernetes resources loaded',
     );
-    for (const obj of [...providers.list(), ...alerts.list()]) notify(obj.kind as NotificationKind, obj);
+    for (const obj of [...providers.list(), ...alerts.list(), ...receivers.list()]) notify(obj.kind as NotificationKind, obj);
   }
 
   function upsert(obj: KubernetesObject): void {
@@ -214,10 +227,10 @@ export function startKubernetesSource(store: ResourceStore, opts: KubernetesSour
       return loaded;
     },
     object(kind, objectNamespace, name) {
-      return (kind === 'Provider' ? providers : alerts).get(objectNamespace, name);
+      return informers[kind].get(objectNamespace, name);
     },
     objects(kind) {
-      return (kind === 'Provider' ? providers : alerts).list();
+      return informers[kind].list();
     },
     onObjectChange(listener) {
       listeners.push(listener);
@@ -227,7 +240,7 @@ export function startKubernetesSource(store: ResourceStore, opts: KubernetesSour
     },
     async close() {
       closed = true;
-      await Promise.all([providers.stop(), alerts.stop(), ...[...secrets.values()].map((watch) => watch.informer.stop())]);
+      await Promise.all([providers.stop(), alerts.stop(), receivers.stop(), ...[...secrets.values()].map((watch) => watch.informer.stop())]);
       secrets.clear();
     },
   };

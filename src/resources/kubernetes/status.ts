@@ -18,7 +18,7 @@ import { PatchStrategy, setHeaderOptions, type CustomObjectsApi, type Kubernetes
 import type { ResourceStore } from '../store.js';
 import { NOTIFICATION_GROUP, objectKey, parseObjectKey, type Logger, type ReadyCondition } from '../../api/types.js';
 import { describeApiError, statusCodeOf } from './client.js';
-import { NOTIFICATION_VERSION, type KubernetesSource, type NotificationKind } from './source.js';
+import { NOTIFICATION_VERSIONS, type KubernetesSource, type NotificationKind } from './source.js';
 import { rfc3339Seconds } from '../../common/time.js';
 
 /** A condition as the API holds it (metav1.Condition). */
@@ -32,7 +32,7 @@ export interface ApiCondition {
 }
 
 export interface StatusPatch {
-  status: { observedGeneration?: number; conditions: ApiCondition[] };
+  status: { observedGeneration?: number; conditions: ApiCondition[]; webhookPath?: string };
 }
 
 /** The CRD schema's limit on a condition message. */
@@ -42,8 +42,8 @@ const MAX_MESSAGE = 32_768;
  * The merge patch that brings `current`'s status to `desired`, or undefined when it already
  * says the same. Conditions of other types are kept.
  */
-export function statusPatch(current: KubernetesObject, desired: ReadyCondition): StatusPatch | undefined {
-  const status = ((current as { status?: unknown }).status ?? {}) as { conditions?: unknown; observedGeneration?: unknown };
+export function statusPatch(current: KubernetesObject, desired: ReadyCondition, webhookPath?: string): StatusPatch | undefined {
+  const status = ((current as { status?: unknown }).status ?? {}) as { conditions?: unknown; observedGeneration?: unknown; webhookPath?: unknown };
   const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter(
     (c): c is ApiCondition => typeof c === 'object' && c !== null && typeof (c as ApiCondition).type === 'string',
   );
@@ -64,12 +64,15 @@ export function statusPatch(current: KubernetesObject, desired: ReadyCondition):
     existing.reason === ready.reason &&
     existing.message === ready.message &&
     existing.observedGeneration === ready.observedGeneration &&
-    status.observedGeneration === desired.observedGeneration;
+    status.observedGeneration === desired.observedGeneration &&
+    (webhookPath === undefined || status.webhookPath === webhookPath);
   if (upToDate) return undefined;
   return {
     status: {
       ...(desired.observedGeneration !== undefined ? { observedGeneration: desired.observedGeneration } : {}),
       conditions: [...conditions.filter((c) => c.type !== 'Ready'), ready],
+      // Receivers: Flux's `status.webhookPath` ('' when there is no token).
+      ...(webhookPath !== undefined ? { webhookPath } : {}),
     },
   };
 }
@@ -93,7 +96,8 @@ export interface StatusWriterOptions {
   missingSubresourcePauseMs?: number;
 }
 
-const PLURALS: Record<NotificationKind, string> = { Provider: 'providers', Alert: 'alerts' };
+const PLURALS: Record<NotificationKind, string> = { Provider: 'providers', Alert: 'alerts', Receiver: 'receivers' };
+const KINDS = ['Provider', 'Alert', 'Receiver'] as const;
 
 export class StatusWriter {
   private readonly opts: Required<StatusWriterOptions>;
@@ -102,7 +106,7 @@ export class StatusWriter {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
-  private readonly pausedUntil: Record<NotificationKind, number> = { Provider: 0, Alert: 0 };
+  private readonly pausedUntil: Record<NotificationKind, number> = { Provider: 0, Alert: 0, Receiver: 0 };
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** The last patch written per object, and the object's resourceVersion it was computed from. */
   private readonly written = new Map<string, { resourceVersion?: string; patch: string }>();
@@ -112,6 +116,8 @@ export class StatusWriter {
     opts.store.on('changed', (change) => {
       for (const key of change.providers) this.mark('Provider', key);
       for (const key of change.alerts) this.mark('Alert', key);
+      // Receivers are evaluated above the store, on the same change (a Secret's, say); they are few.
+      this.markKind('Receiver');
     });
     opts.source.onObjectChange((kind, namespace, name) => this.mark(kind, objectKey({ namespace, name })));
   }
@@ -123,9 +129,11 @@ export class StatusWriter {
   }
 
   markAll(): void {
-    for (const kind of ['Provider', 'Alert'] as const) {
-      for (const obj of this.opts.source.objects(kind)) this.mark(kind, objectKey({ namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' }));
-    }
+    for (const kind of KINDS) this.markKind(kind);
+  }
+
+  private markKind(kind: NotificationKind): void {
+    for (const obj of this.opts.source.objects(kind)) this.mark(kind, objectKey({ namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' }));
   }
 
   mark(kind: NotificationKind, key: string): void {
@@ -161,24 +169,24 @@ export class StatusWriter {
     while (this.dirty.size > 0 && this.active && !this.closed) {
       const batch = [...this.dirty];
       this.dirty.clear();
-      const desired = new Map<string, ReadyCondition>();
-      for (const status of this.opts.store.statuses().resources) desired.set(`${status.kind}|${status.namespace}/${status.name}`, status.ready);
+      const desired = new Map<string, { ready: ReadyCondition; webhookPath?: string }>();
+      for (const status of this.opts.store.statuses().resources) desired.set(`${status.kind}|${status.namespace}/${status.name}`, status);
       for (const item of batch) {
         if (!this.active || this.closed) return;
         const [kind, key] = item.split('|') as [NotificationKind, string];
-        const condition = desired.get(item);
-        if (condition) await this.write(kind, key, condition);
+        const status = desired.get(item);
+        if (status) await this.write(kind, key, status.ready, status.webhookPath);
       }
     }
   }
 
-  private async write(kind: NotificationKind, key: string, condition: ReadyCondition): Promise<void> {
+  private async write(kind: NotificationKind, key: string, condition: ReadyCondition, webhookPath?: string): Promise<void> {
     const { api, logger, source } = this.opts;
     if (this.pausedUntil[kind] > Date.now()) return;
     const [namespace, name] = parseObjectKey(key);
     const current = source.object(kind, namespace, name);
     if (!current) return; // deleted
-    const patch = statusPatch(current, condition);
+    const patch = statusPatch(current, condition, webhookPath);
     if (!patch) return;
     // Written already, and the informer has not seen the result yet: nothing new to say.
     const item = `${kind}|${key}`;
@@ -187,7 +195,7 @@ export class StatusWriter {
     if (last && last.patch === text && last.resourceVersion === current.metadata?.resourceVersion) return;
     try {
       await api.patchNamespacedCustomObjectStatus(
-        { group: NOTIFICATION_GROUP, version: NOTIFICATION_VERSION, namespace, plural: PLURALS[kind], name, body: patch },
+        { group: NOTIFICATION_GROUP, version: NOTIFICATION_VERSIONS[kind], namespace, plural: PLURALS[kind], name, body: patch },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
       this.written.set(item, { resourceVersion: current.metadata?.resourceVersion, patch: text });
@@ -203,7 +211,7 @@ export class StatusWriter {
         );
         const timer = setTimeout(() => {
           this.retryTimers.delete(timer);
-          for (const obj of source.objects(kind)) this.mark(kind, objectKey({ namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '' }));
+          this.markKind(kind);
         }, this.opts.missingSubresourcePauseMs);
         timer.unref();
         this.retryTimers.add(timer);
