@@ -300,6 +300,21 @@ export class ResourceStore extends EventEmitter {
     return found ? { ...found.metadata.labels } : undefined;
   }
 
+  /** Every stored object of a kind in an API group (any version), e.g. the image automation kinds for their controller. */
+  objectsOf(group: string, kind: string): StoredObject[] {
+    const found: StoredObject[] = [];
+    for (const { object } of this.state.objects.values()) {
+      if (object.kind === kind && groupOf(object.apiVersion) === group) found.push(object);
+    }
+    return found;
+  }
+
+  /** A Secret's decoded values; undefined when it is not stored or cannot be used. */
+  secretData(namespace: string, name: string): Readonly<Record<string, string>> | undefined {
+    const found = this.state.byName.get(nameKey('Secret', namespace, name))?.get('');
+    return found && isSecret(found) && found.invalid === undefined ? found.data : undefined;
+  }
+
   /** The Ready condition of every Provider and Alert, and the last snapshot's parse problems; free of secret values. */
   statuses(): StoreStatuses {
     const entries: ResourceStatus[] = [];
