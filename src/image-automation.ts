@@ -23,14 +23,22 @@ export interface ImageAutomationOptions {
   redis?: RedisClient;
   config: { noImageAutomation: boolean; noCrossNamespaceRefs: boolean; redisPrefix: string };
   logger: Logger;
+  /**
+   * Whether the queue (and so Redis, where the tags are kept) can be used: nothing runs before,
+   * or the first reconciles would fail, rescan and lose their events while Redis connects.
+   */
+  queueReady(): boolean;
 }
+
+/** How often readiness is checked until the queue is ready. */
+const READY_POLL_MS = 200;
 
 export interface ImageAutomation {
   statuses(): ImageResourceStatus[];
   close(): Promise<void>;
 }
 
-export function startImageAutomation({ store, dispatcher, redis, config, logger }: ImageAutomationOptions): ImageAutomation {
+export function startImageAutomation({ store, dispatcher, redis, config, logger, queueReady }: ImageAutomationOptions): ImageAutomation {
   if (config.noImageAutomation) return { statuses: () => [], close: async () => {} };
   // The commands used (GET, SET with PX, DEL on one key) work the same on a Cluster.
   const client = redis as Redis | undefined;
@@ -55,11 +63,20 @@ export function startImageAutomation({ store, dispatcher, redis, config, logger 
     }
     controller?.sync();
   };
-  store.on('changed', sync);
-  sync();
+  let waiting: NodeJS.Timeout | undefined;
+  const start = () => {
+    if (!queueReady()) {
+      waiting = setTimeout(start, READY_POLL_MS);
+      return;
+    }
+    store.on('changed', sync);
+    sync();
+  };
+  start();
   return {
     statuses: () => controller?.statuses() ?? [],
     async close() {
+      clearTimeout(waiting);
       store.removeListener('changed', sync);
       await controller?.close();
       await clients.close();

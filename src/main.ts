@@ -169,7 +169,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   );
   const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
-  const images = startImageAutomation({ store, dispatcher, redis, config, logger });
+  const images = startImageAutomation({ store, dispatcher, redis, config, logger, queueReady: () => queue.ready() });
 
   metrics.onScrape(async () => {
     const counts = await queue.counts();

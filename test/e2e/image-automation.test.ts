@@ -9,7 +9,8 @@ import { startHerald, type HeraldProcess } from '../support/herald.js';
 import { dockerRegistryPath, startDockerRegistry, type DockerRegistry } from '../support/docker-registry.js';
 import { bareRepo, cloneOf, git, type BareRepo } from '../support/git-repos.js';
 import { startSink, type Sink } from '../support/sink.js';
-import { until, untilPasses } from '../support/wait.js';
+import { REDIS_URL, deletePrefix, uniquePrefix } from '../support/redis.js';
+import { sleep, until, untilPasses } from '../support/wait.js';
 
 const running: Array<{ stop(): Promise<unknown> }> = [];
 
@@ -170,6 +171,41 @@ describe.skipIf(!dockerRegistryPath)('image automation from the manifests direct
     // SIGTERM stops everything, image automation included, with a clean exit.
     expect(await h.stop('SIGTERM', 20_000)).toBe(0);
   }, 120_000);
+
+  it('with Redis, a restart neither rescans at once nor announces the same tags again', async () => {
+    const registry = await startDockerRegistry();
+    running.push(registry);
+    await registry.push('team/app', '1.1.0');
+    const image = `${registry.host}/team/app`;
+    const repo = bareRepo({ 'deploy/app.yaml': deployment(`${image}:1.0.0`) });
+    const sink = await startSink();
+    running.push({ stop: () => sink.close() });
+    const prefix = uniquePrefix('image-e2e');
+    running.push({ stop: () => deletePrefix(prefix) });
+    const options = { manifests: manifests(registry, repo, sink, { scanInterval: '1h' }), redisUrl: REDIS_URL, extraArgs: ['--redis-prefix', prefix] };
+    const first = await startHerald(options);
+    running.push({ stop: async () => (await first.stop(), await first.cleanup()) });
+    await until(() => received(sink).some((e) => e.involvedObject.kind === 'ImageUpdateAutomation'), { timeoutMs: 30_000, what: 'the first push' });
+    expect(await first.stop('SIGTERM', 20_000)).toBe(0);
+    const before = received(sink).length;
+
+    // The registry gets a new tag meanwhile: a rescan at restart would find it.
+    await registry.push('team/app', '1.2.0');
+    const second = await startHerald({ ...options, configDir: first.configDir });
+    running.push({ stop: () => second.stop() });
+    await untilPasses(async () => {
+      const resources = (await (await fetch(`${second.healthUrl}/resources`)).json()) as { resources: Array<Record<string, any>> };
+      expect(resources.resources.find((r) => r.kind === 'ImagePolicy')).toMatchObject({ ready: { status: 'True' }, status: { latestRef: { tag: '1.1.0' } } });
+      expect(resources.resources.find((r) => r.kind === 'ImageUpdateAutomation')?.ready.status).toBe('True');
+    }, { timeoutMs: 15_000, what: 'statuses restored' }).catch((err: unknown) => {
+      console.log(second.output.filter((l) => !l.includes('Server listening')).join('\n'));
+      throw err;
+    });
+    await sleep(1000);
+    // Only the automation speaks again ("repository up-to-date": its Ready state is not kept across restarts).
+    expect(received(sink).slice(before).map((e) => `${e.involvedObject.kind}: ${e.message}`)).toEqual(['ImageUpdateAutomation: repository up-to-date']);
+    expect(git(cloneOf(repo), 'rev-list', '--count', 'HEAD').trim()).toBe('2');
+  }, 90_000);
 
   it('does not run image automation with --no-image-automation', async () => {
     const registry = await startDockerRegistry();
