@@ -169,7 +169,15 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   );
   const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
-  const images = startImageAutomation({ store, dispatcher, redis, config, logger, queueReady: () => queue.ready() });
+  const images = startImageAutomation({
+    store,
+    dispatcher,
+    redis,
+    // Manifests mode only: in Kubernetes mode nothing would elect one replica to push.
+    config: { ...config, noImageAutomation: config.noImageAutomation || source.kind !== 'manifests' },
+    logger,
+    queueReady: () => queue.ready(),
+  });
 
   metrics.onScrape(async () => {
     const counts = await queue.counts();
