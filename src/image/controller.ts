@@ -14,7 +14,7 @@
  * Statuses (and each automation's explain report) are kept here, for the status API.
  */
 import { createHash } from 'node:crypto';
-import { objectKey, type Logger, type StoredObject } from '../api/types.js';
+import { objectKey, parseObjectKey, type Logger, type StoredObject } from '../api/types.js';
 import type { FluxEvent } from '../events/event.js';
 import { errorMessage } from '../common/errors.js';
 import type { ClientPool } from './client-pool.js';
@@ -65,7 +65,8 @@ export interface ImageControllerOptions {
 
 /** One image object's entry on `GET /resources`. */
 export interface ImageResourceStatus {
-  kind: ImageKind;
+  /** GitRepositories are listed only when not valid (Herald does not reconcile them). */
+  kind: ImageKind | 'GitRepository';
   namespace: string;
   name: string;
   ready: Condition | { type: 'Ready'; status: 'Unknown' | 'False'; reason: string; message: string };
@@ -162,7 +163,7 @@ export class ImageController {
     this.gitRepositories = new Map(
       gitObjects.map((raw) => {
         const parsed = parseGitRepository(raw);
-        if (!parsed.ok) this.opts.logger?.warn({ kind: 'GitRepository', name: objectKey(raw.metadata), problems: parsed.errors }, 'GitRepository not valid');
+        if (!parsed.ok && gitChanged) this.opts.logger?.warn({ kind: 'GitRepository', name: objectKey(raw.metadata), problems: parsed.errors }, 'GitRepository not valid');
         return [objectKey(raw.metadata), parsed.ok ? { repo: parsed.value } : { errors: parsed.errors }];
       }),
     );
@@ -196,6 +197,11 @@ export class ImageController {
   }
 
   statuses(): ImageResourceStatus[] {
+    const invalidGit: ImageResourceStatus[] = [...this.gitRepositories].flatMap(([key, { errors }]) => {
+      if (!errors) return [];
+      const [namespace, name] = parseObjectKey(key);
+      return [{ kind: 'GitRepository' as const, namespace, name, ready: { type: 'Ready' as const, status: 'False' as const, reason: 'InvalidSpec', message: errors.join('; ') }, problems: errors }];
+    });
     return [...this.entries.values()]
       .map((entry) => {
         const [namespace, name] = [entry.raw.metadata.namespace, entry.raw.metadata.name];
@@ -211,6 +217,7 @@ export class ImageController {
         if (entry.explain) status.explain = entry.explain;
         return status;
       })
+      .concat(invalidGit)
       .sort((a, b) => `${a.kind}|${a.namespace}|${a.name}`.localeCompare(`${b.kind}|${b.namespace}|${b.name}`));
   }
 

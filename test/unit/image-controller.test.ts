@@ -191,6 +191,14 @@ describe('ImageController scheduling', () => {
     expect(status?.problems?.join('\n')).toMatch(/spec\.image/);
   });
 
+  it('lists a GitRepository that is not valid, with its problems', () => {
+    const h = harness({}, [{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'fleet', namespace: 'apps' }, spec: { url: 'ftp://example.com/fleet.git' } }]);
+    h.controller.sync();
+    expect(h.controller.statuses()).toEqual([
+      expect.objectContaining({ kind: 'GitRepository', name: 'fleet', ready: expect.objectContaining({ status: 'False', reason: 'InvalidSpec' }), problems: [expect.stringMatching(/^spec\.url/)] }),
+    ]);
+  });
+
   it('retries a reconcile that throws with backoff, and schedules nothing after close', async () => {
     let calls = 0;
     const h = harness({ repository: async () => (calls++, Promise.reject(new Error('boom'))) }, [repository('app')]);
