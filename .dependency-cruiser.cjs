@@ -13,7 +13,7 @@ const LAYERS = [
   /* 3 */ ['src/alerts'],
   /* 4 */ ['src/resources'],
   /* 5 */ ['src/delivery', 'src/receivers', 'src/image'],
-  /* 6 */ ['src/server'],
+  /* 6 */ ['src/server', 'src/image-automation.ts'],
   /* 7 */ ['src/config.ts'],
   /* 8 */ ['src/main.ts'],
 ];

@@ -35,6 +35,8 @@ export interface Config {
   /** With `kubernetes`: only this namespace (all when unset). */
   watchNamespace?: string;
   noCrossNamespaceRefs: boolean;
+  /** Run no ImageRepository, ImagePolicy or ImageUpdateAutomation even when manifests define them. */
+  noImageAutomation: boolean;
   rateLimitIntervalMs: number;
   redisUrl?: string;
   /** Where Redis is (URL, Sentinel or Cluster, credentials, TLS); unset: the in-process queue. */
@@ -93,6 +95,7 @@ const flags = {
   },
   'watch-namespace': { type: 'string', arg: 'NAMESPACE', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
   'no-cross-namespace-refs': { type: 'boolean', default: false, help: 'an Alert only takes events from its own namespace' },
+  'no-image-automation': { type: 'boolean', default: false, help: 'do not run ImageRepositories, ImagePolicies and ImageUpdateAutomations found in the manifests' },
   'rate-limit-interval': { type: 'string', arg: 'DURATION', default: '5m', help: 'window in which a duplicate event is refused with 429' },
   'redis-url': { type: 'string', arg: 'URL', help: 'Redis URL for the durable queue (also REDIS_URL); in-process queue when unset' },
   'redis-prefix': { type: 'string', arg: 'PREFIX', help: 'key prefix in Redis (default herald; {herald} with --redis-cluster-nodes, where it must be hash-tagged)' },
@@ -329,6 +332,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     kubernetes,
     watchNamespace,
     noCrossNamespaceRefs: bool('no-cross-namespace-refs'),
+    noImageAutomation: bool('no-image-automation'),
     rateLimitIntervalMs: parseDuration(str('rate-limit-interval'), 'rate-limit-interval'),
     redisUrl: redis.connection?.url,
     redis: redis.connection,

@@ -11,10 +11,11 @@ import { EventDispatcher } from './delivery/dispatcher.js';
 import { HttpClients } from './delivery/http-clients.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
-import { RedisWatch, describeRedis } from './delivery/redis-connection.js';
+import { RedisWatch, describeRedis, type RedisClient } from './delivery/redis-connection.js';
 import { RedisQueue, producerConnection } from './delivery/redis-queue.js';
 import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
 import { createProcessor } from './delivery/worker.js';
+import { startImageAutomation } from './image-automation.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
 import { ReceiverRegistry } from './receivers/registry.js';
@@ -33,6 +34,8 @@ import { buildHealthServer, buildMetricsServer, type ReadinessCheck } from './se
 interface Queueing {
   queue: DeliveryQueue;
   duplicates: DuplicateFilter;
+  /** The producer connection, when queueing in Redis: image automation keeps its tags and refs there too. */
+  redis?: RedisClient;
   /** Readiness checks of the queue's backing store beyond reachability (Redis: writable, data kept). */
   checks(): ReadinessCheck[];
   disconnect(): void;
@@ -74,6 +77,7 @@ function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queue
       stalledIntervalMs: config.stalledIntervalMs,
     }),
     duplicates: new RedisDuplicateFilter(producer, config.rateLimitIntervalMs, config.redisPrefix),
+    redis: producer,
     checks: () => {
       const status = watch.status();
       return [{ name: 'redis', ok: status.writable, message: status.message }];
@@ -163,7 +167,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const metrics = new Metrics();
   const store = new ResourceStore({ noCrossNamespaceRefs: config.noCrossNamespaceRefs, logger });
   const source = await startResourceSource(config, store, logger);
-  const { queue, duplicates, checks, disconnect } = createQueueing(config, logger, metrics);
+  const { queue, duplicates, redis, checks, disconnect } = createQueueing(config, logger, metrics);
   const limits = listenerLimits(config, logger);
   // No Provider may deliver to Herald itself (e.g. to the admin API's replay).
   setOwnListeners([
@@ -192,6 +196,16 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   );
   const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
+  const images = startImageAutomation({
+    store,
+    dispatcher,
+    redis,
+    // Manifests mode only: in Kubernetes mode nothing would elect one replica to push.
+    config: { ...config, noImageAutomation: config.noImageAutomation || source.kind !== 'manifests' },
+    logger,
+    queueReady: () => queue.ready(),
+  });
+
   metrics.onScrape(async () => {
     const counts = await queue.counts();
     for (const state of QUEUE_STATES) metrics.queueJobs.set({ state }, counts[state]);
@@ -216,7 +230,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       ...checks(),
     ],
     limits: limits.ops,
-    resourceStatuses: () => store.statuses(),
+    resourceStatuses: () => {
+      const statuses = store.statuses();
+      return { ...statuses, resources: [...statuses.resources, ...images.statuses()] };
+    },
   });
   const admin = buildAdminServer({
     queue,
@@ -272,6 +289,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     }, config.shutdownTimeoutMs);
     deadline.unref();
     await Promise.all([events.close(), receiverServer.close()]);
+    // Before the queue: a reconcile under way still hands its event to the dispatcher.
+    await images.close();
     await queue.close();
     await source.close();
     disconnect();

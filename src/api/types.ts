@@ -86,11 +86,15 @@ export interface Secret {
   invalid?: string;
 }
 
-/** Any other object; only its labels matter (they serve `matchLabels` look-ups). */
+/**
+ * Any other object; only its labels matter (they serve `matchLabels` look-ups), except for the
+ * image automation kinds, whose `spec` is kept for the image controller to validate.
+ */
 export interface LabelledObject {
   apiVersion: string;
   kind: string;
   metadata: ObjectMeta;
+  spec?: unknown;
 }
 
 export interface ReadyCondition {

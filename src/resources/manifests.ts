@@ -174,9 +174,30 @@ export function toStoredObject(raw: unknown): StoredResult {
     const secret: Secret = { apiVersion, kind, metadata: meta, data };
     return { object: secret };
   }
+  const specKept = keptSpecVersions(apiVersion, kind);
+  if (specKept) {
+    if (!specKept.includes(apiVersion)) return { error: `${what}: apiVersion ${apiVersion} is not supported; use ${specKept.join(' or ')}` };
+    if (raw.spec !== undefined && raw.spec !== null && !isRecord(raw.spec)) return { error: `${what}: spec must be a mapping` };
+    // Only the shape is checked here: the image controller validates the spec, and shows what is wrong in its status.
+    const kept: LabelledObject = { apiVersion, kind, metadata: meta, spec: withoutNulls(raw.spec ?? {}) };
+    return { object: kept };
+  }
   // Anything else is kept for its labels only (matchLabels look-ups); its spec is dropped.
   const labelled: LabelledObject = { apiVersion, kind, metadata: meta };
   return { object: labelled };
+}
+
+/** The image automation kinds (and the GitRepository they push to) and the API versions Herald reads them in. */
+const SPEC_KEPT: Record<string, string[]> = {
+  'image.toolkit.fluxcd.io|ImageRepository': ['image.toolkit.fluxcd.io/v1', 'image.toolkit.fluxcd.io/v1beta2'],
+  'image.toolkit.fluxcd.io|ImagePolicy': ['image.toolkit.fluxcd.io/v1', 'image.toolkit.fluxcd.io/v1beta2'],
+  'image.toolkit.fluxcd.io|ImageUpdateAutomation': ['image.toolkit.fluxcd.io/v1', 'image.toolkit.fluxcd.io/v1beta2'],
+  'source.toolkit.fluxcd.io|GitRepository': ['source.toolkit.fluxcd.io/v1'],
+};
+
+/** The versions accepted for a kind whose spec is kept, or undefined for any other kind. */
+function keptSpecVersions(apiVersion: string, kind: string): string[] | undefined {
+  return SPEC_KEPT[`${groupOf(apiVersion)}|${kind}`];
 }
 
 function toObjectMeta(raw: unknown): ObjectMeta | string {

@@ -333,6 +333,15 @@ export class ResourceStore extends EventEmitter {
     this.statusSources.push(source);
   }
 
+  /** Every stored object of a kind in an API group (any version), e.g. the image automation kinds for their controller. */
+  objectsOf(group: string, kind: string): StoredObject[] {
+    const found: StoredObject[] = [];
+    for (const { object } of this.state.objects.values()) {
+      if (object.kind === kind && groupOf(object.apiVersion) === group) found.push(object);
+    }
+    return found;
+  }
+
   /** The Ready condition of every Provider, Alert and Receiver, and the last snapshot's parse problems; free of secret values. */
   statuses(): StoreStatuses {
     const entries: ResourceStatus[] = [];

@@ -388,4 +388,84 @@ spec:
     );
     expect(captured['start with a bad token file']).toMatch(/--admin-token-file: .* must hold one token/);
   }, 60_000);
+
+  it('never shows a Git or registry credential of image automation, in statuses, explain, events or logs', async () => {
+    const gitPass = planted.plant('gitpass');
+    const urlGitPass = planted.plant('urlgitpass');
+    const registryPass = planted.plant('registrypass');
+    planted.alsoLookFor('registry basic-auth', Buffer.from(`robot:${registryPass}`).toString('base64'));
+    planted.alsoLookFor('git basic-auth', Buffer.from(`git:${gitPass}`).toString('base64'));
+    // A Git server and a registry that ask for Basic credentials, then quote the request that
+    // carries them back, headers included.
+    const challengeThenEcho = (req: ReceivedRequest) =>
+      req.headers.authorization ? echo(500)(req) : { status: 401, headers: { 'www-authenticate': 'Basic realm="quoting"' }, body: 'who are you?' };
+    const gitServer = await sink();
+    gitServer.respondWith(challengeThenEcho);
+    const registry = await sink();
+    registry.respondWith(challengeThenEcho);
+    const notified = await sink();
+    const dockerConfig = JSON.stringify({ auths: { [registry.url.replace('http://', '')]: { username: 'robot', password: registryPass } } });
+    const manifests = {
+      'alerting.yaml': `${provider('images', 'generic', `  address: ${notified.url}/hook`)}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: { name: images, namespace: flux-system }
+spec:
+  providerRef: { name: images }
+  eventSources: [{ kind: ImageRepository, name: '*' }, { kind: ImagePolicy, name: '*' }, { kind: ImageUpdateAutomation, name: '*' }]
+`,
+      'secrets.yaml': `${secret('git-auth', { username: 'git', password: gitPass })}
+---
+${rawSecret('pull', `type: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '${dockerConfig}'\n`)}`,
+      'images.yaml': `apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: { name: app, namespace: flux-system }
+spec: { image: '${registry.url.replace('http://', '')}/team/app', interval: 1m, secretRef: { name: pull } }
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: { name: app, namespace: flux-system }
+spec: { imageRepositoryRef: { name: app }, policy: { semver: { range: '>=1.0.0' } } }
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: { name: with-secret, namespace: flux-system }
+spec: { url: '${gitServer.url}/fleet.git', secretRef: { name: git-auth }, ref: { branch: main } }
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: { name: in-url, namespace: flux-system }
+spec: { url: 'http://git:${urlGitPass}@${gitServer.url.replace('http://', '')}/other.git', ref: { branch: main } }
+---
+${['with-secret', 'in-url']
+  .map(
+    (name) => `apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata: { name: ${name}, namespace: flux-system }
+spec:
+  interval: 1h
+  sourceRef: { kind: GitRepository, name: ${name} }
+  git: { commit: { author: { name: bot, email: bot@example.com } }, push: { branch: main } }
+  update: { path: ./, strategy: Setters }`,
+  )
+  .join('\n---\n')}
+`,
+    };
+    const h = await startHerald({ manifests, extraArgs: ['--log-level', 'trace', '--retry-base-delay', '100ms'] });
+    cleanups.push(async () => (await h.stop(), await h.cleanup()));
+    await until(
+      async () => {
+        const text = await (await fetch(`${h.healthUrl}/resources`)).text();
+        const failed = (JSON.parse(text) as { resources: Array<{ kind: string; ready: { status: string } }> }).resources.filter((r) => r.kind !== 'Provider' && r.kind !== 'Alert' && r.ready.status === 'False');
+        return failed.length >= 3 && notified.requests.length >= 3;
+      },
+      { timeoutMs: 30_000, what: 'the scan and both automations failing, and their events delivered' },
+    );
+    // Both automations and the scan did send their credentials (and had them quoted back).
+    expect(gitServer.requests.filter((r) => r.headers.authorization).length).toBeGreaterThanOrEqual(2);
+    expect(registry.requests.some((r) => r.headers.authorization)).toBe(true);
+    Object.assign(captured, await captureHerald(h));
+    captured['image notifications'] = notified.requests.map((r) => r.body).join('\n');
+  }, 60_000);
 });

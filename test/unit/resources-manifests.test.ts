@@ -341,3 +341,51 @@ status: { conditions: [] }
     ]);
   });
 });
+
+describe('image automation kinds', () => {
+  it('keeps the spec of the image automation kinds and of GitRepository for the image controller, and reports an unsupported version', () => {
+    const text = `
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: { name: app, namespace: flux-system }
+spec: { image: ghcr.io/org/app, interval: 5m, exclusionList: ~ }
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: { name: app, namespace: flux-system }
+spec: { imageRepositoryRef: { name: app }, policy: { semver: { range: 1.x } } }
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: { name: fleet, namespace: flux-system }
+spec: { url: 'file:///srv/fleet.git' }
+---
+apiVersion: image.toolkit.fluxcd.io/v1alpha1
+kind: ImageUpdateAutomation
+metadata: { name: old, namespace: flux-system }
+spec: {}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata: { name: odd, namespace: flux-system }
+spec: [not, a, mapping]
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: { name: apps }
+spec: { path: ./apps }
+`;
+    const { objects, problems } = parseManifests(text, 'images.yaml');
+    expect(objects).toEqual([
+      { apiVersion: 'image.toolkit.fluxcd.io/v1', kind: 'ImageRepository', metadata: { name: 'app', namespace: 'flux-system' }, spec: { image: 'ghcr.io/org/app', interval: '5m' } },
+      { apiVersion: 'image.toolkit.fluxcd.io/v1beta2', kind: 'ImagePolicy', metadata: { name: 'app', namespace: 'flux-system' }, spec: { imageRepositoryRef: { name: 'app' }, policy: { semver: { range: '1.x' } } } },
+      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'fleet', namespace: 'flux-system' }, spec: { url: 'file:///srv/fleet.git' } },
+      // Other kinds keep only their labels, as before.
+      { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'apps', namespace: 'default' } },
+    ]);
+    expect(problems).toEqual([
+      { file: 'images.yaml', document: 4, message: expect.stringMatching(/^ImageUpdateAutomation flux-system\/old: apiVersion image\.toolkit\.fluxcd\.io\/v1alpha1 is not supported; use image\.toolkit\.fluxcd\.io\/v1 or /) },
+      { file: 'images.yaml', document: 5, message: 'ImageUpdateAutomation flux-system/odd: spec must be a mapping' },
+    ]);
+  });
+});
