@@ -244,7 +244,19 @@ describe('in-process queue bounds', () => {
         'dead.yaml': webhookProvider({ name: 'dead', address: `http://127.0.0.1:${(dead.address() as AddressInfo).port}/hook` }),
         'alerts.yaml': [
           alertForKustomization({ name: 'to-healthy', provider: 'healthy', kustomization: 'healthy-app' }),
-          alertForKustomization({ name: 'to-dead', provider: 'dead', kustomization: 'dead-app' }),
+          // The backlog: HelmReleases `dead-app-0` … `dead-app-49` (any name), to the dead Provider.
+          `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata:
+  name: to-dead
+  namespace: flux-system
+spec:
+  providerRef:
+    name: dead
+  eventSources:
+    - kind: HelmRelease
+      name: '*'
+`,
         ].join('---\n'),
       },
       ['--log-level', 'error'],
@@ -272,7 +284,17 @@ describe('in-process queue bounds', () => {
 
     const baseline = await measure('baseline');
     const backlog = 5_000;
-    const { statuses } = await postAll(h, (i) => event('dead-app', `dead ${i}`), backlog, 32);
+    // Spread over 50 objects: per-object ordering alone would hold one object's backlog behind
+    // its first failure; across objects only the Provider's circuit keeps the attempts down.
+    const helmReleaseEvent = (name: string, message: string) =>
+      JSON.stringify(
+        kustomizationEvent({
+          message,
+          reportingController: 'helm-controller',
+          involvedObject: { kind: 'HelmRelease', namespace: 'flux-system', name, apiVersion: 'helm.toolkit.fluxcd.io/v2' },
+        }),
+      );
+    const { statuses } = await postAll(h, (i) => helmReleaseEvent(`dead-app-${i % 50}`, `dead ${i}`), backlog, 32);
     expect(tallyOf(statuses)).toEqual({ 202: backlog });
     const withBacklog = await measure('with-dead-backlog');
     const before = await attempts();
