@@ -81,3 +81,19 @@ spec:
       name: ${opts.kustomization}
 `;
 }
+
+/** An Alert taking every HelmRelease of flux-system (any name) to `provider`. */
+export function alertForHelmReleases(opts: { name: string; provider: string }): string {
+  return `apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata:
+  name: ${opts.name}
+  namespace: flux-system
+spec:
+  providerRef:
+    name: ${opts.provider}
+  eventSources:
+    - kind: HelmRelease
+      name: '*'
+`;
+}

@@ -12,8 +12,8 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
-import { kustomizationEvent } from '../support/events.js';
+import { alertForHelmReleases, alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
+import { helmReleaseEvent, kustomizationEvent } from '../support/events.js';
 import { freePort, metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { startSink } from '../support/sink.js';
@@ -158,31 +158,12 @@ describe('Redis queue bounds', () => {
       'dead.yaml': webhookProvider({ name: 'dead', address: `http://127.0.0.1:${deadPort}/hook` }),
       'alerts.yaml': [
         alertForKustomization({ name: 'to-healthy', provider: 'healthy', kustomization: 'healthy-app' }),
-        // The backlog: HelmReleases `dead-app-0` … `dead-app-49` (any name), to the dead Provider.
-        `apiVersion: notification.toolkit.fluxcd.io/v1beta3
-kind: Alert
-metadata:
-  name: to-dead
-  namespace: flux-system
-spec:
-  providerRef:
-    name: dead
-  eventSources:
-    - kind: HelmRelease
-      name: '*'
-`,
+        // The backlog: HelmReleases `dead-app-0` … `dead-app-49`, to the dead Provider.
+        alertForHelmReleases({ name: 'to-dead', provider: 'dead' }),
       ].join('---\n'),
     });
     const event = (name: string, message: string) =>
       JSON.stringify(kustomizationEvent({ message, involvedObject: { ...kustomizationEvent().involvedObject, name } }));
-    const helmReleaseEvent = (name: string, message: string) =>
-      JSON.stringify(
-        kustomizationEvent({
-          message,
-          reportingController: 'helm-controller',
-          involvedObject: { kind: 'HelmRelease', namespace: 'flux-system', name, apiVersion: 'helm.toolkit.fluxcd.io/v2' },
-        }),
-      );
 
     /** Posts `n` healthy events `gapMs` apart; returns their POST→receipt latencies and Redis commands/s meanwhile. */
     async function measure(tag: string, n: number, gapMs: number): Promise<{ latencies: number[]; opsPerSecond: number }> {
@@ -206,7 +187,7 @@ spec:
     const backlog = 5_000;
     // Spread over 50 objects: per-object ordering alone would hold one object's backlog behind
     // its first failure; across objects only the Provider's circuit keeps the attempts down.
-    const deadStatuses = await postAll(h, (i) => helmReleaseEvent(`dead-app-${i % 50}`, `dead ${i}`), backlog, 32);
+    const deadStatuses = await postAll(h, (i) => JSON.stringify(helmReleaseEvent(`dead-app-${i % 50}`, `dead ${i}`)), backlog, 32);
     expect(tallyOf(deadStatuses)).toEqual({ 202: backlog });
     // While the backlog gets its first pass (each job taken once, in order, ahead of later work),
     // and after it, when its jobs are retried or sent back.

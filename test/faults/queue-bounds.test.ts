@@ -17,9 +17,9 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { freePort, metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
-import { kustomizationEvent } from '../support/events.js';
+import { helmReleaseEvent, kustomizationEvent } from '../support/events.js';
 import { startSink } from '../support/sink.js';
-import { alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
+import { alertForHelmReleases, alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
 import { faultFile, messageOf, percentile } from './fault-support.js';
 import { sleep, until } from '../support/wait.js';
 
@@ -244,19 +244,8 @@ describe('in-process queue bounds', () => {
         'dead.yaml': webhookProvider({ name: 'dead', address: `http://127.0.0.1:${(dead.address() as AddressInfo).port}/hook` }),
         'alerts.yaml': [
           alertForKustomization({ name: 'to-healthy', provider: 'healthy', kustomization: 'healthy-app' }),
-          // The backlog: HelmReleases `dead-app-0` … `dead-app-49` (any name), to the dead Provider.
-          `apiVersion: notification.toolkit.fluxcd.io/v1beta3
-kind: Alert
-metadata:
-  name: to-dead
-  namespace: flux-system
-spec:
-  providerRef:
-    name: dead
-  eventSources:
-    - kind: HelmRelease
-      name: '*'
-`,
+          // The backlog: HelmReleases `dead-app-0` … `dead-app-49`, to the dead Provider.
+          alertForHelmReleases({ name: 'to-dead', provider: 'dead' }),
         ].join('---\n'),
       },
       ['--log-level', 'error'],
@@ -286,15 +275,7 @@ spec:
     const backlog = 5_000;
     // Spread over 50 objects: per-object ordering alone would hold one object's backlog behind
     // its first failure; across objects only the Provider's circuit keeps the attempts down.
-    const helmReleaseEvent = (name: string, message: string) =>
-      JSON.stringify(
-        kustomizationEvent({
-          message,
-          reportingController: 'helm-controller',
-          involvedObject: { kind: 'HelmRelease', namespace: 'flux-system', name, apiVersion: 'helm.toolkit.fluxcd.io/v2' },
-        }),
-      );
-    const { statuses } = await postAll(h, (i) => helmReleaseEvent(`dead-app-${i % 50}`, `dead ${i}`), backlog, 32);
+    const { statuses } = await postAll(h, (i) => JSON.stringify(helmReleaseEvent(`dead-app-${i % 50}`, `dead ${i}`)), backlog, 32);
     expect(tallyOf(statuses)).toEqual({ 202: backlog });
     const withBacklog = await measure('with-dead-backlog');
     const before = await attempts();

@@ -23,3 +23,12 @@ export function kustomizationEvent(overrides: Partial<FluxEvent> = {}): FluxEven
     ...overrides,
   };
 }
+
+/** helm-controller's event about the HelmRelease `name` in flux-system. */
+export function helmReleaseEvent(name: string, message: string): FluxEvent {
+  return kustomizationEvent({
+    message,
+    reportingController: 'helm-controller',
+    involvedObject: { kind: 'HelmRelease', namespace: 'flux-system', name, apiVersion: 'helm.toolkit.fluxcd.io/v2' },
+  });
+}
