@@ -90,15 +90,23 @@ export function flushLogs(logger: Logger, ms: number): Promise<void> {
       resolve();
     }
     try {
-      logger.flush(() => finish());
+      // pino's flush calls back at once when the destination buffers nothing (SonicBoom's
+      // default), even while its last write is still under way; exiting then loses the last
+      // lines ("herald stopped"). So wait for the write under way to drain too.
+      const stream = destinationOf(logger) as (Partial<Flushable> & { _writing?: boolean; once?: (event: string, listener: () => void) => unknown }) | undefined;
+      logger.flush(() => (stream?._writing === true && typeof stream.once === 'function' ? stream.once('drain', finish) : finish()));
     } catch {
       finish();
     }
   });
 }
 
+function destinationOf(logger: Logger): unknown {
+  return (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+}
+
 /** Drops whatever log output is still pending, so exiting now cannot block on stdout. */
 export function abandonPendingLogs(logger: Logger): void {
-  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Partial<Flushable> | undefined;
+  const stream = destinationOf(logger) as Partial<Flushable> | undefined;
   if (stream && typeof stream.flushSync === 'function') stream.flushSync = () => undefined;
 }

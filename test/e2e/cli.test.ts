@@ -2,10 +2,13 @@
  * The command line as a user meets it, against the built process: help and version exit 0,
  * a usage error is one line plus a hint and exits 2, a failure while starting exits 1.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { heraldMain } from '../support/herald.js';
+import { freePort, heraldMain } from '../support/herald.js';
+import { makeTempDir } from '../support/tmp.js';
+import { until } from '../support/wait.js';
 
 function herald(...args: string[]) {
   const run = spawnSync(process.execPath, [heraldMain, ...args], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '' } });
@@ -42,5 +45,21 @@ describe('herald command line (process)', () => {
     const missing = herald('--config-dir', '/nonexistent/herald-cli-test', '--log-level', 'error');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/manifests directory .* does not exist/);
+  });
+
+  it('with stdout a file, SIGTERM exits 0 and the last log line ("herald stopped") is written', async () => {
+    const dir = await makeTempDir('herald-cli-');
+    const logPath = join(dir, 'herald.log');
+    const out = openSync(logPath, 'w');
+    const addr = async () => `127.0.0.1:${await freePort()}`;
+    const args = ['--config-dir', 'examples/manifests'];
+    for (const flag of ['--events-addr', '--metrics-addr', '--health-addr', '--admin-addr', '--receiver-addr']) args.push(flag, await addr());
+    const child = spawn(process.execPath, [heraldMain, ...args], { stdio: ['ignore', out, out], env: { PATH: process.env.PATH ?? '' } });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await until(() => readFileSync(logPath, 'utf8').includes('Server listening'), { timeoutMs: 20_000, what: 'herald listening' });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // Before: pino's flush answered at once with its last write still under way, and the exit lost it.
+    expect(readFileSync(logPath, 'utf8')).toContain('"msg":"herald stopped"');
   });
 });
