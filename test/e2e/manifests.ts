@@ -66,8 +66,8 @@ ${spec.join('\n')}
 `;
 }
 
-/** An Alert sending the events of one Kustomization, selected by name, to one Provider. */
-export function alertForKustomization(opts: { name: string; provider: string; kustomization: string }): string {
+/** An Alert sending the events of objects of one kind, selected by name (a YAML scalar: quote `'*'`), to one Provider. */
+export function alertFor(opts: { name: string; provider: string; kind: string; source: string }): string {
   return `apiVersion: notification.toolkit.fluxcd.io/v1beta3
 kind: Alert
 metadata:
@@ -77,23 +77,12 @@ spec:
   providerRef:
     name: ${opts.provider}
   eventSources:
-    - kind: Kustomization
-      name: ${opts.kustomization}
+    - kind: ${opts.kind}
+      name: ${opts.source}
 `;
 }
 
-/** An Alert taking every HelmRelease of flux-system (any name) to `provider`. */
-export function alertForHelmReleases(opts: { name: string; provider: string }): string {
-  return `apiVersion: notification.toolkit.fluxcd.io/v1beta3
-kind: Alert
-metadata:
-  name: ${opts.name}
-  namespace: flux-system
-spec:
-  providerRef:
-    name: ${opts.provider}
-  eventSources:
-    - kind: HelmRelease
-      name: '*'
-`;
+/** An Alert sending the events of one Kustomization, selected by name, to one Provider. */
+export function alertForKustomization(opts: { name: string; provider: string; kustomization: string }): string {
+  return alertFor({ name: opts.name, provider: opts.provider, kind: 'Kustomization', source: opts.kustomization });
 }

@@ -138,3 +138,33 @@ export function faultFile(name: string): {
   });
   return { cleanups, planted, captured };
 }
+
+/** POSTs every body with `concurrency` requests in flight; returns the statuses in order and the answers' Retry-After. */
+export async function postAll(h: HeraldProcess, bodies: (i: number) => string, count: number, concurrency: number) {
+  const statuses: number[] = new Array(count);
+  const retryAfter: Array<string | null> = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        try {
+          const res = await h.postEvent(undefined, { body: bodies(i) });
+          await res.arrayBuffer();
+          statuses[i] = res.status;
+          retryAfter[i] = res.headers.get('retry-after');
+        } catch {
+          statuses[i] = 0;
+        }
+      }
+    }),
+  );
+  return { statuses, retryAfter };
+}
+
+/** How many answers had each status. */
+export function tallyOf(statuses: number[]): Record<string, number> {
+  const t: Record<string, number> = {};
+  for (const s of statuses) t[s] = (t[s] ?? 0) + 1;
+  return t;
+}

@@ -12,12 +12,12 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { alertForHelmReleases, alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
+import { alertFor, alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
 import { helmReleaseEvent, kustomizationEvent } from '../support/events.js';
 import { freePort, metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { startSink } from '../support/sink.js';
-import { faultFile, messageOf, percentile } from './fault-support.js';
+import { faultFile, messageOf, percentile, postAll, tallyOf } from './fault-support.js';
 import { sleep, until } from '../support/wait.js';
 
 const { cleanups, captured } = faultFile('queue-bounds-redis');
@@ -64,32 +64,6 @@ async function resettingEndpoint(ms: number): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-async function postAll(h: HeraldProcess, body: (i: number) => string, count: number, concurrency: number): Promise<number[]> {
-  const statuses: number[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        try {
-          const res = await h.postEvent(undefined, { body: body(i) });
-          await res.arrayBuffer();
-          statuses[i] = res.status;
-        } catch {
-          statuses[i] = 0;
-        }
-      }
-    }),
-  );
-  return statuses;
-}
-
-function tallyOf(statuses: number[]): Record<string, number> {
-  const t: Record<string, number> = {};
-  for (const s of statuses) t[s] = (t[s] ?? 0) + 1;
-  return t;
-}
-
 const BIG = 'x'.repeat(3 * 1024 * 1024 - 4096);
 
 describe('Redis queue bounds', () => {
@@ -115,7 +89,7 @@ describe('Redis queue bounds', () => {
         await sleep(100);
       }
     })();
-    const statuses = await postAll(h, (i) => JSON.stringify(kustomizationEvent({ message: `big ${i} ${BIG}` })), count, 2);
+    const { statuses } = await postAll(h, (i) => JSON.stringify(kustomizationEvent({ message: `big ${i} ${BIG}` })), count, 2);
     const accepted = statuses.filter((s) => s === 202).length;
     await until(() => received >= accepted, { timeoutMs: 60_000, what: 'every accepted event delivered' }).catch(() => undefined);
     await sleep(500);
@@ -159,7 +133,7 @@ describe('Redis queue bounds', () => {
       'alerts.yaml': [
         alertForKustomization({ name: 'to-healthy', provider: 'healthy', kustomization: 'healthy-app' }),
         // The backlog: HelmReleases `dead-app-0` … `dead-app-49`, to the dead Provider.
-        alertForHelmReleases({ name: 'to-dead', provider: 'dead' }),
+        alertFor({ name: 'to-dead', provider: 'dead', kind: 'HelmRelease', source: "'*'" }),
       ].join('---\n'),
     });
     const event = (name: string, message: string) =>
@@ -174,7 +148,7 @@ describe('Redis queue bounds', () => {
       for (let i = 0; i < n; i++) {
         const message = `healthy ${tag} ${i}`;
         sentAt.set(message, Date.now());
-        posts.push(postAll(h, () => event('healthy-app', message), 1, 1));
+        posts.push(postAll(h, () => event('healthy-app', message), 1, 1).then((r) => r.statuses));
         await sleep(gapMs);
       }
       expect((await Promise.all(posts)).flat().every((s) => s === 202)).toBe(true);
@@ -187,7 +161,7 @@ describe('Redis queue bounds', () => {
     const backlog = 5_000;
     // Spread over 50 objects: per-object ordering alone would hold one object's backlog behind
     // its first failure; across objects only the Provider's circuit keeps the attempts down.
-    const deadStatuses = await postAll(h, (i) => JSON.stringify(helmReleaseEvent(`dead-app-${i % 50}`, `dead ${i}`)), backlog, 32);
+    const { statuses: deadStatuses } = await postAll(h, (i) => JSON.stringify(helmReleaseEvent(`dead-app-${i % 50}`, `dead ${i}`)), backlog, 32);
     expect(tallyOf(deadStatuses)).toEqual({ 202: backlog });
     // While the backlog gets its first pass (each job taken once, in order, ahead of later work),
     // and after it, when its jobs are retried or sent back.

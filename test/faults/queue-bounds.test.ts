@@ -19,8 +19,8 @@ import { describe, expect, it } from 'vitest';
 import { freePort, metricValue, startHerald, type HeraldProcess } from '../support/herald.js';
 import { helmReleaseEvent, kustomizationEvent } from '../support/events.js';
 import { startSink } from '../support/sink.js';
-import { alertForHelmReleases, alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
-import { faultFile, messageOf, percentile } from './fault-support.js';
+import { alertFor, alertForKustomization, kustomizationAlert, webhookProvider } from '../e2e/manifests.js';
+import { faultFile, messageOf, percentile, postAll, tallyOf } from './fault-support.js';
 import { sleep, until } from '../support/wait.js';
 
 const { cleanups, captured } = faultFile('queue-bounds');
@@ -47,34 +47,6 @@ async function countingSink(): Promise<{ url: string; received: () => number; cl
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received: () => received, close };
 }
 
-/** POSTs every body with `concurrency` requests in flight; returns the statuses in order and the answers' Retry-After. */
-async function postAll(h: HeraldProcess, bodies: (i: number) => string, count: number, concurrency: number) {
-  const statuses: number[] = new Array(count);
-  const retryAfter: Array<string | null> = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        try {
-          const res = await h.postEvent(undefined, { body: bodies(i) });
-          await res.arrayBuffer();
-          statuses[i] = res.status;
-          retryAfter[i] = res.headers.get('retry-after');
-        } catch {
-          statuses[i] = 0;
-        }
-      }
-    }),
-  );
-  return { statuses, retryAfter };
-}
-
-function tallyOf(statuses: number[]): Record<string, number> {
-  const t: Record<string, number> = {};
-  for (const s of statuses) t[s] = (t[s] ?? 0) + 1;
-  return t;
-}
 
 /** utime + stime of a process, in milliseconds (Linux /proc). */
 async function cpuMs(pid: number): Promise<number> {
@@ -245,7 +217,7 @@ describe('in-process queue bounds', () => {
         'alerts.yaml': [
           alertForKustomization({ name: 'to-healthy', provider: 'healthy', kustomization: 'healthy-app' }),
           // The backlog: HelmReleases `dead-app-0` … `dead-app-49`, to the dead Provider.
-          alertForHelmReleases({ name: 'to-dead', provider: 'dead' }),
+          alertFor({ name: 'to-dead', provider: 'dead', kind: 'HelmRelease', source: "'*'" }),
         ].join('---\n'),
       },
       ['--log-level', 'error'],
