@@ -61,6 +61,8 @@ export interface ImageControllerOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   reconcilers?: Partial<Reconcilers>;
+  /** Called whenever an object's status or Ready condition changes (Kubernetes mode writes them back). */
+  onStatusChange?(): void;
 }
 
 /** One image object's entry on `GET /resources`. */
@@ -103,6 +105,23 @@ function hashOf(object: StoredObject): string {
 }
 
 const entryKey = (kind: ImageKind, key: string) => `${kind}|${key}`;
+
+/**
+ * The status an object read from the API carries, and its Ready condition, as the controller
+ * keeps them (none in manifests mode, where objects have no status). An automation's Ready
+ * condition is kept beside its status, not in it.
+ */
+function seeded(kind: ImageKind, raw: StoredObject): { status?: Entry['status']; ready?: Condition } {
+  const status = (raw as { status?: unknown }).status;
+  if (typeof status !== 'object' || status === null || Array.isArray(status)) return {};
+  const copy = structuredClone(status) as Record<string, unknown>;
+  const conditions = Array.isArray(copy.conditions) ? (copy.conditions as Condition[]) : undefined;
+  if (kind === 'ImageUpdateAutomation') {
+    delete copy.conditions;
+    delete copy.observedGeneration;
+  }
+  return { status: copy as Entry['status'], ready: readyOf(conditions) };
+}
 
 export class ImageController {
   private readonly entries = new Map<string, Entry>();
@@ -177,12 +196,16 @@ export class ImageController {
         const previous = this.entries.get(id);
         if (previous?.hash === hash) continue;
         if (previous) clearTimeout(previous.timer);
-        const entry: Entry = { kind, key, hash, raw, failures: 0, status: previous?.status, ready: previous?.ready, explain: previous?.explain };
+        // A new entry starts from the status the object carries (Kubernetes mode), as Flux's
+        // controllers do: a restart then neither rescans before the interval nor re-announces.
+        const { status, ready } = previous ?? seeded(kind, raw);
+        const entry: Entry = { kind, key, hash, raw, failures: 0, status, ready, explain: previous?.explain };
         this.validate(entry);
         this.entries.set(id, entry);
         if (entry.errors) {
           this.opts.logger?.warn({ kind, name: key, problems: entry.errors }, 'image automation object not valid');
           entry.ready = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: entry.errors.join('; '), lastTransitionTime: new Date().toISOString() };
+          this.opts.onStatusChange?.();
         } else this.request(id);
       }
     }
@@ -382,6 +405,7 @@ export class ImageController {
     entry.ready = ready;
     const first = !entry.reconciled;
     entry.reconciled = true;
+    this.opts.onStatusChange?.();
     return first;
   }
 
