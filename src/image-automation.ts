@@ -116,8 +116,8 @@ function startInKubernetes(
     return startKubernetesImageAutomation({
       kubeConfig: kubernetes.kubeConfig,
       namespace: kubernetes.watchNamespace,
-      // Beside Herald's other Lease: the watched namespace, else Herald's own.
-      leaseNamespace: kubernetes.watchNamespace ?? podNamespace(),
+      // Herald's own namespace, where the chart grants Leases (whatever namespace is watched).
+      leaseNamespace: podNamespace(),
       identity: replicaIdentity(),
       logger,
       createController,
