@@ -190,10 +190,15 @@ describe('image automation in Kubernetes mode', () => {
       expect(api.events(NS).some((e) => (e.involvedObject as { kind: string }).kind === 'ImageRepository')).toBe(true);
     }, { timeoutMs: 10_000, what: 'Kubernetes Events' });
 
-    // Settled: unchanged statuses are not written again.
+    // Settled: unchanged statuses are not written again (the repository's rescans every 2s move
+    // its scan time, so only it may be written; the same tags announce nothing).
     const written = imageStatusPatches().length;
-    await sleep(500);
-    expect(imageStatusPatches().length).toBe(written);
+    const eventCount = received().length;
+    await sleep(2_500);
+    const later = imageStatusPatches().slice(written);
+    expect(later.filter((r) => !r.path.includes('/imagerepositories/'))).toEqual([]);
+    for (const r of later) expect(Object.keys((r.body as { status: object }).status)).toEqual(['lastScanResult']);
+    expect(received().length).toBe(eventCount);
   }, 90_000);
 
   it('a new tag: the next scan moves the policy, the automation pushes again and its status follows', async () => {
@@ -204,6 +209,47 @@ describe('image automation in Kubernetes mode', () => {
       expect(statusOf('ImagePolicy', 'app')).toMatchObject({ latestRef: { tag: '1.2.0' }, observedPreviousRef: { tag: '1.1.0' } });
       expect(statusOf('ImageUpdateAutomation', 'fleet')).toMatchObject({ lastPushCommit: head, observedPolicies: { app: { tag: '1.2.0' } } });
     }, { timeoutMs: 15_000, what: 'statuses after the second push' });
+  }, 60_000);
+
+  it('wrong registry credentials from a watched Secret: Ready=False with the cause, a Warning Event, an error at the sink, no secret anywhere; a fixed Secret recovers', async () => {
+    const secure = await startStandin({ repositories: { 'team/private': ['2.0.0'] }, auth: 'basic', users: { bot: 'right-password' } });
+    try {
+      const dockerConfig = (password: string) => ({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'registry-auth', namespace: NS },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { [secure.host]: { username: 'bot', password } } })).toString('base64') },
+      });
+      api.apply(dockerConfig('wrong-password-42'));
+      api.apply({ apiVersion: IMAGE_V1, kind: 'ImageRepository', metadata: { name: 'private', namespace: NS }, spec: { image: `${secure.host}/team/private`, interval: '1h', secretRef: { name: 'registry-auth' } } });
+      await untilPasses(() => {
+        const condition = readyConditionOf({ metadata: { name: 'private' }, status: statusOf('ImageRepository', 'private') });
+        expect(condition).toMatchObject({ status: 'False', reason: expect.stringMatching(/^(ReadOperationFailed|AuthenticationFailed)$/) });
+        expect(String(condition?.message)).toMatch(/401|unauthorized/i);
+      }, { timeoutMs: 15_000, what: 'Ready=False written' });
+      await untilPasses(() => {
+        expect(received().find((e) => e.involvedObject.name === 'private')).toMatchObject({ severity: 'error', involvedObject: { kind: 'ImageRepository' } });
+        expect(api.events(NS).find((e) => (e.involvedObject as { name: string }).name === 'private')).toMatchObject({ type: 'Warning', source: { component: 'image-reflector-controller' } });
+      }, { timeoutMs: 10_000, what: 'the error event and the Warning Event' });
+      const everything = JSON.stringify([statusOf('ImageRepository', 'private'), received(), api.events(NS), (herald as HeraldProcess).output]);
+      expect(everything).not.toContain('wrong-password-42');
+      expect(everything).not.toContain(Buffer.from('bot:wrong-password-42').toString('base64'));
+
+      // The Secret is watched: fixing it (and asking for a reconcile, as `flux reconcile` does) recovers.
+      api.apply(dockerConfig('right-password'));
+      api.apply({
+        apiVersion: IMAGE_V1,
+        kind: 'ImageRepository',
+        metadata: { name: 'private', namespace: NS, annotations: { 'reconcile.fluxcd.io/requestedAt': new Date().toISOString() } },
+        spec: { image: `${secure.host}/team/private`, interval: '1h', secretRef: { name: 'registry-auth' } },
+      });
+      await untilPasses(() => expect(statusOf('ImageRepository', 'private')).toMatchObject({ lastScanResult: { tagCount: 1 } }), { timeoutMs: 15_000, what: 'a scan with the fixed Secret' });
+      expect(readyConditionOf({ metadata: { name: 'private' }, status: statusOf('ImageRepository', 'private') })?.status).toBe('True');
+    } finally {
+      api.remove(IMAGE_V1, 'ImageRepository', NS, 'private');
+      await secure.close();
+    }
   }, 60_000);
 
   it('SIGTERM releases the Lease; a new replica takes over from the statuses in the API (and the tags in Redis): no rescan, no event again', async () => {
