@@ -211,6 +211,23 @@ describe('image automation in Kubernetes mode', () => {
     }, { timeoutMs: 15_000, what: 'statuses after the second push' });
   }, 60_000);
 
+  it('a second replica beside the leader stands by: it loads the objects, never starts the controller, and leaves the Lease alone', async () => {
+    const leader = herald as HeraldProcess;
+    const second = await startHerald({ kubernetes: true, env: { KUBECONFIG: api.kubeconfigPath, HERALD_POD_NAMESPACE: NS }, redisUrl: REDIS_URL, extraArgs: ['--redis-prefix', prefix] });
+    try {
+      await eventually(() => second.output.some((l) => l.includes('image automation objects loaded from Kubernetes')), 10_000, 'objects loaded by the second replica');
+      await sleep(3_000); // more than one retry interval of its elector
+      expect(holder()).toMatch(new RegExp(`_${leader.pid}$`));
+      expect(second.output.some((l) => l.includes('image automation started'))).toBe(false);
+      const resources = (await (await fetch(`${second.healthUrl}/resources`)).json()) as { resources: Array<{ kind: string }> };
+      expect(resources.resources.filter((r) => r.kind.startsWith('Image'))).toEqual([]);
+    } finally {
+      expect(await second.stop('SIGTERM', 20_000)).toBe(0);
+      await second.cleanup();
+    }
+    expect(holder()).toMatch(new RegExp(`_${leader.pid}$`));
+  }, 60_000);
+
   it('wrong registry credentials from a watched Secret: Ready=False with the cause, a Warning Event, an error at the sink, no secret anywhere; a fixed Secret recovers', async () => {
     const secure = await startStandin({ repositories: { 'team/private': ['2.0.0'] }, auth: 'basic', users: { bot: 'right-password' } });
     try {
