@@ -122,7 +122,10 @@ function startInKubernetes(
       logger,
       createController,
     });
-  })();
+  })().catch((err: unknown) => {
+    logger.error({ err: errorMessage(err) }, 'image automation could not start in Kubernetes mode');
+    return undefined;
+  });
   let running: Awaited<typeof started>;
   void started.then((r) => (running = r));
   return {
