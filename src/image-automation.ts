@@ -17,7 +17,6 @@ import type { EventDispatcher } from './delivery/dispatcher.js';
 import type { RedisClient } from './delivery/redis-connection.js';
 import { createClientPool } from './image/client-pool.js';
 import { ImageController, type ImageObjectSource, type ImageResourceStatus } from './image/controller.js';
-import type { FluxEvent } from './events/event.js';
 import type { ControllerHooks } from './image/kubernetes/automation.js';
 import { MemoryRefStore, RedisRefStore } from './image/ref-store.js';
 import { MemoryTagStore, RedisTagStore } from './image/tag-store.js';
@@ -54,7 +53,7 @@ export function startImageAutomation({ store, dispatcher, redis, config, logger,
   const tags = client ? new RedisTagStore(client, { prefix: config.redisPrefix }) : new MemoryTagStore();
   const refs = client ? new RedisRefStore(client, { prefix: config.redisPrefix }) : new MemoryRefStore();
   const clients = createClientPool();
-  const createController = (source: ImageObjectSource, hooks: { onStatusChange?(): void; onEvent?(event: FluxEvent): void } = {}) => {
+  const createController = (source: ImageObjectSource, hooks: Partial<ControllerHooks> = {}) => {
     logger.info({ mode: client ? 'redis' : 'memory', source: kubernetes ? 'kubernetes' : 'manifests' }, 'image automation started');
     return new ImageController({
       source,
@@ -64,6 +63,7 @@ export function startImageAutomation({ store, dispatcher, redis, config, logger,
       noCrossNamespaceRefs: config.noCrossNamespaceRefs,
       logger,
       onStatusChange: hooks.onStatusChange,
+      onTrace: hooks.onTrace,
       dispatch: (event) => {
         dispatcher.dispatch(event).catch((err: unknown) => logger.error({ err: errorMessage(err), reason: event.reason }, 'cannot dispatch an image automation event'));
         hooks.onEvent?.(event);

@@ -63,6 +63,11 @@ export interface ImageControllerOptions {
   reconcilers?: Partial<Reconcilers>;
   /** Called whenever an object's status or Ready condition changes (Kubernetes mode writes them back). */
   onStatusChange?(): void;
+  /**
+   * A reconcile of an ImageRepository or ImagePolicy that Flux reports only as a trace event
+   * (never POSTed; Kubernetes mode records it as a Normal Kubernetes Event, as Flux does).
+   */
+  onTrace?(object: { kind: ImageKind; namespace: string; name: string; uid?: string }, message: string): void;
 }
 
 /** One image object's entry on `GET /resources`. */
@@ -314,6 +319,11 @@ export class ImageController {
     if (event) this.opts.dispatch(event);
   }
 
+  private trace(entry: Entry, message: string | undefined): void {
+    const { namespace, name, uid } = entry.raw.metadata;
+    if (message !== undefined) this.opts.onTrace?.({ kind: entry.kind, namespace, name, ...(uid ? { uid } : {}) }, message);
+  }
+
   private async reconcile(id: string): Promise<void> {
     const entry = this.entries.get(id);
     if (!entry || entry.errors) return;
@@ -355,6 +365,7 @@ export class ImageController {
     if (this.entries.get(entryKey(entry.kind, entry.key)) !== entry) return; // changed meanwhile: the new entry runs
     const first = this.record(entry, outcome.status, readyOf(outcome.status.conditions));
     this.emit(outcome.event);
+    this.trace(entry, outcome.trace);
     this.schedule(entry, outcome.requeue);
     if (first || outcome.status.lastScanResult?.revision !== before) this.requestDependents(entry);
   }
@@ -366,6 +377,7 @@ export class ImageController {
     if (this.entries.get(entryKey(entry.kind, entry.key)) !== entry) return;
     const first = this.record(entry, outcome.status, readyOf(outcome.status.conditions));
     this.emit(outcome.event);
+    this.trace(entry, outcome.trace);
     this.schedule(entry, outcome.requeue);
     const after = outcome.status.latestRef;
     if (first || JSON.stringify(after) !== JSON.stringify(before)) this.requestDependents(entry);

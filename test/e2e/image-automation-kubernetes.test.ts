@@ -188,6 +188,12 @@ describe('image automation in Kubernetes mode', () => {
         source: { component: 'image-automation-controller' },
       });
       expect(api.events(NS).some((e) => (e.involvedObject as { kind: string }).kind === 'ImageRepository')).toBe(true);
+      // Flux's trace events are never POSTed, but recorded: the rescans (every 2s) of the same tags.
+      expect(api.events(NS).find((e) => (e.involvedObject as { kind: string }).kind === 'ImageRepository' && String(e.message).startsWith('tags did not change'))).toMatchObject({
+        type: 'Normal',
+        reason: 'Succeeded',
+        message: 'tags did not change, next scan in 2s',
+      });
     }, { timeoutMs: 10_000, what: 'Kubernetes Events' });
 
     // Settled: unchanged statuses are not written again (the repository's rescans every 2s move

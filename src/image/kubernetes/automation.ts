@@ -16,6 +16,7 @@ import type { FluxEvent } from '../../events/event.js';
 import { KubeEventRecorder } from '../../resources/kubernetes/event-recorder.js';
 import { LeaderElector, type LeaderElectorOptions } from '../../resources/kubernetes/leader.js';
 import { ImageController, type ImageObjectSource, type ImageResourceStatus } from '../controller.js';
+import { IMAGE_API_VERSION, ImageReasons, REFLECTOR_CONTROLLER } from '../types.js';
 import { startImageKubeSource, type ImageKubeSource } from './source.js';
 import { ImageStatusWriter } from './status.js';
 
@@ -26,6 +27,8 @@ export interface ControllerHooks {
   onStatusChange(): void;
   /** A reconcile's event (after Herald's dispatcher has it): recorded as a Kubernetes Event too. */
   onEvent(event: FluxEvent): void;
+  /** A trace (never dispatched): recorded as a Normal Kubernetes Event. */
+  onTrace(object: { kind: string; namespace: string; name: string; uid?: string }, message: string): void;
 }
 
 export interface KubernetesImageAutomationOptions {
@@ -80,6 +83,7 @@ export function startKubernetesImageAutomation(opts: KubernetesImageAutomationOp
         event.reportingController,
       );
     },
+    onTrace: (object, message) => recorder.event({ apiVersion: IMAGE_API_VERSION, ...object }, 'Normal', ImageReasons.Succeeded, message, REFLECTOR_CONTROLLER),
   };
 
   const sync = () => {
