@@ -280,6 +280,7 @@ describe('image automation in Kubernetes mode', () => {
     api.apply({ apiVersion: IMAGE_V1, kind: 'ImageRepository', metadata: { name: 'app', namespace: NS }, spec: { image, interval: '1h' } });
     await eventually(() => statusOf('ImageRepository', 'app')?.observedGeneration === 2, 15_000, 'generation 2 observed');
     expect(await (herald as HeraldProcess).stop('SIGTERM', 20_000)).toBe(0);
+    await herald?.cleanup();
     expect(holder()).toBe('');
     const scans = registry.requests.length;
     const events = received().length;
@@ -294,4 +295,19 @@ describe('image automation in Kubernetes mode', () => {
     expect(commits()).toBe(pushed);
     expect(readyConditionOf({ metadata: { name: 'fleet' }, status: statusOf('ImageUpdateAutomation', 'fleet') })?.status).toBe('True');
   }, 60_000);
+
+  it('--no-image-automation: no image informers, no Lease taken, nothing scanned', async () => {
+    expect(await (herald as HeraldProcess).stop('SIGTERM', 20_000)).toBe(0);
+    await herald?.cleanup();
+    expect(holder()).toBe('');
+    const scans = registry.requests.length;
+    const imageLists = api.listCount(/^\/apis\/image\.toolkit\.fluxcd\.io\//);
+    const off = await start(['--no-image-automation']);
+    await eventually(() => readyConditionOf(api.get(NOTIFICATION_V1BETA3, 'Provider', NS, 'sink')), 10_000, 'Herald running');
+    await sleep(2_500);
+    expect(holder()).toBe('');
+    expect(registry.requests.length).toBe(scans);
+    expect(api.listCount(/^\/apis\/image\.toolkit\.fluxcd\.io\//)).toBe(imageLists);
+    expect(off.output.some((l) => l.includes('image automation'))).toBe(false);
+  }, 40_000);
 });
