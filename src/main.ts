@@ -200,10 +200,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     store,
     dispatcher,
     redis,
-    // Manifests mode only: in Kubernetes mode nothing would elect one replica to push.
-    config: { ...config, noImageAutomation: config.noImageAutomation || source.kind !== 'manifests' },
+    config,
     logger,
     queueReady: () => queue.ready(),
+    // Kubernetes mode: the image objects come from the API, and the Lease holder does the work.
+    kubernetes: source.kubeConfig && { kubeConfig: source.kubeConfig, watchNamespace: config.watchNamespace },
   });
 
   metrics.onScrape(async () => {

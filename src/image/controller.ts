@@ -61,6 +61,13 @@ export interface ImageControllerOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   reconcilers?: Partial<Reconcilers>;
+  /** Called whenever an object's status or Ready condition changes (Kubernetes mode writes them back). */
+  onStatusChange?(): void;
+  /**
+   * A reconcile of an ImageRepository or ImagePolicy that Flux reports only as a trace event
+   * (never POSTed; Kubernetes mode records it as a Normal Kubernetes Event, as Flux does).
+   */
+  onTrace?(object: { kind: ImageKind; namespace: string; name: string; uid?: string }, message: string): void;
 }
 
 /** One image object's entry on `GET /resources`. */
@@ -103,6 +110,23 @@ function hashOf(object: StoredObject): string {
 }
 
 const entryKey = (kind: ImageKind, key: string) => `${kind}|${key}`;
+
+/**
+ * The status an object read from the API carries, and its Ready condition, as the controller
+ * keeps them (none in manifests mode, where objects have no status). An automation's Ready
+ * condition is kept beside its status, not in it.
+ */
+function seeded(kind: ImageKind, raw: StoredObject): { status?: Entry['status']; ready?: Condition } {
+  const status = (raw as { status?: unknown }).status;
+  if (typeof status !== 'object' || status === null || Array.isArray(status)) return {};
+  const copy = structuredClone(status) as Record<string, unknown>;
+  const conditions = Array.isArray(copy.conditions) ? (copy.conditions as Condition[]) : undefined;
+  if (kind === 'ImageUpdateAutomation') {
+    delete copy.conditions;
+    delete copy.observedGeneration;
+  }
+  return { status: copy as Entry['status'], ready: readyOf(conditions) };
+}
 
 export class ImageController {
   private readonly entries = new Map<string, Entry>();
@@ -177,12 +201,16 @@ export class ImageController {
         const previous = this.entries.get(id);
         if (previous?.hash === hash) continue;
         if (previous) clearTimeout(previous.timer);
-        const entry: Entry = { kind, key, hash, raw, failures: 0, status: previous?.status, ready: previous?.ready, explain: previous?.explain };
+        // A new entry starts from the status the object carries (Kubernetes mode), as Flux's
+        // controllers do: a restart then neither rescans before the interval nor re-announces.
+        const { status, ready } = previous ?? seeded(kind, raw);
+        const entry: Entry = { kind, key, hash, raw, failures: 0, status, ready, explain: previous?.explain };
         this.validate(entry);
         this.entries.set(id, entry);
         if (entry.errors) {
           this.opts.logger?.warn({ kind, name: key, problems: entry.errors }, 'image automation object not valid');
           entry.ready = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: entry.errors.join('; '), lastTransitionTime: new Date().toISOString() };
+          this.opts.onStatusChange?.();
         } else this.request(id);
       }
     }
@@ -291,6 +319,11 @@ export class ImageController {
     if (event) this.opts.dispatch(event);
   }
 
+  private trace(entry: Entry, message: string | undefined): void {
+    const { namespace, name, uid } = entry.raw.metadata;
+    if (message !== undefined) this.opts.onTrace?.({ kind: entry.kind, namespace, name, ...(uid ? { uid } : {}) }, message);
+  }
+
   private async reconcile(id: string): Promise<void> {
     const entry = this.entries.get(id);
     if (!entry || entry.errors) return;
@@ -332,6 +365,7 @@ export class ImageController {
     if (this.entries.get(entryKey(entry.kind, entry.key)) !== entry) return; // changed meanwhile: the new entry runs
     const first = this.record(entry, outcome.status, readyOf(outcome.status.conditions));
     this.emit(outcome.event);
+    this.trace(entry, outcome.trace);
     this.schedule(entry, outcome.requeue);
     if (first || outcome.status.lastScanResult?.revision !== before) this.requestDependents(entry);
   }
@@ -343,6 +377,7 @@ export class ImageController {
     if (this.entries.get(entryKey(entry.kind, entry.key)) !== entry) return;
     const first = this.record(entry, outcome.status, readyOf(outcome.status.conditions));
     this.emit(outcome.event);
+    this.trace(entry, outcome.trace);
     this.schedule(entry, outcome.requeue);
     const after = outcome.status.latestRef;
     if (first || JSON.stringify(after) !== JSON.stringify(before)) this.requestDependents(entry);
@@ -382,6 +417,7 @@ export class ImageController {
     entry.ready = ready;
     const first = !entry.reconciled;
     entry.reconciled = true;
+    this.opts.onStatusChange?.();
     return first;
   }
 

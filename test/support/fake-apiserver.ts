@@ -96,7 +96,18 @@ const BUILTIN_TYPES: ResourceType[] = [
   { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'GitRepository', plural: 'gitrepositories' },
   { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', kind: 'Kustomization', plural: 'kustomizations' },
   { group: 'helm.toolkit.fluxcd.io', version: 'v2', kind: 'HelmRelease', plural: 'helmreleases' },
+  // Image automation (its plurals are not kind + "s"); v1beta2 served beside v1, as Herald's CRDs do.
+  ...imageTypes(),
 ];
+
+function imageTypes(): ResourceType[] {
+  const kinds = [
+    { kind: 'ImageRepository', plural: 'imagerepositories' },
+    { kind: 'ImagePolicy', plural: 'imagepolicies' },
+    { kind: 'ImageUpdateAutomation', plural: 'imageupdateautomations' },
+  ];
+  return ['v1', 'v1beta2'].flatMap((version) => kinds.map((k) => ({ group: 'image.toolkit.fluxcd.io', version, ...k })));
+}
 
 const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/;
 
@@ -580,7 +591,8 @@ function isCollectionPath(path: string): boolean {
 }
 
 function specOf(obj: KubeObject): string {
-  const { metadata: _m, status: _s, ...rest } = obj;
+  // The version an object is read or written at is no change to it (one stored object per resource).
+  const { metadata: _m, status: _s, apiVersion: _v, ...rest } = obj;
   return JSON.stringify(rest);
 }
 

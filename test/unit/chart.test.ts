@@ -511,6 +511,9 @@ describe('templates render to YAML', () => {
         'NOTES.txt',
         '_helpers.tpl',
         'crds/alerts.yaml',
+        'crds/imagepolicies.yaml',
+        'crds/imagerepositories.yaml',
+        'crds/imageupdateautomations.yaml',
         'crds/providers.yaml',
         'crds/receivers.yaml',
         'deployment.yaml',
@@ -816,15 +819,26 @@ describe('RBAC: only what Herald calls', () => {
     'core/events:create',
     'core/events:patch',
   ];
+  /** Image automation's own: watch its objects and the GitRepositories, patch the status of its objects (never a GitRepository's). */
+  const imageAutomation = [
+    'image.toolkit.fluxcd.io/imagerepositories:watch',
+    'image.toolkit.fluxcd.io/imagepolicies:watch',
+    'image.toolkit.fluxcd.io/imageupdateautomations:watch',
+    'image.toolkit.fluxcd.io/imagerepositories/status:patch',
+    'image.toolkit.fluxcd.io/imagepolicies/status:patch',
+    'image.toolkit.fluxcd.io/imageupdateautomations/status:patch',
+    'source.toolkit.fluxcd.io/gitrepositories:watch',
+  ];
 
   it('a ClusterRole when every namespace is watched', () => {
     const objs = renderChart();
     const role = one(objs, 'ClusterRole');
     const all = grants(role.rules as Rule[]);
-    expect(all).toEqual(expect.arrayContaining(watched));
+    expect(all).toEqual(expect.arrayContaining([...watched, ...imageAutomation]));
+    expect(all.filter((g) => g.startsWith('source.toolkit.fluxcd.io/gitrepositories/status'))).toEqual([]);
     // Beyond those: get (matchLabels, a Receiver's named target), list (a Receiver's '*') and
     // patch (its reconcile request) on the Flux kinds a Receiver can name, and nothing else.
-    const rest = all.filter((g) => !watched.includes(g));
+    const rest = all.filter((g) => !watched.includes(g) && !imageAutomation.includes(g));
     expect(rest.length).toBe(3 * RECEIVER_RESOURCE_KINDS.size);
     for (const g of rest) expect(g).toMatch(/^[a-z.]+\.fluxcd\.io\/[a-z]+:(get|list|patch)$/);
     expect(all.join(' ')).not.toMatch(/\*/);
@@ -857,6 +871,16 @@ describe('RBAC: only what Herald calls', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'herald', namespace: 'flux-system' }]);
   });
 
+  it('imageAutomation.enabled: false drops image automation\'s grants, CRDs, and passes --no-image-automation', () => {
+    const objs = renderChart({ ...REDIS, imageAutomation: { enabled: false, installCRDs: true } });
+    const all = grants(one(objs, 'ClusterRole').rules as Rule[]);
+    expect(all.filter((g) => imageAutomation.includes(g))).toEqual([]);
+    expect(objs.filter((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name.endsWith('.image.toolkit.fluxcd.io'))).toEqual([]);
+    const args = (one(objs, 'Deployment').spec as { template: { spec: { containers: Array<{ args: string[] }> } } }).template.spec.containers[0]?.args;
+    expect(args).toContain('--no-image-automation');
+    expect((one(renderChart(), 'Deployment').spec as { template: { spec: { containers: Array<{ args: string[] }> } } }).template.spec.containers[0]?.args).not.toContain('--no-image-automation');
+  });
+
   it('leases: get, create, update, in Herald\'s own namespace only', () => {
     const objs = renderChart({ ...REDIS, watchNamespace: 'apps' });
     const lease = one(objs, 'Role', 'herald-leader-election');
@@ -867,7 +891,9 @@ describe('RBAC: only what Herald calls', () => {
 });
 
 describe('CRDs', () => {
-  const crds = renderChart().filter((o) => o.kind === 'CustomResourceDefinition');
+  const allCrds = renderChart().filter((o) => o.kind === 'CustomResourceDefinition');
+  const crds = allCrds.filter((c) => c.metadata.name.endsWith('.notification.toolkit.fluxcd.io'));
+  const imageCrds = allCrds.filter((c) => c.metadata.name.endsWith('.image.toolkit.fluxcd.io'));
   interface CrdVersion {
     name: string;
     served: boolean;
@@ -876,7 +902,7 @@ describe('CRDs', () => {
     schema: { openAPIV3Schema: Obj };
   }
   const versionOf = (plural: string) => {
-    const crd = crds.find((c) => c.metadata.name === `${plural}.notification.toolkit.fluxcd.io`);
+    const crd = allCrds.find((c) => c.metadata.name === `${plural}.notification.toolkit.fluxcd.io` || c.metadata.name === `${plural}.image.toolkit.fluxcd.io`);
     if (!crd) throw new Error(`no CRD for ${plural}`);
     return (crd.spec as { versions: CrdVersion[] }).versions;
   };
@@ -941,9 +967,70 @@ describe('CRDs', () => {
   });
 
   it('crds.install: false installs none; crds.keep: false drops the keep policy', () => {
-    expect(renderChart({ ...REDIS, crds: { install: false } }).filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
+    expect(renderChart({ ...REDIS, crds: { install: false }, imageAutomation: { enabled: true, installCRDs: false } }).filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
     const unkept = renderChart({ ...REDIS, crds: { keep: false } }).filter((o) => o.kind === 'CustomResourceDefinition');
-    expect(unkept.map((c) => c.metadata.annotations)).toEqual([undefined, undefined, undefined]);
+    expect(unkept.map((c) => c.metadata.annotations)).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+  });
+
+  it('ImageRepository, ImagePolicy, ImageUpdateAutomation: v1 stored, v1beta2 served with the same schema, both with a status subresource; no GitRepository', () => {
+    expect(imageCrds.map((c) => c.metadata.name).sort()).toEqual([
+      'imagepolicies.image.toolkit.fluxcd.io',
+      'imagerepositories.image.toolkit.fluxcd.io',
+      'imageupdateautomations.image.toolkit.fluxcd.io',
+    ]);
+    expect(allCrds.filter((c) => c.metadata.name.includes('gitrepositories'))).toEqual([]);
+    for (const crd of imageCrds) {
+      const spec = crd.spec as { group: string; scope: string; names: { kind: string; plural: string } };
+      expect(spec).toMatchObject({ group: 'image.toolkit.fluxcd.io', scope: 'Namespaced' });
+      expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+      const versions = versionOf(spec.names.plural);
+      expect(versions.map((v) => [v.name, v.served, v.storage])).toEqual([
+        ['v1', true, true],
+        ['v1beta2', true, false],
+      ]);
+      for (const v of versions) expect(v.subresources).toEqual({ status: {} });
+      expect(versions[1]?.schema).toEqual(versions[0]?.schema);
+      expect(structuralProblems(versions[0]?.schema.openAPIV3Schema as Obj, spec.names.kind, [])).toEqual([]);
+    }
+    // imageAutomation.installCRDs: false (Flux's image controllers installed them) leaves them out.
+    expect(renderChart({ ...REDIS, imageAutomation: { enabled: true, installCRDs: false } }).filter((o) => o.metadata.name.endsWith('.image.toolkit.fluxcd.io'))).toEqual([]);
+  });
+
+  it('accepts the image automation example manifests and the statuses Herald writes; rejects a bad one, naming the field', () => {
+    const validators = { ImageRepository: specValidator('imagerepositories'), ImagePolicy: specValidator('imagepolicies'), ImageUpdateAutomation: specValidator('imageupdateautomations') };
+    const dir = join(ROOT, 'examples/image-automation/manifests');
+    const objects = readdirSync(dir)
+      .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as K8sObject))
+      .filter((o) => o.apiVersion?.startsWith('image.toolkit.fluxcd.io/'));
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ImagePolicy', 'ImageRepository', 'ImageUpdateAutomation']);
+    for (const obj of objects) {
+      const validate = validators[obj.kind as keyof typeof validators];
+      expect(validate(obj), `${obj.kind} ${obj.metadata.name}: ${errorText(validate.errors)}`).toBe(true);
+    }
+    const condition = { type: 'Ready', status: 'True', reason: 'Succeeded', message: 'repository up-to-date', lastTransitionTime: '2026-12-01T18:00:00Z', observedGeneration: 1 };
+    const automation = objects.find((o) => o.kind === 'ImageUpdateAutomation') as K8sObject;
+    const withStatus = {
+      ...automation,
+      status: {
+        observedGeneration: 1,
+        conditions: [condition],
+        lastAutomationRunTime: '2026-12-01T18:00:00Z',
+        lastPushCommit: 'a'.repeat(40),
+        lastPushTime: '2026-12-01T18:00:00Z',
+        observedPolicies: { app: { name: 'ghcr.io/org/app', tag: '1.2.0' } },
+        observedSourceRevision: `main@sha1:${'a'.repeat(40)}`,
+      },
+    };
+    expect(validators.ImageUpdateAutomation(withStatus), errorText(validators.ImageUpdateAutomation.errors)).toBe(true);
+    const repository = objects.find((o) => o.kind === 'ImageRepository') as K8sObject;
+    const scanned = {
+      ...repository,
+      status: { conditions: [condition], canonicalImageName: 'ghcr.io/org/app', lastScanResult: { revision: 'sha256:00', tagCount: 2, scanTime: '2026-12-01T18:00:00Z', latestTags: ['b', 'a'] }, observedExclusionList: ['^.*\\.sig$'] },
+    };
+    expect(validators.ImageRepository(scanned), errorText(validators.ImageRepository.errors)).toBe(true);
+    const bad = { ...repository, spec: { ...(repository.spec as Obj), provider: 'oracle' } };
+    expect(validators.ImageRepository(bad)).toBe(false);
+    expect(errorText(validators.ImageRepository.errors)).toContain('/spec/provider');
   });
 
   it('accepts the example manifests (examples/manifests)', () => {

@@ -2,10 +2,11 @@
  * Kubernetes Events on Alerts, as Flux's notification-controller records them when it cannot
  * handle an event for an Alert (`kubectl describe alert` and `flux events` show them): a
  * `core/v1` Event of type Warning whose involvedObject is the Alert, with Flux's reasons
- * (`NotificationDispatchFailed`, …) and message shapes.
+ * (`NotificationDispatchFailed`, …) and message shapes. `event()` records Normal or Warning
+ * Events on any object (image automation's reconciles, as Flux's image controllers record them).
  *
  * Rate-limited like client-go's event recorder, so that a storm of failing events cannot flood
- * the API server: per Alert a token bucket (25 at once, then one per 5 minutes); an Event
+ * the API server: per object a token bucket (25 at once, then one per 5 minutes); an Event
  * identical to one recorded in the last 10 minutes only bumps that Event's `count` and
  * `lastTimestamp`; and at most a few requests in flight at once. What is dropped is counted in
  * the log, never queued. Recording never throws and never waits: callers fire and forget.
@@ -39,6 +40,15 @@ export interface EventRecorderOptions {
 const MAX_TRACKED = 4096;
 /** The length Kubernetes tools show of a message; longer ones are cut. */
 const MAX_MESSAGE = 1024;
+
+/** The object an Event is about. */
+export interface InvolvedObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
 
 interface Bucket {
   tokens: number;
@@ -98,18 +108,38 @@ export class KubeEventRecorder implements AlertEventSink {
   }
 
   warning(alert: AlertRef, reason: string, message: string, annotations?: Record<string, string>): void {
+    this.enqueue({ apiVersion: alert.apiVersion ?? `${NOTIFICATION_GROUP}/v1beta3`, kind: 'Alert', namespace: alert.namespace, name: alert.name, uid: alert.uid }, 'Warning', reason, message, annotations);
+  }
+
+  /**
+   * An Event of either type on any object (image automation records its reconciles this way,
+   * as Flux's image controllers do), under the same rate limits, reported by `component`.
+   */
+  event(object: InvolvedObjectRef, type: 'Normal' | 'Warning', reason: string, message: string, component?: string): void {
+    this.enqueue(object, type, reason, message, undefined, component);
+  }
+
+  private enqueue(
+    object: InvolvedObjectRef,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    annotations?: Record<string, string>,
+    component?: string,
+  ): void {
     const { now, maxInFlight, logger } = this.opts;
-    const alertKey = objectKey(alert);
+    // Alerts keep their plain `namespace/name` key; other kinds are told apart by kind.
+    const objectId = object.kind === 'Alert' ? objectKey(object) : `${object.kind}/${objectKey(object)}`;
     const text = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
-    if (this.pending.size >= maxInFlight || !this.buckets.take(alertKey, now())) {
+    if (this.pending.size >= maxInFlight || !this.buckets.take(objectId, now())) {
       this.dropped++;
       if (this.dropped === 1 || this.dropped % 100 === 0) {
-        logger.warn({ alert: alertKey, reason, dropped: this.dropped }, 'Kubernetes Events rate-limited; some are not recorded');
+        logger.warn({ object: objectId, reason, dropped: this.dropped }, 'Kubernetes Events rate-limited; some are not recorded');
       }
       return;
     }
-    const work = this.record(alert, reason, text, annotations).catch((err: unknown) => {
-      logger.warn({ alert: alertKey, reason, err: describeApiError(err) }, 'cannot record a Kubernetes Event');
+    const work = this.record(object, objectId, type, reason, text, annotations, component ?? this.opts.component).catch((err: unknown) => {
+      logger.warn({ object: objectId, reason, err: describeApiError(err) }, 'cannot record a Kubernetes Event');
     });
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
@@ -120,9 +150,17 @@ export class KubeEventRecorder implements AlertEventSink {
     await Promise.all([...this.pending]);
   }
 
-  private async record(alert: AlertRef, reason: string, message: string, annotations?: Record<string, string>): Promise<void> {
-    const { api, now, dedupeWindowMs, component, instance } = this.opts;
-    const key = `${objectKey(alert)}|Warning|${reason}|${message}|${annotations ? JSON.stringify(annotations) : ''}`;
+  private async record(
+    object: InvolvedObjectRef,
+    objectId: string,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    annotations: Record<string, string> | undefined,
+    component: string,
+  ): Promise<void> {
+    const { api, now, dedupeWindowMs, instance } = this.opts;
+    const key = `${objectId}|${type}|${reason}|${message}|${annotations ? JSON.stringify(annotations) : ''}`;
     const time = new Date(now());
     const seen = this.recent.get(key);
     if (seen && time.getTime() - seen.lastSeen < dedupeWindowMs) {
@@ -139,19 +177,19 @@ export class KubeEventRecorder implements AlertEventSink {
       }
     }
     // client-go's naming: the object's name and the time in nanoseconds, in hex.
-    const name = `${alert.name}.${(BigInt(time.getTime()) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`;
+    const name = `${object.name}.${(BigInt(time.getTime()) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`;
     await api.createNamespacedEvent({
-      namespace: alert.namespace,
+      namespace: object.namespace,
       body: {
-        metadata: { name, namespace: alert.namespace, ...(annotations ? { annotations: { ...annotations } } : {}) },
+        metadata: { name, namespace: object.namespace, ...(annotations ? { annotations: { ...annotations } } : {}) },
         involvedObject: {
-          apiVersion: alert.apiVersion ?? `${NOTIFICATION_GROUP}/v1beta3`,
-          kind: 'Alert',
-          name: alert.name,
-          namespace: alert.namespace,
-          ...(alert.uid ? { uid: alert.uid } : {}),
+          apiVersion: object.apiVersion,
+          kind: object.kind,
+          name: object.name,
+          namespace: object.namespace,
+          ...(object.uid ? { uid: object.uid } : {}),
         },
-        type: 'Warning',
+        type,
         reason,
         message,
         source: { component },
@@ -163,7 +201,7 @@ export class KubeEventRecorder implements AlertEventSink {
       },
     });
     this.recent.delete(key);
-    this.recent.set(key, { name, namespace: alert.namespace, count: 1, lastSeen: time.getTime() });
+    this.recent.set(key, { name, namespace: object.namespace, count: 1, lastSeen: time.getTime() });
     while (this.recent.size > MAX_TRACKED) this.recent.delete(this.recent.keys().next().value as string);
   }
 }
