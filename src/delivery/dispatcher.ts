@@ -59,7 +59,11 @@ export class EventDispatcher {
         );
         continue;
       }
-      if (provider.suspended) continue;
+      if (provider.suspended) {
+        metrics.deliveries.inc({ provider_type: provider.adapter?.type ?? UNSUPPORTED_TYPE, outcome: 'dropped' });
+        logger.info({ alert: compiled.key, provider: providerKey }, 'provider is suspended; notification dropped');
+        continue;
+      }
       if (!provider.ready) {
         // Queued all the same: the worker retries, and the Provider may be fixed meanwhile.
         alertEvents?.warning(
@@ -73,6 +77,10 @@ export class EventDispatcher {
       const providerType = provider.adapter?.type ?? UNSUPPORTED_TYPE;
       if (!providerAcceptsEvent(event, { providerType, commitStatusProvider: provider.adapter?.commitStatus === true })) {
         metrics.deliveries.inc({ provider_type: providerType, outcome: 'dropped' });
+        logger.info(
+          { alert: compiled.key, provider: providerKey, type: providerType, involved: involvedObjectString(event.involvedObject) },
+          'provider does not take this event (a commit status needs a revision, or the event is not meant for this provider type); notification dropped',
+        );
         continue;
       }
       const { event: notification, conflicts, conflictSources } = notificationFor(event, alert);
