@@ -243,6 +243,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     listenHost: config.adminAddr.host,
     allowedHosts: config.adminAllowedHosts,
     limits: limits.ops,
+    explain: { store, labels: source.labels },
   });
   const receiverServer = buildReceiverServer({
     receivers,

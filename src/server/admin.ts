@@ -17,6 +17,7 @@ import type { DeliveryQueue, DeliveryRecord } from '../delivery/queue.js';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type Metrics } from '../observability/metrics.js';
 import { OPS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.js';
+import { registerExplainRoute, type ExplainContext } from './admin-explain.js';
 
 export interface AdminDeps {
   queue: DeliveryQueue;
@@ -29,6 +30,8 @@ export interface AdminDeps {
   /** More host names requests may name in `Host` (e.g. a Service name). */
   allowedHosts?: string[];
   limits?: ListenerLimits;
+  /** Serves `POST /explain` when set. */
+  explain?: ExplainContext;
 }
 
 const MAX_PAGE = 500;
@@ -211,6 +214,8 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     logger.info({ provider: req.query.provider ?? '*', count: purged }, 'dead letters purged');
     return { purged };
   });
+
+  if (deps.explain) registerExplainRoute(app, deps.explain);
 
   return app;
 }
