@@ -229,6 +229,13 @@ describe.each(modes)('herald commands against a running Herald (%s)', (_name, mo
     expect(explained.code).toBe(0);
     const result = JSON.parse(explained.stdout) as { alerts: Array<{ alert: string; matched: boolean; provider: string; providerType: string }> };
     expect(result.alerts).toMatchObject([{ alert: 'flux-system/all-kustomizations', matched: true, provider: 'flux-system/sink', providerType: 'generic-hmac' }]);
+    const badEvent = await fetch(`${server.adminUrl}/explain`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ event: { ...kustomizationEvent(), severity: 'loud' } }),
+    });
+    expect(badEvent.status).toBe(400);
+    expect(((await badEvent.json()) as { message: string }).message).toMatch(/event\/severity/);
     const withoutToken = await herald(['explain', '--event', eventFile, '--server', server.adminUrl]);
     expect(withoutToken.code).toBe(1);
     expect(withoutToken.stderr).toMatch(/wants a valid token \(401\)/);
