@@ -62,6 +62,21 @@ ${webhookProvider({ name: 'good', address: 'http://127.0.0.1:9/hook', extra: '  
   }).replace('  namespace: flux-system\n', '  namespace: flux-system\n  annotations:\n    events.toolkit.fluxcd.io/env: prod\n')}---
 ${kustomizationAlert({ name: 'orphan', provider: 'nowhere' })}`,
   'broken.yaml': 'kind: [\n',
+  'receivers.yaml': `apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata:
+  name: github
+  namespace: flux-system
+spec:
+  type: github
+  secretRef:
+    name: webhook-token
+  resources:
+    - kind: GitRepository
+      name: app
+  evnets: [push]
+---
+${secret('webhook-token', { token: 'receiver-token-for-validate' })}`,
 };
 
 describe('herald validate (offline)', () => {
@@ -83,7 +98,8 @@ describe('herald validate (offline)', () => {
       'broken.yaml#1: error: invalid YAML at line 2, column 1: BAD_INDENT',
       'providers.yaml#1: error: Provider flux-system/hook: spec.address is not a valid http(s) URL (InvalidAddress)',
       'providers.yaml#2: warning: Provider flux-system/good: unknown field spec.adress is ignored',
-      '2 errors, 5 warnings in 3 files (4 objects)',
+      'receivers.yaml#1: warning: Receiver flux-system/github: unknown field spec.evnets is ignored',
+      '2 errors, 6 warnings in 4 files (6 objects)',
       '',
     ]);
   });
@@ -105,7 +121,8 @@ describe('herald validate (offline)', () => {
       reason: 'InvalidAddress',
       message: 'spec.address is not a valid http(s) URL',
     });
-    expect(report.warnings).toHaveLength(5);
+    expect(report.warnings).toHaveLength(6);
+    expect(run.stdout).not.toContain('receiver-token-for-validate');
   });
 
   it('usage errors: one line, a usage hint, exit 2', { timeout: 120_000 }, async () => {
