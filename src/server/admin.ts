@@ -21,6 +21,7 @@ import { QUEUE_STATES, type Metrics } from '../observability/metrics.js';
 import { OPS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.js';
 import type { DeliveryActivity } from './admin-activity.js';
 import type { ProviderTester } from './admin-test-send.js';
+import { registerExplainRoute, type ExplainContext } from './admin-explain.js';
 
 export interface AdminDeps {
   queue: DeliveryQueue;
@@ -41,6 +42,8 @@ export interface AdminDeps {
   tester?: ProviderTester;
   /** Told when a delivery of the Provider (`namespace/name`) was made due now: its circuit, if open, lets it through. */
   onRetryNow?: (provider: string) => void;
+  /** Serves `POST /explain` when set. */
+  explain?: ExplainContext;
 }
 
 /** What `/resources` serves: each resource with at least its kind and name, and whatever else the store says. */
@@ -308,6 +311,8 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     logger.info({ provider: req.query.provider ?? '*', count: purged }, 'dead letters purged');
     return { purged };
   });
+
+  if (deps.explain) registerExplainRoute(app, deps.explain);
 
   return app;
 }
