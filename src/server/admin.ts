@@ -17,6 +17,7 @@ import type { DeliveryQueue, DeliveryRecord } from '../delivery/queue.js';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type Metrics } from '../observability/metrics.js';
 import { OPS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.js';
+import { isConsoleRequest, registerConsole } from './console.js';
 
 export interface AdminDeps {
   queue: DeliveryQueue;
@@ -157,6 +158,8 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
       logger.warn({ method: req.method, route: req.routeOptions.url ?? 'unmatched' }, `admin request refused: ${crossSite}`);
       return reply.status(403).send({ error: 'Forbidden', message: crossSite });
     }
+    // The web console's static files hold no data: the page asks for the token itself.
+    if (isConsoleRequest(req)) return;
     if (tokenMatches && !tokenMatches(req.headers.authorization)) {
       return reply.status(401).header('www-authenticate', 'Bearer').send({ error: 'Unauthorized', message: 'a valid bearer token is required' });
     }
@@ -212,5 +215,6 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     return { purged };
   });
 
+  registerConsole(app, logger);
   return app;
 }

@@ -1,0 +1,100 @@
+// The deliveries table the Deliveries and Dead letters pages share, with each row's actions.
+import { api } from './api.js';
+import { el, jsonDetails, table, timeOf } from './dom.js';
+import { confirmAction, fail, notify } from './shell.js';
+
+const STATE_WORDS = { waiting: 'Waiting', active: 'Sending', delayed: 'Delayed', failed: 'Dead letter', completed: 'Delivered' };
+
+function objectOf(event) {
+  const o = event?.involvedObject;
+  return o ? `${o.kind}/${o.namespace}/${o.name}` : '—';
+}
+
+/** Runs one action on a delivery, then says what happened and refreshes the list. */
+async function act(work, done, refresh) {
+  try {
+    await work();
+    notify(done);
+  } catch (err) {
+    fail(err);
+  }
+  await refresh();
+}
+
+function actions(record, refresh) {
+  const id = record.id;
+  const path = `/deliveries/${encodeURIComponent(id)}`;
+  const buttons = [];
+  if (record.state === 'failed') {
+    buttons.push(
+      el('button', {
+        type: 'button',
+        'aria-label': `Replay delivery ${id}`,
+        onclick: async () => {
+          if (!(await confirmAction(`Replay delivery ${id} to ${record.data.provider}? It is sent again from its first attempt.`, 'Replay'))) return;
+          await act(() => api(`${path}/replay`, { method: 'POST' }), `Delivery ${id} replayed: it is waiting to be sent.`, refresh);
+        },
+      }, 'Replay'),
+      el('button', {
+        type: 'button',
+        class: 'danger',
+        'aria-label': `Purge delivery ${id}`,
+        onclick: async () => {
+          if (!(await confirmAction(`Purge delivery ${id}? The notification is deleted and will never be sent.`, 'Purge'))) return;
+          await act(() => api(path, { method: 'DELETE' }), `Delivery ${id} purged.`, refresh);
+        },
+      }, 'Purge'),
+    );
+  }
+  if (record.state === 'delayed') {
+    buttons.push(
+      el('button', {
+        type: 'button',
+        'aria-label': `Retry delivery ${id} now`,
+        onclick: () => act(() => api(`${path}/retry-now`, { method: 'POST' }), `Delivery ${id} is due now.`, refresh),
+      }, 'Retry now'),
+    );
+  }
+  return buttons.length > 0 ? el('div', { class: 'row-actions' }, buttons) : el('span', { class: 'muted' }, '—');
+}
+
+/** The table of `records`; `refresh` reloads the list after an action. */
+export function deliveriesTable(caption, records, refresh) {
+  return table(
+    caption,
+    ['Delivery', 'State', 'Provider', 'Alert', 'Object', 'Attempts', 'Last error', 'Next attempt', 'Accepted', 'Finished', 'Payload', 'Actions'],
+    records.map((r) => [
+      el('code', {}, r.id),
+      STATE_WORDS[r.state] ?? r.state,
+      r.data?.provider ?? '—',
+      r.data?.alert ?? '—',
+      objectOf(r.data?.event),
+      r.maxAttempts ? `${r.attemptsMade} of ${r.maxAttempts}` : String(r.attemptsMade),
+      r.lastError ? el('span', { class: 'error-text' }, r.lastError) : el('span', { class: 'muted' }, '—'),
+      timeOf(r.nextAttemptAt),
+      timeOf(r.data?.acceptedAt),
+      timeOf(r.finishedAt),
+      jsonDetails(r.data?.delivered ? 'Event (trimmed once delivered)' : 'Event', r.data?.event),
+      actions(r, refresh),
+    ]),
+  );
+}
+
+/** Previous/next page buttons over a cursor-paged list. */
+export function pager(cursors, nextCursor, go) {
+  const previous = el('button', { type: 'button', disabled: cursors.length <= 1, onclick: () => go(cursors.slice(0, -1)) }, 'Previous page');
+  const next = el('button', { type: 'button', disabled: nextCursor === undefined, onclick: () => go([...cursors, nextCursor]) }, 'Next page');
+  return el('div', { class: 'actions pager' }, previous, next);
+}
+
+/** Fills a datalist or select with the `namespace/name` of every resource of a kind (best effort: the page works without). */
+export async function fillNames(kind, target, asOptions = false) {
+  try {
+    const { resources = [] } = await api('/resources');
+    const names = resources.filter((r) => r.kind === kind).map((r) => `${r.namespace}/${r.name}`).sort();
+    target.append(...names.map((name) => (asOptions ? el('option', { value: name }, name) : el('option', { value: name }))));
+    return names;
+  } catch {
+    return [];
+  }
+}
