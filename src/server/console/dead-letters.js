@@ -2,7 +2,7 @@
 import { api } from './api.js';
 import { el } from './dom.js';
 import { deliveriesTable, fillNames, pager } from './deliveries-table.js';
-import { confirmAction, fail, notify, startPage } from './shell.js';
+import { clearMessages, confirmAction, fail, notify, startPage } from './shell.js';
 
 const PAGE_SIZE = 100;
 const form = document.getElementById('scope');
@@ -27,6 +27,8 @@ async function load(cursors = ['0']) {
       pager(cursors, page.nextCursor, load),
     );
   } catch (err) {
+    // Rows from before would look like the answer to these filters.
+    results.replaceChildren();
     fail(err);
   } finally {
     results.setAttribute('aria-busy', 'false');
@@ -47,6 +49,7 @@ async function everyDeadLetter(verb, method, path, describe) {
 startPage('dead-letters');
 form.addEventListener('submit', (event) => {
   event.preventDefault();
+  clearMessages();
   void load();
 });
 document.getElementById('replay-all').addEventListener('click', () =>

@@ -64,7 +64,8 @@ export function deliveriesTable(caption, records, refresh) {
     caption,
     ['Delivery', 'State', 'Provider', 'Alert', 'Object', 'Attempts', 'Last error', 'Next attempt', 'Accepted', 'Finished', 'Payload', 'Actions'],
     records.map((r) => [
-      el('code', {}, r.id),
+      // Ids are long hashes: the start tells them apart; the whole id is in the title and the buttons' names.
+      el('code', { title: r.id }, r.id.length > 12 ? `${r.id.slice(0, 12)}…` : r.id),
       STATE_WORDS[r.state] ?? r.state,
       r.data?.provider ?? '—',
       r.data?.alert ?? '—',

@@ -2,7 +2,7 @@
 import { api } from './api.js';
 import { el } from './dom.js';
 import { deliveriesTable, fillNames, pager } from './deliveries-table.js';
-import { fail, startPage } from './shell.js';
+import { clearMessages, fail, startPage } from './shell.js';
 
 const PAGE_SIZE = 50;
 const FILTERS = ['state', 'provider', 'alert', 'object'];
@@ -33,6 +33,8 @@ async function load(cursors = ['0']) {
       pager(cursors, page.nextCursor, load),
     );
   } catch (err) {
+    // Rows from before would look like the answer to these filters.
+    results.replaceChildren();
     fail(err);
   } finally {
     results.setAttribute('aria-busy', 'false');
@@ -43,6 +45,7 @@ startPage('deliveries');
 filtersFromAddress();
 form.addEventListener('submit', (event) => {
   event.preventDefault();
+  clearMessages();
   void load();
 });
 form.addEventListener('reset', () => setTimeout(() => void load()));

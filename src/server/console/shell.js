@@ -36,6 +36,12 @@ export function notify(text) {
   statusLine.textContent = text;
 }
 
+/** Empties both lines (a new question was asked). */
+export function clearMessages() {
+  statusLine.textContent = '';
+  problemLine.textContent = '';
+}
+
 /** Says what went wrong, in the page's alert line. */
 export function fail(err) {
   statusLine.textContent = '';
