@@ -15,7 +15,8 @@ const LAYERS = [
   /* 5 */ ['src/delivery', 'src/receivers', 'src/image'],
   /* 6 */ ['src/server', 'src/image-automation.ts'],
   /* 7 */ ['src/config.ts'],
-  /* 8 */ ['src/main.ts'],
+  /* 8 */ ['src/cli'],
+  /* 9 */ ['src/main.ts'],
 ];
 
 /** A regular expression matching the unit: a folder (with its subfolders) or one file. */

@@ -30,6 +30,7 @@ import { buildAdminServer } from './server/admin.js';
 import { buildEventsServer } from './server/events.js';
 import { OPS_LISTENER_LIMITS, openFileLimit, type ListenerLimits } from './server/base.js';
 import { buildHealthServer, buildMetricsServer, type ReadinessCheck } from './server/ops.js';
+import { COMMAND_NAMES, commandsHelp, runCommand } from './cli/program.js';
 
 interface Queueing {
   queue: DeliveryQueue;
@@ -243,6 +244,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     listenHost: config.adminAddr.host,
     allowedHosts: config.adminAllowedHosts,
     limits: limits.ops,
+    explain: { store, labels: source.labels },
   });
   const receiverServer = buildReceiverServer({
     receivers,
@@ -303,30 +305,45 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', (s) => void shutdown(s));
 }
 
-/** Exit codes: 0 for help, version and a clean shutdown; 2 for a usage error; 1 when running fails. */
+/** Exit codes of serve: 0 for help, version and a clean shutdown; 2 for a usage error; 1 when running fails. */
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig(process.argv.slice(2), process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`herald: ${err.message}\n${USAGE_HINT}\n`);
-  process.exit(EXIT_USAGE);
-}
-if (config === 'help') {
-  process.stdout.write(usage());
-} else if (config === 'version') {
-  process.stdout.write(`herald ${version()}\n`);
-} else {
+/** `herald serve FLAGS`, or `herald FLAGS`: serve is the default command. */
+async function startServing(serveArgs: string[]): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
   try {
-    await run(config);
+    config = loadConfig(serveArgs, process.env);
   } catch (err) {
-    // A flag's value found wrong only when used (a --config-dir that does not exist) is still a usage error.
-    const usageError = err instanceof ConfigError || err instanceof ManifestDirectoryError;
-    const known = usageError || err instanceof StartupError;
-    process.stderr.write(`herald: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
-    process.exit(usageError ? EXIT_USAGE : EXIT_FAILURE);
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`herald: ${err.message}\n${USAGE_HINT}\n`);
+    process.exit(EXIT_USAGE);
   }
+  if (config === 'help') {
+    process.stdout.write(`${usage()}\n${commandsHelp()}`);
+  } else if (config === 'version') {
+    process.stdout.write(`herald ${version()}\n`);
+  } else {
+    try {
+      await run(config);
+    } catch (err) {
+      // A flag's value found wrong only when used (a --config-dir that does not exist) is still a usage error.
+      const usageError = err instanceof ConfigError || err instanceof ManifestDirectoryError;
+      const known = usageError || err instanceof StartupError;
+      process.stderr.write(`herald: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
+      process.exit(usageError ? EXIT_USAGE : EXIT_FAILURE);
+    }
+  }
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] !== undefined && COMMAND_NAMES.has(argv[0])) {
+  process.exitCode = await runCommand(argv, {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    env: process.env,
+    interactive: process.stdin.isTTY === true,
+  });
+} else {
+  await startServing(argv[0] === 'serve' ? argv.slice(1) : argv);
 }

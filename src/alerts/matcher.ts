@@ -31,7 +31,8 @@ interface KindBucket {
 }
 
 export class AlertIndex {
-  private readonly noCrossNamespaceRefs: boolean;
+  /** With `--no-cross-namespace-refs`, an Alert takes events from its own namespace only. */
+  readonly noCrossNamespaceRefs: boolean;
   private readonly alerts = new Map<string, CompiledAlert>();
   /** namespace → kind → bucket. Nested maps, so a look-up builds no composite key. */
   private readonly buckets = new Map<string, Map<string, KindBucket>>();
@@ -61,6 +62,11 @@ export class AlertIndex {
   /** The Alert stored under `namespace/name`. */
   get(key: string): CompiledAlert | undefined {
     return this.alerts.get(key);
+  }
+
+  /** Every Alert held, suspended ones included, ordered by key (for explaining a match, not for matching). */
+  all(): CompiledAlert[] {
+    return [...this.alerts.values()].sort(byKey);
   }
 
   delete(key: string): void {
@@ -168,22 +174,22 @@ export class AlertIndex {
  * `trace` included: the notification-controller does not filter `trace`; Flux's own senders
  * (fluxcd/pkg runtime/events) just never post it, keeping traces as Kubernetes events only.
  */
-function takesSeverity(alert: CompiledAlert, severity: Severity): boolean {
+export function takesSeverity(alert: CompiledAlert, severity: Severity): boolean {
   const wanted = alert.alert.spec.eventSeverity ?? 'info';
   return wanted === 'info' || wanted === severity;
 }
 
 /** Inclusion first (one regex must match, when the list is set), then exclusion wins. */
-function takesMessage(alert: CompiledAlert, message: string): boolean {
+export function takesMessage(alert: CompiledAlert, message: string): boolean {
   if (alert.inclusion && !alert.inclusion.some((regex) => regex.test(message))) return false;
   return !alert.exclusion.some((regex) => regex.test(message));
 }
 
-function carriesLabels(labels: Record<string, string>, source: CompiledSource): boolean {
+export function carriesLabels(labels: Record<string, string>, source: CompiledSource): boolean {
   return (source.matchLabels ?? []).every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value);
 }
 
-async function lookUpLabels(labels: LabelLookup, ref: ObjectReference): Promise<Record<string, string> | undefined> {
+export async function lookUpLabels(labels: LabelLookup, ref: ObjectReference): Promise<Record<string, string> | undefined> {
   try {
     return (await labels(ref)) ?? undefined;
   } catch {

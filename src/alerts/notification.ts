@@ -107,3 +107,32 @@ export function providerAcceptsEvent(
   const hasCommit = (event.metadata?.[COMMIT_KEY] ?? '') !== '';
   return isStatusUpdate || hasCommit || event.severity === 'error';
 }
+
+/** The provider type a notification is counted under when Herald has no adapter for the Provider's `spec.type`. */
+export const UNSUPPORTED_TYPE = 'unsupported';
+
+/** What routing needs to know of an Alert's Provider (the resource store's resolved Provider fits). */
+export interface RoutedProvider {
+  suspended: boolean;
+  adapter?: { type: string; commitStatus?: boolean };
+}
+
+/**
+ * What becomes of an Alert's notification at its Provider, before anything is sent: `missing`
+ * (no such Provider: nothing is sent, as in Flux), `suspended` (skipped), `dropped` (the
+ * provider type does not take this event, see `providerAcceptsEvent`), or `deliver`. The
+ * dispatcher acts on it and `explain` reports it, so both follow one set of rules.
+ */
+export type ProviderRoute =
+  | { action: 'missing' }
+  | { action: 'suspended' | 'dropped' | 'deliver'; providerType: string };
+
+export function routeToProvider(event: FluxEvent, provider: RoutedProvider | undefined): ProviderRoute {
+  if (!provider) return { action: 'missing' };
+  // A type Herald has no adapter for is labelled `unsupported`: metric labels stay bounded
+  // whatever a manifest says.
+  const providerType = provider.adapter?.type ?? UNSUPPORTED_TYPE;
+  if (provider.suspended) return { action: 'suspended', providerType };
+  const accepted = providerAcceptsEvent(event, { providerType, commitStatusProvider: provider.adapter?.commitStatus === true });
+  return { action: accepted ? 'deliver' : 'dropped', providerType };
+}

@@ -5,7 +5,7 @@
  */
 import type { FluxEvent } from '../events/event.js';
 import type { LabelLookup } from '../alerts/matcher.js';
-import { METADATA_CONFLICT_MESSAGE, notificationFor, providerAcceptsEvent } from '../alerts/notification.js';
+import { METADATA_CONFLICT_MESSAGE, UNSUPPORTED_TYPE, notificationFor, routeToProvider } from '../alerts/notification.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kubernetes/event-reasons.js';
@@ -14,7 +14,7 @@ import { NOTIFICATION_GROUP, objectKey } from '../api/types.js';
 import { deliveryJobIds, type QueuedJob } from './job.js';
 import type { DeliveryQueue } from './queue.js';
 
-export const UNSUPPORTED_TYPE = 'unsupported';
+export { UNSUPPORTED_TYPE };
 
 export interface DispatchResult {
   /** Alerts whose rules matched the event. */
@@ -47,7 +47,8 @@ export class EventDispatcher {
       const alert = compiled.alert;
       const providerKey = objectKey({ namespace: alert.metadata.namespace, name: alert.spec.providerRef.name });
       const provider = store.provider(alert.metadata.namespace, alert.spec.providerRef.name);
-      if (!provider) {
+      const route = routeToProvider(event, provider);
+      if (!provider || route.action === 'missing') {
         // As in Flux: an Alert without its Provider sends nothing (its status says ProviderNotFound).
         // Counted, so that the loss shows on a dashboard and not only in a log line.
         metrics.eventsDropped.inc({ reason: 'provider_missing' });
@@ -59,7 +60,7 @@ export class EventDispatcher {
         );
         continue;
       }
-      if (provider.suspended) continue;
+      if (route.action === 'suspended') continue;
       if (!provider.ready) {
         // Queued all the same: the worker retries, and the Provider may be fixed meanwhile.
         alertEvents?.warning(
@@ -68,10 +69,8 @@ export class EventDispatcher {
           `failed to dispatch notification for ${involvedObjectString(event.involvedObject)}: provider '${providerKey}' is not ready (${provider.reason}): ${provider.message}; the notification is queued and retried`,
         );
       }
-      // A type Herald has no adapter for is labelled `unsupported`: metric labels stay bounded
-      // whatever a manifest says.
-      const providerType = provider.adapter?.type ?? UNSUPPORTED_TYPE;
-      if (!providerAcceptsEvent(event, { providerType, commitStatusProvider: provider.adapter?.commitStatus === true })) {
+      const { providerType } = route;
+      if (route.action === 'dropped') {
         metrics.deliveries.inc({ provider_type: providerType, outcome: 'dropped' });
         continue;
       }

@@ -17,6 +17,7 @@ import type { DeliveryQueue, DeliveryRecord } from '../delivery/queue.js';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type Metrics } from '../observability/metrics.js';
 import { OPS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.js';
+import { registerExplainRoute, type ExplainContext } from './admin-explain.js';
 import { isConsoleRequest, registerConsole } from './console.js';
 
 export interface AdminDeps {
@@ -30,6 +31,8 @@ export interface AdminDeps {
   /** More host names requests may name in `Host` (e.g. a Service name). */
   allowedHosts?: string[];
   limits?: ListenerLimits;
+  /** Serves `POST /explain` when set. */
+  explain?: ExplainContext;
 }
 
 const MAX_PAGE = 500;
@@ -215,6 +218,7 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     return { purged };
   });
 
+  if (deps.explain) registerExplainRoute(app, deps.explain);
   registerConsole(app, logger);
   return app;
 }
