@@ -15,7 +15,7 @@ const EXAMPLE = {
   reason: 'ReconciliationSucceeded',
   reportingController: 'kustomize-controller',
   reportingInstance: 'kustomize-controller-7c9d6f7b8-x2x9z',
-  metadata: { revision: 'main@sha1:0123456789abcdef0123456789abcdef01234567' },
+  metadata: { 'kustomize.toolkit.fluxcd.io/revision': 'main@sha1:0123456789abcdef0123456789abcdef01234567' },
 };
 
 function render(answer) {
@@ -51,7 +51,12 @@ form.addEventListener('submit', async (event) => {
     return;
   }
   try {
-    results.replaceChildren(render(await api('/explain', { method: 'POST', body: { event: parsed } })));
+    const answer = await api('/explain', { method: 'POST', body: { event: parsed } });
+    const dropped = answer.droppedMetadata ?? [];
+    results.replaceChildren(
+      render(answer),
+      dropped.length > 0 ? el('p', {}, `Metadata keys Flux's clean-up removes on arrival, so no Provider sees them: ${dropped.join(', ')}`) : '',
+    );
     notify('Explained.');
   } catch (err) {
     results.replaceChildren();
