@@ -199,14 +199,16 @@ describe.each(modes)('web console with the %s', (_name, slug, mode) => {
 
   it('deliveries: filtered by state, Provider, Alert and object; markup in an event is shown as text', async () => {
     await page.goto(`${herald.adminUrl}/console/deliveries.html`);
-    const rows = page.locator('#results tbody tr');
+    const rows = page.locator('#results tr.delivery');
     await rows.first().waitFor();
     expect(await rows.count()).toBe(2);
     const table = page.getByRole('table', { name: /deliveries \(dead letters\)/ });
     expect(await table.innerText()).toContain('<b>rejected</b> by the sink');
 
-    await rows.first().getByText('Event', { exact: true }).click();
-    const payload = await rows.first().locator('pre').innerText();
+    const toggle = rows.first().getByRole('button', { name: /^Event of delivery / });
+    await toggle.click();
+    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    const payload = await page.locator('#results tr.detail:not([hidden]) pre').innerText();
     expect(payload).toContain('<img src=x onerror=\\"window.__xss = 1\\">');
     expect(await page.locator('main img, main script').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
@@ -219,7 +221,7 @@ describe.each(modes)('web console with the %s', (_name, slug, mode) => {
       // The click ran the submit handler, which marks the list busy until the answer is shown.
       await page.locator('#results[aria-busy="false"]').waitFor({ state: 'attached' });
       expect(await page.locator('#problem').textContent()).toBe('');
-      return page.locator('#results tbody tr').allInnerTexts();
+      return page.locator('#results tr.delivery').allInnerTexts();
     };
     const ofOther = await showWith({ provider: 'flux-system/other' });
     expect(ofOther).toHaveLength(1);
@@ -248,7 +250,7 @@ describe.each(modes)('web console with the %s', (_name, slug, mode) => {
 
   it('dead letters: replay by clicking (after a confirmation) reaches the sink; purge deletes one; cancel does nothing', async () => {
     await page.goto(`${herald.adminUrl}/console/dead-letters.html`);
-    const rows = page.locator('#results tbody tr');
+    const rows = page.locator('#results tr.delivery');
     await rows.first().waitFor();
     expect(await rows.count()).toBe(2);
     await shot('dead-letters');
@@ -350,7 +352,7 @@ describe('web console without a token, and other sites', () => {
 
       const page = await context.newPage();
       await page.goto(`${herald.adminUrl}/console/dead-letters.html`);
-      await page.locator('#results tbody tr').first().waitFor();
+      await page.locator('#results tr.delivery').first().waitFor();
       expect(await page.locator('#token-form').isHidden()).toBe(true);
 
       sink.respondWith(() => ({ status: 200 }));

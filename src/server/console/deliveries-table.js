@@ -1,6 +1,6 @@
 // The deliveries table the Deliveries and Dead letters pages share, with each row's actions.
 import { api } from './api.js';
-import { el, jsonDetails, table, timeOf } from './dom.js';
+import { el, timeOf } from './dom.js';
 import { confirmAction, fail, notify } from './shell.js';
 
 const STATE_WORDS = { waiting: 'Waiting', active: 'Sending', delayed: 'Delayed', failed: 'Dead letter', completed: 'Delivered' };
@@ -55,29 +55,54 @@ function actions(record, refresh) {
       }, 'Retry now'),
     );
   }
-  return buttons.length > 0 ? el('div', { class: 'row-actions' }, buttons) : el('span', { class: 'muted' }, '—');
+  return buttons;
+}
+
+const COLUMNS = ['Delivery', 'State', 'Provider', 'Alert', 'Object', 'Attempts', 'Last error', 'Next attempt', 'Accepted', 'Finished', 'Actions'];
+
+/** One delivery's row, and below it a full-width row with its event, shown by the row's Event button. */
+function rowsOf(record, index, refresh) {
+  const { id, data = {} } = record;
+  const detailId = `event-${index}`;
+  const detail = el(
+    'tr',
+    { id: detailId, class: 'detail', hidden: true },
+    el('td', { colspan: COLUMNS.length }, el('pre', {}, JSON.stringify(data.event, null, 2)), data.delivered ? el('p', { class: 'muted' }, 'A delivered event keeps only what identifies it.') : ''),
+  );
+  const toggle = el('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': detailId, 'aria-label': `Event of delivery ${id}` }, 'Event');
+  toggle.addEventListener('click', () => {
+    detail.hidden = !detail.hidden;
+    toggle.setAttribute('aria-expanded', String(!detail.hidden));
+  });
+  const cells = [
+    // Ids are long hashes: the start tells them apart; the whole id is in the title and the buttons' names.
+    el('code', { title: id }, id.length > 12 ? `${id.slice(0, 12)}…` : id),
+    STATE_WORDS[record.state] ?? record.state,
+    data.provider ?? '—',
+    data.alert ?? '—',
+    objectOf(data.event),
+    record.maxAttempts ? `${record.attemptsMade} of ${record.maxAttempts}` : String(record.attemptsMade),
+    record.lastError ? el('span', { class: 'error-text' }, record.lastError) : el('span', { class: 'muted' }, '—'),
+    timeOf(record.nextAttemptAt),
+    timeOf(data.acceptedAt),
+    timeOf(record.finishedAt),
+    el('div', { class: 'row-actions' }, toggle, actions(record, refresh)),
+  ];
+  return [el('tr', { class: 'delivery' }, cells.map((cell) => el('td', {}, cell))), detail];
 }
 
 /** The table of `records`; `refresh` reloads the list after an action. */
 export function deliveriesTable(caption, records, refresh) {
-  return table(
-    caption,
-    ['Delivery', 'State', 'Provider', 'Alert', 'Object', 'Attempts', 'Last error', 'Next attempt', 'Accepted', 'Finished', 'Payload', 'Actions'],
-    records.map((r) => [
-      // Ids are long hashes: the start tells them apart; the whole id is in the title and the buttons' names.
-      el('code', { title: r.id }, r.id.length > 12 ? `${r.id.slice(0, 12)}…` : r.id),
-      STATE_WORDS[r.state] ?? r.state,
-      r.data?.provider ?? '—',
-      r.data?.alert ?? '—',
-      objectOf(r.data?.event),
-      r.maxAttempts ? `${r.attemptsMade} of ${r.maxAttempts}` : String(r.attemptsMade),
-      r.lastError ? el('span', { class: 'error-text' }, r.lastError) : el('span', { class: 'muted' }, '—'),
-      timeOf(r.nextAttemptAt),
-      timeOf(r.data?.acceptedAt),
-      timeOf(r.finishedAt),
-      jsonDetails(r.data?.delivered ? 'Event (trimmed once delivered)' : 'Event', r.data?.event),
-      actions(r, refresh),
-    ]),
+  return el(
+    'div',
+    { class: 'table-wrap' },
+    el(
+      'table',
+      {},
+      el('caption', {}, caption),
+      el('thead', {}, el('tr', {}, COLUMNS.map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, records.map((record, index) => rowsOf(record, index, refresh))),
+    ),
   );
 }
 

@@ -26,11 +26,13 @@ export function relative(ms, now = Date.now()) {
   return seconds >= 0 ? `in ${amount}` : `${amount} ago`;
 }
 
-/** A `<time>` for an epoch-millisecond instant (local time and how far from now), or a dash. */
+/** A `<time>` for an epoch-millisecond instant (local time, the date only when not today, and how far from now), or a dash. */
 export function timeOf(ms) {
   if (typeof ms !== 'number') return el('span', { class: 'muted' }, '—');
   const date = new Date(ms);
-  return el('time', { datetime: date.toISOString(), title: date.toISOString() }, `${date.toLocaleString()} (${relative(ms)})`);
+  const today = date.toDateString() === new Date().toDateString();
+  const shown = today ? date.toLocaleTimeString() : date.toLocaleString();
+  return el('time', { datetime: date.toISOString(), title: date.toISOString() }, `${shown} (${relative(ms)})`);
 }
 
 /** An RFC 3339 string as `timeOf` shows it. */
