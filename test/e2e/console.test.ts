@@ -335,7 +335,7 @@ async function startHostilePage(adminUrl: string, id: string): Promise<{ url: st
 }
 
 describe('web console without a token, and other sites', () => {
-  it('works without a prompt when no token is set; a page of another site cannot replay a dead letter', async () => {
+  it('works without a prompt when no token is set; a page of another site cannot replay a dead letter, the console can', async () => {
     const sink = await startSink(() => ({ status: 400, body: 'no' }));
     const herald = await startHerald({
       manifests: { 'p.yaml': webhookProvider({ address: `${sink.url}/a` }), 'a.yaml': kustomizationAlert() },
@@ -371,6 +371,12 @@ describe('web console without a token, and other sites', () => {
       });
       expect((await deliveriesIn(herald, 'failed')).map((d) => d.id)).toEqual([dead?.id]);
       expect(sink.requests).toHaveLength(1);
+
+      // What the other site could not do, the console's own page does.
+      await page.getByRole('button', { name: 'Replay all' }).click();
+      await answerDialog(page, 'Replay');
+      await sink.waitFor(2);
+      await until(async () => (await page.locator('#status').textContent())?.includes('1 replayed'), { what: 'the bulk replay reported' });
     } finally {
       await context.close();
       hostile?.close();
