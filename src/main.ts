@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
+import { parseObjectKey } from './api/types.js';
 import { ConfigError, USAGE_HINT, loadConfig, usage, version, type Config, type ListenAddress } from './config.js';
 import { cooldownsFor } from './delivery/circuit-breaker.js';
 import { EventDispatcher } from './delivery/dispatcher.js';
@@ -27,6 +28,8 @@ import { startResourceSource } from './resources/source.js';
 import { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
 import { buildAdminServer } from './server/admin.js';
+import { DeliveryActivity } from './server/admin-activity.js';
+import { ProviderTester } from './server/admin-test-send.js';
 import { buildEventsServer } from './server/events.js';
 import { OPS_LISTENER_LIMITS, openFileLimit, type ListenerLimits } from './server/base.js';
 import { buildHealthServer, buildMetricsServer, type ReadinessCheck } from './server/ops.js';
@@ -184,17 +187,20 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   // Not closed at shutdown: the process exits once the queue has finished its deliveries.
   const clients = new HttpClients(store);
   const circuit = cooldownsFor(config.retryBaseDelayMs, config.retryMaxDelayMs);
-  queue.start(
-    createProcessor({
-      store,
-      clients,
-      metrics,
-      logger,
-      perProviderConcurrency: config.providerConcurrency,
-      onDeadLetter: source.onDeadLetter,
-      circuit,
-    }),
-  );
+  // The admin API's last delivery per Provider and rates, fed by every delivery's outcome.
+  const activity = new DeliveryActivity((key) => store.provider(...parseObjectKey(key)) !== undefined);
+  store.on('changed', () => activity.lastDeliveries.prune());
+  const processor = createProcessor({
+    store,
+    clients,
+    metrics,
+    logger,
+    perProviderConcurrency: config.providerConcurrency,
+    onDeadLetter: source.onDeadLetter,
+    circuit,
+    onOutcome: activity.record,
+  });
+  queue.start(processor);
   const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   const images = startImageAutomation({
@@ -218,6 +224,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
 
   const events = buildEventsServer({ dispatcher, duplicates, metrics, logger, limits: limits.events });
   const metricsServer = buildMetricsServer({ metrics, logger, limits: limits.ops });
+  const resourceStatuses = () => {
+    const statuses = store.statuses();
+    return { ...statuses, resources: [...statuses.resources, ...images.statuses()] };
+  };
   const health = buildHealthServer({
     metrics,
     logger,
@@ -231,10 +241,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       ...checks(),
     ],
     limits: limits.ops,
-    resourceStatuses: () => {
-      const statuses = store.statuses();
-      return { ...statuses, resources: [...statuses.resources, ...images.statuses()] };
-    },
+    resourceStatuses,
   });
   const admin = buildAdminServer({
     queue,
@@ -245,6 +252,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     allowedHosts: config.adminAllowedHosts,
     limits: limits.ops,
     explain: { store, labels: source.labels },
+    resourceStatuses,
+    activity,
+    tester: new ProviderTester({ store, clients, logger }),
+    onRetryNow: (provider) => processor.probeNow(provider),
   });
   const receiverServer = buildReceiverServer({
     receivers,
@@ -294,6 +305,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     // Before the queue: a reconcile under way still hands its event to the dispatcher.
     await images.close();
     await queue.close();
+    if (queue.kind === 'memory') await logLostDeliveries(queue, logger);
     await source.close();
     disconnect();
     await Promise.all([metricsServer.close(), health.close(), admin.close()]);
@@ -303,6 +315,15 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   };
   process.on('SIGTERM', (s) => void shutdown(s));
   process.on('SIGINT', (s) => void shutdown(s));
+}
+
+/** The in-process queue keeps nothing across a restart: say what this stop loses. */
+async function logLostDeliveries(queue: DeliveryQueue, logger: Logger): Promise<void> {
+  const { waiting, active, delayed, failed } = await queue.counts();
+  const pending = waiting + active + delayed;
+  const fields = { pending, waiting, delayed, deadLetters: failed };
+  if (pending + failed === 0) logger.info(fields, 'in-process queue stopped with no deliveries pending');
+  else logger.warn(fields, `in-process queue stopped with ${pending} deliveries pending and ${failed} dead letters; they are lost (use --redis-url to keep them across restarts)`);
 }
 
 /** Exit codes of serve: 0 for help, version and a clean shutdown; 2 for a usage error; 1 when running fails. */

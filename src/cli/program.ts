@@ -271,6 +271,8 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     const cmd = commandFor(program, argv);
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT.ok; // --help, --version
+      // A command group without its subcommand: commander printed the group's help to stderr.
+      if (err.code === 'commander.help') return EXIT.usage;
       return failed(cmd, err.message.replace(/^error: /, ''), true);
     }
     if (err instanceof UsageError) return failed(cmd, err.message, true);

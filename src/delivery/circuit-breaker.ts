@@ -139,6 +139,15 @@ export class CircuitBreaker {
     this.opts.onOpen?.(provider, { type, cooldownMs: closed.probeAt - now, failures: closed.failures, retryAfterMs });
   }
 
+  /**
+   * An operator asked for a delivery now: an open circuit lets the next attempt through as its
+   * probe at once (its success closes the circuit, its failure doubles the cooldown as usual).
+   */
+  probeNow(provider: string): void {
+    const circuit = this.circuits.get(provider);
+    if (circuit?.probeAt !== undefined && !circuit.probing) circuit.probeAt = Math.min(circuit.probeAt, this.now());
+  }
+
   /** Providers whose circuit is open, with their type. */
   openCircuits(): Array<{ provider: string; type: string }> {
     return [...this.circuits].filter(([, c]) => c.probeAt !== undefined).map(([provider, c]) => ({ provider, type: c.type }));
@@ -205,6 +214,11 @@ export class ProviderCircuits {
         logger.info({ provider, type, openMs }, 'provider reachable again; circuit closed');
       },
     });
+  }
+
+  /** See `CircuitBreaker.probeNow`. */
+  probeNow(provider: string): void {
+    this.breaker.probeNow(provider);
   }
 
   enter(provider: string, type: string): CircuitPass {

@@ -60,7 +60,11 @@ export class EventDispatcher {
         );
         continue;
       }
-      if (route.action === 'suspended') continue;
+      if (route.action === 'suspended') {
+        metrics.deliveries.inc({ provider_type: route.providerType, outcome: 'dropped' });
+        logger.info({ alert: compiled.key, provider: providerKey }, 'provider is suspended; notification dropped');
+        continue;
+      }
       if (!provider.ready) {
         // Queued all the same: the worker retries, and the Provider may be fixed meanwhile.
         alertEvents?.warning(
@@ -72,6 +76,10 @@ export class EventDispatcher {
       const { providerType } = route;
       if (route.action === 'dropped') {
         metrics.deliveries.inc({ provider_type: providerType, outcome: 'dropped' });
+        logger.info(
+          { alert: compiled.key, provider: providerKey, type: providerType, involved: involvedObjectString(event.involvedObject) },
+          'provider does not take this event (a commit status needs a revision, or the event is not meant for this provider type); notification dropped',
+        );
         continue;
       }
       const { event: notification, conflicts, conflictSources } = notificationFor(event, alert);

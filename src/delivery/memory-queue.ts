@@ -33,6 +33,7 @@ import {
   type DeliveryRecord,
   type Processor,
   type ReplayResult,
+  passesFilter,
   recordBytes,
 } from './queue.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
@@ -46,6 +47,8 @@ interface Entry {
   lastError?: string;
   finishedAt?: number;
   timer?: NodeJS.Timeout;
+  /** Epoch milliseconds when a delayed entry is due. */
+  dueAt?: number;
   /** What the entry counts against `maxHeldBytes` while it holds its event (0 once completed). */
   bytes: number;
   /** Arrival order, so that jobs parked together go back in line as they came. */
@@ -194,8 +197,8 @@ export class MemoryQueue implements DeliveryQueue {
     for (const entry of this.entries.values()) {
       if (position >= end || (deliveries.length > 0 && bytes >= MAX_PAGE_BYTES)) return { deliveries, nextCursor: position };
       position += 1;
-      if (position <= filter.cursor || entry.state !== filter.state || (filter.provider && entry.data.provider !== filter.provider)) continue;
-      const delivery = record(entry);
+      if (position <= filter.cursor || entry.state !== filter.state || !passesFilter(entry.data, filter)) continue;
+      const delivery = this.record(entry);
       deliveries.push(delivery);
       bytes += recordBytes(delivery);
       if (deliveries.length === filter.limit) return { deliveries, nextCursor: position < this.entries.size ? position : undefined };
@@ -205,13 +208,35 @@ export class MemoryQueue implements DeliveryQueue {
 
   async get(id: string): Promise<DeliveryRecord | undefined> {
     const entry = this.entries.get(id);
-    return entry && record(entry);
+    return entry && this.record(entry);
   }
 
   async replay(id: string): Promise<boolean> {
     const entry = this.entries.get(id);
     if (!entry || entry.state !== 'failed') return false;
     this.requeue(entry);
+    return true;
+  }
+
+  async retryNow(id: string): Promise<'delayed' | 'failed' | undefined> {
+    const entry = this.entries.get(id);
+    if (entry?.state === 'failed') {
+      this.requeue(entry);
+      return 'failed';
+    }
+    if (entry?.state !== 'delayed' || this.closed) return undefined;
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    entry.dueAt = undefined;
+    this.makeReady(entry);
+    return 'delayed';
+  }
+
+  async purge(id: string): Promise<boolean> {
+    const entry = this.entries.get(id);
+    if (entry?.state !== 'failed') return false;
+    this.entries.delete(id);
+    this.release(entry);
     return true;
   }
 
@@ -232,6 +257,12 @@ export class MemoryQueue implements DeliveryQueue {
       this.release(entry);
     }
     return dead.length;
+  }
+
+  private record(entry: Entry): DeliveryRecord {
+    const { id, state, data, attemptsMade, lastError, finishedAt } = entry;
+    const nextAttemptAt = state === 'delayed' ? entry.dueAt : undefined;
+    return { id, state, data, attemptsMade, maxAttempts: this.opts.policy.attempts, nextAttemptAt, lastError, finishedAt };
   }
 
   private matching(state: QueueState, provider?: string): Entry[] {
@@ -346,8 +377,9 @@ export class MemoryQueue implements DeliveryQueue {
     this.runningPerProvider.set(provider, (this.runningPerProvider.get(provider) ?? 0) + 1);
     entry.state = 'active';
     const attempt = entry.attemptsMade + 1;
+    const retryDelayMs = (retryAfterMs?: number) => retryDelay(this.opts.policy, attempt, retryAfterMs);
     try {
-      await processor(entry.data, { id: entry.id, attempt, finalAttempt: attempt >= this.opts.policy.attempts });
+      await processor(entry.data, { id: entry.id, attempt, finalAttempt: attempt >= this.opts.policy.attempts, retryDelayMs });
       entry.attemptsMade = attempt;
       this.complete(entry);
       this.unpark(provider); // reachable again: its waiting jobs go at once
@@ -396,7 +428,8 @@ export class MemoryQueue implements DeliveryQueue {
     }
     this.holdPair(entry);
     const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
-    this.delay(entry, retryDelay(this.opts.policy, attempt, retryAfterMs));
+    const decided = err instanceof RetryableError ? err.delayMs : undefined;
+    this.delay(entry, decided ?? retryDelay(this.opts.policy, attempt, retryAfterMs));
   }
 
   /**
@@ -429,8 +462,10 @@ export class MemoryQueue implements DeliveryQueue {
 
   private delay(entry: Entry, ms: number): void {
     entry.state = 'delayed';
+    entry.dueAt = Date.now() + ms;
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
+      entry.dueAt = undefined;
       this.makeReady(entry);
     }, ms);
   }
@@ -438,9 +473,4 @@ export class MemoryQueue implements DeliveryQueue {
 
 function mib(bytes: number): number {
   return Math.round(bytes / 2 ** 20);
-}
-
-function record(entry: Entry): DeliveryRecord {
-  const { id, state, data, attemptsMade, lastError, finishedAt } = entry;
-  return { id, state, data, attemptsMade, lastError, finishedAt };
 }

@@ -7,7 +7,15 @@ import type { DeliveryJob, QueuedJob } from './job.js';
 
 /** Thrown by a processor when another attempt may succeed; carries the provider's Retry-After. */
 export class RetryableError extends Error {
-  constructor(message: string, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    /**
+     * The delay before the next attempt, when the processor already asked the queue for it
+     * (`AttemptInfo.retryDelayMs`, so that it could say when): the queue then keeps to it.
+     */
+    readonly delayMs?: number,
+  ) {
     super(message);
   }
 }
@@ -56,6 +64,12 @@ export interface AttemptInfo {
   attempt: number;
   /** Whether a failure of this attempt would be the last one. */
   finalAttempt: boolean;
+  /**
+   * The queue's delay before the next attempt should this one fail with a `RetryableError`
+   * carrying `retryAfterMs` (its retry policy, jitter included). A processor that throws a
+   * `RetryableError` with this value as `delayMs` gets exactly that delay.
+   */
+  retryDelayMs?: (retryAfterMs?: number) => number;
 }
 
 export type Processor = (job: DeliveryJob, info: AttemptInfo) => Promise<void>;
@@ -66,6 +80,10 @@ export interface DeliveryRecord {
   state: QueueState;
   data: DeliveryJob;
   attemptsMade: number;
+  /** Attempts a delivery gets before it becomes a dead letter (a replay starts a fresh set). */
+  maxAttempts: number;
+  /** Epoch milliseconds when a delayed delivery is due (its next attempt); absent in every other state. */
+  nextAttemptAt?: number;
   /** The last attempt's error, already token-masked. */
   lastError?: string;
   /** Epoch milliseconds when it completed or became a dead letter. */
@@ -76,9 +94,28 @@ export interface DeliveryFilter {
   state: QueueState;
   /** `namespace/name` of a Provider. */
   provider?: string;
+  /** `namespace/name` of an Alert. */
+  alert?: string;
+  /** The event's involved object as `Kind/namespace/name` (`Kind//name` for a cluster-scoped one). */
+  object?: string;
   /** Where to go on from: 0, or the `nextCursor` of the previous page. */
   cursor: number;
   limit: number;
+}
+
+/** The involved object of a delivery as the `object` filter names it. */
+export function objectOf(job: DeliveryJob): string {
+  const { kind, namespace = '', name } = job.event.involvedObject;
+  return `${kind}/${namespace}/${name}`;
+}
+
+/** Whether a delivery passes the filter's Provider, Alert and object (its state is checked by the caller). */
+export function passesFilter(job: DeliveryJob, filter: Pick<DeliveryFilter, 'provider' | 'alert' | 'object'>): boolean {
+  return (
+    (!filter.provider || job.provider === filter.provider) &&
+    (!filter.alert || job.alert === filter.alert) &&
+    (!filter.object || objectOf(job) === filter.object)
+  );
 }
 
 /**
@@ -129,6 +166,14 @@ export interface DeliveryQueue {
   get(id: string): Promise<DeliveryRecord | undefined>;
   /** Puts one dead letter back in the queue with a fresh set of attempts; false if `id` is not a dead letter. */
   replay(id: string): Promise<boolean>;
+  /**
+   * Makes a delivery due now: a delayed one (waiting for its retry) keeps its attempts and goes
+   * back in line; a dead letter is replayed as by `replay`. Returns the state it was in, or
+   * undefined when it is in neither (unknown, waiting, active, completed).
+   */
+  retryNow(id: string): Promise<'delayed' | 'failed' | undefined>;
+  /** Deletes one dead letter; false if `id` is not a dead letter. */
+  purge(id: string): Promise<boolean>;
   /** Replays every dead letter there was when it started (of one Provider when given), one page at a time. */
   replayDeadLetters(provider?: string): Promise<ReplayResult>;
   /** Deletes every dead letter (of one Provider when given); returns how many. */

@@ -22,6 +22,7 @@ import {
   type DeliveryRecord,
   type Processor,
   type ReplayResult,
+  objectOf,
   recordBytes,
 } from './queue.js';
 import { RedisOrder } from './redis-order.js';
@@ -170,7 +171,9 @@ export class RedisQueue implements DeliveryQueue {
       stalledInterval: this.opts.stalledIntervalMs ?? 30_000,
       settings: {
         backoffStrategy: (attemptsMade, _type, err) =>
-          retryDelay(policy, attemptsMade, err instanceof RetryableError ? err.retryAfterMs : undefined),
+          err instanceof RetryableError
+            ? (err.delayMs ?? retryDelay(policy, attemptsMade, err.retryAfterMs))
+            : retryDelay(policy, attemptsMade),
       },
     });
     this.worker.on('error', () => undefined); // connection errors are logged once per distinct error above
@@ -186,7 +189,8 @@ export class RedisQueue implements DeliveryQueue {
     this.running += 1;
     try {
       await this.waitTurn(pair, id, job.data.acceptedAt);
-      await processor(job.data, { id, attempt, finalAttempt });
+      const retryDelayMs = (retryAfterMs?: number) => retryDelay(this.opts.policy, attempt, retryAfterMs);
+      await processor(job.data, { id, attempt, finalAttempt, retryDelayMs });
     } catch (err) {
       if (err instanceof DeferError) {
         const delayMs = err instanceof ProviderPausedError ? this.pausedDelay(job.data.provider, err.delayMs) : err.delayMs;
@@ -289,12 +293,17 @@ export class RedisQueue implements DeliveryQueue {
     while (wanted.length < filter.limit && position < end) {
       const want = Math.min(end, position + ID_BATCH) - position;
       const ids = await this.rangeIds(filter.state, position, position + want - 1);
-      const providers = filter.provider ? await this.providersOf(ids) : [];
+      const filtered = filter.provider || filter.alert || filter.object;
+      const described = filtered ? await this.describeAll(ids, filter.alert !== undefined || filter.object !== undefined) : [];
       let taken = 0;
       for (const [i, id] of ids.entries()) {
         if (wanted.length === filter.limit) break;
         taken += 1;
-        if (!filter.provider || providers[i] === filter.provider) wanted.push({ id, at: position + i });
+        const of = described[i];
+        const passes =
+          !filtered ||
+          ((!filter.provider || of?.provider === filter.provider) && (!filter.alert || of?.alert === filter.alert) && (!filter.object || of?.object === filter.object));
+        if (passes) wanted.push({ id, at: position + i });
       }
       position += taken;
       if (taken === ids.length && ids.length < want) {
@@ -307,10 +316,11 @@ export class RedisQueue implements DeliveryQueue {
     for (let i = 0; i < wanted.length; i += JOB_READ_BATCH) {
       const batch = wanted.slice(i, i + JOB_READ_BATCH);
       const jobs = await Promise.all(batch.map(({ id }) => Job.fromId<DeliveryJob>(this.queue, id)));
+      const dueTimes = filter.state === 'delayed' ? await this.dueTimes(batch.map(({ id }) => id)) : [];
       for (const [j, job] of jobs.entries()) {
         if (deliveries.length > 0 && bytes >= MAX_PAGE_BYTES) return { deliveries, nextCursor: batch[j]?.at };
         if (!job?.data) continue; // gone since its id was read
-        const delivery = toRecord(job, filter.state);
+        const delivery = this.toRecord(job, filter.state, dueTimes[j]);
         deliveries.push(delivery);
         bytes += recordBytes(delivery);
       }
@@ -321,8 +331,33 @@ export class RedisQueue implements DeliveryQueue {
   async get(id: string): Promise<DeliveryRecord | undefined> {
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
-    const state = await job.getState();
-    return toRecord(job, fromBullState(state));
+    const state = fromBullState(await job.getState());
+    const [dueAt] = state === 'delayed' ? await this.dueTimes([id]) : [];
+    return this.toRecord(job, state, dueAt);
+  }
+
+  /**
+   * When each delayed job is due, read from BullMQ's delayed set, whose score is the due time
+   * in milliseconds times 4096 plus a tie-breaker (BullMQ's getDelayedScore): the job itself
+   * only keeps the delay, not when it started. Undefined for a job no longer delayed.
+   */
+  private async dueTimes(ids: string[]): Promise<Array<number | undefined>> {
+    const client = await this.queue.client;
+    const scores = await Promise.all(ids.map((id) => client.zscore(this.queue.toKey('delayed'), id)));
+    return scores.map((score) => (score === null ? undefined : Math.floor(Number(score) / 0x1000)));
+  }
+
+  private toRecord(job: Job<DeliveryJob>, state: QueueState, dueAt?: number): DeliveryRecord {
+    return {
+      id: job.id ?? '',
+      state,
+      data: job.data,
+      attemptsMade: job.attemptsMade,
+      maxAttempts: job.opts.attempts ?? this.opts.policy.attempts,
+      ...(state === 'delayed' && dueAt !== undefined ? { nextAttemptAt: dueAt } : {}),
+      lastError: job.failedReason || undefined,
+      finishedAt: job.finishedOn,
+    };
   }
 
   async replay(id: string): Promise<boolean> {
@@ -330,6 +365,27 @@ export class RedisQueue implements DeliveryQueue {
     if (!job || !(await job.isFailed())) return false;
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return true;
+  }
+
+  async retryNow(id: string): Promise<'delayed' | 'failed' | undefined> {
+    const state = await this.queue.getJobState(id);
+    try {
+      if (state === 'failed') return (await this.replay(id)) ? 'failed' : undefined;
+      if (state !== 'delayed') return undefined;
+      // A job object with only its id: promoting needs no data. BullMQ refuses (throws) when
+      // the job is no longer delayed: it was taken up meanwhile.
+      await new Job(this.queue, '', {} as DeliveryJob, {}, id).promote();
+      return 'delayed';
+    } catch (err) {
+      if (/is not in the delayed state|Missing key for job|is not in the failed state/.test(errorMessage(err))) return undefined;
+      throw err;
+    }
+  }
+
+  async purge(id: string): Promise<boolean> {
+    // Only while it is still a dead letter (BullMQ has no conditional remove; the window is one round trip).
+    if ((await this.queue.getJobState(id)) !== 'failed') return false;
+    return (await this.queue.remove(id)) === 1;
   }
 
   async replayDeadLetters(provider?: string): Promise<ReplayResult> {
@@ -406,17 +462,22 @@ export class RedisQueue implements DeliveryQueue {
     return Promise.all(ids.map((id) => client.hget(this.queue.toKey(id), 'name')));
   }
 
-  private async providersOf(ids: string[]): Promise<Array<string | undefined>> {
+  private async describeAll(ids: string[], withAlertAndObject: boolean): Promise<JobDescription[]> {
     const names = await this.namesOf(ids);
-    return Promise.all(ids.map(async (id, i) => (await this.describe(id, names[i] ?? null)).provider));
+    return Promise.all(ids.map((id, i) => this.describe(id, names[i] ?? null, withAlertAndObject)));
   }
 
-  /** Provider type and Provider from the job name; jobs stored before names carried the Provider are read whole. */
-  private async describe(id: string, name: string | null): Promise<{ providerType: string; provider?: string }> {
-    const [providerType = '', provider] = (name ?? '').split(' ');
-    if (provider || name === null) return { providerType, provider };
+  /**
+   * Provider type, Provider, Alert and involved object from the job name (see `jobName`); jobs
+   * stored before names carried what is asked for are read whole.
+   */
+  private async describe(id: string, name: string | null, withAlertAndObject = false): Promise<JobDescription> {
+    const [providerType = '', provider, alert, ...object] = (name ?? '').split(' ');
+    const described = { providerType, provider, alert, object: object.length > 0 ? object.join(' ') : undefined };
+    if (name === null || (provider && (!withAlertAndObject || alert))) return described;
     const job = await Job.fromId<DeliveryJob>(this.queue, id);
-    return { providerType: job?.data.providerType ?? providerType, provider: job?.data.provider };
+    if (!job?.data) return described;
+    return { providerType: job.data.providerType, provider: job.data.provider, alert: job.data.alert, object: objectOf(job.data) };
   }
 
   async close(): Promise<void> {
@@ -451,24 +512,23 @@ export class RedisQueue implements DeliveryQueue {
 /** BullMQ's answers when a job to replay is gone, or no longer (or not yet again) a dead letter. */
 const LEFT_DEAD_LETTERS = /^(Missing key for job \S+|Job \S+ is not in the failed state)\. /;
 
-/** A job's name carries its provider type and Provider, so listing and replay can filter without reading the (possibly large) data. */
+/**
+ * A job's name carries its provider type, Provider, Alert and involved object, so listing and
+ * replay can filter without reading the (possibly large) data. The object comes last: an
+ * object's name is the one part that may hold a space.
+ */
 function jobName(data: DeliveryJob): string {
-  return `${data.providerType} ${data.provider}`;
+  return `${data.providerType} ${data.provider} ${data.alert} ${objectOf(data)}`;
+}
+
+interface JobDescription {
+  providerType: string;
+  provider?: string;
+  alert?: string;
+  object?: string;
 }
 
 function fromBullState(state: string): QueueState {
   if (state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed') return state;
   return 'waiting';
 }
-
-function toRecord(job: Job<DeliveryJob>, state: QueueState): DeliveryRecord {
-  return {
-    id: job.id ?? '',
-    state,
-    data: job.data,
-    attemptsMade: job.attemptsMade,
-    lastError: job.failedReason || undefined,
-    finishedAt: job.finishedOn,
-  };
-}
-

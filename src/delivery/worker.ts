@@ -13,7 +13,7 @@ import { UNSUPPORTED_TYPE } from './dispatcher.js';
 import type { HttpClients } from './http-clients.js';
 import type { DeliveryJob } from './job.js';
 import { ProviderSlots } from './provider-slots.js';
-import { DeferError, PermanentError, RetryableError, type AttemptInfo, type Processor } from './queue.js';
+import { DeferError, PermanentError, RetryableError, keptError, type AttemptInfo, type Processor } from './queue.js';
 
 export interface WorkerOptions {
   store: ResourceStore;
@@ -33,6 +33,26 @@ export interface WorkerOptions {
   onDeadLetter?: (job: DeliveryJob, message: string) => void;
   /** Per-Provider circuit breakers' settings (see circuit-breaker.ts); defaults when unset. */
   circuit?: Pick<CircuitBreakerOptions, 'threshold' | 'initialCooldownMs' | 'maxCooldownMs'>;
+  /**
+   * Told the outcome of every attempt that reached the provider (the admin API's last delivery
+   * per Provider and its rates). A plain function of plain data, so that it can be forwarded
+   * from wherever deliveries run.
+   */
+  onOutcome?: (outcome: DeliveryOutcome) => void;
+}
+
+/** What became of one delivery attempt, as operators are told it. */
+export interface DeliveryOutcome {
+  /** `namespace/name` of the Provider and of the Alert. */
+  provider: string;
+  alert: string;
+  outcome: 'delivered' | 'retrying' | 'dead';
+  /** Epoch milliseconds. */
+  at: number;
+  /** Why it failed, masked and cut (see `keptError`). */
+  error?: string;
+  /** When retrying: epoch milliseconds of the next attempt. */
+  nextAttemptAt?: number;
 }
 
 /** How long a job waits in-process for a busy Provider before going back to the queue. */
@@ -47,12 +67,18 @@ const DEFER_MIN_MS = 500;
 const DEFER_MAX_MS = 30_000;
 const DEFER_SPREAD_MS = 1000;
 
-export function createProcessor(opts: WorkerOptions): Processor {
+/** The processor, and what an operator's action tells it (plain calls, so they can be forwarded by message). */
+export interface DeliveryProcessor extends Processor {
+  /** A delivery of `provider` was made due now by an operator: an open circuit lets the next attempt through as its probe. */
+  probeNow(provider: string): void;
+}
+
+export function createProcessor(opts: WorkerOptions): DeliveryProcessor {
   const slots = new ProviderSlots(opts.perProviderConcurrency);
   const { store, clients, metrics, logger } = opts;
   const circuits = new ProviderCircuits(metrics, logger, opts.circuit);
 
-  return async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
+  const deliver = async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
     const [namespace, name] = parseObjectKey(job.provider);
     const provider = store.provider(namespace, name);
     const type = provider ? (provider.adapter?.type ?? UNSUPPORTED_TYPE) : job.providerType;
@@ -90,7 +116,12 @@ export function createProcessor(opts: WorkerOptions): Processor {
       metrics.deliveryDuration.observe({ provider_type: type, outcome: 'success' }, seconds);
       metrics.deliveryLatency.observe({ provider_type: type }, Math.max(0, Date.now() - job.acceptedAt) / 1000);
       metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'success' }, info.attempt);
-      if (logger.isLevelEnabled('debug')) log().debug({ ms: Math.round(seconds * 1000) }, 'notification delivered');
+      // No child logger: this line is written for every delivery.
+      logger.info(
+        { job: info.id, alert: job.alert, provider: job.provider, type, attempt: info.attempt, outcome: 'delivered', ms: Math.round(seconds * 1000) },
+        'notification delivered',
+      );
+      opts.onOutcome?.({ provider: job.provider, alert: job.alert, outcome: 'delivered', at: Date.now() });
     } catch (err) {
       // The Provider or its Secret changed during the attempt (or while it waited for a slot):
       // the HTTP client it used was closed (new requests on it fail with "client is closed").
@@ -102,7 +133,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
         throw new DeferError(DEFER_MIN_MS / 10);
       }
       circuit.settle(err);
-      const failure = classify(err, http?.mask);
+      let failure = classify(err, http?.mask);
       const dead = failure instanceof PermanentError || info.finalAttempt;
       const outcome = dead ? 'failed' : 'retry';
       metrics.deliveries.inc({ provider_type: type, outcome });
@@ -110,17 +141,27 @@ export function createProcessor(opts: WorkerOptions): Processor {
       if (dead) {
         metrics.deadLetters.inc({ provider_type: type });
         metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'failed' }, info.attempt);
-        log().error({ err: failure.message }, 'delivery failed for good; kept as a dead letter');
+        log().error({ err: failure.message, outcome: 'dead' }, 'delivery failed for good; kept as a dead letter');
         opts.onDeadLetter?.(job, failure.message);
+        opts.onOutcome?.({ provider: job.provider, alert: job.alert, outcome: 'dead', at: Date.now(), error: keptError(failure.message) });
       } else {
         const retryAfterMs = failure instanceof RetryableError ? failure.retryAfterMs : undefined;
-        log().warn({ err: failure.message, retryAfterMs }, 'delivery failed; will retry');
+        // The queue's delay, asked for now and kept by the queue, so the line can say when.
+        const delayMs = info.retryDelayMs?.(retryAfterMs);
+        const nextAttemptAt = delayMs === undefined ? undefined : Date.now() + delayMs;
+        if (delayMs !== undefined) failure = new RetryableError(failure.message, retryAfterMs, delayMs);
+        log().warn(
+          { err: failure.message, retryAfterMs, outcome: 'retrying', nextAttemptAt: nextAttemptAt === undefined ? undefined : new Date(nextAttemptAt).toISOString() },
+          'delivery failed; will retry',
+        );
+        opts.onOutcome?.({ provider: job.provider, alert: job.alert, outcome: 'retrying', at: Date.now(), error: keptError(failure.message), nextAttemptAt });
       }
       throw failure;
     } finally {
       slots.release(job.provider, performance.now() - started);
     }
   };
+  return Object.assign(deliver, { probeNow: (provider: string) => circuits.probeNow(provider) });
 }
 
 /** The Provider was resolved again after this attempt looked it up. */

@@ -1,6 +1,7 @@
 /**
- * The admin API: list deliveries by state and Provider, show one, replay dead letters, purge
- * them. It listens on its own address (`--admin-addr`, loopback by default) and requires a
+ * The admin API: list deliveries by state, Provider, Alert and object, show one, retry one now,
+ * replay dead letters, purge them; the resources with each Provider's last delivery, queue and
+ * delivery statistics, and a test notification per Provider. It listens on its own address (`--admin-addr`, loopback by default) and requires a
  * bearer token whenever one is configured, which Herald insists on when the address is not
  * loopback.
  *
@@ -12,11 +13,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { networkInterfaces, hostname as machineName } from 'node:os';
+import { Ajv } from 'ajv';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeliveryQueue, DeliveryRecord } from '../delivery/queue.js';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type Metrics } from '../observability/metrics.js';
 import { OPS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.js';
+import type { DeliveryActivity } from './admin-activity.js';
+import type { ProviderTester } from './admin-test-send.js';
 import { registerExplainRoute, type ExplainContext } from './admin-explain.js';
 import { isConsoleRequest, registerConsole } from './console.js';
 
@@ -31,8 +35,22 @@ export interface AdminDeps {
   /** More host names requests may name in `Host` (e.g. a Service name). */
   allowedHosts?: string[];
   limits?: ListenerLimits;
+  /** The health listener's `/resources` answer; `GET /resources` is served when given. */
+  resourceStatuses?: () => ResourceStatuses;
+  /** Recent delivery outcomes: each Provider's last delivery in `/resources`, and `GET /stats` when given. */
+  activity?: DeliveryActivity;
+  /** `POST /providers/:namespace/:name/test` when given. */
+  tester?: ProviderTester;
+  /** Told when a delivery of the Provider (`namespace/name`) was made due now: its circuit, if open, lets it through. */
+  onRetryNow?: (provider: string) => void;
   /** Serves `POST /explain` when set. */
   explain?: ExplainContext;
+}
+
+/** What `/resources` serves: each resource with at least its kind and name, and whatever else the store says. */
+export interface ResourceStatuses {
+  resources: Array<{ kind: string; namespace: string; name: string }>;
+  [other: string]: unknown;
 }
 
 const MAX_PAGE = 500;
@@ -45,6 +63,9 @@ const listQuery = {
   properties: {
     state: { type: 'string', enum: [...QUEUE_STATES], default: 'failed' },
     provider: { type: 'string', pattern: '^[^/]+/[^/]+$' },
+    alert: { type: 'string', pattern: '^[^/]+/[^/]+$' },
+    // Kind/namespace/name; the namespace is empty for a cluster-scoped object.
+    object: { type: 'string', pattern: '^[^/]+/[^/]*/.+$', maxLength: 800 },
     cursor: { type: 'string', pattern: '^[0-9]{1,15}$', default: '0' },
     limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
   },
@@ -57,7 +78,19 @@ const providerQuery = {
   additionalProperties: false,
 } as const;
 
-type ListQuery = { state: DeliveryRecord['state']; provider?: string; cursor: string; limit: number };
+type ListQuery = { state: DeliveryRecord['state']; provider?: string; alert?: string; object?: string; cursor: string; limit: number };
+
+const testBody = {
+  type: ['object', 'null'],
+  properties: { message: { type: 'string', minLength: 1, maxLength: 4096 } },
+  additionalProperties: false,
+} as const;
+
+const providerParams = {
+  type: 'object',
+  properties: { namespace: { type: 'string', minLength: 1, maxLength: 253 }, name: { type: 'string', minLength: 1, maxLength: 253 } },
+  required: ['namespace', 'name'],
+} as const;
 
 /**
  * Compares the token in constant time whatever its length: both sides are hashed first, so
@@ -175,9 +208,9 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
   });
 
   app.get<{ Querystring: ListQuery }>('/deliveries', { schema: { querystring: listQuery } }, async (req) => {
-    const { state, provider, cursor, limit } = req.query;
-    const page = await queue.list({ state, provider, cursor: Number(cursor), limit });
-    return { state, provider, limit, deliveries: page.deliveries, nextCursor: page.nextCursor === undefined ? undefined : String(page.nextCursor) };
+    const { state, provider, alert, object, cursor, limit } = req.query;
+    const page = await queue.list({ state, provider, alert, object, cursor: Number(cursor), limit });
+    return { state, provider, alert, object, limit, deliveries: page.deliveries, nextCursor: page.nextCursor === undefined ? undefined : String(page.nextCursor) };
   });
 
   app.get<{ Params: { id: string } }>('/deliveries/:id', async (req, reply) => {
@@ -195,6 +228,68 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     logger.info({ job: record.id, alert: record.data.alert, provider: record.data.provider }, 'dead letter replayed');
     return { replayed: 1 };
   });
+
+  app.post<{ Params: { id: string } }>('/deliveries/:id/retry-now', async (req, reply) => {
+    const { id } = req.params;
+    const record = await queue.get(id);
+    if (!record) return reply.status(404).send({ error: 'NotFound', message: `no delivery ${id}` });
+    const was = await queue.retryNow(id);
+    if (!was) {
+      const state = (await queue.get(id))?.state ?? record.state;
+      return reply.status(409).send({ error: 'Conflict', message: `delivery ${id} is ${state}: only a delayed delivery or a dead letter can be retried now` });
+    }
+    if (was === 'failed') metrics.replays.inc({ provider_type: record.data.providerType });
+    deps.onRetryNow?.(record.data.provider);
+    logger.info({ job: id, alert: record.data.alert, provider: record.data.provider, was }, was === 'failed' ? 'dead letter replayed' : 'delayed delivery made due now');
+    return { id, state: 'waiting' };
+  });
+
+  app.delete<{ Params: { id: string } }>('/deliveries/:id', async (req, reply) => {
+    const { id } = req.params;
+    const record = await queue.get(id);
+    if (!record) return reply.status(404).send({ error: 'NotFound', message: `no delivery ${id}` });
+    if (!(await queue.purge(id))) {
+      const state = (await queue.get(id))?.state ?? record.state;
+      return reply.status(409).send({ error: 'Conflict', message: `delivery ${id} is ${state}, not a dead letter` });
+    }
+    metrics.deadLettersPurged.inc();
+    logger.info({ job: id, alert: record.data.alert, provider: record.data.provider }, 'dead letter purged');
+    return { purged: 1 };
+  });
+
+  const { resourceStatuses, activity, tester } = deps;
+  if (resourceStatuses) {
+    app.get('/resources', async () => {
+      const statuses = resourceStatuses();
+      if (!activity) return statuses;
+      const resources = statuses.resources.map((resource) => {
+        const lastDelivery = resource.kind === 'Provider' ? activity.lastDeliveries.of(`${resource.namespace}/${resource.name}`) : undefined;
+        return lastDelivery ? { ...resource, lastDelivery } : resource;
+      });
+      return { ...statuses, resources };
+    });
+  }
+
+  if (activity) {
+    app.get('/stats', async () => ({ queue: await queue.counts(), rates: activity.rates.perSecond(), at: Date.now() }));
+  }
+
+  if (tester) {
+    // Bodies are JSON with types of their own: `{"message": 42}` is a 400, not "42" (the
+    // listener's validator coerces, for query strings).
+    const strict = new Ajv({ coerceTypes: false, allErrors: false });
+    app.post<{ Params: { namespace: string; name: string }; Body: { message?: string } | null | undefined }>(
+      '/providers/:namespace/:name/test',
+      { schema: { params: providerParams, body: testBody }, validatorCompiler: ({ schema }) => strict.compile(schema) },
+      async (req, reply) => {
+        const { namespace, name } = req.params;
+        const result = await tester.send(namespace, name, req.body?.message);
+        if (result === 'not-found') return reply.status(404).send({ error: 'NotFound', message: `no Provider ${namespace}/${name}` });
+        if (result === 'busy') return reply.status(429).send({ error: 'TooManyRequests', message: `a test of Provider ${namespace}/${name} is already under way` });
+        return result;
+      },
+    );
+  }
 
   app.post<{ Querystring: { provider?: string } }>('/dead-letters/replay', { schema: { querystring: providerQuery } }, async (req, reply) => {
     const provider = req.query.provider ?? '*';

@@ -30,6 +30,10 @@ function httpDate(epochMs: number): string {
   return new Date(epochMs).toUTCString().replace(/GMT$/, 'UTC');
 }
 
+/** Why an event matched no Alert, in the order the checks run (POST /explain on the admin API names the check per Alert). */
+const NO_ALERT_MATCHES =
+  'no alert takes this event: none has an event source for its kind, namespace and name (a suspended alert has none), or each that has one turns it down by severity, inclusion/exclusion list or matchLabels';
+
 /** At most one "queue full" warning per this interval. */
 const FULL_WARNING_INTERVAL_MS = 10_000;
 
@@ -86,8 +90,9 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     }
 
     let enqueued: number;
+    let matched: number;
     try {
-      ({ enqueued } = await dispatcher.dispatch(event, acceptedAt));
+      ({ enqueued, matched } = await dispatcher.dispatch(event, acceptedAt));
     } catch (err) {
       // Nothing was recorded for the event, so the sender's retry is not taken for a duplicate;
       // jobs stored before the failure have ids derived from the event and are not stored twice.
@@ -100,7 +105,7 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
       .remember(key)
       .catch((err: Error) => logger.warn({ involved, err: err.message }, 'could not record the event key for duplicate suppression'));
     metrics.eventsReceived.inc({ outcome: enqueued > 0 ? 'accepted' : 'unmatched' });
-    if (enqueued === 0) logger.debug({ involved }, 'no alert takes this event');
+    if (enqueued === 0) logger.debug({ involved, matched }, matched === 0 ? NO_ALERT_MATCHES : 'the matching alerts queued nothing (their providers dropped it; see the lines above)');
     // As Flux's limiter answers every request it lets through: this key's one event per window is spent.
     rateLimitHeaders(reply, acceptedAt + duplicates.windowMs);
     return reply.status(202).send();

@@ -168,6 +168,86 @@ describe.each([
     expect(all.nextCursor).toBeUndefined();
   });
 
+  it('retry now: a delayed delivery is due at once with its attempts kept, a dead letter is replayed, nothing else moves', async () => {
+    const h = await harness();
+    let healthy = false;
+    let decided: { delayMs: number; at: number } | undefined;
+    h.start(async (j, info) => {
+      if (healthy) return;
+      if (j.event.message === 'dead') throw new PermanentError('410 gone');
+      // The queue's own delay for a Retry-After of a minute, asked for so the processor can say when.
+      const delayMs = info.retryDelayMs?.(60_000) ?? 0;
+      decided = { delayMs, at: Date.now() };
+      throw new RetryableError('503 busy', 60_000, delayMs);
+    });
+    await h.queue.add([queued('later', job('later')), queued('dead', job('dead'))]);
+    const delayed = await until(async () => {
+      const record = await h.queue.get('later');
+      return record?.state === 'delayed' ? record : undefined;
+    }, { what: 'delayed for its retry' });
+    expect(delayed).toMatchObject({ attemptsMade: 1, maxAttempts: policy.attempts, lastError: '503 busy' });
+    // Retry-After is capped by the policy (5 s here); the queue kept to the delay it gave.
+    expect(decided?.delayMs).toBe(policy.maxRetryAfterMs);
+    expect(Math.abs((delayed.nextAttemptAt ?? 0) - ((decided?.at ?? 0) + (decided?.delayMs ?? 0)))).toBeLessThan(500);
+    const listed = await h.queue.list({ state: 'delayed', cursor: 0, limit: 10 });
+    expect(listed.deliveries.map((d) => [d.id, d.nextAttemptAt])).toEqual([['later', delayed.nextAttemptAt]]);
+    await until(async () => (await h.queue.get('dead'))?.state === 'failed', { what: 'dead letter' });
+
+    healthy = true;
+    const asked = Date.now();
+    expect(await h.queue.retryNow('later')).toBe('delayed');
+    const done = await until(async () => {
+      const record = await h.queue.get('later');
+      return record?.state === 'completed' ? record : undefined;
+    }, { what: 'delivered after retry now' });
+    // Long before the 5 s it was due in, and the failed attempt still counts.
+    expect(Date.now() - asked).toBeLessThan(4_000);
+    expect(done).toMatchObject({ attemptsMade: 2 });
+    expect(done.nextAttemptAt).toBeUndefined();
+
+    expect(await h.queue.retryNow('dead')).toBe('failed');
+    await until(async () => (await h.queue.get('dead'))?.state === 'completed', { what: 'dead letter replayed by retry now' });
+    expect(await h.queue.retryNow('later')).toBeUndefined();
+    expect(await h.queue.retryNow('no-such-job')).toBeUndefined();
+  });
+
+  it('purge one: deletes a dead letter, and nothing that is not one', async () => {
+    const h = await harness();
+    h.start(async (j) => {
+      if (j.event.message === 'bad') throw new PermanentError('400');
+    });
+    await h.queue.add([queued('bad', job('bad')), queued('good', job('good'))]);
+    await until(async () => (await h.queue.counts()).failed === 1 && (await h.queue.counts()).completed === 1, { what: 'one dead, one delivered' });
+    expect(await h.queue.purge('good')).toBe(false);
+    expect(await h.queue.purge('bad')).toBe(true);
+    expect(await h.queue.get('bad')).toBeUndefined();
+    expect(await h.queue.purge('bad')).toBe(false);
+    expect(await h.queue.get('good')).toMatchObject({ state: 'completed' });
+    expect((await h.queue.counts()).failed).toBe(0);
+  });
+
+  it('list: filters by Alert and by involved object, alone or with the Provider', async () => {
+    const h = await harness();
+    h.start(async () => {
+      throw new PermanentError('404 not found');
+    });
+    const withAlert = (data: DeliveryJob, alert: string): DeliveryJob => ({ ...data, alert });
+    await h.queue.add([
+      queued('a1', withAlert(job('a1', { object: 'apps' }), 'ns/first')),
+      queued('a2', withAlert(job('a2', { object: 'infra config' }), 'ns/first')),
+      queued('a3', withAlert(job('a3', { object: 'apps', provider: 'ns/other' }), 'ns/second')),
+    ]);
+    await until(async () => (await h.queue.counts()).failed === 3, { what: 'three dead letters' });
+    const ids = async (filter: { provider?: string; alert?: string; object?: string }) =>
+      (await h.queue.list({ state: 'failed', cursor: 0, limit: 100, ...filter })).deliveries.map((d) => d.id).sort();
+    expect(await ids({ alert: 'ns/first' })).toEqual(['a1', 'a2']);
+    expect(await ids({ object: 'Kustomization/flux-system/apps' })).toEqual(['a1', 'a3']);
+    expect(await ids({ object: 'Kustomization/flux-system/infra config' })).toEqual(['a2']);
+    expect(await ids({ object: 'Kustomization/flux-system/apps', provider: 'ns/p' })).toEqual(['a1']);
+    expect(await ids({ alert: 'ns/second', object: 'Kustomization/flux-system/infra config' })).toEqual([]);
+    expect(await ids({ alert: 'ns/none' })).toEqual([]);
+  });
+
   it('counts: waiting, delayed, failed and completed as the jobs move', async () => {
     const h = await harness();
     await h.queue.add([queued('w', job('w'))]);
