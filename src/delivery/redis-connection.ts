@@ -59,7 +59,7 @@ export class RedisConfigError extends Error {}
 /** Opens a connection (it connects in the background and reconnects by itself). */
 export function createRedisConnection(target: RedisConnectionConfig | string, role: RedisRole, logger: Logger): RedisClient {
   const conn = typeof target === 'string' ? { url: target } : target;
-  return withLogging(open(conn, ROLE_OPTIONS[role]), logger, role);
+  return withLogging(open(conn, ROLE_OPTIONS[role]), logger, role, describeRedis(conn));
 }
 
 function open(conn: RedisConnectionConfig, roleOptions: RedisOptions): RedisClient {
@@ -108,13 +108,13 @@ function tlsOptions(conn: RedisConnectionConfig): TlsOptions | undefined {
   return conn.ca !== undefined ? { ca: conn.ca } : {};
 }
 
-function withLogging<T extends RedisClient>(conn: T, logger: Logger, role: string): T {
+function withLogging<T extends RedisClient>(conn: T, logger: Logger, role: string, target: string): T {
   let lastError = '';
   conn.on('error', (err: Error) => {
     // ioredis repeats the same error on every reconnect attempt (Sentinel's with a growing
     // delay in it); log each distinct one once.
     const kind = err.message.replace(/\d+/g, 'N');
-    if (kind !== lastError) logger.warn({ role, err: err.message }, 'redis connection error');
+    if (kind !== lastError) logger.warn({ role, err: plainRedisError(err, target) }, 'redis connection error');
     lastError = kind;
   });
   conn.on('ready', () => {
@@ -122,6 +122,40 @@ function withLogging<T extends RedisClient>(conn: T, logger: Logger, role: strin
     lastError = '';
   });
   return conn;
+}
+
+/** What a system error carries about where it happened (Node's `net`/`dns` errors). */
+type SystemError = Error & { code?: string; address?: string; port?: number; hostname?: string };
+
+const UNREACHABLE: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'no route to host',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed while writing',
+};
+
+/**
+ * A Redis client error in words an operator acts on: where Redis was looked for and what went
+ * wrong, not the client's internals. `target` names the connection (see `describeRedis`) when
+ * the error does not say which address it was.
+ */
+export function plainRedisError(err: Error, target: string): string {
+  const { code, address, port, hostname } = err as SystemError;
+  const where = address !== undefined ? `${address.includes(':') ? `[${address}]` : address}${port !== undefined ? `:${port}` : ''}` : target;
+  const reason = code !== undefined ? UNREACHABLE[code] : undefined;
+  if (reason) return `Redis unreachable at ${where} (${reason})`;
+  if (code === 'ENOTFOUND') return `Redis host ${hostname ?? target} not found (DNS lookup failed)`;
+  if (code === 'EAI_AGAIN') return `Redis host ${hostname ?? target} could not be resolved right now (DNS temporarily unavailable)`;
+  const message = err.message;
+  if (/^WRONGPASS|invalid username-password/i.test(message)) return `Redis at ${target} refused the credentials: wrong username or password (WRONGPASS)`;
+  if (/^NOAUTH/.test(message)) return `Redis at ${target} requires a password and none was given (NOAUTH)`;
+  if (/^All sentinels are unreachable/.test(message)) return `no Redis Sentinel reachable (${target}); retrying`;
+  if (/refresh slots cache/i.test(message)) return `no Redis Cluster node reachable (${target}); retrying`;
+  if (/^(ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code ?? '')) return `TLS with Redis at ${where} failed: ${message}`;
+  if (/^Connection is closed/.test(message)) return `the connection to Redis at ${target} is closed`;
+  return `Redis at ${target}: ${message}`;
 }
 
 /** Where a connection goes, for logs: never a password. */

@@ -348,6 +348,22 @@ describe('admin API access and input', () => {
     expect((await call('/deliveries?limit=100000')).status).toBe(400);
     expect((await call('/deliveries/nope')).status).toBe(404);
     expect((await call('/deliveries/nope/replay', { method: 'POST' })).status).toBe(404);
+    expect((await call('/deliveries/nope', { method: 'DELETE' })).status).toBe(404);
+
+    // Every new endpoint sits behind the same token.
+    const json = { 'content-type': 'application/json' };
+    for (const [method, path] of [
+      ['GET', '/resources'],
+      ['GET', '/stats'],
+      ['POST', '/deliveries/nope/retry-now'],
+      ['DELETE', '/deliveries/nope'],
+      ['POST', '/providers/flux-system/sink/test'],
+    ] as const) {
+      const res = await fetch(`${herald.adminUrl}${path}`, { method, headers: { ...json, authorization: 'Bearer wrong' } });
+      expect(res.status, `${method} ${path}`).toBe(401);
+    }
+    expect((await call('/stats')).status).toBe(200);
+    expect((await call('/resources')).status).toBe(200);
   });
 });
 
