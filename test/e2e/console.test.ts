@@ -7,7 +7,8 @@
  * of another site cannot replay anything. A screenshot of each page goes to
  * test-artifacts/console/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -75,7 +76,22 @@ async function deliveriesIn(herald: HeraldProcess, state: string, token?: string
   return body.deliveries;
 }
 
+/** axe-core's rules for WCAG 2 A and AA, run in the page (evaluated over the DevTools protocol, which the page's CSP does not govern). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (context: Document, options: unknown) => Promise<{ violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')})`);
+  });
+  return violations;
+}
+
+/** Checks the page with axe, then keeps its screenshot. */
 async function screenshot(page: Page, name: string): Promise<void> {
+  expect(await accessibilityViolations(page), name).toEqual([]);
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
