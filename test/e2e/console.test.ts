@@ -293,6 +293,8 @@ describe.each(modes)('web console with the %s', (_name, slug, mode) => {
     expect(JSON.parse(delivered?.body ?? '{}').message).toBe(XSS_MESSAGE);
     await until(async () => (await adminApi(herald, TOKEN)<Delivery>(`/deliveries/${toSink?.id}`)).body.state === 'completed', { what: 'the replay completed' });
     expect(await page.locator('#status').textContent()).toContain('replayed');
+    // The replayed row is gone from the list: the focus waits on the line that says what happened.
+    await until(async () => (await page.evaluate(() => document.activeElement?.id)) === 'status', { what: 'the focus on the status line' });
 
     await page.getByRole('button', { name: `Purge delivery ${toOther?.id}` }).click();
     await answerDialog(page, 'Purge');

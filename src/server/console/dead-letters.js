@@ -2,7 +2,7 @@
 import { api } from './api.js';
 import { el } from './dom.js';
 import { deliveriesTable, fillNames, pager } from './deliveries-table.js';
-import { clearMessages, confirmAction, fail, notify, startPage } from './shell.js';
+import { clearMessages, confirmAction, fail, focusMessage, notify, startPage } from './shell.js';
 
 const PAGE_SIZE = 100;
 const form = document.getElementById('scope');
@@ -44,6 +44,7 @@ async function everyDeadLetter(verb, method, path, describe) {
     fail(err);
   }
   await load();
+  focusMessage();
 }
 
 startPage('dead-letters');

@@ -1,7 +1,7 @@
 // The deliveries table the Deliveries and Dead letters pages share, with each row's actions.
 import { api } from './api.js';
 import { el, timeOf } from './dom.js';
-import { confirmAction, fail, notify } from './shell.js';
+import { confirmAction, fail, focusMessage, notify } from './shell.js';
 
 const STATE_WORDS = { waiting: 'Waiting', active: 'Sending', delayed: 'Delayed', failed: 'Dead letter', completed: 'Delivered' };
 
@@ -19,6 +19,7 @@ async function act(work, done, refresh) {
     fail(err);
   }
   await refresh();
+  focusMessage();
 }
 
 function actions(record, refresh) {

@@ -48,6 +48,11 @@ export function fail(err) {
   problemLine.textContent = err instanceof Error ? err.message : String(err);
 }
 
+/** Moves the focus to the line saying what happened (the row acted on may be gone after a refresh). */
+export function focusMessage() {
+  (problemLine.textContent ? problemLine : statusLine).focus();
+}
+
 /** Asks for confirmation in a modal dialog (Cancel has the focus); resolves true when confirmed. */
 export function confirmAction(question, action) {
   const message = el('p', { id: 'confirm-text' }, question);
