@@ -29,12 +29,18 @@ const TOKEN = 'console-admin-token-7d3a';
 /** An event whose message is markup that would run script if the console ever parsed it as HTML. */
 const XSS_MESSAGE = 'Health check failed <img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>';
 
-let browser: Browser;
+const MISSING_CHROMIUM = `the console tests drive Debian's chromium at ${CHROMIUM}, which is missing: apt-get install -y chromium (.ci/run installs it), or set HERALD_CHROMIUM`;
+
+let browser: Browser | undefined;
+
+/** The launched browser; without chromium every group stops here, and the test below says why. */
+function theBrowser(): Browser {
+  if (!browser) throw new Error(MISSING_CHROMIUM);
+  return browser;
+}
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`the console tests drive Debian's chromium at ${CHROMIUM}, which is missing: apt-get install -y chromium (.ci/run installs it), or set HERALD_CHROMIUM`);
-  }
+  if (!existsSync(CHROMIUM)) return;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -50,6 +56,11 @@ beforeAll(async () => {
   });
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 60_000);
+
+// Counted as a failed test (not only a failed file) when chromium is absent: CI installs it, so its absence is a broken setup.
+it('has chromium to drive', () => {
+  expect(existsSync(CHROMIUM), MISSING_CHROMIUM).toBe(true);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -125,6 +136,9 @@ describe.each(modes)('web console with the %s', (_name, slug, mode) => {
   const shot = (name: string) => screenshot(page, `${slug}-${name}`);
 
   beforeAll(async () => {
+    const context = await theBrowser().newContext({ viewport: { width: 1280, height: 800 } });
+    context.setDefaultTimeout(10_000);
+    page = await context.newPage();
     sink = await startSink((req) => {
       if (req.url === '/a' && acceptA) return { status: 200, body: '{"ok":true}' };
       if (req.url === '/c') return { status: 503, body: 'try later' };
@@ -152,9 +166,6 @@ describe.each(modes)('web console with the %s', (_name, slug, mode) => {
       timeoutMs: 20_000,
       what: 'two dead letters and one delayed delivery',
     });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
   }, 60_000);
 
   afterAll(async () => {
@@ -354,11 +365,11 @@ async function startHostilePage(adminUrl: string, id: string): Promise<{ url: st
 
 describe('web console without a token, and other sites', () => {
   it('works without a prompt when no token is set; a page of another site cannot replay a dead letter, the console can', async () => {
+    const context = await theBrowser().newContext();
     const sink = await startSink(() => ({ status: 400, body: 'no' }));
     const herald = await startHerald({
       manifests: { 'p.yaml': webhookProvider({ address: `${sink.url}/a` }), 'a.yaml': kustomizationAlert() },
     });
-    const context = await browser.newContext();
     context.setDefaultTimeout(10_000);
     let hostile: Server | undefined;
     try {
