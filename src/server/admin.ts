@@ -1,9 +1,9 @@
 /**
  * The admin API: list deliveries by state, Provider, Alert and object, show one, retry one now,
  * replay dead letters, purge them; the resources with each Provider's last delivery, queue and
- * delivery statistics, and a test notification per Provider. It listens on its own address (`--admin-addr`, loopback by default) and requires a
- * bearer token whenever one is configured, which Herald insists on when the address is not
- * loopback.
+ * delivery statistics, and a test notification per Provider. It listens on its own address
+ * (`--admin-addr`, loopback by default) and requires a bearer token whenever one is
+ * configured, which Herald insists on when the address is not loopback.
  *
  * A browser on the operator's machine can reach a loopback listener too, so every request is
  * also checked the way a cross-site page cannot pass: the `Host` must be one of the listener's
@@ -233,13 +233,15 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     const { id } = req.params;
     const record = await queue.get(id);
     if (!record) return reply.status(404).send({ error: 'NotFound', message: `no delivery ${id}` });
+    // Before the job can run again (another replica may take it at once): an open circuit
+    // lets its next attempt through. Harmless if the retry is then refused: one early probe.
+    if (record.state === 'delayed' || record.state === 'failed') deps.onRetryNow?.(record.data.provider);
     const was = await queue.retryNow(id);
     if (!was) {
       const state = (await queue.get(id))?.state ?? record.state;
       return reply.status(409).send({ error: 'Conflict', message: `delivery ${id} is ${state}: only a delayed delivery or a dead letter can be retried now` });
     }
     if (was === 'failed') metrics.replays.inc({ provider_type: record.data.providerType });
-    deps.onRetryNow?.(record.data.provider);
     logger.info({ job: id, alert: record.data.alert, provider: record.data.provider, was }, was === 'failed' ? 'dead letter replayed' : 'delayed delivery made due now');
     return { id, state: 'waiting' };
   });

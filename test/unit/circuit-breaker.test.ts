@@ -44,6 +44,21 @@ describe('CircuitBreaker', () => {
     expect(b.openCircuits()).toEqual([{ provider: 'ns/p', type: 'generic' }]);
   });
 
+  it("probeNow (an operator's retry-now) lets the next attempt through as the probe despite a long Retry-After", () => {
+    const { b, events } = breaker();
+    attempt(b, { kind: 'unavailable', retryAfterMs: 3_600_000 });
+    expect(b.admit('ns/p')).toEqual({ admitted: false, waitMs: 3_600_000 });
+    b.probeNow('ns/other'); // no circuit: nothing changes
+    b.probeNow('ns/p');
+    expect(b.admit('ns/p')).toEqual({ admitted: true, probe: true });
+    // One probe at a time: a second operator's retry does not admit another while it runs.
+    b.probeNow('ns/p');
+    expect(b.admit('ns/p').admitted).toBe(false);
+    b.settle('ns/p', 'generic', true, UP);
+    expect(events).toEqual(['open ns/p generic 3600000', 'close ns/p generic 0']);
+    expect(b.admit('ns/p')).toEqual({ admitted: true, probe: false });
+  });
+
   it('a reachable answer in between resets the count; other Providers are not affected', () => {
     const { b, events } = breaker();
     attempt(b, DOWN);
