@@ -126,6 +126,8 @@ export interface ReceiverObject {
   kind: 'Receiver';
   metadata: ObjectMeta;
   spec: unknown;
+  /** Fields of the manifest Herald does not know, each named; they are ignored. */
+  warnings?: string[];
 }
 
 /** Every object the resource store holds; tell them apart with `isProvider`, `isAlert`, `isSecret`, `isReceiver`. */

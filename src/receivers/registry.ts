@@ -26,6 +26,8 @@ interface ReceiverState {
   condition: ReadyCondition;
   webhookPath: string;
   problems: string[];
+  /** The manifest's fields Herald does not know. */
+  warnings?: string[];
 }
 
 export class ReceiverRegistry implements ReceiverLookup {
@@ -80,6 +82,7 @@ export class ReceiverRegistry implements ReceiverLookup {
       const status: ResourceStatus = { kind: 'Receiver', namespace: metadata.namespace, name: metadata.name, ready: state.condition, webhookPath: state.webhookPath };
       if (spec.suspend === true) status.suspended = true;
       if (state.problems.length > 0) status.problems = state.problems;
+      if (state.warnings?.length) status.warnings = [...state.warnings];
       const last = this.lastRequest.get(key);
       if (last) status.lastRequestAt = last;
       return status;
@@ -115,6 +118,7 @@ export class ReceiverRegistry implements ReceiverLookup {
         condition: readiness.ready,
         webhookPath: readiness.webhookPath,
         problems,
+        ...(object.warnings ? { warnings: object.warnings } : {}),
       });
       const moved =
         !previous ||

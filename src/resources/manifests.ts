@@ -148,19 +148,17 @@ export function toStoredObject(raw: unknown): StoredResult {
     const specShape = kind === 'Provider' ? providerSpecShape : alertSpecShape;
     const wrong = shapeErrors(spec, specShape, 'spec');
     if (wrong.length > 0) return { error: `${what}: ${wrong.join('; ')}` };
-    const unknown = [...unknownFields(raw, topLevelShape, ''), ...unknownFields(spec, specShape, 'spec')];
     const object = { apiVersion, kind, metadata: meta, spec } as Provider | Alert;
-    if (unknown.length > 0) object.warnings = unknown.slice(0, MAX_WARNINGS).map(unknownFieldWarning);
-    if (unknown.length > MAX_WARNINGS) object.warnings!.push(`${unknown.length - MAX_WARNINGS} more unknown fields`);
-    return { object };
+    return { object: withUnknownFieldWarnings(object, raw, spec, specShape) };
   }
   if (groupOf(apiVersion) === NOTIFICATION_GROUP && kind === 'Receiver') {
     // Kept whole: the receivers module validates the spec and reports in the Receiver's status.
     if (!RECEIVER_VERSIONS.includes(apiVersion.slice(NOTIFICATION_GROUP.length + 1))) {
       return { error: `${what}: apiVersion ${apiVersion} is not supported; use ${NOTIFICATION_GROUP}/v1 (v1beta2 is accepted too)` };
     }
-    const receiver: ReceiverObject = { apiVersion, kind, metadata: meta, spec: withoutNulls(raw.spec) };
-    return { object: receiver };
+    const spec = withoutNulls(raw.spec);
+    const receiver: ReceiverObject = { apiVersion, kind, metadata: meta, spec };
+    return { object: withUnknownFieldWarnings(receiver, raw, spec, receiverSpecShape) };
   }
   if (groupOf(apiVersion) === NOTIFICATION_GROUP && !NOTIFICATION_KINDS.includes(kind)) {
     // The API server would refuse it ("no matches for kind"); a typo must not vanish silently.
@@ -283,7 +281,33 @@ const alertSpecShape: Shape = {
   },
 };
 
-/** The top-level fields of a Provider or Alert; `metadata` is the API server's, and `status` Herald's own. */
+/** Flux's Receiver spec (v1), for unknown-field warnings only: the receivers module checks types and values. */
+const receiverSpecShape: Shape = {
+  fields: {
+    type: 'string',
+    interval: 'string',
+    events: { items: 'string' },
+    resources: {
+      items: { fields: { apiVersion: 'string', kind: 'string', name: 'string', namespace: 'string', matchLabels: 'stringMap' } },
+    },
+    resourceFilter: 'string',
+    secretRef: localRef,
+    // Their fields are the OIDC module's to check.
+    oidcProviders: { items: 'stringMap' },
+    suspend: 'boolean',
+  },
+};
+
+/** The object, with `warnings` naming the manifest's fields Herald does not know (at most MAX_WARNINGS, then a count). */
+function withUnknownFieldWarnings<T extends Provider | Alert | ReceiverObject>(object: T, raw: Record<string, unknown>, spec: unknown, specShape: Shape): T {
+  const unknown = [...unknownFields(raw, topLevelShape, ''), ...unknownFields(spec, specShape, 'spec')];
+  if (unknown.length === 0) return object;
+  const warnings = unknown.slice(0, MAX_WARNINGS).map(unknownFieldWarning);
+  if (unknown.length > MAX_WARNINGS) warnings.push(`${unknown.length - MAX_WARNINGS} more unknown fields`);
+  return { ...object, warnings };
+}
+
+/** The top-level fields of a Provider, Alert or Receiver; `metadata` is the API server's, and `status` Herald's own. */
 const topLevelShape: Shape = {
   fields: { apiVersion: 'string', kind: 'string', metadata: 'stringMap', spec: 'stringMap', status: 'stringMap' },
 };

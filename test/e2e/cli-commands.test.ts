@@ -62,6 +62,21 @@ ${webhookProvider({ name: 'good', address: 'http://127.0.0.1:9/hook', extra: '  
   }).replace('  namespace: flux-system\n', '  namespace: flux-system\n  annotations:\n    events.toolkit.fluxcd.io/env: prod\n')}---
 ${kustomizationAlert({ name: 'orphan', provider: 'nowhere' })}`,
   'broken.yaml': 'kind: [\n',
+  'receivers.yaml': `apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata:
+  name: github
+  namespace: flux-system
+spec:
+  type: github
+  secretRef:
+    name: webhook-token
+  resources:
+    - kind: GitRepository
+      name: app
+  evnets: [push]
+---
+${secret('webhook-token', { token: 'receiver-token-for-validate' })}`,
 };
 
 describe('herald validate (offline)', () => {
@@ -83,7 +98,8 @@ describe('herald validate (offline)', () => {
       'broken.yaml#1: error: invalid YAML at line 2, column 1: BAD_INDENT',
       'providers.yaml#1: error: Provider flux-system/hook: spec.address is not a valid http(s) URL (InvalidAddress)',
       'providers.yaml#2: warning: Provider flux-system/good: unknown field spec.adress is ignored',
-      '2 errors, 5 warnings in 3 files (4 objects)',
+      'receivers.yaml#1: warning: Receiver flux-system/github: unknown field spec.evnets is ignored',
+      '2 errors, 6 warnings in 4 files (6 objects)',
       '',
     ]);
   });
@@ -105,7 +121,8 @@ describe('herald validate (offline)', () => {
       reason: 'InvalidAddress',
       message: 'spec.address is not a valid http(s) URL',
     });
-    expect(report.warnings).toHaveLength(5);
+    expect(report.warnings).toHaveLength(6);
+    expect(run.stdout).not.toContain('receiver-token-for-validate');
   });
 
   it('usage errors: one line, a usage hint, exit 2', { timeout: 120_000 }, async () => {
@@ -197,7 +214,7 @@ async function deadLetters(server: HeraldProcess, token: string): Promise<number
 }
 
 describe.each(modes)('herald commands against a running Herald (%s)', (_name, mode) => {
-  async function setup(): Promise<{ sink: Sink; server: HeraldProcess; token: string; tokenFile: string }> {
+  async function setup(flags = ['--max-attempts', '1']): Promise<{ sink: Sink; server: HeraldProcess; token: string; tokenFile: string }> {
     const sink = await startSink(() => ({ status: 400, body: 'rejected' }));
     cleanups.push(() => sink.close());
     const token = 'cli-admin-token-7c1d';
@@ -209,7 +226,7 @@ describe.each(modes)('herald commands against a running Herald (%s)', (_name, mo
         's.yaml': secret('hmac', { token: 'hmac-key-for-cli-test' }),
         'a.yaml': kustomizationAlert(),
       },
-      extraArgs: [...(options.extraArgs ?? []), '--max-attempts', '1'],
+      extraArgs: [...(options.extraArgs ?? []), ...flags],
       env: { HERALD_ADMIN_TOKEN: token },
     });
     cleanups.push(async () => (await server.stop(), await server.cleanup()));
@@ -265,6 +282,43 @@ describe.each(modes)('herald commands against a running Herald (%s)', (_name, mo
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^herald deliveries replay: delivery .* is (completed|active|waiting), not a dead letter\n$/);
 
+    // The Provider's last delivery shows in `get`, like flux get's columns; `describe` shows all of it.
+    await until(async () => {
+      const res = await fetch(`${server.adminUrl}/resources`, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await res.json()) as { resources: Array<{ kind: string; lastDelivery?: { outcome: string } }> };
+      return body.resources.some((r) => r.kind === 'Provider' && r.lastDelivery?.outcome === 'delivered');
+    }, { what: 'the last delivery in /resources' });
+    const providers = await herald(['get', 'providers', ...common]);
+    expect(providers.code).toBe(0);
+    const [header, row, ...rest] = providers.stdout.split('\n');
+    expect(header).toMatch(/^NAMESPACE +NAME +READY +MESSAGE +SUSPENDED +LAST DELIVERY$/);
+    expect(row).toMatch(/^flux-system +sink +True +Provider is ready +False +delivered \d+s ago \(flux-system\/all-kustomizations\)$/);
+    expect(rest).toEqual(['']);
+    const alerts = await herald(['get', 'alerts', '-A', ...common, '-o', 'json']);
+    expect(JSON.parse(alerts.stdout)).toMatchObject([{ kind: 'Alert', namespace: 'flux-system', name: 'all-kustomizations', ready: { status: 'True' } }]);
+    expect((await herald(['get', 'alerts', '-n', 'elsewhere', ...common])).stdout).toBe('no Alerts found\n');
+    const described = await herald(['describe', 'provider', 'flux-system/sink', ...common]);
+    expect(described.code).toBe(0);
+    expect(described.stdout).toMatch(/^Ready: +True$/m);
+    expect(described.stdout).toMatch(/^Last delivery: delivered at .* for Alert flux-system\/all-kustomizations$/m);
+    expect(await herald(['describe', 'alert', 'flux-system/none', ...common])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'herald describe: no Alert flux-system/none in Herald\'s resources\n',
+    });
+
+    // A test send goes to the sink through the real provider path; a refusal exits 1.
+    const sent = sink.requests.length;
+    const tested = await herald(['test', 'flux-system/sink', '--message', 'hello from the cli', ...common]);
+    expect(tested.code).toBe(0);
+    expect(tested.stdout).toMatch(/^ok: flux-system\/sink answered 200 in \d+ ms/);
+    expect(sink.requests.slice(sent).some((r) => r.body.includes('hello from the cli'))).toBe(true);
+    sink.respondWith(() => ({ status: 503, body: 'down for maintenance' }));
+    const refusedTest = await herald(['test', 'flux-system/sink', ...common]);
+    expect(refusedTest.code).toBe(1);
+    expect(refusedTest.stdout).toMatch(/^failed: flux-system\/sink: .*503/);
+    expect((await herald(['test', 'flux-system/nope', ...common])).stderr).toBe('herald test: no Provider flux-system/nope\n');
+
     const unknown = await herald(['deliveries', 'show', 'no-such-id', ...common]);
     expect(unknown).toEqual({ code: 1, stdout: '', stderr: 'herald deliveries show: no delivery no-such-id\n' });
 
@@ -277,7 +331,30 @@ describe.each(modes)('herald commands against a running Herald (%s)', (_name, mo
     expect(await herald(['deliveries', 'purge', '--all', '--yes', ...common])).toMatchObject({ code: 0, stdout: 'purged 1\n' });
 
     // The token went to the server only: never into any output.
-    const everything = [explained, table, shown, replayed, again, refused].map((r) => r.stdout + r.stderr).join('\n') + server.output.join('\n');
+    const everything = [explained, table, shown, replayed, again, refused, providers, described, tested, refusedTest].map((r) => r.stdout + r.stderr).join('\n') + server.output.join('\n');
     expect(everything).not.toContain(token);
+  });
+
+  it('deliveries retry-now: a delayed delivery, its next attempt an hour away, is delivered now', { timeout: 300_000 }, async () => {
+    const { sink, server, token, tokenFile } = await setup(['--max-attempts', '3', '--retry-base-delay', '1h', '--retry-max-delay', '2h']);
+    const common = ['--server', server.adminUrl, '--token-file', tokenFile];
+    // A 503 is retried (a 400 would be final: a dead letter at once).
+    sink.respondWith(() => ({ status: 503, body: 'busy' }));
+    expect((await server.postEvent(kustomizationEvent({ message: 'later' }))).status).toBe(202);
+    await sink.waitFor(1);
+    const delayed = await until(async () => {
+      const res = await fetch(`${server.adminUrl}/deliveries?state=delayed`, { headers: { authorization: `Bearer ${token}` } });
+      return ((await res.json()) as Listed).deliveries[0];
+    }, { timeoutMs: 20_000, what: 'a delayed delivery' });
+    const listed = await herald(['deliveries', 'list', '--state', 'delayed', ...common]);
+    expect(listed.stdout).toMatch(/delayed +flux-system\/sink +flux-system\/all-kustomizations +Kustomization\/flux-system\/apps +1\/3 +in \d+m /);
+    // An hour, less the retry policy's jitter.
+    expect(Number(/in (\d+)m/.exec(listed.stdout)?.[1])).toBeGreaterThanOrEqual(30);
+    sink.respondWith(() => ({ status: 200 }));
+    expect(await herald(['deliveries', 'retry-now', delayed.id, ...common])).toMatchObject({ code: 0, stdout: `${delayed.id} is due now\n` });
+    await sink.waitFor(2, 20_000);
+    const again = await herald(['deliveries', 'retry-now', delayed.id, ...common]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/only a delayed delivery or a dead letter can be retried now/);
   });
 });

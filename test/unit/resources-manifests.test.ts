@@ -317,6 +317,42 @@ status: { conditions: [] }
     expect(clean.warnings).toBeUndefined();
   });
 
+  it('on a Receiver too, with its spec\'s own fields known (OIDC providers\' left to their module)', () => {
+    const { objects, problems } = parseManifests(
+      `apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: { name: hook, namespace: apps }
+spec:
+  type: github
+  events: [push]
+  resources:
+    - { kind: GitRepository, name: app, matchlabels: { a: b } }
+  secretRef: { name: token }
+  resourcefilter: 'true'
+  suspend: false
+---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: { name: oidc, namespace: apps }
+spec:
+  type: generic-oidc
+  interval: 10m
+  resourceFilter: 'true'
+  oidcProviders: [{ issuerURL: 'https://issuer.example.com' }]
+  resources: [{ apiVersion: source.toolkit.fluxcd.io/v1, kind: GitRepository, name: '*', namespace: apps, matchLabels: { a: b } }]
+`,
+      'receivers.yaml',
+    );
+    expect(problems).toEqual([]);
+    expect(objects.map((o) => (o as { warnings?: string[] }).warnings)).toEqual([
+      [
+        'unknown field spec.resources[0].matchlabels is ignored (did you mean spec.resources[0].matchLabels?)',
+        'unknown field spec.resourcefilter is ignored (did you mean spec.resourceFilter?)',
+      ],
+      undefined,
+    ]);
+  });
+
   it('are bounded per resource', () => {
     const fields = Array.from({ length: 50 }, (_, i) => `  extra${i}: x`).join('\n');
     const { objects } = parseManifests(
