@@ -21,6 +21,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/providers ./dist/providers
+# The web console's static files, read at startup from the source tree's place (src/server/console.ts).
+COPY --from=build /app/src/server/console ./src/server/console
 COPY package.json ./
 USER 1000:1000
 # events, metrics, health

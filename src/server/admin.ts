@@ -22,6 +22,7 @@ import { OPS_LISTENER_LIMITS, baseServer, type ListenerLimits } from './base.js'
 import type { DeliveryActivity } from './admin-activity.js';
 import type { ProviderTester } from './admin-test-send.js';
 import { registerExplainRoute, type ExplainContext } from './admin-explain.js';
+import { isConsoleRequest, registerConsole } from './console.js';
 
 export interface AdminDeps {
   queue: DeliveryQueue;
@@ -193,6 +194,8 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
       logger.warn({ method: req.method, route: req.routeOptions.url ?? 'unmatched' }, `admin request refused: ${crossSite}`);
       return reply.status(403).send({ error: 'Forbidden', message: crossSite });
     }
+    // The web console's static files hold no data: the page asks for the token itself.
+    if (isConsoleRequest(req)) return;
     if (tokenMatches && !tokenMatches(req.headers.authorization)) {
       return reply.status(401).header('www-authenticate', 'Bearer').send({ error: 'Unauthorized', message: 'a valid bearer token is required' });
     }
@@ -313,6 +316,6 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
   });
 
   if (deps.explain) registerExplainRoute(app, deps.explain);
-
+  registerConsole(app, logger);
   return app;
 }

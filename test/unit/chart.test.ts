@@ -1130,6 +1130,6 @@ describe('local stack files', () => {
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
     const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-    expect(final.match(/^COPY .*/gm)?.map((l) => l.split(/\s+/).at(-2))).toEqual(['/app/node_modules', '/app/dist/src', '/app/dist/providers', 'package.json']);
+    expect(final.match(/^COPY .*/gm)?.map((l) => l.split(/\s+/).at(-2))).toEqual(['/app/node_modules', '/app/dist/src', '/app/dist/providers', '/app/src/server/console', 'package.json']);
   });
 });
