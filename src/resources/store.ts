@@ -43,6 +43,7 @@ import {
   type Secret,
   type StoredObject,
 } from '../api/types.js';
+import { TalliedStates, type ReadyStatus } from './tallied-states.js';
 import { compileFindings, providerRefFindings, validateAlertSpec, validateProvider } from './validate.js';
 
 export interface ResolvedProvider {
@@ -84,6 +85,13 @@ export interface ResourceStatus {
 export interface StoreStatuses {
   resources: ResourceStatus[];
   problems: ManifestProblem[];
+}
+
+/** How many resources of a kind are in one Ready status. */
+export interface ReadyCount {
+  kind: ResourceStatus['kind'];
+  ready: ReadyStatus;
+  count: number;
 }
 
 /** Payload of the `'changed'` event: the `namespace/name` of each resource evaluated again. */
@@ -136,8 +144,8 @@ interface StoreState {
   objects: Map<string, StoredEntry>;
   /** The same objects by `kind|namespace|name`, then group: for label look-ups. */
   byName: Map<string, Map<string, StoredObject>>;
-  providerStates: Map<string, ProviderState>;
-  alertStates: Map<string, AlertState>;
+  providerStates: TalliedStates<ProviderState>;
+  alertStates: TalliedStates<AlertState>;
   /** The matcher's index of the Alerts. */
   index: AlertIndex;
 }
@@ -359,6 +367,27 @@ export class ResourceStore extends EventEmitter {
     return { resources: entries, problems: this.fileProblems.map((problem) => ({ ...problem })) };
   }
 
+  /**
+   * How many Providers, Alerts and Receivers are in each Ready status. Providers and Alerts are
+   * counted as they change, so this costs the same whatever their number; the Receivers (few)
+   * are counted from their status sources.
+   */
+  readyCounts(): ReadyCount[] {
+    const counts: ReadyCount[] = [];
+    for (const [ready, count] of this.state.providerStates.counts()) counts.push({ kind: 'Provider', ready, count });
+    for (const [ready, count] of this.state.alertStates.counts()) counts.push({ kind: 'Alert', ready, count });
+    const others = new Map<string, ReadyCount>();
+    for (const source of this.statusSources) {
+      for (const { kind, ready } of source()) {
+        const key = `${kind}|${ready.status}`;
+        const entry = others.get(key) ?? { kind, ready: ready.status, count: 0 };
+        entry.count++;
+        others.set(key, entry);
+      }
+    }
+    return [...counts, ...others.values()];
+  }
+
   /** Keeps the snapshot's problems; true when they changed or this is the first snapshot (listeners must hear of it). */
   private takeProblems(problems: readonly ManifestProblem[]): boolean {
     const problemsChanged = JSON.stringify(problems) !== JSON.stringify(this.fileProblems);
@@ -372,8 +401,8 @@ export class ResourceStore extends EventEmitter {
     return {
       objects: new Map(),
       byName: new Map(),
-      providerStates: new Map(),
-      alertStates: new Map(),
+      providerStates: new TalliedStates(),
+      alertStates: new TalliedStates(),
       index: new AlertIndex({ noCrossNamespaceRefs: this.noCrossNamespaceRefs }),
     };
   }

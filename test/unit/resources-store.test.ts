@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { parseManifests } from '../../src/resources/manifests.js';
@@ -414,5 +415,70 @@ describe('unknown manifest fields', () => {
     // Another unknown field: logged again.
     store.replaceAll([provider('hook'), { ...typo(), warnings: ['unknown field spec.summery is ignored'] }], []);
     expect(warningLines()).toHaveLength(2);
+  });
+});
+
+describe('ResourceStore.readyCounts', () => {
+  /** The counts as `statuses()` gives them, one resource at a time: what the store's running tally must equal. */
+  function countedFromStatuses(store: ResourceStore): Record<string, number> {
+    const counted: Record<string, number> = {};
+    for (const { kind, ready } of store.statuses().resources) counted[`${kind}|${ready.status}`] = (counted[`${kind}|${ready.status}`] ?? 0) + 1;
+    return counted;
+  }
+  function tallied(store: ResourceStore): Record<string, number> {
+    return Object.fromEntries(store.readyCounts().map(({ kind, ready, count }) => [`${kind}|${ready}`, count]));
+  }
+
+  it('follows adds, updates that change readiness, Provider and Secret changes, and deletes', () => {
+    const store = newStore();
+    store.replaceAll([provider('hook', { secretRef: { name: 'creds' } }), alert('a'), alert('b'), alert('c', { providerRef: { name: 'nope' } })], []);
+    // hook lacks its Secret: not ready, and neither are the Alerts naming it.
+    expect(tallied(store)).toEqual({ 'Provider|False': 1, 'Alert|False': 3 });
+    store.upsert(secret('creds', { address: 'https://hooks.example.com/y' }));
+    expect(tallied(store)).toEqual({ 'Provider|True': 1, 'Alert|True': 2, 'Alert|False': 1 });
+    store.upsert(alert('c'));
+    expect(tallied(store)).toEqual({ 'Provider|True': 1, 'Alert|True': 3 });
+    store.upsert(alert('b', { inclusionList: ['(bad'] }));
+    expect(tallied(store)).toEqual({ 'Provider|True': 1, 'Alert|True': 2, 'Alert|False': 1 });
+    store.remove('Alert', NS, 'b');
+    store.remove('Provider', NS, 'hook');
+    expect(tallied(store)).toEqual({ 'Alert|False': 2 });
+    store.replaceAll([], []);
+    expect(store.readyCounts()).toEqual([]);
+  });
+
+  it('equals a count of the statuses after any sequence of changes, applied one by one or as gradual snapshots', async () => {
+    const candidates: StoredObject[] = [
+      provider('hook'),
+      provider('hook', { type: 'bogus' }),
+      provider('other', { secretRef: { name: 'creds' } }),
+      secret('creds', { token: 't' }),
+      secret('creds', { token: '' }),
+      alert('a'),
+      alert('a', { providerRef: { name: 'other' } }),
+      alert('b', { exclusionList: ['(bad'] }),
+      alert('b', { suspend: true }),
+      alert('c', { eventSources: [] }),
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ pick: fc.nat(candidates.length - 1), remove: fc.boolean(), snapshot: fc.boolean() }), { maxLength: 30 }),
+        async (steps) => {
+          const store = newStore();
+          const held = new Map<string, StoredObject>();
+          for (const { pick, remove, snapshot } of steps) {
+            const object = candidates[pick] as StoredObject;
+            const key = `${object.kind}/${object.metadata.name}`;
+            if (remove) held.delete(key);
+            else held.set(key, object);
+            if (snapshot) await store.replaceAllGradually([...held.values()], [], 0);
+            else if (remove) store.remove(object.kind, NS, object.metadata.name);
+            else store.upsert(object);
+            expect(tallied(store)).toEqual(countedFromStatuses(store));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
