@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { parseManifests } from '../../src/resources/manifests.js';
-import { ResourceStore, type StoreChange } from '../../src/resources/store.js';
+import { ResourceStore, sameContent, type StoreChange } from '../../src/resources/store.js';
 import type { Alert, AlertSpec, LabelledObject, Logger, Provider, ProviderSpec, Secret, StoredObject } from '../../src/api/types.js';
 
 const NS = 'flux-system';
@@ -479,6 +479,35 @@ describe('ResourceStore.readyCounts', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('sameContent', () => {
+  /** The value's JSON with its keys sorted at every depth: two values are the same content when these are equal. */
+  const canonical = (value: unknown): string =>
+    JSON.stringify(value, (_key, v: unknown) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    );
+  const reversedKeys = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(reversedKeys);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reversedKeys(v)]));
+  };
+
+  it('ignores key order and undefined fields, and sees every other difference', () => {
+    expect(sameContent({ a: 1, b: { c: [1, 'x'] } }, { b: { c: [1, 'x'] }, a: 1 })).toBe(true);
+    expect(sameContent({ a: 1, gone: undefined }, { a: 1 })).toBe(true);
+    expect(sameContent({ a: 1 }, { a: 1, b: null })).toBe(false);
+    expect(sameContent({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(sameContent({ a: '1' }, { a: 1 })).toBe(false);
+    expect(sameContent({ a: {} }, { a: [] })).toBe(false);
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        expect(sameContent(a, reversedKeys(a))).toBe(true);
+        expect(sameContent(a, b)).toBe(canonical(a) === canonical(b));
+      }),
+      { numRuns: 500 },
     );
   });
 });
