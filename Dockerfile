@@ -27,5 +27,7 @@ COPY package.json ./
 USER 1000:1000
 # events, metrics, health
 EXPOSE 9090 8080 9440
-ENTRYPOINT ["node", "dist/src/main.js"]
+# A young generation of 2 x 4 MB instead of V8's 2 x 16 MB: about 24 MB less resident memory
+# under load, for a few more (short) scavenges; README "Performance" has the figures.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/main.js"]
 CMD ["--config-dir", "/etc/herald"]

@@ -47,6 +47,9 @@ import { renderSweepSvg, type SweepPoint, type SweepSeries } from './svg.js';
 const PHASES = ['herald', 'bullmq', 'fastify', 'alertmanager', 'sweep', 'memory', 'match'] as const;
 type Phase = (typeof PHASES)[number];
 
+/** The node flags Herald ships with (package.json's `start`, the Dockerfile's ENTRYPOINT). */
+const HERALD_NODE_FLAGS = '--max-semi-space-size=4';
+
 const OPTIONS = {
   duration: { type: 'string', default: '10s', env: 'BENCH_DURATION', help: 'measured closed-loop load time per target' },
   warmup: { type: 'string', default: '2s', env: 'BENCH_WARMUP', help: 'load before measuring starts' },
@@ -69,6 +72,7 @@ const OPTIONS = {
   'match-rounds': { type: 'string', default: '7', env: 'BENCH_MATCH_ROUNDS', help: 'timed rounds per index size' },
   'herald-log-level': { type: 'string', default: 'info', env: 'BENCH_HERALD_LOG_LEVEL', help: "Herald's --log-level" },
   'herald-args': { type: 'string', env: 'BENCH_HERALD_ARGS', help: 'extra Herald flags, space-separated: --herald-args="--worker-concurrency 1"' },
+  'herald-node-args': { type: 'string', default: HERALD_NODE_FLAGS, env: 'BENCH_HERALD_NODE_ARGS', help: "flags for node running Herald, space-separated (the default is what `npm start` and the image use)" },
   'herald-cpu-prof': { type: 'string', env: 'BENCH_HERALD_CPU_PROF', help: "directory for Herald's --cpu-prof output" },
   help: { type: 'boolean', default: false, help: 'print this help' },
 } as const;
@@ -95,6 +99,7 @@ interface BenchOptions {
   matchRounds: number;
   heraldLogLevel: string;
   heraldCpuProf?: string;
+  heraldNodeArgs: string[];
   heraldArgs: string[];
 }
 
@@ -155,6 +160,7 @@ function parseOptions(): BenchOptions | 'help' {
     matchRounds: positiveInt(read('match-rounds') as string, 'match-rounds'),
     heraldLogLevel: read('herald-log-level') as string,
     heraldCpuProf: read('herald-cpu-prof'),
+    heraldNodeArgs: (read('herald-node-args') ?? '').split(/\s+/).filter(Boolean),
     heraldArgs: (read('herald-args') ?? '').split(/\s+/).filter(Boolean),
   };
 }
@@ -422,7 +428,7 @@ async function startHeraldTarget(opts: BenchOptions, sink: BenchSink, label: str
   cleanups.push(async () => {
     keysDeleted = await deletePrefix(opts.redisUrl, prefix);
   });
-  const nodeArgs = opts.heraldCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${opts.heraldCpuProf}`] : [];
+  const nodeArgs = [...opts.heraldNodeArgs, ...(opts.heraldCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${opts.heraldCpuProf}`] : [])];
   const extra = [...nodeArgs, ...opts.heraldArgs].join(' ');
   const replicaNote = replicas > 1 ? `${replicas} replicas, ` : '';
   log(`${label}: starting Herald (${replicaNote}${fmtInt(alerts)} Alert${alerts === 1 ? '' : 's'}, Redis ${opts.redisUrl}, prefix ${prefix}${extra ? `, with ${extra}` : ''})`);

@@ -18,11 +18,14 @@
  * - Failures are masked; the SDK says whether one is worth retrying (an unauthorised or unknown
  *   hub is not), and an event larger than the hub's maximum message size fails for good.
  */
-import { EventHubProducerClient, parseEventHubConnectionString } from '@azure/event-hubs';
+import type { EventHubProducerClient, parseEventHubConnectionString } from '@azure/event-hubs';
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
 import { fluxEventJson } from '../src/events/wire.js';
+import { onFirstUse } from './on-first-use.js';
+
+const eventHubsSdk = onFirstUse<typeof import('@azure/event-hubs')>('@azure/event-hubs');
 
 const AMQPS_PORT = 5671;
 /** Refusals another attempt cannot fix; the SDK marks some of them retryable (an unauthorised token). */
@@ -43,7 +46,7 @@ export function isSasConnectionString(address: string): boolean {
 export function sasTarget(address: string): SasTarget | string {
   let parsed: ReturnType<typeof parseEventHubConnectionString>;
   try {
-    parsed = parseEventHubConnectionString(address);
+    parsed = eventHubsSdk().parseEventHubConnectionString(address);
   } catch {
     return 'the address is not an Event Hubs connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=…)';
   }
@@ -93,7 +96,7 @@ export const azureeventhub: ProviderAdapter<SasTarget> = {
     let client: EventHubProducerClient | undefined;
     try {
       await refuseOwnListenerAt(target.host, target.port);
-      client = new EventHubProducerClient(config.address, { retryOptions: { maxRetries: 0, timeoutInMs: config.timeoutMs } });
+      client = new (eventHubsSdk().EventHubProducerClient)(config.address, { retryOptions: { maxRetries: 0, timeoutInMs: config.timeoutMs } });
       const batch = await client.createBatch({ abortSignal: signal });
       if (!batch.tryAdd({ body: Buffer.from(fluxEventJson(event), 'utf8') })) {
         throw new DeliveryError(`azureeventhub: the event is larger than the hub's maximum message size (${batch.maxSizeInBytes} bytes)`, false);

@@ -16,11 +16,14 @@
  * - Failures are masked; a refused credential, a missing topic, a denied permission or an
  *   invalid message fails for good, anything else is retried by the queue.
  */
-import { PubSub } from '@google-cloud/pubsub';
+import type { PubSub } from '@google-cloud/pubsub';
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
 import { fluxEventJson } from '../src/events/wire.js';
+import { onFirstUse } from './on-first-use.js';
+
+const pubsubSdk = onFirstUse<typeof import('@google-cloud/pubsub')>('@google-cloud/pubsub');
 
 export const EMULATOR_HOST_VARIABLE = 'PUBSUB_EMULATOR_HOST';
 
@@ -98,7 +101,7 @@ export const googlepubsub: ProviderAdapter = {
       const emulator = emulatorHost();
       const target = emulator ? emulatorTarget(emulator) : undefined;
       if (target) await refuseOwnListenerAt(target.host, target.port);
-      client = new PubSub({
+      client = new (pubsubSdk().PubSub)({
         projectId: config.address,
         ...(key ? { credentials: key } : {}),
         // Said up front, so that the SDK does not ask the GCE metadata server (169.254.169.254)

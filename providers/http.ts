@@ -4,7 +4,11 @@
  * error, and classification of each failure as retryable or not, with `Retry-After`.
  *
  * Bounds: at most `maxAnswerBytes` (64 KiB) of an answer is read, then its connection is
- * dropped. An error answer is reported cut there; a 2xx answer counts as delivered only when it
+ * dropped. The Provider's timeout bounds the exchange through undici's own timeouts (connect,
+ * headers, each chunk of the answer; no timer of Herald's per request): an answer still
+ * arriving past it is cut at its next chunk, so an exchange ends within about the timeout, and
+ * at worst twice it (a connection that takes the whole timeout, then headers that take it
+ * again). An error answer is reported cut there; a 2xx answer counts as delivered only when it
  * ended within the bound and the timeout, so an endless answer is never a delivery. Redirects
  * are followed as Go's client follows them, at most 10, credentials only to the same origin.
  * No connection may reach Herald's own listeners (`./own-listeners.js`).
@@ -109,7 +113,8 @@ function refusingOwnListeners(connect: buildConnector.connector): buildConnector
 
 function buildDispatcher(config: ProviderConfig): Dispatcher {
   const tls = config.tls;
-  const connect = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : undefined;
+  // Connecting (TCP and TLS) is bounded by the Provider's timeout too.
+  const connect = { ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}), timeout: config.timeoutMs };
   if (config.proxy) {
     const proxy = new URL(config.proxy);
     const token =
@@ -119,11 +124,16 @@ function buildDispatcher(config: ProviderConfig): Dispatcher {
     proxy.username = '';
     proxy.password = '';
     // The proxy is what Herald connects to; the target behind it is the proxy's to resolve.
+    // The pool to the proxy also answers the tunnel's CONNECT: within the timeout as well.
     const clientFactory = (proxyOrigin: URL, opts: object) =>
-      new Pool(proxyOrigin, { ...opts, connect: refusingOwnListeners((opts as { connect: buildConnector.connector }).connect) });
-    return new ProxyAgent({ uri: proxy.toString(), token, requestTls: connect, clientFactory });
+      new Pool(proxyOrigin, {
+        ...opts,
+        headersTimeout: config.timeoutMs,
+        connect: refusingOwnListeners((opts as { connect: buildConnector.connector }).connect),
+      });
+    return new ProxyAgent({ uri: proxy.toString(), token, requestTls: connect, proxyTls: { timeout: config.timeoutMs }, clientFactory });
   }
-  return new Agent({ connect: refusingOwnListeners(buildConnector({ ...connect })) });
+  return new Agent({ connect: refusingOwnListeners(buildConnector(connect)) });
 }
 
 /** One request of an exchange: the first, or one a redirect led to. */
@@ -144,6 +154,8 @@ interface Answer {
   truncated: boolean;
   /** Whether the answer arrived whole (not cut short by the timeout or a broken connection). */
   ended: boolean;
+  /** Whether the timeout is what cut it short. */
+  timedOut: boolean;
 }
 
 /**
@@ -173,69 +185,80 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export function createHttpClient(config: ProviderConfig): HttpClient & { close(): Promise<void> } {
   const dispatcher = buildDispatcher(config);
   const mask = createMasker(config.sensitiveValues);
+  // Prepared once per Provider version, not per delivery: the Secret's headers, and the URL
+  // last sent to (most adapters send every event to the same one).
+  const secretHeaders = mergeHeaders(config.headers);
+  let lastUrl: { text: string; parsed: URL } | undefined;
+  const parsedUrl = (text: string): URL => {
+    if (lastUrl?.text !== text) lastUrl = { text, parsed: new URL(text) };
+    return lastUrl.parsed;
+  };
 
   async function send(req: HttpRequest): Promise<HttpResponse> {
-    const headers = mergeHeaders(config.headers, req.headers ?? {});
+    const headers = req.headers ? { ...secretHeaders, ...mergeHeaders(req.headers) } : { ...secretHeaders };
     let body = req.body;
     if (req.json !== undefined) {
       body = JSON.stringify(req.json);
       headers['content-type'] ??= 'application/json';
     }
     const limit = req.maxAnswerBytes ?? MAX_ANSWER_BYTES;
-    // Credentials adapters compute (a basic-auth header's base64) are as secret as the Secret.
-    const secrets = [...config.sensitiveValues, ...credentialValues(headers)];
-    let maskError = createMasker(secrets);
+    // Credentials adapters compute (a basic-auth header's base64) are as secret as the Secret;
+    // so are a redirect's path and query (a signed URL). Only an error needs the masker.
+    const requestSecrets = credentialValues(headers);
+    const maskError = (text: string) => createMasker([...config.sensitiveValues, ...requestSecrets])(text);
     // One deadline for the whole exchange, every redirect and the answer's last byte included,
     // as Go's Client.Timeout (Flux's provider timeout) covers them.
-    const signal = AbortSignal.timeout(config.timeoutMs);
+    const deadline = performance.now() + config.timeoutMs;
     let hop: Hop = { method: req.method ?? 'POST', url: req.url, headers, body, credentials: true };
-    const first = `${hop.method} ${origin(req.url)}`;
+    // Where the request went, for error messages only (built only for one).
+    const firstMethod = hop.method;
+    const first = () => `${firstMethod} ${origin(req.url)}`;
 
     for (let redirects = 0; ; redirects++) {
-      const where = redirects === 0 ? first : `${first} (redirected to ${hop.method} ${origin(hop.url)})`;
+      const current = hop;
+      const where = redirects === 0 ? first : () => `${first()} (redirected to ${current.method} ${origin(current.url)})`;
       const answer = await exchange(hop, where);
       const location = headerValue(answer.headers.location);
       if (!REDIRECT_STATUSES.has(answer.status) || !location) return outcome(answer, where);
       if (redirects === MAX_REDIRECTS) {
-        throw new DeliveryError(maskError(`${where}: stopped after ${MAX_REDIRECTS} redirects`), false, answer.status);
+        throw new DeliveryError(maskError(`${where()}: stopped after ${MAX_REDIRECTS} redirects`), false, answer.status);
       }
       hop = redirected(hop, answer.status, location, where);
-      // A Location's path and query may carry a token (a signed URL): mask them from now on.
-      secrets.push(...urlSecrets(hop.url));
-      maskError = createMasker(secrets);
+      requestSecrets.push(...urlSecrets(hop.url));
     }
 
-    async function exchange(current: Hop, where: string): Promise<Answer> {
+    async function exchange(current: Hop, where: () => string): Promise<Answer> {
+      const remaining = Math.ceil(deadline - performance.now());
+      if (remaining <= 0) throw new DeliveryError(maskError(`${where()}: timed out after ${config.timeoutMs}ms`), true);
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(current.url, {
+        res = await request(parsedUrl(current.url), {
           method: current.method,
           headers: current.headers,
           body: current.body,
           dispatcher,
-          signal,
-          headersTimeout: config.timeoutMs,
-          bodyTimeout: config.timeoutMs,
+          headersTimeout: remaining,
+          bodyTimeout: remaining,
         });
       } catch (err) {
         throw requestFailure(err, where);
       }
       // A redirect's own text is of no use.
       const followed = REDIRECT_STATUSES.has(res.statusCode) && headerValue(res.headers.location);
-      return { status: res.statusCode, headers: res.headers, ...(await readAnswer(res.body, followed ? 0 : limit, signal)) };
+      return { status: res.statusCode, headers: res.headers, ...(await readAnswer(res.body, followed ? 0 : limit, deadline)) };
     }
 
-    function outcome(answer: Answer, where: string): HttpResponse {
+    function outcome(answer: Answer, where: () => string): HttpResponse {
       const { status } = answer;
       if (status >= 200 && status < 300) {
         // Not retried: the provider may well have taken the notification, and would answer the same again.
         if (answer.truncated) {
-          const message = `${where}: provider answered ${status} with more than ${limit} bytes: not counted as delivered`;
+          const message = `${where()}: provider answered ${status} with more than ${limit} bytes: not counted as delivered`;
           throw new DeliveryError(maskError(message), false, status);
         }
         if (!answer.ended) {
-          const why = signal.aborted ? `timed out after ${config.timeoutMs}ms` : 'the connection broke';
-          throw new DeliveryError(maskError(`${where}: provider answered ${status} but its answer did not arrive whole: ${why}`), true, status);
+          const why = answer.timedOut ? `timed out after ${config.timeoutMs}ms` : 'the connection broke';
+          throw new DeliveryError(maskError(`${where()}: provider answered ${status} but its answer did not arrive whole: ${why}`), true, status);
         }
         return { status, headers: answer.headers, body: answer.text };
       }
@@ -245,21 +268,22 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
       const masked = maskError(answer.text);
       const snippet = masked.length > MAX_ERROR_BODY || answer.truncated ? `${masked.slice(0, MAX_ERROR_BODY)}…` : masked;
       throw new DeliveryError(
-        maskError(`${where}: provider answered ${status}${snippet ? `: ${snippet}` : ''}`),
+        maskError(`${where()}: provider answered ${status}${snippet ? `: ${snippet}` : ''}`),
         retryable,
         status,
         retryAfterMs,
       );
     }
 
-    function requestFailure(err: unknown, where: string): DeliveryError {
-      if (err instanceof OwnListenerRefused) return new DeliveryError(maskError(`${where}: ${err.message}`), false);
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || /timeout/i.test(err.name));
+    function requestFailure(err: unknown, where: () => string): DeliveryError {
+      if (err instanceof OwnListenerRefused) return new DeliveryError(maskError(`${where()}: ${err.message}`), false);
+      // undici's ConnectTimeoutError, HeadersTimeoutError or BodyTimeoutError.
+      const timedOut = err instanceof Error && /timeout/i.test(err.name);
       const reason = timedOut ? `timed out after ${config.timeoutMs}ms` : describe(err);
       // A request undici refuses to send (a header value with a line break, say) is refused the
       // same way on every attempt: not retried.
       const unsendable = (err as { code?: unknown } | null)?.code === 'UND_ERR_INVALID_ARG';
-      return new DeliveryError(maskError(`${where}: ${reason}`), !unsendable);
+      return new DeliveryError(maskError(`${where()}: ${reason}`), !unsendable);
     }
 
     /**
@@ -267,9 +291,9 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
      * into a GET without body, 307 and 308 repeat the method and body. Credentials (and every
      * header the Secret set) go only to the same origin, or to the https form of the same host.
      */
-    function redirected(from: Hop, status: number, location: string, where: string): Hop {
+    function redirected(from: Hop, status: number, location: string, where: () => string): Hop {
       const refuse = (why: string) =>
-        new DeliveryError(maskError(`${where}: provider answered ${status}; redirect not followed: ${why}`), false, status);
+        new DeliveryError(maskError(`${where()}: provider answered ${status}; redirect not followed: ${why}`), false, status);
       let target: URL;
       try {
         target = new URL(location, from.url);
@@ -300,21 +324,21 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
 }
 
 /**
- * Reads at most `limit` bytes of an answer and drops the connection of a longer one. Never
- * throws: a broken or timed-out answer is reported as not `ended`.
+ * Reads at most `limit` bytes of an answer and drops the connection of a longer one, or of one
+ * still arriving at `deadline` (a `performance.now()` time; undici's body timeout ends one that
+ * stalls). Never throws: a broken or timed-out answer is reported as not `ended`.
  */
-async function readAnswer(
-  body: Dispatcher.ResponseData['body'],
-  limit: number,
-  signal: AbortSignal,
-): Promise<Pick<Answer, 'text' | 'truncated' | 'ended'>> {
+async function readAnswer(body: Dispatcher.ResponseData['body'], limit: number, deadline: number): Promise<Pick<Answer, 'text' | 'truncated' | 'ended' | 'timedOut'>> {
   const kept: Buffer[] = [];
   let size = 0;
   let truncated = false;
-  const stop = () => body.destroy();
-  signal.addEventListener('abort', stop, { once: true });
+  const cut = (timedOut: boolean) => ({ text: Buffer.concat(kept).toString('utf8'), truncated, ended: false, timedOut });
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (performance.now() >= deadline) {
+        body.destroy();
+        return cut(true);
+      }
       const room = limit - size;
       if (chunk.length > room) truncated = true;
       if (room > 0) {
@@ -324,14 +348,12 @@ async function readAnswer(
       }
       if (truncated) {
         body.destroy();
-        return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: false };
+        return cut(false);
       }
     }
-    return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: true };
-  } catch {
-    return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: false };
-  } finally {
-    signal.removeEventListener('abort', stop);
+    return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: true, timedOut: false };
+  } catch (err) {
+    return cut((err instanceof Error && /timeout/i.test(err.name)) || performance.now() >= deadline);
   }
 }
 

@@ -18,20 +18,14 @@
  * - Failures are masked and classified: refused authentication or permission and an oversized
  *   message fail for good; anything else (a server down, a timeout) is retried by the queue.
  */
-import {
-  connect,
-  credsAuthenticator,
-  nkeyAuthenticator,
-  nkeys,
-  usernamePasswordAuthenticator,
-  type Authenticator,
-  type ConnectionOptions,
-  type NatsConnection,
-} from 'nats';
+import type { Authenticator, ConnectionOptions, NatsConnection } from 'nats';
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
 import { fluxEventJson } from '../src/events/wire.js';
+import { onFirstUse } from './on-first-use.js';
+
+const natsSdk = onFirstUse<typeof import('nats')>('nats');
 
 const DEFAULT_PORT = 4222;
 /** Errors another attempt cannot fix: the server refused who we are, what we may do, or the size. */
@@ -69,6 +63,7 @@ export function natsServers(address: string): NatsServer[] | undefined {
 /** The authenticator Flux would choose; a string names the Secret key that is unusable. */
 export function natsAuthenticator(config: ProviderConfig): Authenticator | undefined | string {
   const { creds, nkey } = config.secret;
+  const { credsAuthenticator, nkeyAuthenticator, nkeys, usernamePasswordAuthenticator } = natsSdk();
   if (creds) {
     if (!/-----BEGIN NATS USER JWT-----/.test(creds) || !/-----BEGIN USER NKEY SEED-----/.test(creds)) {
       return "the `creds` key of spec.secretRef is not a NATS user credentials file (a user JWT and an NKey seed)";
@@ -134,7 +129,7 @@ export const nats: ProviderAdapter<{ servers: NonNullable<ReturnType<typeof nats
         ...(auth ? { authenticator: auth } : {}),
         ...(servers.some((s) => s.tls) || config.tls ? { tls: { ...config.tls } } : {}),
       };
-      const nc = await connect(options);
+      const nc = await natsSdk().connect(options);
       connection = nc;
       // Timed out while connecting: the caller has given up, so close at once.
       if (abandoned) return;

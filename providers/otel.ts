@@ -28,14 +28,17 @@
  * and name, as for Providers.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { SpanKind, SpanStatusCode, type HrTime } from '@opentelemetry/api';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { HrTime } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { FluxEvent } from '../src/events/event.js';
 import { goSortedKeys } from '../src/events/wire.js';
 import { basicAuth, DeliveryError } from './http.js';
+import { onFirstUse } from './on-first-use.js';
 import type { AlertIdentity, ProviderAdapter } from './types.js';
+
+const otelApi = onFirstUse<typeof import('@opentelemetry/api')>('@opentelemetry/api');
+const otlpTransformer = onFirstUse<typeof import('@opentelemetry/otlp-transformer')>('@opentelemetry/otlp-transformer');
+const otelResources = onFirstUse<typeof import('@opentelemetry/resources')>('@opentelemetry/resources');
 
 export const SCHEMA_URL = 'https://opentelemetry.io/schemas/1.34.0';
 export const SCOPE_NAME = 'flux:notification-controller';
@@ -82,6 +85,7 @@ export function eventSpan(event: FluxEvent, alert: AlertIdentity, endMs: number,
   const parsed = event.timestamp ? Date.parse(event.timestamp) : NaN;
   const startMs = Number.isNaN(parsed) ? endMs : parsed;
   const trace = traceId(uid, traceRevision(metadata));
+  const { SpanKind, SpanStatusCode } = otelApi();
   return {
     name: `${kind}: ${namespace}/${name}`,
     kind: SpanKind.INTERNAL,
@@ -96,7 +100,7 @@ export function eventSpan(event: FluxEvent, alert: AlertIdentity, endMs: number,
     links: [],
     events: [],
     ended: true,
-    resource: resourceFromAttributes(
+    resource: otelResources().resourceFromAttributes(
       { 'service.name': `${alert.namespace}/${alert.name}`, 'service.namespace': alert.namespace, 'service.instance.id': uid },
       { schemaUrl: SCHEMA_URL },
     ),
@@ -114,7 +118,7 @@ export const otel: ProviderAdapter = {
   async send(event, { config, http, alert }) {
     if (event.involvedObject.kind === SOURCE_SKIPPED) return;
     if (!alert) throw new DeliveryError('otel: the Alert of the notification is not known', false);
-    const body = ProtobufTraceSerializer.serializeRequest([eventSpan(event, alert, Date.now())]);
+    const body = otlpTransformer().ProtobufTraceSerializer.serializeRequest([eventSpan(event, alert, Date.now())]);
     if (!body) throw new DeliveryError('otel: the span could not be encoded', false);
     const headers: Record<string, string> = { 'content-type': 'application/x-protobuf' };
     const hasAuthorization = Object.keys(config.headers).some((h) => h.toLowerCase() === 'authorization');

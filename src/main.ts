@@ -220,7 +220,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   });
   metrics.onScrape(async () => {
     metrics.resources.reset();
-    for (const s of store.statuses().resources) metrics.resources.inc({ kind: s.kind, ready: s.ready.status });
+    for (const { kind, ready, count } of store.readyCounts()) metrics.resources.set({ kind, ready }, count);
   });
 
   const events = buildEventsServer({ dispatcher, duplicates, metrics, logger, limits: limits.events });

@@ -46,7 +46,23 @@ function goTime(timestamp: string | undefined): string {
   return goString(rfc3339Seconds(millis));
 }
 
+/**
+ * The wire JSON of each event object already serialised: every delivery and attempt of the
+ * same event sends the same bytes, built once. Events are never changed once built (each
+ * notification is a new object), and the entries go with their events.
+ */
+const serialised = new WeakMap<FluxEvent, string>();
+
 export function fluxEventJson(event: FluxEvent): string {
+  let json = serialised.get(event);
+  if (json === undefined) {
+    json = serialise(event);
+    serialised.set(event, json);
+  }
+  return json;
+}
+
+function serialise(event: FluxEvent): string {
   const metadata = event.metadata ?? {};
   const metadataKeys = goSortedKeys(Object.keys(metadata));
   const entries: Array<[string, string | undefined]> = [

@@ -3,8 +3,8 @@
  * `matchLabels`. Both sources feed it through the same path: the manifests directory sends
  * full snapshots (`replaceAll`), the Kubernetes informers single objects (`upsert`, `remove`).
  *
- * Work is proportional to what changed: an unchanged object (same content hash) is not looked
- * at again, a Secret change re-resolves only the Providers that reference it, and a Provider
+ * Work is proportional to what changed: an unchanged object (same content, whatever its keys'
+ * order) is not looked at again, a Secret change re-resolves only the Providers that reference it, and a Provider
  * change re-validates only the Alerts that name it. Alert regexes are compiled only when the
  * Alert itself changes.
  *
@@ -43,6 +43,7 @@ import {
   type Secret,
   type StoredObject,
 } from '../api/types.js';
+import { TalliedStates, type ReadyStatus } from './tallied-states.js';
 import { compileFindings, providerRefFindings, validateAlertSpec, validateProvider } from './validate.js';
 
 export interface ResolvedProvider {
@@ -86,6 +87,13 @@ export interface StoreStatuses {
   problems: ManifestProblem[];
 }
 
+/** How many resources of a kind are in one Ready status. */
+export interface ReadyCount {
+  kind: ResourceStatus['kind'];
+  ready: ReadyStatus;
+  count: number;
+}
+
 /** Payload of the `'changed'` event: the `namespace/name` of each resource evaluated again. */
 export interface StoreChange {
   providers: string[];
@@ -114,10 +122,6 @@ interface AlertState {
   findings: Finding[];
 }
 
-interface StoredEntry {
-  object: StoredObject;
-  hash: string;
-}
 
 /** One object to add or replace (`object` set) or to delete. */
 interface Change {
@@ -133,11 +137,11 @@ interface Change {
  */
 interface StoreState {
   /** Every object by `storedObjectKey`. */
-  objects: Map<string, StoredEntry>;
+  objects: Map<string, StoredObject>;
   /** The same objects by `kind|namespace|name`, then group: for label look-ups. */
   byName: Map<string, Map<string, StoredObject>>;
-  providerStates: Map<string, ProviderState>;
-  alertStates: Map<string, AlertState>;
+  providerStates: TalliedStates<ProviderState>;
+  alertStates: TalliedStates<AlertState>;
   /** The matcher's index of the Alerts. */
   index: AlertIndex;
 }
@@ -196,8 +200,8 @@ export class ResourceStore extends EventEmitter {
 
   /**
    * `replaceAll` for snapshots of any size, without holding up the event loop: the next state
-   * is built aside in slices of `sliceMs` (content hashes; validation, compiled regexes and
-   * conditions of what changed; a new matcher index), between which events are still matched
+   * is built aside in slices of `sliceMs` (comparison with the current objects; validation,
+   * compiled regexes and conditions of what changed; a new matcher index), between which events are still matched
    * against the current state, untouched; then it is swapped in in one step. Not to be mixed
    * with `upsert` or `remove` while it runs (the directory source only replaces snapshots).
    */
@@ -220,10 +224,9 @@ export class ResourceStore extends EventEmitter {
     for (const object of objects) {
       await pause();
       const identity = storedObjectKey(object);
-      const hash = contentHash(object);
       const previous = live.objects.get(identity);
-      const unchanged = previous?.hash === hash;
-      put(next, identity, unchanged ? previous.object : object, hash);
+      const unchanged = previous !== undefined && sameContent(previous, object);
+      put(next, identity, unchanged ? previous : object);
       if (isProvider(object)) providerKeys.add(objectKey(object.metadata));
       if (isAlert(object)) alertKeys.add(objectKey(object.metadata));
       if (unchanged) continue;
@@ -231,7 +234,7 @@ export class ResourceStore extends EventEmitter {
       noteChange(object);
       if (isAlert(object)) prepared.set(objectKey(object.metadata), prepareAlert(object));
     }
-    for (const [identity, { object }] of live.objects) {
+    for (const [identity, object] of live.objects) {
       await pause();
       if (next.objects.has(identity)) continue;
       changedObjects++;
@@ -314,12 +317,12 @@ export class ResourceStore extends EventEmitter {
 
   /** Every stored Receiver, as stored (the receivers module validates them). */
   receivers(): ReceiverObject[] {
-    return [...this.state.objects.values()].map((entry) => entry.object).filter(isReceiver);
+    return [...this.state.objects.values()].filter(isReceiver);
   }
 
   /** Every stored object: the targets a Receiver resolves in manifests mode. */
   objects(): Iterable<StoredObject> {
-    return [...this.state.objects.values()].map((entry) => entry.object);
+    return [...this.state.objects.values()];
   }
 
   /** The decoded data of a Secret, or undefined when it is absent or unusable. */
@@ -336,7 +339,7 @@ export class ResourceStore extends EventEmitter {
   /** Every stored object of a kind in an API group (any version), e.g. the image automation kinds for their controller. */
   objectsOf(group: string, kind: string): StoredObject[] {
     const found: StoredObject[] = [];
-    for (const { object } of this.state.objects.values()) {
+    for (const object of this.state.objects.values()) {
       if (object.kind === kind && groupOf(object.apiVersion) === group) found.push(object);
     }
     return found;
@@ -359,6 +362,27 @@ export class ResourceStore extends EventEmitter {
     return { resources: entries, problems: this.fileProblems.map((problem) => ({ ...problem })) };
   }
 
+  /**
+   * How many Providers, Alerts and Receivers are in each Ready status. Providers and Alerts are
+   * counted as they change, so this costs the same whatever their number; the Receivers (few)
+   * are counted from their status sources.
+   */
+  readyCounts(): ReadyCount[] {
+    const counts: ReadyCount[] = [];
+    for (const [ready, count] of this.state.providerStates.counts()) counts.push({ kind: 'Provider', ready, count });
+    for (const [ready, count] of this.state.alertStates.counts()) counts.push({ kind: 'Alert', ready, count });
+    const others = new Map<string, ReadyCount>();
+    for (const source of this.statusSources) {
+      for (const { kind, ready } of source()) {
+        const key = `${kind}|${ready.status}`;
+        const entry = others.get(key) ?? { kind, ready: ready.status, count: 0 };
+        entry.count++;
+        others.set(key, entry);
+      }
+    }
+    return [...counts, ...others.values()];
+  }
+
   /** Keeps the snapshot's problems; true when they changed or this is the first snapshot (listeners must hear of it). */
   private takeProblems(problems: readonly ManifestProblem[]): boolean {
     const problemsChanged = JSON.stringify(problems) !== JSON.stringify(this.fileProblems);
@@ -372,8 +396,8 @@ export class ResourceStore extends EventEmitter {
     return {
       objects: new Map(),
       byName: new Map(),
-      providerStates: new Map(),
-      alertStates: new Map(),
+      providerStates: new TalliedStates(),
+      alertStates: new TalliedStates(),
       index: new AlertIndex({ noCrossNamespaceRefs: this.noCrossNamespaceRefs }),
     };
   }
@@ -391,12 +415,11 @@ export class ResourceStore extends EventEmitter {
     let changedObjects = 0;
     for (const { identity, object } of changes) {
       const previous = this.state.objects.get(identity);
-      const hash = object ? contentHash(object) : undefined;
-      if (previous?.hash === hash) continue;
+      if (object ? previous !== undefined && sameContent(previous, object) : previous === undefined) continue;
       changedObjects++;
-      const affected = object ?? previous?.object;
+      const affected = object ?? previous;
       if (!affected) continue;
-      if (object && hash) put(this.state, identity, object, hash);
+      if (object) put(this.state, identity, object);
       else drop(this.state, identity, affected);
       const key = objectKey(affected.metadata);
       if (isSecret(affected)) secrets.add(key);
@@ -404,17 +427,23 @@ export class ResourceStore extends EventEmitter {
       else if (isAlert(affected)) alerts.add(key);
     }
 
-    // A Secret change re-resolves the Providers that reference it.
-    for (const [key, state] of this.state.providerStates) {
-      if (state.secretKeys.some((secretKey) => secrets.has(secretKey))) providers.add(key);
+    // A Secret change re-resolves the Providers that reference it. (Both loops below look at
+    // every Provider or Alert: only when there is a reason to, so that one Alert's change
+    // costs the same among 10,000 Alerts as among 10.)
+    if (secrets.size > 0) {
+      for (const [key, state] of this.state.providerStates) {
+        if (state.secretKeys.some((secretKey) => secrets.has(secretKey))) providers.add(key);
+      }
     }
     const providersThatMoved = new Set([...providers].filter((key) => this.evaluateProvider(key)));
 
     // Alerts whose own manifest changed are recompiled; those naming a Provider whose
     // readiness changed only get a new condition.
     const recompile = new Set(alerts);
-    for (const [key, state] of this.state.alertStates) {
-      if (providersThatMoved.has(providerKeyOf(state.resource))) alerts.add(key);
+    if (providersThatMoved.size > 0) {
+      for (const [key, state] of this.state.alertStates) {
+        if (providersThatMoved.has(providerKeyOf(state.resource))) alerts.add(key);
+      }
     }
     for (const key of alerts) this.evaluateAlert(key, recompile.has(key));
 
@@ -518,8 +547,8 @@ export class ResourceStore extends EventEmitter {
   }
 }
 
-function put(state: StoreState, identity: string, object: StoredObject, hash: string): void {
-  state.objects.set(identity, { object, hash });
+function put(state: StoreState, identity: string, object: StoredObject): void {
+  state.objects.set(identity, object);
   const key = nameKeyOf(object);
   const groups = state.byName.get(key) ?? new Map<string, StoredObject>();
   groups.set(groupOf(object.apiVersion), object);
@@ -535,7 +564,7 @@ function drop(state: StoreState, identity: string, object: StoredObject): void {
 }
 
 function objectAt<T extends StoredObject>(state: StoreState, group: string, kind: string, namespace: string, name: string): T | undefined {
-  return state.objects.get(storedKey(group, kind, namespace, name))?.object as T | undefined;
+  return state.objects.get(storedKey(group, kind, namespace, name)) as T | undefined;
 }
 
 /** Calls that yield to the event loop once `sliceMs` have passed since the last yield. */
@@ -589,6 +618,32 @@ function referencedSecretKeys({ metadata, spec }: Provider): string[] {
 
 function statusOrder(status: ResourceStatus): string {
   return `${status.kind}|${status.namespace}|${status.name}`;
+}
+
+/**
+ * Whether two JSON-like values hold the same content: key order does not count, nor does a
+ * field set to undefined (JSON leaves it out). Comparing the new object with the stored one
+ * costs less than hashing either, and holds nothing per object.
+ */
+export function sameContent(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => sameContent(item, b[i]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let fields = 0;
+  for (const key in left) {
+    if (!Object.prototype.hasOwnProperty.call(left, key) || left[key] === undefined) continue;
+    if (!Object.prototype.hasOwnProperty.call(right, key) || !sameContent(left[key], right[key])) return false;
+    fields++;
+  }
+  for (const key in right) {
+    if (Object.prototype.hasOwnProperty.call(right, key) && right[key] !== undefined) fields--;
+  }
+  return fields === 0;
 }
 
 /** A hash of the value's JSON with sorted keys, so that key order does not count as a change. */

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import fc from 'fast-check';
@@ -118,6 +119,44 @@ describe('shared HTTP client', () => {
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/timed out after 300ms/);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('arms no deadline timer of its own per request: the timeout is the HTTP client\'s own', async () => {
+    const http = createHttpClient(testProviderConfig({ type: 'generic', timeoutMs: 61_234 }));
+    await http.send({ url: sink.url, json: {} });
+    // Timers armed for the provider's timeout (the sink's own, in this process, have other durations).
+    let timersStarted = 0;
+    const hook = createHook({
+      init: (_id, type, _trigger, resource) => void (type === 'Timeout' && (resource as { _idleTimeout?: number })._idleTimeout === 61_234 && timersStarted++),
+    }).enable();
+    try {
+      for (let i = 0; i < 50; i++) await http.send({ url: sink.url, json: { i } });
+    } finally {
+      hook.disable();
+    }
+    // A deadline timer per request (AbortSignal.timeout) made 50, each left armed for its full timeout.
+    expect(timersStarted).toBe(0);
+    await http.close();
+  });
+
+  it('times out an answer whose body stalls after its headers, as retryable', async () => {
+    const stalled = createHttpServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('partial');
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    try {
+      const http = createHttpClient(testProviderConfig({ type: 'generic', timeoutMs: 300 }));
+      const started = Date.now();
+      const err = await failure(http.send({ url: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}/`, json: {} }));
+      expect(err.retryable).toBe(true);
+      expect(err.message).toContain('provider answered 200 but its answer did not arrive whole: timed out after 300ms');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
   });
 
   it('treats a refused connection as retryable', async () => {

@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FluxEvent } from '../../src/events/event.js';
 import { parseManifests } from '../../src/resources/manifests.js';
-import { ResourceStore, type StoreChange } from '../../src/resources/store.js';
+import { ResourceStore, sameContent, type StoreChange } from '../../src/resources/store.js';
 import type { Alert, AlertSpec, LabelledObject, Logger, Provider, ProviderSpec, Secret, StoredObject } from '../../src/api/types.js';
 
 const NS = 'flux-system';
@@ -414,5 +415,99 @@ describe('unknown manifest fields', () => {
     // Another unknown field: logged again.
     store.replaceAll([provider('hook'), { ...typo(), warnings: ['unknown field spec.summery is ignored'] }], []);
     expect(warningLines()).toHaveLength(2);
+  });
+});
+
+describe('ResourceStore.readyCounts', () => {
+  /** The counts as `statuses()` gives them, one resource at a time: what the store's running tally must equal. */
+  function countedFromStatuses(store: ResourceStore): Record<string, number> {
+    const counted: Record<string, number> = {};
+    for (const { kind, ready } of store.statuses().resources) counted[`${kind}|${ready.status}`] = (counted[`${kind}|${ready.status}`] ?? 0) + 1;
+    return counted;
+  }
+  function tallied(store: ResourceStore): Record<string, number> {
+    return Object.fromEntries(store.readyCounts().map(({ kind, ready, count }) => [`${kind}|${ready}`, count]));
+  }
+
+  it('follows adds, updates that change readiness, Provider and Secret changes, and deletes', () => {
+    const store = newStore();
+    store.replaceAll([provider('hook', { secretRef: { name: 'creds' } }), alert('a'), alert('b'), alert('c', { providerRef: { name: 'nope' } })], []);
+    // hook lacks its Secret: not ready, and neither are the Alerts naming it.
+    expect(tallied(store)).toEqual({ 'Provider|False': 1, 'Alert|False': 3 });
+    store.upsert(secret('creds', { address: 'https://hooks.example.com/y' }));
+    expect(tallied(store)).toEqual({ 'Provider|True': 1, 'Alert|True': 2, 'Alert|False': 1 });
+    store.upsert(alert('c'));
+    expect(tallied(store)).toEqual({ 'Provider|True': 1, 'Alert|True': 3 });
+    store.upsert(alert('b', { inclusionList: ['(bad'] }));
+    expect(tallied(store)).toEqual({ 'Provider|True': 1, 'Alert|True': 2, 'Alert|False': 1 });
+    store.remove('Alert', NS, 'b');
+    store.remove('Provider', NS, 'hook');
+    expect(tallied(store)).toEqual({ 'Alert|False': 2 });
+    store.replaceAll([], []);
+    expect(store.readyCounts()).toEqual([]);
+  });
+
+  it('equals a count of the statuses after any sequence of changes, applied one by one or as gradual snapshots', async () => {
+    const candidates: StoredObject[] = [
+      provider('hook'),
+      provider('hook', { type: 'bogus' }),
+      provider('other', { secretRef: { name: 'creds' } }),
+      secret('creds', { token: 't' }),
+      secret('creds', { token: '' }),
+      alert('a'),
+      alert('a', { providerRef: { name: 'other' } }),
+      alert('b', { exclusionList: ['(bad'] }),
+      alert('b', { suspend: true }),
+      alert('c', { eventSources: [] }),
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ pick: fc.nat(candidates.length - 1), remove: fc.boolean(), snapshot: fc.boolean() }), { maxLength: 30 }),
+        async (steps) => {
+          const store = newStore();
+          const held = new Map<string, StoredObject>();
+          for (const { pick, remove, snapshot } of steps) {
+            const object = candidates[pick] as StoredObject;
+            const key = `${object.kind}/${object.metadata.name}`;
+            if (remove) held.delete(key);
+            else held.set(key, object);
+            if (snapshot) await store.replaceAllGradually([...held.values()], [], 0);
+            else if (remove) store.remove(object.kind, NS, object.metadata.name);
+            else store.upsert(object);
+            expect(tallied(store)).toEqual(countedFromStatuses(store));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('sameContent', () => {
+  /** The value's JSON with its keys sorted at every depth: two values are the same content when these are equal. */
+  const canonical = (value: unknown): string =>
+    JSON.stringify(value, (_key, v: unknown) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    );
+  const reversedKeys = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(reversedKeys);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reversedKeys(v)]));
+  };
+
+  it('ignores key order and undefined fields, and sees every other difference', () => {
+    expect(sameContent({ a: 1, b: { c: [1, 'x'] } }, { b: { c: [1, 'x'] }, a: 1 })).toBe(true);
+    expect(sameContent({ a: 1, gone: undefined }, { a: 1 })).toBe(true);
+    expect(sameContent({ a: 1 }, { a: 1, b: null })).toBe(false);
+    expect(sameContent({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(sameContent({ a: '1' }, { a: 1 })).toBe(false);
+    expect(sameContent({ a: {} }, { a: [] })).toBe(false);
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        expect(sameContent(a, reversedKeys(a))).toBe(true);
+        expect(sameContent(a, b)).toBe(canonical(a) === canonical(b));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
