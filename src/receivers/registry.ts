@@ -10,7 +10,7 @@
 import type { Logger, ReceiverObject, ReadyCondition } from '../api/types.js';
 import { objectKey } from '../api/types.js';
 import type { ResourceStatus } from '../resources/store.js';
-import type { ReceiverEntry, ReceiverLookup } from './server.js';
+import type { ReceiverEntry, ReceiverLookup } from './routes.js';
 import type { Receiver } from './types.js';
 import { receiverReadiness, validateReceiver, type ReceiverValidation } from './validate.js';
 
