@@ -18,6 +18,8 @@ import { createProcessor } from './delivery/worker.js';
 import { startImageAutomation } from './image-automation.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
+import { googleIdTokenVerifier } from './receivers/gcr-token.js';
+import { remoteSigningKeys } from './receivers/id-token.js';
 import { ReceiverRegistry } from './receivers/registry.js';
 import type { RequestReconcile } from './receivers/routes.js';
 import { memoryTargetResolver, type TargetResolver } from './receivers/targets.js';
@@ -248,6 +250,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     logger,
     metrics,
     noCrossNamespaceRefs: config.noCrossNamespaceRefs,
+    idTokens: googleIdTokenVerifier(remoteSigningKeys(config.gcrJwksUrl)),
     listener: limits.receiver,
     onVerified: (receiver) => receivers.noteRequest(receiver),
   });
