@@ -177,7 +177,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     { flag: 'admin-addr', ...config.adminAddr },
     { flag: 'receiver-addr', ...config.receiverAddr },
   ]);
-  const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath });
+  const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath, events: source.receiverEvents });
   store.addStatusSource(() => receivers.statuses());
 
   // Not closed at shutdown: the process exits once the queue has finished its deliveries.

@@ -7,7 +7,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LabelLookup } from '../alerts/matcher.js';
 import { startDirectorySource } from './dir-source.js';
-import { EventReasons, involvedObjectString, type AlertEventSink } from './kubernetes/event-reasons.js';
+import { EventReasons, involvedObjectString, type AlertEventSink, type ObjectEventSink } from './kubernetes/event-reasons.js';
 import type { ResourceStore } from './store.js';
 import { parseObjectKey, type Logger } from '../api/types.js';
 
@@ -31,6 +31,11 @@ export interface ResourceSource {
   readonly onDeadLetter?: (letter: DeadLetter, message: string) => void;
   /** Kubernetes mode: the cluster's configuration (Receivers patch their targets through it). */
   readonly kubeConfig?: KubeConfig;
+  /**
+   * Kubernetes mode: Events on Receivers (their object's uid and apiVersion filled in from the
+   * API). Only the Lease holder records them, as only Flux's leader reconciles.
+   */
+  readonly receiverEvents?: ObjectEventSink;
   /** Kubernetes mode: the `status.webhookPath` a Receiver carries in the API. */
   readonly reportedWebhookPath?: (namespace: string, name: string) => string | undefined;
   close(): Promise<void>;
@@ -81,8 +86,15 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
     identity: replicaIdentity(),
     logger,
   });
-  elector.on('started', () => statusWriter.setActive(true));
-  elector.on('stopped', () => statusWriter.setActive(false));
+  const receiverEvents = leaderReceiverEvents(events, (ns, name) => source.object('Receiver', ns, name));
+  elector.on('started', () => {
+    statusWriter.setActive(true);
+    receiverEvents.setLeading(true);
+  });
+  elector.on('stopped', () => {
+    statusWriter.setActive(false);
+    receiverEvents.setLeading(false);
+  });
   elector.start();
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: namespace ?? '(all)' }, 'watching Providers and Alerts in Kubernetes');
 
@@ -95,6 +107,7 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
     },
     labels: cachedLabelLookup({ fetch: apiLabelFetcher(kubeConfig), logger }),
     alertEvents: events,
+    receiverEvents,
     onDeadLetter: (letter, message) => {
       const [alertNamespace, name] = parseObjectKey(letter.alert);
       const alert = source.object('Alert', alertNamespace, name);
@@ -111,6 +124,42 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
       await elector.stop();
       await source.close();
       await events.flush();
+    },
+  };
+}
+
+/** Receivers whose last Event waits for this replica to lead, at most (the oldest go first). */
+const MAX_WAITING_RECEIVER_EVENTS = 4096;
+
+/**
+ * Receivers' Events from the Lease holder only. What a follower would have recorded is kept
+ * (the last per Receiver) and recorded when it becomes the leader, as Flux's new leader
+ * reconciles every Receiver and records the outcome; a Receiver deleted meanwhile is skipped.
+ */
+function leaderReceiverEvents(
+  events: ObjectEventSink,
+  object: (namespace: string, name: string) => { apiVersion?: string; metadata?: { uid?: string } } | undefined,
+): ObjectEventSink & { setLeading(leading: boolean): void } {
+  let leading = false;
+  const waiting = new Map<string, Parameters<ObjectEventSink['record']>>();
+  const record: ObjectEventSink['record'] = (ref, type, reason, message) => {
+    const current = object(ref.namespace, ref.name);
+    if (!current) return;
+    events.record({ ...ref, apiVersion: current.apiVersion ?? ref.apiVersion, ...(current.metadata?.uid && { uid: current.metadata.uid }) }, type, reason, message);
+  };
+  return {
+    record(ref, type, reason, message) {
+      if (leading) return record(ref, type, reason, message);
+      const key = `${ref.namespace}/${ref.name}`;
+      waiting.delete(key);
+      waiting.set(key, [ref, type, reason, message]);
+      while (waiting.size > MAX_WAITING_RECEIVER_EVENTS) waiting.delete(waiting.keys().next().value as string);
+    },
+    setLeading(now) {
+      leading = now;
+      if (!now) return;
+      for (const args of waiting.values()) record(...args);
+      waiting.clear();
     },
   };
 }

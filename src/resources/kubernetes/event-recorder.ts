@@ -2,10 +2,11 @@
  * Kubernetes Events on Alerts, as Flux's notification-controller records them when it cannot
  * handle an event for an Alert (`kubectl describe alert` and `flux events` show them): a
  * `core/v1` Event of type Warning whose involvedObject is the Alert, with Flux's reasons
- * (`NotificationDispatchFailed`, …) and message shapes.
+ * (`NotificationDispatchFailed`, …) and message shapes. Receivers' Events (Normal and Warning,
+ * as Flux's Receiver controller records them) go through `record`, on the same bounds.
  *
  * Rate-limited like client-go's event recorder, so that a storm of failing events cannot flood
- * the API server: per Alert a token bucket (25 at once, then one per 5 minutes); an Event
+ * the API server: per object a token bucket (25 at once, then one per 5 minutes); an Event
  * identical to one recorded in the last 10 minutes only bumps that Event's `count` and
  * `lastTimestamp`; and at most a few requests in flight at once. What is dropped is counted in
  * the log, never queued. Recording never throws and never waits: callers fire and forget.
@@ -13,9 +14,9 @@
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import { NOTIFICATION_GROUP, objectKey, type Logger } from '../../api/types.js';
 import { describeApiError, replicaIdentity, statusCodeOf } from './client.js';
-import type { AlertEventSink, AlertRef } from './event-reasons.js';
+import type { AlertEventSink, AlertRef, InvolvedObjectRef, ObjectEventSink } from './event-reasons.js';
 
-export { EventReasons, involvedObjectString, type AlertEventSink, type AlertRef } from './event-reasons.js';
+export { EventReasons, involvedObjectString, type AlertEventSink, type AlertRef, type InvolvedObjectRef, type ObjectEventSink } from './event-reasons.js';
 
 export interface EventRecorderOptions {
   api: CoreV1Api;
@@ -75,7 +76,7 @@ export class TokenBuckets {
   }
 }
 
-export class KubeEventRecorder implements AlertEventSink {
+export class KubeEventRecorder implements AlertEventSink, ObjectEventSink {
   private readonly opts: Required<EventRecorderOptions>;
   private readonly buckets: TokenBuckets;
   private readonly recent = new Map<string, Recent>();
@@ -98,18 +99,24 @@ export class KubeEventRecorder implements AlertEventSink {
   }
 
   warning(alert: AlertRef, reason: string, message: string, annotations?: Record<string, string>): void {
+    const { apiVersion, ...ref } = alert;
+    this.record({ ...ref, kind: 'Alert', apiVersion: apiVersion ?? `${NOTIFICATION_GROUP}/v1beta3` }, 'Warning', reason, message, annotations);
+  }
+
+  record(object: InvolvedObjectRef, type: 'Normal' | 'Warning', reason: string, message: string, annotations?: Record<string, string>): void {
     const { now, maxInFlight, logger } = this.opts;
-    const alertKey = objectKey(alert);
+    // Kind first: an Alert and a Receiver of the same name have separate buckets.
+    const objectKeyText = `${object.kind}/${objectKey(object)}`;
     const text = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
-    if (this.pending.size >= maxInFlight || !this.buckets.take(alertKey, now())) {
+    if (this.pending.size >= maxInFlight || !this.buckets.take(objectKeyText, now())) {
       this.dropped++;
       if (this.dropped === 1 || this.dropped % 100 === 0) {
-        logger.warn({ alert: alertKey, reason, dropped: this.dropped }, 'Kubernetes Events rate-limited; some are not recorded');
+        logger.warn({ object: objectKeyText, reason, dropped: this.dropped }, 'Kubernetes Events rate-limited; some are not recorded');
       }
       return;
     }
-    const work = this.record(alert, reason, text, annotations).catch((err: unknown) => {
-      logger.warn({ alert: alertKey, reason, err: describeApiError(err) }, 'cannot record a Kubernetes Event');
+    const work = this.write(object, objectKeyText, type, reason, text, annotations).catch((err: unknown) => {
+      logger.warn({ object: objectKeyText, reason, err: describeApiError(err) }, 'cannot record a Kubernetes Event');
     });
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
@@ -120,9 +127,16 @@ export class KubeEventRecorder implements AlertEventSink {
     await Promise.all([...this.pending]);
   }
 
-  private async record(alert: AlertRef, reason: string, message: string, annotations?: Record<string, string>): Promise<void> {
+  private async write(
+    object: InvolvedObjectRef,
+    objectKeyText: string,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    annotations?: Record<string, string>,
+  ): Promise<void> {
     const { api, now, dedupeWindowMs, component, instance } = this.opts;
-    const key = `${objectKey(alert)}|Warning|${reason}|${message}|${annotations ? JSON.stringify(annotations) : ''}`;
+    const key = `${objectKeyText}|${type}|${reason}|${message}|${annotations ? JSON.stringify(annotations) : ''}`;
     const time = new Date(now());
     const seen = this.recent.get(key);
     if (seen && time.getTime() - seen.lastSeen < dedupeWindowMs) {
@@ -139,19 +153,19 @@ export class KubeEventRecorder implements AlertEventSink {
       }
     }
     // client-go's naming: the object's name and the time in nanoseconds, in hex.
-    const name = `${alert.name}.${(BigInt(time.getTime()) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`;
+    const name = `${object.name}.${(BigInt(time.getTime()) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`;
     await api.createNamespacedEvent({
-      namespace: alert.namespace,
+      namespace: object.namespace,
       body: {
-        metadata: { name, namespace: alert.namespace, ...(annotations ? { annotations: { ...annotations } } : {}) },
+        metadata: { name, namespace: object.namespace, ...(annotations ? { annotations: { ...annotations } } : {}) },
         involvedObject: {
-          apiVersion: alert.apiVersion ?? `${NOTIFICATION_GROUP}/v1beta3`,
-          kind: 'Alert',
-          name: alert.name,
-          namespace: alert.namespace,
-          ...(alert.uid ? { uid: alert.uid } : {}),
+          apiVersion: object.apiVersion,
+          kind: object.kind,
+          name: object.name,
+          namespace: object.namespace,
+          ...(object.uid ? { uid: object.uid } : {}),
         },
-        type: 'Warning',
+        type,
         reason,
         message,
         source: { component },
@@ -163,7 +177,7 @@ export class KubeEventRecorder implements AlertEventSink {
       },
     });
     this.recent.delete(key);
-    this.recent.set(key, { name, namespace: alert.namespace, count: 1, lastSeen: time.getTime() });
+    this.recent.set(key, { name, namespace: object.namespace, count: 1, lastSeen: time.getTime() });
     while (this.recent.size > MAX_TRACKED) this.recent.delete(this.recent.keys().next().value as string);
   }
 }
