@@ -83,6 +83,8 @@ export class ReceiverRegistry implements ReceiverLookup {
       const status: ResourceStatus = { kind: 'Receiver', namespace: metadata.namespace, name: metadata.name, ready: state.condition, webhookPath: state.webhookPath };
       if (spec.suspend === true) status.suspended = true;
       if (state.problems.length > 0) status.problems = state.problems;
+      // Flux stalls a Receiver on a configuration error; a missing token is retried instead.
+      if (state.condition.status === 'False' && state.condition.reason !== ReceiverReasons.TokenNotFound) status.stalled = true;
       const last = this.lastRequest.get(key);
       if (last) status.lastRequestAt = last;
       return status;

@@ -214,12 +214,18 @@ describe('Receivers in Kubernetes mode', () => {
       involvedObject: { kind: 'Receiver', apiVersion: RECEIVER_V1, namespace: NS, name: 'webapp', uid: receiver()?.metadata.uid },
       source: { component: 'herald' },
     });
+    // Herald's own status write comes back through the watch: that is no reason for another Event.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(receiverEvents('webapp')).toHaveLength(1);
+    expect(receiverEvents('webapp')[0]?.count).toBe(1);
   });
 
   it('keeps the reported path of a Receiver with a configuration error, and answers 503 there, as Flux does', async () => {
     const broken = () => api.get(RECEIVER_V1, 'Receiver', NS, 'broken');
     await eventually(() => readyConditionOf(broken())?.status === 'False', 10_000, 'broken Receiver status written');
     expect(readyConditionOf(broken())).toMatchObject({ reason: 'InvalidCELExpression' });
+    const stalled = ((broken()?.status as { conditions?: Array<Record<string, unknown>> }).conditions ?? []).find((c) => c.type === 'Stalled');
+    expect(stalled).toMatchObject({ status: 'True', reason: 'InvalidCELExpression', message: readyConditionOf(broken())?.message });
     expect(broken()?.status).toMatchObject({ webhookPath: webhookPath(TOKEN, 'broken', NS) });
     expect(await hook(herald, webhookPath(TOKEN, 'broken', NS), githubPush())).toBe(503);
     const [event] = await eventually(() => (receiverEvents('broken').length > 0 ? receiverEvents('broken') : undefined), 10_000, 'Warning Event');
@@ -249,6 +255,8 @@ describe('Receivers in Kubernetes mode', () => {
     api.apply(secretObject('webhook-token', { other: 'x' }, NS));
     await eventually(() => readyConditionOf(receiver())?.status === 'False', 10_000, 'Receiver not Ready');
     expect(readyConditionOf(receiver())).toMatchObject({ reason: 'TokenNotFound' });
+    // Retried (a Secret can appear), so not Stalled.
+    expect(((receiver()?.status as { conditions?: Array<{ type: string }> }).conditions ?? []).map((c) => c.type)).toEqual(['Ready']);
     expect(receiver()?.status).toMatchObject({ webhookPath: '' });
     expect(await hook(herald, path, githubPush())).toBe(404);
     await eventually(() => receiverEvents('webapp').some((e) => e.type === 'Warning'), 10_000, 'Warning Event');

@@ -39,10 +39,19 @@ export interface StatusPatch {
 const MAX_MESSAGE = 32_768;
 
 /**
- * The merge patch that brings `current`'s status to `desired`, or undefined when it already
- * says the same. Conditions of other types are kept.
+ * Receivers' `Stalled` condition, as Flux's Receiver controller keeps it: `True` (with Ready's
+ * reason and message) for a configuration error no retry can fix; otherwise absent. Flux also
+ * drops its `Reconciling` condition once Ready; Herald owns both on Receivers.
  */
-export function statusPatch(current: KubernetesObject, desired: ReadyCondition, webhookPath?: string): StatusPatch | undefined {
+export interface ReceiverConditions {
+  stalled: boolean;
+}
+
+/**
+ * The merge patch that brings `current`'s status to `desired`, or undefined when it already
+ * says the same. Conditions of other types are kept (but for Receivers' Stalled and Reconciling).
+ */
+export function statusPatch(current: KubernetesObject, desired: ReadyCondition, webhookPath?: string, receiver?: ReceiverConditions): StatusPatch | undefined {
   const status = ((current as { status?: unknown }).status ?? {}) as { conditions?: unknown; observedGeneration?: unknown; webhookPath?: unknown };
   const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter(
     (c): c is ApiCondition => typeof c === 'object' && c !== null && typeof (c as ApiCondition).type === 'string',
@@ -58,7 +67,11 @@ export function statusPatch(current: KubernetesObject, desired: ReadyCondition, 
     lastTransitionTime:
       existing?.status === desired.status && existing.lastTransitionTime ? existing.lastTransitionTime : toApiTime(desired.lastTransitionTime),
   };
+  // Receivers: the conditions besides Ready that Flux's controller owns, as they should be.
+  const owned = receiver ? ownedReceiverConditions(conditions, ready, receiver) : undefined;
+  const others = conditions.filter((c) => c.type !== 'Ready' && !(owned && OWNED_BY_RECEIVERS.has(c.type)));
   const upToDate =
+    (owned === undefined || JSON.stringify(owned) === JSON.stringify(conditions.filter((c) => OWNED_BY_RECEIVERS.has(c.type)))) &&
     existing !== undefined &&
     existing.status === ready.status &&
     existing.reason === ready.reason &&
@@ -70,11 +83,21 @@ export function statusPatch(current: KubernetesObject, desired: ReadyCondition, 
   return {
     status: {
       ...(desired.observedGeneration !== undefined ? { observedGeneration: desired.observedGeneration } : {}),
-      conditions: [...conditions.filter((c) => c.type !== 'Ready'), ready],
+      conditions: [...others, ready, ...(owned ?? [])],
       // Receivers: Flux's `status.webhookPath` ('' when there is no token).
       ...(webhookPath !== undefined ? { webhookPath } : {}),
     },
   };
+}
+
+const OWNED_BY_RECEIVERS = new Set(['Stalled', 'Reconciling']);
+
+function ownedReceiverConditions(conditions: ApiCondition[], ready: ApiCondition, receiver: ReceiverConditions): ApiCondition[] {
+  if (!receiver.stalled) return [];
+  const existing = conditions.find((c) => c.type === 'Stalled');
+  const stalled: ApiCondition = { ...ready, type: 'Stalled', status: 'True' };
+  if (existing?.status === 'True' && existing.lastTransitionTime) stalled.lastTransitionTime = existing.lastTransitionTime;
+  return [stalled];
 }
 
 /** metav1.Time: RFC 3339 in whole seconds. */
@@ -169,24 +192,24 @@ export class StatusWriter {
     while (this.dirty.size > 0 && this.active && !this.closed) {
       const batch = [...this.dirty];
       this.dirty.clear();
-      const desired = new Map<string, { ready: ReadyCondition; webhookPath?: string }>();
+      const desired = new Map<string, { ready: ReadyCondition; webhookPath?: string; stalled?: boolean }>();
       for (const status of this.opts.store.statuses().resources) desired.set(`${status.kind}|${status.namespace}/${status.name}`, status);
       for (const item of batch) {
         if (!this.active || this.closed) return;
         const [kind, key] = item.split('|') as [NotificationKind, string];
         const status = desired.get(item);
-        if (status) await this.write(kind, key, status.ready, status.webhookPath);
+        if (status) await this.write(kind, key, status.ready, status.webhookPath, kind === 'Receiver' ? { stalled: status.stalled === true } : undefined);
       }
     }
   }
 
-  private async write(kind: NotificationKind, key: string, condition: ReadyCondition, webhookPath?: string): Promise<void> {
+  private async write(kind: NotificationKind, key: string, condition: ReadyCondition, webhookPath?: string, receiver?: ReceiverConditions): Promise<void> {
     const { api, logger, source } = this.opts;
     if (this.pausedUntil[kind] > Date.now()) return;
     const [namespace, name] = parseObjectKey(key);
     const current = source.object(kind, namespace, name);
     if (!current) return; // deleted
-    const patch = statusPatch(current, condition, webhookPath);
+    const patch = statusPatch(current, condition, webhookPath, receiver);
     if (!patch) return;
     // Written already, and the informer has not seen the result yet: nothing new to say.
     const item = `${kind}|${key}`;
