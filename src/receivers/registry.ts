@@ -85,6 +85,8 @@ export class ReceiverRegistry implements ReceiverLookup {
       if (state.problems.length > 0) status.problems = state.problems;
       // Flux stalls a Receiver on a configuration error; a missing token is retried instead.
       if (state.condition.status === 'False' && state.condition.reason !== ReceiverReasons.TokenNotFound) status.stalled = true;
+      const requested = reconcileRequested(state.entry.receiver);
+      if (requested !== undefined) status.lastHandledReconcileAt = requested;
       const last = this.lastRequest.get(key);
       if (last) status.lastRequestAt = last;
       return status;
@@ -133,7 +135,9 @@ export class ReceiverRegistry implements ReceiverLookup {
         else this.opts.logger?.warn(fields, 'Receiver is not ready');
       }
       // Flux's controller reconciles a Receiver when it is new, its spec changes or its Secret does.
-      if (moved || previous.entry.receiver.metadata.generation !== receiver.metadata.generation) this.recordEvent(receiver, readiness.ready);
+      // …and when asked to (`flux reconcile receiver` sets the annotation and waits for lastHandledReconcileAt).
+      const asked = reconcileRequested(receiver) !== (previous && reconcileRequested(previous.entry.receiver));
+      if (moved || previous.entry.receiver.metadata.generation !== receiver.metadata.generation || asked) this.recordEvent(receiver, readiness.ready);
     }
     for (const key of this.states.keys()) {
       if (next.has(key)) continue;
@@ -168,6 +172,11 @@ export class ReceiverRegistry implements ReceiverLookup {
   private now(): Date {
     return this.opts.now?.() ?? new Date();
   }
+}
+
+/** The `reconcile.fluxcd.io/requestedAt` annotation's value (Flux's on-demand reconcile request), if set. */
+function reconcileRequested(receiver: Receiver): string | undefined {
+  return receiver.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
 }
 
 /** Flux's default `spec.interval` for Receivers. */

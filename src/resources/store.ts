@@ -80,6 +80,8 @@ export interface ResourceStatus {
   lastRequestAt?: string;
   /** Receivers: not Ready for a configuration error no retry fixes (Flux's `Stalled` condition). */
   stalled?: boolean;
+  /** Receivers: the `reconcile.fluxcd.io/requestedAt` value handled last (what `flux reconcile` waits for). */
+  lastHandledReconcileAt?: string;
 }
 
 /** What the status API serves: every resource's Ready condition and the manifests that did not load. */

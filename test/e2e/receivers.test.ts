@@ -220,6 +220,17 @@ describe('Receivers in Kubernetes mode', () => {
     expect(receiverEvents('webapp')[0]?.count).toBe(1);
   });
 
+  it('handles `flux reconcile receiver`: status.lastHandledReconcileAt takes the requestedAt value, and the outcome is recorded again', async () => {
+    const requested = '2026-12-01T19:30:00.000000000Z';
+    const current = receiver();
+    api.apply({ apiVersion: RECEIVER_V1, kind: 'Receiver', metadata: { ...current!.metadata, annotations: { [RECONCILE_REQUEST_ANNOTATION]: requested } }, spec: current!.spec });
+    await eventually(() => (receiver()?.status as { lastHandledReconcileAt?: string }).lastHandledReconcileAt === requested, 10_000, 'lastHandledReconcileAt');
+    expect(receiver()?.metadata.generation).toBe(current?.metadata.generation);
+    // The same Event again: client-go's recorder (and Herald's) counts it on the first one.
+    await eventually(() => receiverEvents('webapp')[0]?.count === 2, 10_000, 'Succeeded counted twice');
+    expect(receiverEvents('webapp')).toHaveLength(1);
+  });
+
   it('keeps the reported path of a Receiver with a configuration error, and answers 503 there, as Flux does', async () => {
     const broken = () => api.get(RECEIVER_V1, 'Receiver', NS, 'broken');
     await eventually(() => readyConditionOf(broken())?.status === 'False', 10_000, 'broken Receiver status written');

@@ -71,6 +71,14 @@ describe('statusPatch', () => {
     expect(statusPatch(obj(), { ...failed, reason: 'TokenNotFound' }, '', { stalled: false })?.status.conditions.map((c) => c.type)).toEqual(['Ready']);
   });
 
+  it('Receivers: lastHandledReconcileAt follows the reconcile request handled', () => {
+    const handled = { stalled: false, lastHandledReconcileAt: '2026-12-01T19:30:00Z' };
+    const patch = statusPatch(obj(), ready, '/hook/x', handled);
+    expect(patch?.status).toMatchObject({ webhookPath: '/hook/x', lastHandledReconcileAt: '2026-12-01T19:30:00Z' });
+    expect(statusPatch(obj(patch?.status), ready, '/hook/x', handled)).toBeUndefined();
+    expect(statusPatch(obj(patch?.status), ready, '/hook/x', { ...handled, lastHandledReconcileAt: 'later' })?.status.lastHandledReconcileAt).toBe('later');
+  });
+
   it('cuts messages to the CRD limit', () => {
     const patch = statusPatch(obj(), { ...ready, message: 'x'.repeat(40_000) });
     expect(patch?.status.conditions[0]?.message).toHaveLength(32_768);

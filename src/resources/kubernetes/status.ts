@@ -32,7 +32,7 @@ export interface ApiCondition {
 }
 
 export interface StatusPatch {
-  status: { observedGeneration?: number; conditions: ApiCondition[]; webhookPath?: string };
+  status: { observedGeneration?: number; conditions: ApiCondition[]; webhookPath?: string; lastHandledReconcileAt?: string };
 }
 
 /** The CRD schema's limit on a condition message. */
@@ -45,6 +45,8 @@ const MAX_MESSAGE = 32_768;
  */
 export interface ReceiverConditions {
   stalled: boolean;
+  /** `status.lastHandledReconcileAt`: the reconcile request handled last (`flux reconcile receiver` waits for it). */
+  lastHandledReconcileAt?: string;
 }
 
 /**
@@ -52,7 +54,8 @@ export interface ReceiverConditions {
  * says the same. Conditions of other types are kept (but for Receivers' Stalled and Reconciling).
  */
 export function statusPatch(current: KubernetesObject, desired: ReadyCondition, webhookPath?: string, receiver?: ReceiverConditions): StatusPatch | undefined {
-  const status = ((current as { status?: unknown }).status ?? {}) as { conditions?: unknown; observedGeneration?: unknown; webhookPath?: unknown };
+  const status = ((current as { status?: unknown }).status ?? {}) as { conditions?: unknown; observedGeneration?: unknown; webhookPath?: unknown; lastHandledReconcileAt?: unknown };
+  const handled = receiver?.lastHandledReconcileAt;
   const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter(
     (c): c is ApiCondition => typeof c === 'object' && c !== null && typeof (c as ApiCondition).type === 'string',
   );
@@ -78,7 +81,8 @@ export function statusPatch(current: KubernetesObject, desired: ReadyCondition, 
     existing.message === ready.message &&
     existing.observedGeneration === ready.observedGeneration &&
     status.observedGeneration === desired.observedGeneration &&
-    (webhookPath === undefined || status.webhookPath === webhookPath);
+    (webhookPath === undefined || status.webhookPath === webhookPath) &&
+    (handled === undefined || status.lastHandledReconcileAt === handled);
   if (upToDate) return undefined;
   return {
     status: {
@@ -86,6 +90,7 @@ export function statusPatch(current: KubernetesObject, desired: ReadyCondition, 
       conditions: [...others, ready, ...(owned ?? [])],
       // Receivers: Flux's `status.webhookPath` ('' when there is no token).
       ...(webhookPath !== undefined ? { webhookPath } : {}),
+      ...(handled !== undefined ? { lastHandledReconcileAt: handled } : {}),
     },
   };
 }
@@ -192,13 +197,14 @@ export class StatusWriter {
     while (this.dirty.size > 0 && this.active && !this.closed) {
       const batch = [...this.dirty];
       this.dirty.clear();
-      const desired = new Map<string, { ready: ReadyCondition; webhookPath?: string; stalled?: boolean }>();
+      const desired = new Map<string, { ready: ReadyCondition; webhookPath?: string; stalled?: boolean; lastHandledReconcileAt?: string }>();
       for (const status of this.opts.store.statuses().resources) desired.set(`${status.kind}|${status.namespace}/${status.name}`, status);
       for (const item of batch) {
         if (!this.active || this.closed) return;
         const [kind, key] = item.split('|') as [NotificationKind, string];
         const status = desired.get(item);
-        if (status) await this.write(kind, key, status.ready, status.webhookPath, kind === 'Receiver' ? { stalled: status.stalled === true } : undefined);
+        const receiver = kind === 'Receiver' ? { stalled: status?.stalled === true, lastHandledReconcileAt: status?.lastHandledReconcileAt } : undefined;
+        if (status) await this.write(kind, key, status.ready, status.webhookPath, receiver);
       }
     }
   }
