@@ -431,10 +431,15 @@ afterAll(async () => {
 });
 
 describe('every Receiver type, against the API server', () => {
-  it.each(CASES.map((c) => [c.type, c] as const))('%s: Ready with its webhook path written to its status', (_type, c) => {
+  it.each(CASES.map((c) => [c.type, c] as const))('%s: Ready with its webhook path written to its status, and a Succeeded Event', async (_type, c) => {
     const receiver = api.get(RECEIVER_V1, 'Receiver', NS, nameOf(c));
     expect(receiver?.status).toMatchObject({ webhookPath: pathOf(c) });
     expect(readyConditionOf(receiver)).toMatchObject({ reason: 'Succeeded', message: `Receiver initialized for path: ${pathOf(c)}` });
+    const events = () => api.events(NS).filter((e) => (e.involvedObject as { kind?: string; name?: string }).name === nameOf(c));
+    await eventually(() => events().length > 0, 10_000, 'Receiver Event');
+    expect(events()).toMatchObject([
+      { type: 'Normal', reason: 'Succeeded', message: 'Reconciliation finished, next run in 10m0s', involvedObject: { kind: 'Receiver', uid: receiver?.metadata.uid } },
+    ]);
   });
 
   it.each(CASES.map((c) => [c.type, c] as const))('%s: what the sender sends patches the target; what it must not send is refused and patches nothing', async (_type, c) => {
