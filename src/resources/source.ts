@@ -142,7 +142,7 @@ const RECEIVER_EVENTS_AT_ONCE = 8;
  * follower would have recorded is written when it becomes the leader, as Flux's new leader
  * reconciles every Receiver and records the outcome; a Receiver deleted meanwhile is skipped.
  */
-function leaderReceiverEvents(
+export function leaderReceiverEvents(
   recorder: ObjectEventSink & { flush(): Promise<void> },
   object: (namespace: string, name: string) => { apiVersion?: string; metadata?: { uid?: string } } | undefined,
 ): ObjectEventSink & { setLeading(leading: boolean): void; close(): Promise<void> } {
