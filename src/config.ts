@@ -35,6 +35,8 @@ export interface Config {
   /** With `kubernetes`: only this namespace (all when unset). */
   watchNamespace?: string;
   noCrossNamespaceRefs: boolean;
+  /** Where `gcr` Receivers' ID-token signing keys (a JWKS) are fetched: Google's, unless a mirror or a test issuer. */
+  gcrJwksUrl: string;
   /** Run no ImageRepository, ImagePolicy or ImageUpdateAutomation even when manifests define them. */
   noImageAutomation: boolean;
   rateLimitIntervalMs: number;
@@ -94,7 +96,13 @@ const flags = {
     help: 'read Providers, Alerts and Secrets from Kubernetes (in-cluster config in a pod, else KUBECONFIG or ~/.kube/config) instead of --config-dir',
   },
   'watch-namespace': { type: 'string', arg: 'NAMESPACE', help: 'with --kubernetes: watch this namespace only (default: all namespaces)' },
-  'no-cross-namespace-refs': { type: 'boolean', default: false, help: 'an Alert only takes events from its own namespace' },
+  'no-cross-namespace-refs': { type: 'boolean', default: false, help: 'an Alert only takes events, and a Receiver only reconciles objects, from its own namespace' },
+  'gcr-jwks-url': {
+    type: 'string',
+    arg: 'URL',
+    default: 'https://www.googleapis.com/oauth2/v3/certs',
+    help: "JWKS that gcr Receivers' Pub/Sub ID tokens are checked against (Google's keys; a mirror where googleapis.com is not reachable)",
+  },
   'no-image-automation': { type: 'boolean', default: false, help: 'do not run ImageRepositories, ImagePolicies and ImageUpdateAutomations found in the manifests' },
   'rate-limit-interval': { type: 'string', arg: 'DURATION', default: '5m', help: 'window in which a duplicate event is refused with 429' },
   'redis-url': { type: 'string', arg: 'URL', help: 'Redis URL for the durable queue (also REDIS_URL); in-process queue when unset' },
@@ -332,6 +340,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     kubernetes,
     watchNamespace,
     noCrossNamespaceRefs: bool('no-cross-namespace-refs'),
+    gcrJwksUrl: parseHttpUrl(str('gcr-jwks-url'), 'gcr-jwks-url'),
     noImageAutomation: bool('no-image-automation'),
     rateLimitIntervalMs: parseDuration(str('rate-limit-interval'), 'rate-limit-interval'),
     redisUrl: redis.connection?.url,
@@ -348,6 +357,18 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     maxQueuedJobs: parseCount(str('max-queued-jobs'), 'max-queued-jobs', 1),
     maxQueuedBytes: parseSize(str('max-queued-bytes'), 'max-queued-bytes'),
   };
+}
+
+/** An absolute http(s) URL, or a usage error naming the flag. */
+function parseHttpUrl(text: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`--${flag}: "${text}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`--${flag}: "${text}" is not an http(s) URL`);
+  return url.toString();
 }
 
 /** Default ports when a host list names a host alone. */

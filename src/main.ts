@@ -19,8 +19,10 @@ import { createProcessor } from './delivery/worker.js';
 import { startImageAutomation } from './image-automation.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
+import { googleIdTokenVerifier } from './receivers/gcr-token.js';
+import { remoteSigningKeys } from './receivers/id-token.js';
 import { ReceiverRegistry } from './receivers/registry.js';
-import { buildReceiverServer, type ReceiverLimits, type RequestReconcile } from './receivers/server.js';
+import type { RequestReconcile } from './receivers/routes.js';
 import { memoryTargetResolver, type TargetResolver } from './receivers/targets.js';
 import type { TargetObject } from './receivers/types.js';
 import { ManifestDirectoryError } from './resources/dir-source.js';
@@ -34,6 +36,7 @@ import { buildEventsServer } from './server/events.js';
 import { OPS_LISTENER_LIMITS, openFileLimit, type ListenerLimits } from './server/base.js';
 import { buildHealthServer, buildMetricsServer, type ReadinessCheck } from './server/ops.js';
 import { COMMAND_NAMES, commandsHelp, runCommand } from './cli/program.js';
+import { RECEIVER_LISTENER_LIMITS, buildReceiverServer } from './server/receivers.js';
 
 interface Queueing {
   queue: DeliveryQueue;
@@ -118,10 +121,10 @@ const FD_RESERVE = 256;
  * leave descriptors for the other listeners and the deliveries: a flood of connections must
  * not take `/healthz` or the Redis connections down with it.
  */
-function listenerLimits(config: Config, logger: Logger): { events: ListenerLimits; ops: ListenerLimits; receiver: Partial<ReceiverLimits> } {
+function listenerLimits(config: Config, logger: Logger): { events: ListenerLimits; ops: ListenerLimits; receiver: ListenerLimits } {
   const timeouts = { requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs };
   const ops = { ...timeouts, maxConnections: OPS_LISTENER_LIMITS.maxConnections };
-  const receiver = { ...timeouts, maxConnections: RECEIVER_MAX_CONNECTIONS };
+  const receiver = { ...RECEIVER_LISTENER_LIMITS, ...timeouts };
   let eventsMax = config.eventsMaxConnections;
   const fdLimit = openFileLimit();
   if (fdLimit !== undefined) {
@@ -136,9 +139,6 @@ function listenerLimits(config: Config, logger: Logger): { events: ListenerLimit
   }
   return { events: { ...timeouts, maxConnections: eventsMax, maxBodyBytesInFlight: config.eventsBodyMemoryBytes }, ops, receiver };
 }
-
-/** Connections the receiver listener takes at once: Git hosts and registries send few requests. */
-const RECEIVER_MAX_CONNECTIONS = 128;
 
 /**
  * Where a Receiver's targets are and what asking for their reconcile means: in Kubernetes mode a
@@ -181,7 +181,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     { flag: 'admin-addr', ...config.adminAddr },
     { flag: 'receiver-addr', ...config.receiverAddr },
   ]);
-  const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath });
+  const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath, events: source.receiverEvents });
   store.addStatusSource(() => receivers.statuses());
 
   // Not closed at shutdown: the process exits once the queue has finished its deliveries.
@@ -262,9 +262,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     receivers,
     ...(await receiverBackend(source.kubeConfig, store)),
     logger,
-    registry: metrics.registry,
+    metrics,
     noCrossNamespaceRefs: config.noCrossNamespaceRefs,
-    limits: limits.receiver,
+    idTokens: googleIdTokenVerifier(remoteSigningKeys(config.gcrJwksUrl)),
+    listener: limits.receiver,
     onVerified: (receiver) => receivers.noteRequest(receiver),
   });
   await Promise.all([

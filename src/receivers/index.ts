@@ -7,9 +7,9 @@ export { memoryTargetResolver, resolveTargets, type TargetRef, type TargetResolv
 export { GOOGLE_JWKS_URL, googleIdTokenVerifier, googleSigningKeys, type IdTokenVerifier } from './gcr-token.js';
 export { IdTokenError, remoteSigningKeys, staticSigningKeys, type SigningKeys } from './id-token.js';
 export {
-  DEFAULT_RECEIVER_LIMITS, buildReceiverServer, type ReceiverEntry, type ReceiverLimits, type ReceiverLookup, type ReceiverServerDeps,
+  DEFAULT_RECEIVER_LIMITS, addReceiverRoutes, type ReceiverEntry, type ReceiverLimits, type ReceiverLookup, type ReceiverRoutesDeps,
   type RequestReconcile,
-} from './server.js';
+} from './routes.js';
 export { RECONCILE_REQUEST_ANNOTATION, kubernetesReceiverTargets, reconcileRequestValue } from './kubernetes.js';
 export { discoveredIssuers, type OidcIssuer, type OidcIssuers } from './oidc.js';
 export { ReceiverRegistry, type ReceiverStoreView } from './registry.js';

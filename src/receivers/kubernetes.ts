@@ -4,7 +4,7 @@
  * target (Flux's controllers reconcile when that value changes).
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
-import type { RequestReconcile } from './server.js';
+import type { RequestReconcile } from './routes.js';
 import type { TargetResolver } from './targets.js';
 import type { TargetObject } from './types.js';
 

@@ -8,10 +8,11 @@
  * stored object did not change is not validated again (its CEL filters compile once).
  */
 import type { Logger, ReceiverObject, ReadyCondition } from '../api/types.js';
+import type { ObjectEventSink } from '../resources/kubernetes/event-reasons.js';
 import { objectKey } from '../api/types.js';
 import type { ResourceStatus } from '../resources/store.js';
-import type { ReceiverEntry, ReceiverLookup } from './server.js';
-import type { Receiver } from './types.js';
+import type { ReceiverEntry, ReceiverLookup } from './routes.js';
+import { ReceiverReasons, type Receiver } from './types.js';
 import { receiverReadiness, validateReceiver, type ReceiverValidation } from './validate.js';
 
 /** What the registry reads from the store. */
@@ -49,6 +50,8 @@ export class ReceiverRegistry implements ReceiverLookup {
        * Flux or a previous Herald reported, as Flux's controller does.
        */
       reportedWebhookPath?: (namespace: string, name: string) => string | undefined;
+      /** Kubernetes mode: where each Receiver's outcome is recorded as an Event, as Flux's controller does. */
+      events?: ObjectEventSink;
     } = {},
   ) {
     store.on('changed', () => this.refresh());
@@ -83,6 +86,10 @@ export class ReceiverRegistry implements ReceiverLookup {
       if (spec.suspend === true) status.suspended = true;
       if (state.problems.length > 0) status.problems = state.problems;
       if (state.warnings?.length) status.warnings = [...state.warnings];
+      // Flux stalls a Receiver on a configuration error; a missing token is retried instead.
+      if (state.condition.status === 'False' && state.condition.reason !== ReceiverReasons.TokenNotFound) status.stalled = true;
+      const requested = reconcileRequested(state.entry.receiver);
+      if (requested !== undefined) status.lastHandledReconcileAt = requested;
       const last = this.lastRequest.get(key);
       if (last) status.lastRequestAt = last;
       return status;
@@ -131,6 +138,10 @@ export class ReceiverRegistry implements ReceiverLookup {
         if (ready) this.opts.logger?.info(fields, 'Receiver is ready');
         else this.opts.logger?.warn(fields, 'Receiver is not ready');
       }
+      // Flux's controller reconciles a Receiver when it is new, its spec changes or its Secret does.
+      // …and when asked to (`flux reconcile receiver` sets the annotation and waits for lastHandledReconcileAt).
+      const asked = reconcileRequested(receiver) !== (previous && reconcileRequested(previous.entry.receiver));
+      if (moved || previous.entry.receiver.metadata.generation !== receiver.metadata.generation || asked) this.recordEvent(receiver, readiness.ready);
     }
     for (const key of this.states.keys()) {
       if (next.has(key)) continue;
@@ -143,7 +154,53 @@ export class ReceiverRegistry implements ReceiverLookup {
     return changed;
   }
 
+  /**
+   * The Event Flux's Receiver controller records after a reconcile: Normal `Succeeded`
+   * ("Reconciliation finished, next run in <interval>") when Ready; Warning `Failed` with the
+   * error when the token cannot be read; Warning with the condition's reason (`InvalidCELExpression`,
+   * `ValidationFailed`) for a configuration error. Flux records one again at every interval;
+   * Herald only when something changed (it watches the Secret instead of polling it).
+   */
+  private recordEvent(receiver: Receiver, condition: ReadyCondition): void {
+    const events = this.opts.events;
+    if (!events) return;
+    const { namespace, name, uid } = receiver.metadata;
+    const ref = { kind: 'Receiver', apiVersion: receiver.apiVersion, namespace, name, ...(uid && { uid }) };
+    if (condition.status === 'True') {
+      events.record(ref, 'Normal', ReceiverReasons.Succeeded, `Reconciliation finished, next run in ${goDuration(receiver.spec.interval ?? DEFAULT_INTERVAL)}`);
+    } else {
+      events.record(ref, 'Warning', condition.reason === ReceiverReasons.TokenNotFound ? 'Failed' : condition.reason, condition.message);
+    }
+  }
+
   private now(): Date {
     return this.opts.now?.() ?? new Date();
   }
+}
+
+/** The `reconcile.fluxcd.io/requestedAt` annotation's value (Flux's on-demand reconcile request), if set. */
+function reconcileRequested(receiver: Receiver): string | undefined {
+  return receiver.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
+}
+
+/** Flux's default `spec.interval` for Receivers. */
+const DEFAULT_INTERVAL = '10m';
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A duration as Go's `time.Duration.String()` writes it (`10m0s`, `1h30m0s`, `45s`, `1.5s`,
+ * `500ms`), which is how Flux's messages show intervals. Input: a validated `spec.interval`.
+ */
+export function goDuration(text: string): string {
+  let ms = 0;
+  for (const [, amount, unit] of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) ms += Number(amount) * (UNIT_MS[unit as string] ?? 0);
+  ms = Math.round(ms);
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = ((ms % 60_000) / 1000).toString();
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
+  if (minutes > 0) return `${minutes}m${seconds}s`;
+  return `${seconds}s`;
 }

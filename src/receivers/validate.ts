@@ -247,7 +247,7 @@ export function receiverReadiness(
   if (!secret) {
     return notReady([{
       reason: ReceiverReasons.TokenNotFound,
-      message: `unable to read token from secret '${secretName}' error: Secret "${secretRef.name}" not found`,
+      message: `unable to read token from secret '${secretName}' error: secrets "${secretRef.name}" not found`,
     }], '');
   }
   const token = secret.token;

@@ -7,7 +7,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LabelLookup } from '../alerts/matcher.js';
 import { startDirectorySource } from './dir-source.js';
-import { EventReasons, involvedObjectString, type AlertEventSink } from './kubernetes/event-reasons.js';
+import { EventReasons, involvedObjectString, type AlertEventSink, type ObjectEventSink } from './kubernetes/event-reasons.js';
 import type { ResourceStore } from './store.js';
 import { parseObjectKey, type Logger } from '../api/types.js';
 
@@ -31,6 +31,11 @@ export interface ResourceSource {
   readonly onDeadLetter?: (letter: DeadLetter, message: string) => void;
   /** Kubernetes mode: the cluster's configuration (Receivers patch their targets through it). */
   readonly kubeConfig?: KubeConfig;
+  /**
+   * Kubernetes mode: Events on Receivers (their object's uid and apiVersion filled in from the
+   * API). Only the Lease holder records them, as only Flux's leader reconciles.
+   */
+  readonly receiverEvents?: ObjectEventSink;
   /** Kubernetes mode: the `status.webhookPath` a Receiver carries in the API. */
   readonly reportedWebhookPath?: (namespace: string, name: string) => string | undefined;
   close(): Promise<void>;
@@ -81,8 +86,17 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
     identity: replicaIdentity(),
     logger,
   });
-  elector.on('started', () => statusWriter.setActive(true));
-  elector.on('stopped', () => statusWriter.setActive(false));
+  const receiverEvents = leaderReceiverEvents(new KubeEventRecorder({ api: kubeConfig.makeApiClient(CoreV1Api), logger }), (ns, name) =>
+    source.object('Receiver', ns, name),
+  );
+  elector.on('started', () => {
+    statusWriter.setActive(true);
+    receiverEvents.setLeading(true);
+  });
+  elector.on('stopped', () => {
+    statusWriter.setActive(false);
+    receiverEvents.setLeading(false);
+  });
   elector.start();
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: namespace ?? '(all)' }, 'watching Providers and Alerts in Kubernetes');
 
@@ -95,6 +109,7 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
     },
     labels: cachedLabelLookup({ fetch: apiLabelFetcher(kubeConfig), logger }),
     alertEvents: events,
+    receiverEvents,
     onDeadLetter: (letter, message) => {
       const [alertNamespace, name] = parseObjectKey(letter.alert);
       const alert = source.object('Alert', alertNamespace, name);
@@ -110,7 +125,68 @@ export async function startResourceSource(config: ResourceSourceConfig, store: R
       await statusWriter.close();
       await elector.stop();
       await source.close();
-      await events.flush();
+      await Promise.all([events.flush(), receiverEvents.close()]);
+    },
+  };
+}
+
+/** Receivers whose last Event waits to be recorded, at most (the oldest go first). */
+const MAX_WAITING_RECEIVER_EVENTS = 4096;
+/** Receivers' Events written at once: the recorder's own bound on requests in flight, which it would otherwise enforce by dropping. */
+const RECEIVER_EVENTS_AT_ONCE = 8;
+
+/**
+ * Receivers' Events from the Lease holder only, on a recorder of their own. They come in bursts
+ * (every Receiver is evaluated when the resources load), so they wait in a bounded queue (the
+ * last per Receiver) and are written a few at a time rather than dropped by the recorder. What a
+ * follower would have recorded is written when it becomes the leader, as Flux's new leader
+ * reconciles every Receiver and records the outcome; a Receiver deleted meanwhile is skipped.
+ */
+export function leaderReceiverEvents(
+  recorder: ObjectEventSink & { flush(): Promise<void> },
+  object: (namespace: string, name: string) => { apiVersion?: string; metadata?: { uid?: string } } | undefined,
+): ObjectEventSink & { setLeading(leading: boolean): void; close(): Promise<void> } {
+  let leading = false;
+  let closed = false;
+  let draining: Promise<void> | undefined;
+  const waiting = new Map<string, Parameters<ObjectEventSink['record']>>();
+  const write = ([ref, type, reason, message]: Parameters<ObjectEventSink['record']>) => {
+    const current = object(ref.namespace, ref.name);
+    if (!current) return;
+    recorder.record({ ...ref, apiVersion: current.apiVersion ?? ref.apiVersion, ...(current.metadata?.uid && { uid: current.metadata.uid }) }, type, reason, message);
+  };
+  const drain = (): void => {
+    if (draining || !leading || closed || waiting.size === 0) return;
+    draining = (async () => {
+      while (leading && !closed && waiting.size > 0) {
+        const batch = [...waiting.entries()].slice(0, RECEIVER_EVENTS_AT_ONCE);
+        for (const [key, args] of batch) {
+          waiting.delete(key);
+          write(args);
+        }
+        await recorder.flush();
+      }
+    })().finally(() => {
+      draining = undefined;
+      drain(); // anything queued while the last batch was written
+    });
+  };
+  return {
+    record(ref, type, reason, message) {
+      const key = `${ref.namespace}/${ref.name}`;
+      waiting.delete(key);
+      waiting.set(key, [ref, type, reason, message]);
+      while (waiting.size > MAX_WAITING_RECEIVER_EVENTS) waiting.delete(waiting.keys().next().value as string);
+      drain();
+    },
+    setLeading(now) {
+      leading = now;
+      drain();
+    },
+    async close() {
+      closed = true;
+      await draining;
+      await recorder.flush();
     },
   };
 }

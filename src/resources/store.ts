@@ -79,6 +79,10 @@ export interface ResourceStatus {
   webhookPath?: string;
   /** Receivers: when the last verified request arrived (RFC 3339), if one did. */
   lastRequestAt?: string;
+  /** Receivers: not Ready for a configuration error no retry fixes (Flux's `Stalled` condition). */
+  stalled?: boolean;
+  /** Receivers: the `reconcile.fluxcd.io/requestedAt` value handled last (what `flux reconcile` waits for). */
+  lastHandledReconcileAt?: string;
 }
 
 /** What the status API serves: every resource's Ready condition and the manifests that did not load. */

@@ -25,6 +25,8 @@ export interface ListenerLimits {
    * `Retry-After` before its body is read. Unset: no budget.
    */
   maxBodyBytesInFlight?: number;
+  /** Largest request head (request line and headers), in bytes; Node answers 431 beyond it. Unset: Node's 16 KiB. */
+  maxHeaderBytes?: number;
 }
 
 /** The headers alone must arrive within this (or the request timeout, if shorter). */
@@ -75,6 +77,7 @@ export function baseServer(
       // Node checks the request and headers deadlines on this period (its default, 30 s,
       // would let a slow sender stay up to 30 s past a short deadline).
       connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs),
+      ...(limits.maxHeaderBytes !== undefined && { maxHeaderSize: limits.maxHeaderBytes }),
     },
     loggerInstance: logger.child({ server }) as FastifyBaseLogger,
     // One log line per request would flood the logs at Flux's event rates; metrics count them.

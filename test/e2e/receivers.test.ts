@@ -156,6 +156,7 @@ describe('Receivers in Kubernetes mode', () => {
   const path = webhookPath(TOKEN, 'webapp', NS);
   const RECEIVER_V1 = 'notification.toolkit.fluxcd.io/v1';
   const receiver = () => api.get(RECEIVER_V1, 'Receiver', NS, 'webapp');
+  const receiverEvents = (name: string) => api.events(NS).filter((e) => (e.involvedObject as { kind?: string; name?: string }).kind === 'Receiver' && (e.involvedObject as { name?: string }).name === name);
   const annotationOf = (name: string) => api.get('source.toolkit.fluxcd.io/v1', 'GitRepository', NS, name)?.metadata.annotations?.[RECONCILE_REQUEST_ANNOTATION];
 
   beforeAll(async () => {
@@ -204,12 +205,43 @@ describe('Receivers in Kubernetes mode', () => {
     expect(patches.length).toBeGreaterThan(0);
   });
 
+  it('records a Normal Succeeded Event on the Receiver, as Flux\'s controller does after a reconcile', async () => {
+    const [event] = await eventually(() => (receiverEvents('webapp').length > 0 ? receiverEvents('webapp') : undefined), 10_000, 'Receiver Event');
+    expect(event).toMatchObject({
+      type: 'Normal',
+      reason: 'Succeeded',
+      message: 'Reconciliation finished, next run in 10m0s',
+      involvedObject: { kind: 'Receiver', apiVersion: RECEIVER_V1, namespace: NS, name: 'webapp', uid: receiver()?.metadata.uid },
+      source: { component: 'herald' },
+    });
+    // Herald's own status write comes back through the watch: that is no reason for another Event.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(receiverEvents('webapp')).toHaveLength(1);
+    expect(receiverEvents('webapp')[0]?.count).toBe(1);
+  });
+
+  it('handles `flux reconcile receiver`: status.lastHandledReconcileAt takes the requestedAt value, and the outcome is recorded again', async () => {
+    const requested = '2026-12-01T19:30:00.000000000Z';
+    const current = receiver();
+    api.apply({ apiVersion: RECEIVER_V1, kind: 'Receiver', metadata: { ...current!.metadata, annotations: { [RECONCILE_REQUEST_ANNOTATION]: requested } }, spec: current!.spec });
+    await eventually(() => (receiver()?.status as { lastHandledReconcileAt?: string }).lastHandledReconcileAt === requested, 10_000, 'lastHandledReconcileAt');
+    expect(receiver()?.metadata.generation).toBe(current?.metadata.generation);
+    // The same Event again: client-go's recorder (and Herald's) counts it on the first one.
+    await eventually(() => receiverEvents('webapp')[0]?.count === 2, 10_000, 'Succeeded counted twice');
+    expect(receiverEvents('webapp')).toHaveLength(1);
+  });
+
   it('keeps the reported path of a Receiver with a configuration error, and answers 503 there, as Flux does', async () => {
     const broken = () => api.get(RECEIVER_V1, 'Receiver', NS, 'broken');
     await eventually(() => readyConditionOf(broken())?.status === 'False', 10_000, 'broken Receiver status written');
     expect(readyConditionOf(broken())).toMatchObject({ reason: 'InvalidCELExpression' });
+    const stalled = ((broken()?.status as { conditions?: Array<Record<string, unknown>> }).conditions ?? []).find((c) => c.type === 'Stalled');
+    expect(stalled).toMatchObject({ status: 'True', reason: 'InvalidCELExpression', message: readyConditionOf(broken())?.message });
     expect(broken()?.status).toMatchObject({ webhookPath: webhookPath(TOKEN, 'broken', NS) });
     expect(await hook(herald, webhookPath(TOKEN, 'broken', NS), githubPush())).toBe(503);
+    const [event] = await eventually(() => (receiverEvents('broken').length > 0 ? receiverEvents('broken') : undefined), 10_000, 'Warning Event');
+    expect(event).toMatchObject({ type: 'Warning', reason: 'InvalidCELExpression', involvedObject: { kind: 'Receiver', name: 'broken' } });
+    expect(event?.message).toMatch(/^Reconciliation failed terminally due to configuration error: invalid spec.resourceFilter expression: /);
   });
 
   it('annotates each target with reconcile.fluxcd.io/requestedAt (a merge patch) on a signed push', async () => {
@@ -234,7 +266,11 @@ describe('Receivers in Kubernetes mode', () => {
     api.apply(secretObject('webhook-token', { other: 'x' }, NS));
     await eventually(() => readyConditionOf(receiver())?.status === 'False', 10_000, 'Receiver not Ready');
     expect(readyConditionOf(receiver())).toMatchObject({ reason: 'TokenNotFound' });
+    // Retried (a Secret can appear), so not Stalled.
+    expect(((receiver()?.status as { conditions?: Array<{ type: string }> }).conditions ?? []).map((c) => c.type)).toEqual(['Ready']);
     expect(receiver()?.status).toMatchObject({ webhookPath: '' });
     expect(await hook(herald, path, githubPush())).toBe(404);
+    await eventually(() => receiverEvents('webapp').some((e) => e.type === 'Warning'), 10_000, 'Warning Event');
+    expect(receiverEvents('webapp').find((e) => e.type === 'Warning')).toMatchObject({ reason: 'Failed', message: `invalid '${NS}/webhook-token' secret data: required fields 'token'` });
   });
 });

@@ -5,10 +5,12 @@
  */
 import { generateKeyPairSync, sign, type JsonWebKey } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { Registry } from 'prom-client';
 import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { buildReceiverServer } from '../../src/server/receivers.js';
+import type { ListenerLimits } from '../../src/server/base.js';
 import {
-  buildReceiverServer, memoryTargetResolver, receiverReadiness, staticSigningKeys, googleIdTokenVerifier, validateReceiver, webhookPath,
+  memoryTargetResolver, receiverReadiness, staticSigningKeys, googleIdTokenVerifier, validateReceiver, webhookPath,
   type ReceiverEntry, type ReceiverLimits, type RequestReconcile, type TargetObject, type TargetResolver,
 } from '../../src/receivers/index.js';
 import type { IdTokenVerifier } from '../../src/receivers/gcr-token.js';
@@ -44,6 +46,7 @@ export interface HarnessOptions {
   objects?: TargetObject[];
   noCrossNamespaceRefs?: boolean;
   limits?: Partial<ReceiverLimits>;
+  listener?: ListenerLimits;
   idTokens?: IdTokenVerifier;
   oidcIssuers?: OidcIssuers;
   now?: () => number;
@@ -55,7 +58,8 @@ export interface HarnessOptions {
 export interface Harness {
   app: FastifyInstance;
   path: string;
-  registry: Registry;
+  metrics: Metrics;
+  registry: Metrics['registry'];
   /** `kind/namespace/name` of every object a reconcile was requested for, in order. */
   reconciled: string[];
   /** The log lines, as JSON text. */
@@ -75,7 +79,7 @@ export function receiverHarness(options: HarnessOptions): Harness {
   const path = readiness.webhookPath;
   const reconciled: string[] = [];
   const logs: string[] = [];
-  const registry = new Registry();
+  const metrics = new Metrics({ processMetrics: false });
   const app = buildReceiverServer({
     receivers: { byWebhookPath: (p) => (p === path && path !== '' ? entry : undefined) },
     targets: options.backend?.targets ?? memoryTargetResolver(() => options.objects ?? [gitRepository('webapp')]),
@@ -85,9 +89,10 @@ export function receiverHarness(options: HarnessOptions): Harness {
       for (const t of targets) reconciled.push(`${t.kind}/${t.metadata.namespace}/${t.metadata.name}`);
     },
     logger: createLogger('debug', { write: (line: string) => logs.push(line) } as unknown as NodeJS.WritableStream),
-    registry,
+    metrics,
     noCrossNamespaceRefs: options.noCrossNamespaceRefs,
     limits: options.limits,
+    listener: options.listener,
     idTokens: options.idTokens ?? { verify: async () => { throw new Error('no gcr in this test'); } },
     oidcIssuers: options.oidcIssuers ?? { issuer: async () => { throw new Error('no generic-oidc in this test'); } },
     now: options.now,
@@ -95,7 +100,8 @@ export function receiverHarness(options: HarnessOptions): Harness {
   return {
     app,
     path,
-    registry,
+    metrics,
+    registry: metrics.registry,
     reconciled,
     logs,
     send: async (opts) => app.inject({ method: 'POST', url: path, ...opts } as InjectOptions),

@@ -966,6 +966,30 @@ describe('CRDs', () => {
     }
   });
 
+  it("Receiver: only v1, as Flux v1.9 serves it, with Flux's categories, printer columns, list keys and validation rules", () => {
+    const crd = crds.find((c) => c.metadata.name === 'receivers.notification.toolkit.fluxcd.io') as K8sObject;
+    const spec = crd.spec as { names: { categories?: string[] } };
+    expect(spec.names.categories).toEqual(['all', 'fluxcd', 'fluxcd-notifications']);
+    const [v1, ...others] = versionOf('receivers');
+    expect(others).toEqual([]);
+    expect((v1 as unknown as { additionalPrinterColumns: Obj[] }).additionalPrinterColumns).toEqual([
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+      { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message' },
+    ]);
+    const schema = v1?.schema.openAPIV3Schema as { properties: { spec: Obj & { properties: Record<string, Obj & { items?: { properties: Record<string, Obj> } }> }; status: Obj } };
+    const oidc = schema.properties.spec.properties.oidcProviders as Obj & { items: { properties: Record<string, Obj> } };
+    expect(oidc).toMatchObject({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['issuerURL'] });
+    expect(oidc.items.properties.validations).toMatchObject({ minItems: 1 });
+    expect((schema.properties.spec['x-kubernetes-validations'] as Obj[]).map((r) => r.message)).toEqual([
+      'generic-oidc receivers must define at least one oidcProvider',
+      'oidcProviders can only be set when type is generic-oidc',
+      'secretRef cannot be set when type is generic-oidc',
+      'secretRef is required when type is not generic-oidc',
+    ]);
+    expect(schema.properties.status.default).toEqual({ observedGeneration: -1 });
+  });
+
   it('crds.install: false installs none; crds.keep: false drops the keep policy', () => {
     expect(renderChart({ ...REDIS, crds: { install: false }, imageAutomation: { enabled: true, installCRDs: false } }).filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
     const unkept = renderChart({ ...REDIS, crds: { keep: false } }).filter((o) => o.kind === 'CustomResourceDefinition');

@@ -69,6 +69,13 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ configDir: 'd', eventsAddr: { port: 1 }, redisUrl: 'redis://r' });
   });
 
+  it("--gcr-jwks-url: Google's keys by default, a mirror's when set, and a usage error naming the flag otherwise", () => {
+    expect(loadConfig(['--config-dir', 'd'], {})).toMatchObject({ gcrJwksUrl: 'https://www.googleapis.com/oauth2/v3/certs' });
+    expect(loadConfig(['--config-dir', 'd', '--gcr-jwks-url', 'http://127.0.0.1:8/keys'], {})).toMatchObject({ gcrJwksUrl: 'http://127.0.0.1:8/keys' });
+    expect(() => loadConfig(['--config-dir', 'd', '--gcr-jwks-url', 'keys.json'], {})).toThrow(/--gcr-jwks-url: "keys.json" is not a URL/);
+    expect(() => loadConfig(['--config-dir', 'd', '--gcr-jwks-url', 'file:///keys.json'], {})).toThrow(/--gcr-jwks-url: .* is not an http\(s\) URL/);
+  });
+
   it('--receiver-addr: :9292 by default, Flux\'s --receiverAddr spelling and HERALD_RECEIVER_ADDR too', () => {
     expect(loadConfig(['--config-dir', 'd'], {})).toMatchObject({ receiverAddr: { port: 9292 } });
     expect(loadConfig(['--config-dir', 'd', '--receiver-addr', '127.0.0.1:1'], {})).toMatchObject({ receiverAddr: { host: '127.0.0.1', port: 1 } });

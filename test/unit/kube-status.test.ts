@@ -52,6 +52,33 @@ describe('statusPatch', () => {
     expect(statusPatch(obj(current), ready)).toBeDefined();
   });
 
+  it("Receivers: Stalled (Ready's reason and message) on a configuration error, as Flux's controller marks it; gone, with Reconciling, once Ready", () => {
+    const failed: ReadyCondition = { ...ready, status: 'False', reason: 'InvalidCELExpression', message: 'Reconciliation failed terminally due to configuration error: x' };
+    const stalledPatch = statusPatch(obj(), failed, '', { stalled: true });
+    expect(stalledPatch?.status.conditions.map((c) => [c.type, c.status, c.reason, c.message])).toEqual([
+      ['Ready', 'False', 'InvalidCELExpression', failed.message],
+      ['Stalled', 'True', 'InvalidCELExpression', failed.message],
+    ]);
+    // Written already: nothing to do.
+    expect(statusPatch(obj({ ...stalledPatch?.status, webhookPath: '' }), failed, '', { stalled: true })).toBeUndefined();
+    // Fixed: Ready, and neither Stalled nor a Reconciling left by Flux; other types stay.
+    const custom = { type: 'Custom', status: 'True', reason: 'Mine', message: '', lastTransitionTime: '2020-01-01T00:00:00Z' };
+    const reconciling = { type: 'Reconciling', status: 'True', reason: 'Progressing', message: '', lastTransitionTime: '2020-01-01T00:00:00Z' };
+    const current = { ...stalledPatch?.status, conditions: [custom, reconciling, ...(stalledPatch?.status.conditions ?? [])] };
+    const fixed = statusPatch(obj(current), ready, '/hook/x', { stalled: false });
+    expect(fixed?.status.conditions.map((c) => c.type)).toEqual(['Custom', 'Ready']);
+    // A missing token is retried, not stalled.
+    expect(statusPatch(obj(), { ...failed, reason: 'TokenNotFound' }, '', { stalled: false })?.status.conditions.map((c) => c.type)).toEqual(['Ready']);
+  });
+
+  it('Receivers: lastHandledReconcileAt follows the reconcile request handled', () => {
+    const handled = { stalled: false, lastHandledReconcileAt: '2026-12-01T19:30:00Z' };
+    const patch = statusPatch(obj(), ready, '/hook/x', handled);
+    expect(patch?.status).toMatchObject({ webhookPath: '/hook/x', lastHandledReconcileAt: '2026-12-01T19:30:00Z' });
+    expect(statusPatch(obj(patch?.status), ready, '/hook/x', handled)).toBeUndefined();
+    expect(statusPatch(obj(patch?.status), ready, '/hook/x', { ...handled, lastHandledReconcileAt: 'later' })?.status.lastHandledReconcileAt).toBe('later');
+  });
+
   it('cuts messages to the CRD limit', () => {
     const patch = statusPatch(obj(), { ...ready, message: 'x'.repeat(40_000) });
     expect(patch?.status.conditions[0]?.message).toHaveLength(32_768);

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ReceiverRegistry, webhookPath } from '../../src/receivers/index.js';
+import { goDuration } from '../../src/receivers/registry.js';
 import { parseManifests } from '../../src/resources/manifests.js';
 import { ResourceStore } from '../../src/resources/store.js';
 
@@ -95,5 +96,57 @@ describe('ReceiverRegistry', () => {
     const parsed = load(store, receiver('old', '', 'notification.toolkit.fluxcd.io/v1beta2'), receiver('older', '', 'notification.toolkit.fluxcd.io/v1beta1'), tokenSecret(TOKEN));
     expect(registry.statuses().map((s) => [s.name, s.ready.status])).toEqual([['old', 'True']]);
     expect(parsed.problems.map((p) => p.message)).toEqual([expect.stringMatching(/Receiver apps\/older: apiVersion notification.toolkit.fluxcd.io\/v1beta1 is not supported/)]);
+  });
+});
+
+describe('ReceiverRegistry Events (as Flux records them on Receivers)', () => {
+  type Recorded = { kind: string; name: string; type: string; reason: string; message: string };
+  function recording() {
+    const recorded: Recorded[] = [];
+    const events = { record: (ref: { kind: string; name: string }, type: string, reason: string, message: string) => recorded.push({ kind: ref.kind, name: ref.name, type, reason, message }) };
+    return { recorded, events };
+  }
+
+  it('Normal Succeeded with the interval as Go writes it when Ready, once per change, not on every store change', () => {
+    const store = new ResourceStore();
+    const { recorded, events } = recording();
+    new ReceiverRegistry(store, { events });
+    load(store, receiver('web'), receiver('hourly', '  interval: 1h30m\n'), tokenSecret(TOKEN));
+    expect(recorded).toEqual([
+      { kind: 'Receiver', name: 'web', type: 'Normal', reason: 'Succeeded', message: 'Reconciliation finished, next run in 10m0s' },
+      { kind: 'Receiver', name: 'hourly', type: 'Normal', reason: 'Succeeded', message: 'Reconciliation finished, next run in 1h30m0s' },
+    ]);
+    // The same objects again (a store change elsewhere): nothing new to say.
+    load(store, receiver('web'), receiver('hourly', '  interval: 1h30m\n'), tokenSecret(TOKEN));
+    expect(recorded).toHaveLength(2);
+  });
+
+  it("Warning Failed with Flux's message when the token cannot be read, then Succeeded once it can", () => {
+    const store = new ResourceStore();
+    const { recorded, events } = recording();
+    new ReceiverRegistry(store, { events });
+    load(store, receiver('web'));
+    load(store, receiver('web'), tokenSecret(TOKEN));
+    expect(recorded.map((r) => [r.type, r.reason, r.message])).toEqual([
+      ['Warning', 'Failed', `unable to read token from secret 'apps/token' error: secrets "token" not found`],
+      ['Normal', 'Succeeded', 'Reconciliation finished, next run in 10m0s'],
+    ]);
+  });
+
+  it('Warning with the condition reason for a configuration error (terminal, as Flux says)', () => {
+    const store = new ResourceStore();
+    const { recorded, events } = recording();
+    new ReceiverRegistry(store, { events });
+    load(store, receiver('web', '  resourceFilter: "res.metadata.name =="\n'), tokenSecret(TOKEN));
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ type: 'Warning', reason: 'InvalidCELExpression' });
+    expect(recorded[0]?.message).toMatch(/^Reconciliation failed terminally due to configuration error: invalid spec.resourceFilter expression: /);
+  });
+});
+
+describe('goDuration', () => {
+  it("writes durations as Go's time.Duration.String() does", () => {
+    const cases: Array<[string, string]> = [['10m', '10m0s'], ['1h', '1h0m0s'], ['1h30m', '1h30m0s'], ['90s', '1m30s'], ['45s', '45s'], ['1.5s', '1.5s'], ['500ms', '500ms'], ['2h0m5s', '2h0m5s'], ['1.5h', '1h30m0s']];
+    for (const [input, go] of cases) expect(goDuration(input), input).toBe(go);
   });
 });

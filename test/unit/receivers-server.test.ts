@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RECEIVER_LIMITS } from '../../src/receivers/index.js';
 import { PathRateLimiter } from '../../src/receivers/rate-limit.js';
+import { RECEIVER_LISTENER_LIMITS } from '../../src/server/receivers.js';
 import { TOKEN, gitRepository, receiverHarness, receiverManifest, type Harness } from '../support/receivers.js';
 
 const harnesses: Harness[] = [];
@@ -122,6 +123,34 @@ describe('resources across namespaces', () => {
   });
 });
 
+describe('the listener base', () => {
+  it('refuses a body beyond the memory budget for bodies in flight with 503 and Retry-After, before it is read', async () => {
+    const listener = { ...RECEIVER_LISTENER_LIMITS, maxBodyBytesInFlight: 1024 };
+    const h = harness({ manifest: receiverManifest('generic'), listener });
+    const res = await h.send({ payload: 'x'.repeat(2048), headers: { 'content-type': 'application/json' } });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(h.reconciled).toEqual([]);
+    expect((await h.send({ payload: 'x'.repeat(512), headers: { 'content-type': 'application/json' } })).statusCode).toBe(200);
+  });
+
+  it('budgets bodies by default (the receiver shares the process with the events listener)', () => {
+    expect(RECEIVER_LISTENER_LIMITS.maxBodyBytesInFlight).toBeGreaterThanOrEqual(DEFAULT_RECEIVER_LIMITS.bodyBytes);
+  });
+
+  it('observes each request in the request-duration histogram under the route pattern, never the path', async () => {
+    const h = harness({ manifest: receiverManifest('generic') });
+    expect((await h.send({})).statusCode).toBe(200);
+    expect((await h.send({ url: '/hook/unknown' })).statusCode).toBe(404);
+    const values = (await h.metrics.httpDuration.get()).values.filter((v) => v.metricName === 'herald_http_request_duration_seconds_count');
+    expect(values.map((v) => [v.labels.server, v.labels.route, v.labels.code, v.value]).sort()).toEqual([
+      ['receiver', '/hook/*', '200', 1],
+      ['receiver', '/hook/*', '404', 1],
+    ]);
+    expect(JSON.stringify(values)).not.toContain(h.path.slice('/hook/'.length));
+  });
+});
+
 describe('the per-path rate limiter', () => {
   it('tracks at most maxPaths paths, dropping the least recently used', () => {
     const limiter = new PathRateLimiter({ burst: 1, perSecond: 0.001, maxPaths: 2 }, () => 0);
@@ -180,7 +209,7 @@ describe('over a loopback socket', () => {
     expect(h.reconciled).toEqual(['GitRepository/apps/webapp']);
     // No Content-Type at all (curl -d without -H): the body is still taken as bytes.
     expect((await post(port, h.path, 'x=1', { 'content-type': '' })).status).toBe(200);
-    expect((await post(port, h.path, '{}', { 'x-padding': 'p'.repeat(DEFAULT_RECEIVER_LIMITS.headerBytes) })).status).toBe(431);
+    expect((await post(port, h.path, '{}', { 'x-padding': 'p'.repeat(RECEIVER_LISTENER_LIMITS.maxHeaderBytes ?? 0) })).status).toBe(431);
     expect((await post(port, h.path, 'x'.repeat(64 * 1024 + 1)).catch(() => ({ status: 413 }))).status).toBe(413);
     expect((await post(port, '/hook/unknown', '{}')).status).toBe(404);
   });

@@ -115,7 +115,7 @@ describe('receiverReadiness', () => {
   it("is TokenNotFound without the Secret or without its 'token' key, and never shows a value", () => {
     const { receiver, findings } = validateReceiver(receiverManifest('generic'));
     const missing = receiverReadiness(receiver!, findings, undefined, undefined, now);
-    expect(missing.ready).toMatchObject({ status: 'False', reason: 'TokenNotFound', message: `unable to read token from secret 'apps/webhook-token' error: Secret "webhook-token" not found` });
+    expect(missing.ready).toMatchObject({ status: 'False', reason: 'TokenNotFound', message: `unable to read token from secret 'apps/webhook-token' error: secrets "webhook-token" not found` });
     expect(missing.webhookPath).toBe('');
     const noToken = receiverReadiness(receiver!, findings, { tokn: 'typo-value' }, undefined, now);
     expect(noToken.ready).toMatchObject({ status: 'False', reason: 'TokenNotFound', message: "invalid 'apps/webhook-token' secret data: required fields 'token'" });

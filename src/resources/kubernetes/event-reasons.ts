@@ -12,6 +12,20 @@ export interface AlertRef {
   apiVersion?: string;
 }
 
+/** Any object an Event can be about (Receivers' Events name theirs with this). */
+export interface InvolvedObjectRef {
+  kind: string;
+  apiVersion: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** Where an object's Events go: Normal ones for progress, Warning ones for problems. */
+export interface ObjectEventSink {
+  record(object: InvolvedObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
 /** Where the dispatcher and the worker report an Alert's problems. */
 export interface AlertEventSink {
   /** `annotations` go on the Event (Flux annotates `MetadataAppendFailed` with the conflicting keys). */

@@ -2,8 +2,9 @@
  * Kubernetes Events on Alerts, as Flux's notification-controller records them when it cannot
  * handle an event for an Alert (`kubectl describe alert` and `flux events` show them): a
  * `core/v1` Event of type Warning whose involvedObject is the Alert, with Flux's reasons
- * (`NotificationDispatchFailed`, …) and message shapes. `event()` records Normal or Warning
- * Events on any object (image automation's reconciles, as Flux's image controllers record them).
+ * (`NotificationDispatchFailed`, …) and message shapes. `record()` writes Normal or Warning
+ * Events on any object: Receivers' reconciles as Flux's Receiver controller records them, and
+ * image automation's as Flux's image controllers do.
  *
  * Rate-limited like client-go's event recorder, so that a storm of failing events cannot flood
  * the API server: per object a token bucket (25 at once, then one per 5 minutes); an Event
@@ -14,9 +15,9 @@
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import { NOTIFICATION_GROUP, objectKey, type Logger } from '../../api/types.js';
 import { describeApiError, replicaIdentity, statusCodeOf } from './client.js';
-import type { AlertEventSink, AlertRef } from './event-reasons.js';
+import type { AlertEventSink, AlertRef, InvolvedObjectRef, ObjectEventSink } from './event-reasons.js';
 
-export { EventReasons, involvedObjectString, type AlertEventSink, type AlertRef } from './event-reasons.js';
+export { EventReasons, involvedObjectString, type AlertEventSink, type AlertRef, type InvolvedObjectRef, type ObjectEventSink } from './event-reasons.js';
 
 export interface EventRecorderOptions {
   api: CoreV1Api;
@@ -40,15 +41,6 @@ export interface EventRecorderOptions {
 const MAX_TRACKED = 4096;
 /** The length Kubernetes tools show of a message; longer ones are cut. */
 const MAX_MESSAGE = 1024;
-
-/** The object an Event is about. */
-export interface InvolvedObjectRef {
-  apiVersion: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  uid?: string;
-}
 
 interface Bucket {
   tokens: number;
@@ -85,7 +77,7 @@ export class TokenBuckets {
   }
 }
 
-export class KubeEventRecorder implements AlertEventSink {
+export class KubeEventRecorder implements AlertEventSink, ObjectEventSink {
   private readonly opts: Required<EventRecorderOptions>;
   private readonly buckets: TokenBuckets;
   private readonly recent = new Map<string, Recent>();
@@ -119,6 +111,11 @@ export class KubeEventRecorder implements AlertEventSink {
     this.enqueue(object, type, reason, message, undefined, component);
   }
 
+  /** An Event of either type on any object, reported by this recorder's component (Receivers' Events). */
+  record(object: InvolvedObjectRef, type: 'Normal' | 'Warning', reason: string, message: string, annotations?: Record<string, string>): void {
+    this.enqueue(object, type, reason, message, annotations);
+  }
+
   private enqueue(
     object: InvolvedObjectRef,
     type: 'Normal' | 'Warning',
@@ -138,7 +135,7 @@ export class KubeEventRecorder implements AlertEventSink {
       }
       return;
     }
-    const work = this.record(object, objectId, type, reason, text, annotations, component ?? this.opts.component).catch((err: unknown) => {
+    const work = this.write(object, objectId, type, reason, text, annotations, component ?? this.opts.component).catch((err: unknown) => {
       logger.warn({ object: objectId, reason, err: describeApiError(err) }, 'cannot record a Kubernetes Event');
     });
     this.pending.add(work);
@@ -150,7 +147,7 @@ export class KubeEventRecorder implements AlertEventSink {
     await Promise.all([...this.pending]);
   }
 
-  private async record(
+  private async write(
     object: InvolvedObjectRef,
     objectId: string,
     type: 'Normal' | 'Warning',

@@ -32,18 +32,30 @@ export interface ApiCondition {
 }
 
 export interface StatusPatch {
-  status: { observedGeneration?: number; conditions: ApiCondition[]; webhookPath?: string };
+  status: { observedGeneration?: number; conditions: ApiCondition[]; webhookPath?: string; lastHandledReconcileAt?: string };
 }
 
 /** The CRD schema's limit on a condition message. */
 const MAX_MESSAGE = 32_768;
 
 /**
- * The merge patch that brings `current`'s status to `desired`, or undefined when it already
- * says the same. Conditions of other types are kept.
+ * Receivers' `Stalled` condition, as Flux's Receiver controller keeps it: `True` (with Ready's
+ * reason and message) for a configuration error no retry can fix; otherwise absent. Flux also
+ * drops its `Reconciling` condition once Ready; Herald owns both on Receivers.
  */
-export function statusPatch(current: KubernetesObject, desired: ReadyCondition, webhookPath?: string): StatusPatch | undefined {
-  const status = ((current as { status?: unknown }).status ?? {}) as { conditions?: unknown; observedGeneration?: unknown; webhookPath?: unknown };
+export interface ReceiverConditions {
+  stalled: boolean;
+  /** `status.lastHandledReconcileAt`: the reconcile request handled last (`flux reconcile receiver` waits for it). */
+  lastHandledReconcileAt?: string;
+}
+
+/**
+ * The merge patch that brings `current`'s status to `desired`, or undefined when it already
+ * says the same. Conditions of other types are kept (but for Receivers' Stalled and Reconciling).
+ */
+export function statusPatch(current: KubernetesObject, desired: ReadyCondition, webhookPath?: string, receiver?: ReceiverConditions): StatusPatch | undefined {
+  const status = ((current as { status?: unknown }).status ?? {}) as { conditions?: unknown; observedGeneration?: unknown; webhookPath?: unknown; lastHandledReconcileAt?: unknown };
+  const handled = receiver?.lastHandledReconcileAt;
   const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter(
     (c): c is ApiCondition => typeof c === 'object' && c !== null && typeof (c as ApiCondition).type === 'string',
   );
@@ -58,23 +70,39 @@ export function statusPatch(current: KubernetesObject, desired: ReadyCondition, 
     lastTransitionTime:
       existing?.status === desired.status && existing.lastTransitionTime ? existing.lastTransitionTime : toApiTime(desired.lastTransitionTime),
   };
+  // Receivers: the conditions besides Ready that Flux's controller owns, as they should be.
+  const owned = receiver ? ownedReceiverConditions(conditions, ready, receiver) : undefined;
+  const others = conditions.filter((c) => c.type !== 'Ready' && !(owned && OWNED_BY_RECEIVERS.has(c.type)));
   const upToDate =
+    (owned === undefined || JSON.stringify(owned) === JSON.stringify(conditions.filter((c) => OWNED_BY_RECEIVERS.has(c.type)))) &&
     existing !== undefined &&
     existing.status === ready.status &&
     existing.reason === ready.reason &&
     existing.message === ready.message &&
     existing.observedGeneration === ready.observedGeneration &&
     status.observedGeneration === desired.observedGeneration &&
-    (webhookPath === undefined || status.webhookPath === webhookPath);
+    (webhookPath === undefined || status.webhookPath === webhookPath) &&
+    (handled === undefined || status.lastHandledReconcileAt === handled);
   if (upToDate) return undefined;
   return {
     status: {
       ...(desired.observedGeneration !== undefined ? { observedGeneration: desired.observedGeneration } : {}),
-      conditions: [...conditions.filter((c) => c.type !== 'Ready'), ready],
+      conditions: [...others, ready, ...(owned ?? [])],
       // Receivers: Flux's `status.webhookPath` ('' when there is no token).
       ...(webhookPath !== undefined ? { webhookPath } : {}),
+      ...(handled !== undefined ? { lastHandledReconcileAt: handled } : {}),
     },
   };
+}
+
+const OWNED_BY_RECEIVERS = new Set(['Stalled', 'Reconciling']);
+
+function ownedReceiverConditions(conditions: ApiCondition[], ready: ApiCondition, receiver: ReceiverConditions): ApiCondition[] {
+  if (!receiver.stalled) return [];
+  const existing = conditions.find((c) => c.type === 'Stalled');
+  const stalled: ApiCondition = { ...ready, type: 'Stalled', status: 'True' };
+  if (existing?.status === 'True' && existing.lastTransitionTime) stalled.lastTransitionTime = existing.lastTransitionTime;
+  return [stalled];
 }
 
 /** metav1.Time: RFC 3339 in whole seconds. */
@@ -169,24 +197,25 @@ export class StatusWriter {
     while (this.dirty.size > 0 && this.active && !this.closed) {
       const batch = [...this.dirty];
       this.dirty.clear();
-      const desired = new Map<string, { ready: ReadyCondition; webhookPath?: string }>();
+      const desired = new Map<string, { ready: ReadyCondition; webhookPath?: string; stalled?: boolean; lastHandledReconcileAt?: string }>();
       for (const status of this.opts.store.statuses().resources) desired.set(`${status.kind}|${status.namespace}/${status.name}`, status);
       for (const item of batch) {
         if (!this.active || this.closed) return;
         const [kind, key] = item.split('|') as [NotificationKind, string];
         const status = desired.get(item);
-        if (status) await this.write(kind, key, status.ready, status.webhookPath);
+        const receiver = kind === 'Receiver' ? { stalled: status?.stalled === true, lastHandledReconcileAt: status?.lastHandledReconcileAt } : undefined;
+        if (status) await this.write(kind, key, status.ready, status.webhookPath, receiver);
       }
     }
   }
 
-  private async write(kind: NotificationKind, key: string, condition: ReadyCondition, webhookPath?: string): Promise<void> {
+  private async write(kind: NotificationKind, key: string, condition: ReadyCondition, webhookPath?: string, receiver?: ReceiverConditions): Promise<void> {
     const { api, logger, source } = this.opts;
     if (this.pausedUntil[kind] > Date.now()) return;
     const [namespace, name] = parseObjectKey(key);
     const current = source.object(kind, namespace, name);
     if (!current) return; // deleted
-    const patch = statusPatch(current, condition, webhookPath);
+    const patch = statusPatch(current, condition, webhookPath, receiver);
     if (!patch) return;
     // Written already, and the informer has not seen the result yet: nothing new to say.
     const item = `${kind}|${key}`;

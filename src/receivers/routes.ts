@@ -1,15 +1,15 @@
 /**
- * The receiver listener (`--receiver-addr`, `:9292`): `/hook/<digest>` → verify the request
- * as the Receiver's type demands → resolve and filter its resources → ask for a reconcile of
- * each. Answers are Flux's, with empty bodies: 404 unknown path, 503 suspended or not Ready,
- * 400 refused payload or event, 413 over the body bound, 431 over the header bound, 500 a
- * target that could not be resolved or reconciled, 200 done. Herald's differences: 401 (not
- * Flux's 400) for a missing or wrong signature, token or ID token; 429 with Retry-After over
- * the per-path rate; an unknown path is a 404 before its body is read (Flux reads it first).
+ * The receiver listener's routes (`--receiver-addr`, `:9292`; the listener itself, with the
+ * limits every Herald listener shares, is built in src/server/receivers.ts): `/hook/<digest>` →
+ * verify the request as the Receiver's type demands → resolve and filter its resources → ask
+ * for a reconcile of each. Answers are Flux's, with empty bodies: 404 unknown path, 503
+ * suspended or not Ready, 400 refused payload or event, 413 over the body bound, 500 a target
+ * that could not be resolved or reconciled, 200 done. Herald's differences: 401 (not Flux's
+ * 400) for a missing or wrong signature, token or ID token; 429 with Retry-After over the
+ * per-path rate; an unknown path is a 404 before its body is read (Flux reads it first).
  * Logs name the Receiver, never the path (it is a credential for `generic`) or a secret.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { createServer } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { compileFilter, filterErrorMessage, type FilterVariables, type ResourceFilter } from './filter.js';
@@ -40,33 +40,21 @@ export type RequestReconcile = (receiver: Receiver, targets: readonly TargetObje
 export interface ReceiverLimits {
   /** Largest request body, in bytes (Flux's bound: 3 MiB). */
   bodyBytes: number;
-  /** Largest request head (request line and headers), in bytes; Node answers 431 beyond it (Flux: 256 KiB). */
-  headerBytes: number;
   /** Requests a path may make at once, and how fast its allowance comes back. */
   burstPerPath: number;
   perSecondPerPath: number;
   /** How many paths the rate limiter tracks at most. */
   maxTrackedPaths: number;
-  /** Open connections beyond this are closed at once (the file descriptors are shared with every other listener). */
-  maxConnections: number;
-  /** The whole request must arrive within this (Flux: 30 s); the head within 10 s or this, if shorter. */
-  requestTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this. */
-  keepAliveTimeoutMs: number;
 }
 
 export const DEFAULT_RECEIVER_LIMITS: ReceiverLimits = {
   bodyBytes: 3 * 1024 * 1024,
-  headerBytes: 16 * 1024,
   burstPerPath: 20,
   perSecondPerPath: 1,
   maxTrackedPaths: 10_000,
-  maxConnections: 128,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 30_000,
 };
 
-export interface ReceiverServerDeps {
+export interface ReceiverRoutesDeps {
   receivers: ReceiverLookup;
   targets: TargetResolver;
   requestReconcile: RequestReconcile;
@@ -115,7 +103,8 @@ function filtersOf(receiver: Receiver): { top?: ResourceFilter; perResource: (Re
   return filters;
 }
 
-export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
+/** Adds the receiver's hooks and `/hook/*` route to a listener of its own (it takes every body as bytes). */
+export function addReceiverRoutes(app: FastifyInstance, deps: ReceiverRoutesDeps): void {
   const limits = { ...DEFAULT_RECEIVER_LIMITS, ...deps.limits };
   const logger = deps.logger.child({ server: 'receiver' });
   const idTokens = deps.idTokens ?? googleIdTokenVerifier(googleSigningKeys());
@@ -134,29 +123,6 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
     const meta = entries.get(request)?.receiver.metadata;
     return meta ? `${meta.namespace}/${meta.name}` : undefined;
   };
-
-  const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: limits.bodyBytes,
-    // Flux's read deadlines: 10 s for the head, 30 s for the whole request.
-    serverFactory: (handler) => {
-      const server = createServer(
-        {
-          maxHeaderSize: limits.headerBytes,
-          headersTimeout: Math.min(10_000, limits.requestTimeoutMs),
-          requestTimeout: limits.requestTimeoutMs,
-          connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs),
-        },
-        handler,
-      );
-      server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-      server.maxConnections = limits.maxConnections;
-      // A socket silent this long is closed, whatever state its request is in.
-      server.timeout = limits.requestTimeoutMs;
-      return server;
-    },
-  });
 
   // Every body is taken as raw bytes: signatures are over the exact bytes sent.
   app.removeAllContentTypeParsers();
@@ -197,7 +163,7 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
     }
   });
 
-  app.all(`${WEBHOOK_PATH_PREFIX}*`, async (request, reply) => {
+  app.all(`${WEBHOOK_PATH_PREFIX}*`, { bodyLimit: limits.bodyBytes }, async (request, reply) => {
     const entry = entries.get(request);
     if (!entry) return reply.code(404).send();
     const { receiver, secret } = entry;
@@ -269,8 +235,6 @@ export function buildReceiverServer(deps: ReceiverServerDeps): FastifyInstance {
     count(request, withErrors ? 'failed' : 'accepted');
     return reply.code(withErrors ? 500 : 200).send();
   });
-
-  return app;
 }
 
 /**
