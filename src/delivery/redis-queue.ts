@@ -160,6 +160,7 @@ type QueueData = SingleData | BatchData;
 /** What became of one delivery of a batch. */
 type Outcome =
   | { kind: 'sent' }
+  | { kind: 'stopped' }
   | { kind: 'defer'; delayMs: number }
   | { kind: 'retry'; error: string; retryAfterMs?: number }
   | { kind: 'dead'; error: string };
@@ -363,60 +364,57 @@ export class RedisQueue implements DeliveryQueue {
 
     const delivered: QueuedJob[] = [];
     const requeued: Requeued[] = [];
-    const pairs = new Map<string, Array<{ entry: QueuedJob; position: number }>>();
+    const sendable: Array<{ entry: QueuedJob; position: number }> = [];
     for (const [position, entry] of entries.entries()) {
       const verdict = verdicts[position];
       if (verdict === Claim.Skip) continue;
       if (verdict === Claim.Sent) delivered.push(entry);
       // Its pair waits for a retry: as its own job it takes its place in the pair's order.
       else if (verdict === Claim.Held) requeued.push({ entry, priority: FRESH_PRIORITY });
-      else {
-        const pair = orderPair(entry.data);
-        const line = pairs.get(pair) ?? [];
-        if (line.length === 0) pairs.set(pair, line);
-        line.push({ entry, position });
-      }
+      else sendable.push({ entry, position });
     }
 
+    // As with jobs of their own, a pair's fresh deliveries may be in flight together; once one
+    // of them waits for a retry (or is deferred), the pair's deliveries not started yet go back
+    // as jobs of their own behind it (or with it), so that none overtakes it.
+    const stopped = new Map<string, Requeued>();
     await Promise.all(
-      [...pairs].map(async ([pair, line]) => {
-        for (const [i, { entry, position }] of line.entries()) {
-          const outcome = await this.attempt(entry, processor);
-          if (outcome.kind === 'sent') {
-            delivered.push(entry);
-            // Not awaited: a lost mark costs at most one more send if this batch is taken up again.
-            this.producer.setbit(marks, position, 1).catch(() => undefined);
-            continue;
-          }
-          if (outcome.kind === 'dead') {
-            // A dead letter does not hold its pair: the pair's next delivery goes on.
-            requeued.push({ entry, priority: RETRY_PRIORITY, firstAttempt: { error: outcome.error, dead: true } });
-            continue;
-          }
-          const rest = line.slice(i + 1).map(({ entry: later }) => later);
-          if (outcome.kind === 'retry') {
-            await this.order.hold(pair, entry.id).catch(() => undefined);
-            requeued.push({ entry, priority: RETRY_PRIORITY, firstAttempt: { error: outcome.error, dead: false, retryAfterMs: outcome.retryAfterMs } });
-            // The pair's later deliveries wait behind the retry, as their own jobs.
-            for (const later of rest) requeued.push({ entry: later, priority: FRESH_PRIORITY });
-          } else {
-            // Deferred (no attempt spent): the pair's later deliveries come back with it, not before it.
-            requeued.push({ entry, priority: RETRY_PRIORITY, delayMs: outcome.delayMs });
-            for (const [k, later] of rest.entries()) requeued.push({ entry: later, priority: RETRY_PRIORITY, delayMs: outcome.delayMs + k + 1 });
-          }
-          return;
+      sendable.map(async ({ entry, position }) => {
+        const pair = orderPair(entry.data);
+        const outcome = await this.attempt(entry, processor, () => stopped.has(pair));
+        if (outcome.kind === 'sent') {
+          delivered.push(entry);
+          // Not awaited: a lost mark costs at most one more send if this batch is taken up again.
+          this.producer.setbit(marks, position, 1).catch(() => undefined);
+        } else if (outcome.kind === 'stopped') {
+          const blocker = stopped.get(pair);
+          requeued.push({ entry, priority: blocker?.delayMs === undefined ? FRESH_PRIORITY : RETRY_PRIORITY, delayMs: blocker?.delayMs });
+        } else if (outcome.kind === 'dead') {
+          // A dead letter does not hold its pair: the pair's next delivery goes on.
+          requeued.push({ entry, priority: RETRY_PRIORITY, firstAttempt: { error: outcome.error, dead: true } });
+        } else if (outcome.kind === 'retry') {
+          const retry: Requeued = { entry, priority: RETRY_PRIORITY, firstAttempt: { error: outcome.error, dead: false, retryAfterMs: outcome.retryAfterMs } };
+          stopped.set(pair, retry);
+          await this.order.hold(pair, entry.id).catch(() => undefined);
+          requeued.push(retry);
+        } else {
+          // Deferred (no attempt spent).
+          const deferred: Requeued = { entry, priority: RETRY_PRIORITY, delayMs: outcome.delayMs };
+          if (!stopped.has(pair)) stopped.set(pair, deferred);
+          requeued.push(deferred);
         }
       }),
     );
     await this.acknowledge(batchId, delivered, requeued);
   }
 
-  /** One delivery of a batch through the processor: its first attempt. */
-  private async attempt(entry: QueuedJob, processor: Processor): Promise<Outcome> {
+  /** One delivery of a batch through the processor (its first attempt), unless its pair `stopped` meanwhile. */
+  private async attempt(entry: QueuedJob, processor: Processor, stopped: () => boolean): Promise<Outcome> {
     const finalAttempt = 1 >= this.opts.policy.attempts;
     await this.sending.acquire();
     this.running += 1;
     try {
+      if (stopped()) return { kind: 'stopped' };
       await processor(entry.data, { id: entry.id, attempt: 1, finalAttempt });
       return { kind: 'sent' };
     } catch (err) {
