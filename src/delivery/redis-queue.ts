@@ -375,9 +375,9 @@ export class RedisQueue implements DeliveryQueue {
     }
 
     // As with jobs of their own, a pair's fresh deliveries may be in flight together; once one
-    // of them waits for a retry (or is deferred), the pair's deliveries not started yet go back
-    // as jobs of their own behind it (or with it), so that none overtakes it.
-    const stopped = new Map<string, Requeued>();
+    // of them waits for a retry, the pair's deliveries not started yet go back as jobs of their
+    // own behind it, so that none overtakes it.
+    const stopped = new Set<string>();
     await Promise.all(
       sendable.map(async ({ entry, position }) => {
         const pair = orderPair(entry.data);
@@ -387,21 +387,18 @@ export class RedisQueue implements DeliveryQueue {
           // Not awaited: a lost mark costs at most one more send if this batch is taken up again.
           this.producer.setbit(marks, position, 1).catch(() => undefined);
         } else if (outcome.kind === 'stopped') {
-          const blocker = stopped.get(pair);
-          requeued.push({ entry, priority: blocker?.delayMs === undefined ? FRESH_PRIORITY : RETRY_PRIORITY, delayMs: blocker?.delayMs });
+          requeued.push({ entry, priority: FRESH_PRIORITY });
         } else if (outcome.kind === 'dead') {
           // A dead letter does not hold its pair: the pair's next delivery goes on.
           requeued.push({ entry, priority: RETRY_PRIORITY, firstAttempt: { error: outcome.error, dead: true } });
         } else if (outcome.kind === 'retry') {
           const retry: Requeued = { entry, priority: RETRY_PRIORITY, firstAttempt: { error: outcome.error, dead: false, retryAfterMs: outcome.retryAfterMs } };
-          stopped.set(pair, retry);
+          stopped.add(pair);
           await this.order.hold(pair, entry.id).catch(() => undefined);
           requeued.push(retry);
         } else {
-          // Deferred (no attempt spent).
-          const deferred: Requeued = { entry, priority: RETRY_PRIORITY, delayMs: outcome.delayMs };
-          if (!stopped.has(pair)) stopped.set(pair, deferred);
-          requeued.push(deferred);
+          // Deferred (no attempt spent); like a deferred job of its own, it does not hold its pair.
+          requeued.push({ entry, priority: RETRY_PRIORITY, delayMs: outcome.delayMs });
         }
       }),
     );
