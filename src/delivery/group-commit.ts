@@ -20,60 +20,71 @@ export interface GroupBounds {
   maxBytes: number;
 }
 
-interface Group<T> {
-  items: T[];
+/** What one caller hands in: its items (never split), and how much they weigh. */
+export interface Submission {
+  items: number;
   bytes: number;
-  settle: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
 
-export class GroupCommit<T> {
-  private forming?: Group<T>;
+interface Group<S, R> {
+  submissions: S[];
+  items: number;
+  bytes: number;
+  settle: Array<{ resolve: (result: R) => void; reject: (err: unknown) => void }>;
+}
+
+export class GroupCommit<S extends Submission, R> {
+  private forming?: Group<S, R>;
   private inFlight = 0;
 
   constructor(
-    private readonly store: (items: T[]) => Promise<void>,
+    /** Stores the submissions of one group at once; answers one result per submission, in order. */
+    private readonly store: (submissions: S[]) => Promise<R[]>,
     private readonly bounds: GroupBounds,
   ) {}
 
-  /** Resolves once `items` are stored (with whatever else shared their group); rejects if that store failed. */
-  submit(items: T[], bytes: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves with its own result once its group is stored; rejects if that store failed. */
+  submit(submission: S): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       if (this.inFlight === 0 && !this.forming) {
-        this.run({ items: [...items], bytes, settle: [{ resolve, reject }] });
+        this.run({ submissions: [submission], items: submission.items, bytes: submission.bytes, settle: [{ resolve, reject }] });
         return;
       }
       const group = this.forming;
-      if (group && (group.items.length + items.length > this.bounds.maxItems || group.bytes + bytes > this.bounds.maxBytes)) {
+      if (group && (group.items + submission.items > this.bounds.maxItems || group.bytes + submission.bytes > this.bounds.maxBytes)) {
         // Full: stored now, alongside the store in flight, and a new group starts with this one.
         this.forming = undefined;
         this.run(group);
       }
-      const next = (this.forming ??= { items: [], bytes: 0, settle: [] });
-      next.items.push(...items);
-      next.bytes += bytes;
+      const next = (this.forming ??= { submissions: [], items: 0, bytes: 0, settle: [] });
+      next.submissions.push(submission);
+      next.items += submission.items;
+      next.bytes += submission.bytes;
       next.settle.push({ resolve, reject });
     });
   }
 
-  private run(group: Group<T>): void {
+  private run(group: Group<S, R>): void {
     this.inFlight += 1;
-    let stored: Promise<void>;
+    let stored: Promise<R[]>;
     try {
-      stored = this.store(group.items);
+      stored = this.store(group.submissions);
     } catch (err) {
       stored = Promise.reject(err);
     }
-    stored.then(
-      () => group.settle.forEach((s) => s.resolve()),
-      (err: unknown) => group.settle.forEach((s) => s.reject(err)),
-    ).finally(() => {
-      this.inFlight -= 1;
-      // The group formed meanwhile goes as soon as a store ends: at most one group is forming.
-      const waiting = this.forming;
-      if (waiting) {
-        this.forming = undefined;
-        this.run(waiting);
-      }
-    });
+    stored
+      .then(
+        (results) => group.settle.forEach((s, i) => s.resolve(results[i] as R)),
+        (err: unknown) => group.settle.forEach((s) => s.reject(err)),
+      )
+      .finally(() => {
+        this.inFlight -= 1;
+        // The group formed meanwhile goes as soon as a store ends: at most one group is forming.
+        const waiting = this.forming;
+        if (waiting) {
+          this.forming = undefined;
+          this.run(waiting);
+        }
+      });
   }
 }

@@ -80,34 +80,48 @@ export class BatchKeys {
 /**
  * Run in the MULTI right after BullMQ's add of the batch. KEYS: the batch's job key, then per
  * delivery its index key and its own job key. ARGV: batch id, index seconds, deliveries, the
- * job key prefix. A delivery is a duplicate when it exists as its own job, is indexed to another
- * batch that still exists, or appears twice in this batch; the others are indexed to this batch.
- * The batch's name is set to the deliveries it really adds. Returns the duplicates' positions (1-based).
+ * job key prefix, events; then per event its duplicate-window key ('' for none) and length in
+ * ms; then per delivery the number of its event.
+ *
+ * First each event's window is checked and, when not running, started (an event whose window
+ * runs is a duplicate: its deliveries are marked `-` in the index, so none is sent). Then a
+ * delivery is a duplicate when it exists as its own job, is indexed to another batch that still
+ * exists, or appears twice in this batch; the others are indexed to this batch. The batch's
+ * name is set to the deliveries it really adds. Returns per event 0 (accepted) or the
+ * milliseconds left of the window that refused it.
  */
 export const INTAKE_SCRIPT = `
-local fresh = 0
-local duplicates = {}
-for i = 1, tonumber(ARGV[3]) do
-  local duplicate = redis.call('EXISTS', KEYS[2 * i + 1]) == 1
-  if not duplicate then
-    local owner = redis.call('GET', KEYS[2 * i])
-    duplicate = owner ~= false and (owner == ARGV[1] or redis.call('EXISTS', ARGV[4] .. owner) == 1)
+local n = tonumber(ARGV[3])
+local events = tonumber(ARGV[5])
+local windows = {}
+for e = 1, events do
+  local key = ARGV[4 + 2 * e]
+  local left = 0
+  if key ~= '' then
+    local ttl = redis.call('PTTL', key)
+    if ttl > 0 then left = ttl else redis.call('SET', key, '1', 'PX', ARGV[5 + 2 * e]) end
   end
-  if duplicate then
-    duplicates[#duplicates + 1] = i
-  else
+  windows[e] = left
+end
+local fresh = 0
+for i = 1, n do
+  local owner = redis.call('GET', KEYS[2 * i])
+  local live = owner and owner ~= '-' and (owner == ARGV[1] or redis.call('EXISTS', ARGV[4] .. owner) == 1)
+  if windows[tonumber(ARGV[5 + 2 * events + i])] > 0 then
+    if not live then redis.call('SET', KEYS[2 * i], '-', 'EX', ARGV[2]) end
+  elseif not live and redis.call('EXISTS', KEYS[2 * i + 1]) == 0 then
     redis.call('SET', KEYS[2 * i], ARGV[1], 'EX', ARGV[2])
     fresh = fresh + 1
   end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'name', 'batch ' .. fresh) end
-return duplicates
+return windows
 `;
 
 /** What the claim says of each delivery of a batch. */
 export const enum Claim {
   Send = 0,
-  /** Another batch or job owns it, or it was sent before this batch was taken up again. */
+  /** Another batch or job owns it, or its event was refused as a duplicate (indexed `-`). */
   Skip = 1,
   /** Its (Provider, object) pair is held by a delivery waiting for its retry. */
   Held = 2,
@@ -132,7 +146,7 @@ for i = 1, n do
     verdict = 1
   else
     local owner = redis.call('GET', KEYS[3 * i - 2])
-    if owner and owner ~= ARGV[1] and redis.call('EXISTS', ARGV[4] .. owner) == 1 then
+    if owner and owner ~= ARGV[1] and (owner == '-' or redis.call('EXISTS', ARGV[4] .. owner) == 1) then
       verdict = 1
     else
       redis.call('SET', KEYS[3 * i - 2], ARGV[1], 'EX', ARGV[2])

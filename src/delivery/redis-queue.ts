@@ -41,7 +41,9 @@ import {
   type DeliveryPage,
   type DeliveryQueue,
   type DeliveryRecord,
+  type DuplicateWindow,
   type Processor,
+  type WindowOutcome,
   type ReplayResult,
   recordBytes,
 } from './queue.js';
@@ -157,6 +159,14 @@ class OrderWait extends DeferError {}
 
 type QueueData = SingleData | BatchData;
 
+/** One event's jobs handed to the intake's group commit. */
+interface IntakeSubmission {
+  jobs: QueuedJob[];
+  window?: DuplicateWindow;
+  items: number;
+  bytes: number;
+}
+
 /** What became of one delivery of a batch. */
 type Outcome =
   | { kind: 'sent' }
@@ -179,7 +189,7 @@ export class RedisQueue implements DeliveryQueue {
   private readonly queue: Queue<QueueData>;
   private worker?: Worker<QueueData>;
   private readonly keys: BatchKeys;
-  private readonly intake: GroupCommit<QueuedJob>;
+  private readonly intake: GroupCommit<IntakeSubmission, number>;
   /** Deliveries of batches sent at once by this process (`concurrency`). */
   private readonly sending: Semaphore;
   /** Per paused Provider: when the last job sent back for it comes back. */
@@ -218,23 +228,31 @@ export class RedisQueue implements DeliveryQueue {
 
   /**
    * Stores the jobs in the batch being formed (see group-commit.ts): resolves once that batch is
-   * stored, rejects (and nothing of the batch is stored) when its store failed.
+   * stored, rejects (and nothing of the batch is stored) when its store failed. The event's
+   * duplicate window, when given, is checked and started in the same write.
    */
-  async add(jobs: QueuedJob[]): Promise<void> {
+  async add(jobs: QueuedJob[], window?: DuplicateWindow): Promise<WindowOutcome | void> {
     if (this.producer.status !== 'ready') throw new Error(`redis is not reachable (${this.producer.status})`);
     if (jobs.length === 0) return;
     let bytes = 0;
     for (const job of jobs) bytes += approximateBytes(job.data);
-    await this.intake.submit(jobs, bytes);
+    const left = await this.intake.submit({ jobs, window, items: jobs.length, bytes });
+    if (!window) return;
+    return left > 0 ? { duplicateUntil: Date.now() + left } : {};
   }
 
   /** Batches stored by this process (a store is one MULTI: BullMQ's add and the delivery index). */
   batchesStored = 0;
 
-  /** One MULTI: BullMQ's add of the batch job, then the script that indexes its deliveries and drops those already known. */
-  private async storeBatch(jobs: QueuedJob[]): Promise<void> {
+  /**
+   * One MULTI: BullMQ's add of the batch job, then the script that checks and starts the events'
+   * duplicate windows, indexes the deliveries and drops those already known. Answers per
+   * submission the milliseconds left of the window that refused its event (0: accepted).
+   */
+  private async storeBatch(submissions: IntakeSubmission[]): Promise<number[]> {
     if (this.producer.status !== 'ready') throw new Error(`redis is not reachable (${this.producer.status})`);
     const batchId = `batch-${randomUUID()}`;
+    const jobs = submissions.flatMap((s) => s.jobs);
     const storing = (async () => {
       const multi = (await this.queue.client).multi() as unknown as ChainableCommander;
       const batch = new Job<QueueData>(this.queue, batchName(jobs.length), { batch: jobs }, this.batchOptions(batchId), batchId);
@@ -242,13 +260,18 @@ export class RedisQueue implements DeliveryQueue {
       const added = batch.addJob(multi as never, {}).catch(() => undefined);
       const keys = [this.queue.toKey(batchId)];
       for (const { id } of jobs) keys.push(this.keys.index(id), this.queue.toKey(id));
-      multi.eval(INTAKE_SCRIPT, keys.length, ...keys, batchId, DELIVERY_INDEX_SECONDS, jobs.length, this.queue.toKey(''));
+      const windows = submissions.flatMap((s) => [s.window?.key ?? '', s.window?.windowMs ?? 0]);
+      const eventOf = submissions.flatMap((s, e) => s.jobs.map(() => e + 1));
+      const args = [batchId, DELIVERY_INDEX_SECONDS, jobs.length, this.queue.toKey(''), submissions.length, ...windows, ...eventOf];
+      multi.eval(INTAKE_SCRIPT, keys.length, ...keys, ...args);
       const results = await multi.exec();
       await added;
       failOnError(results);
+      return (results?.at(-1)?.[1] ?? []) as number[];
     })();
-    await withTimeout(storing, this.opts.addTimeoutMs ?? 5_000, 'storing the jobs in redis');
+    const left = await withTimeout(storing, this.opts.addTimeoutMs ?? 5_000, 'storing the jobs in redis');
     this.batchesStored += 1;
+    return left;
   }
 
   private batchOptions(batchId: string): JobsOptions {

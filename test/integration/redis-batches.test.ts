@@ -100,6 +100,35 @@ describe('Redis queue: group commit at intake', () => {
   });
 });
 
+describe('Redis queue: the duplicate window in the same write', () => {
+  it('checks and starts each event window with its jobs: of two copies stored together one passes, the other stores nothing', async () => {
+    const { url, client } = await ownRedis();
+    const { queue } = await open(url, 'herald', { attempts: 3, baseDelayMs: 50, maxDelayMs: 200, maxRetryAfterMs: 5_000 });
+    const window = { key: 'herald:ratelimit:some-key', windowMs: 60_000 };
+    // Same window key, different events (e.g. a new timestamp): different delivery ids.
+    const [first, second, other] = await Promise.all([
+      queue.add([queued('w1')], window),
+      queue.add([queued('w2')], window),
+      queue.add([queued('w3')], { key: 'herald:ratelimit:other-key', windowMs: 60_000 }),
+    ]);
+    expect(first).toEqual({});
+    expect(second).toMatchObject({ duplicateUntil: expect.any(Number) });
+    expect((second as { duplicateUntil: number }).duplicateUntil).toBeGreaterThan(Date.now() + 50_000);
+    expect(other).toEqual({});
+    const ttl = await client.pttl(window.key);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect((await queue.counts()).waiting).toBe(2);
+    expect(await queue.get('w2')).toBeUndefined();
+    const sent: string[] = [];
+    queue.start(async (j) => void sent.push(j.event.message));
+    await until(async () => (await queue.counts()).completed === 2, { what: 'two completed' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sent.sort()).toEqual(['w1', 'w3']);
+    // Without a window the queue answers nothing: the window is the caller's.
+    expect(await queue.add([queued('w4')])).toBeUndefined();
+  });
+});
+
 describe('Redis queue: batched delivery', () => {
   it('a batch with mixed outcomes: sent, retried as its own delayed job with the right attempt, dead letter with its error', async () => {
     const prefix = uniquePrefix('batch-mixed');
