@@ -76,6 +76,15 @@ const KEEP_COMPLETED_BATCHES = 2_000;
 const BATCH_RETRY_MS = 1_000;
 const BATCH_ATTEMPTS = 1_000_000;
 
+/**
+ * How long a delivery of a batch waits in this process for its Provider's turn (see
+ * `perProviderConcurrency`) before it goes back to Redis as its own job, delayed by
+ * PROVIDER_DEFER_MS plus up to as much at random: a slow Provider's deliveries then do not keep
+ * their batches, and the worker slots those hold, from fresh work for long.
+ */
+const PROVIDER_WAIT_MS = 5_000;
+const PROVIDER_DEFER_MS = 1_000;
+
 /** Ids one listing call looks at, at most; ids read per round trip. */
 const LIST_SCAN_LIMIT = 10_000;
 const ID_BATCH = 500;
@@ -129,6 +138,13 @@ export interface RedisQueueOptions {
   prefix: string;
   policy: RetryPolicy;
   concurrency: number;
+  /**
+   * Deliveries of one Provider a batch worker sends at once (the processor's own per-Provider
+   * slots' size): the rest of a batch's deliveries to it wait in this process, up to
+   * PROVIDER_WAIT_MS, instead of each spending the processor's short slot wait and going back
+   * to Redis. Unbounded (only `concurrency`) when unset.
+   */
+  perProviderConcurrency?: number;
   logger: Logger;
   /** How long `add` may wait for Redis before the receiver answers 503. */
   addTimeoutMs?: number;
@@ -190,8 +206,9 @@ export class RedisQueue implements DeliveryQueue {
   private worker?: Worker<QueueData>;
   private readonly keys: BatchKeys;
   private readonly intake: GroupCommit<IntakeSubmission, number>;
-  /** Deliveries of batches sent at once by this process (`concurrency`). */
+  /** Deliveries of batches sent at once by this process (`concurrency`), and per Provider (`perProviderConcurrency`). */
   private readonly sending: Semaphore;
+  private readonly providerTurns = new Map<string, Semaphore>();
   /** Per paused Provider: when the last job sent back for it comes back. */
   private readonly pausedTurns = new Map<string, number>();
   /** The worker's own connection: given to BullMQ as a client, so BullMQ leaves ending it to us. */
@@ -430,6 +447,22 @@ export class RedisQueue implements DeliveryQueue {
 
   /** One delivery of a batch through the processor (its first attempt), unless its pair `stopped` meanwhile. */
   private async attempt(entry: QueuedJob, processor: Processor, stopped: () => boolean): Promise<Outcome> {
+    const provider = entry.data.provider;
+    const turns = this.providerTurns.get(provider) ?? new Semaphore(this.opts.perProviderConcurrency ?? Infinity);
+    this.providerTurns.set(provider, turns);
+    if (!(await turns.acquire(PROVIDER_WAIT_MS))) {
+      if (turns.idle) this.providerTurns.delete(provider);
+      return { kind: 'defer', delayMs: PROVIDER_DEFER_MS + Math.round(Math.random() * PROVIDER_DEFER_MS) };
+    }
+    try {
+      return await this.send(entry, processor, stopped);
+    } finally {
+      turns.release();
+      if (turns.idle) this.providerTurns.delete(provider);
+    }
+  }
+
+  private async send(entry: QueuedJob, processor: Processor, stopped: () => boolean): Promise<Outcome> {
     const finalAttempt = 1 >= this.opts.policy.attempts;
     await this.sending.acquire();
     this.running += 1;
