@@ -80,6 +80,7 @@ function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queue
       prefix: config.redisPrefix,
       policy,
       concurrency: config.workerConcurrency,
+      perProviderConcurrency: config.providerConcurrency,
       logger,
       stalledIntervalMs: config.stalledIntervalMs,
     }),

@@ -12,7 +12,7 @@ import { EventReasons, involvedObjectString, type AlertEventSink } from '../reso
 import type { ResourceStore } from '../resources/store.js';
 import { NOTIFICATION_GROUP, objectKey } from '../api/types.js';
 import { deliveryJobIds, type QueuedJob } from './job.js';
-import type { DeliveryQueue } from './queue.js';
+import type { DeliveryQueue, DuplicateWindow, WindowOutcome } from './queue.js';
 
 export { UNSUPPORTED_TYPE };
 
@@ -21,6 +21,12 @@ export interface DispatchResult {
   matched: number;
   /** Jobs stored (an Alert whose Provider is missing, suspended or not for this event stores none). */
   enqueued: number;
+  /**
+   * Set when the queue checked and started the event's duplicate window with its jobs (see
+   * `DeliveryQueue.add`); absent when the window is still the caller's (no job, or a queue that
+   * does not keep it).
+   */
+  window?: WindowOutcome;
 }
 
 export interface EventDispatcherDeps {
@@ -37,8 +43,11 @@ export interface EventDispatcherDeps {
 export class EventDispatcher {
   constructor(private readonly deps: EventDispatcherDeps) {}
 
-  /** Resolves once every job for the event is stored; rejects if the queue cannot store them. */
-  async dispatch(event: FluxEvent, acceptedAt = Date.now()): Promise<DispatchResult> {
+  /**
+   * Resolves once every job for the event is stored; rejects if the queue cannot store them.
+   * Given the event's duplicate window, the queue may check and start it in the same write.
+   */
+  async dispatch(event: FluxEvent, acceptedAt = Date.now(), duplicateWindow?: DuplicateWindow): Promise<DispatchResult> {
     const { store, queue, metrics, logger, alertEvents } = this.deps;
     const alerts = await store.alerts.match(event, this.deps.labels ?? ((ref) => store.labelsOf(ref)));
     const jobs: QueuedJob[] = [];
@@ -92,10 +101,10 @@ export class EventDispatcher {
         data: { alert: compiled.key, provider: providerKey, providerType, event: notification, acceptedAt },
       });
     }
-    if (jobs.length > 0) {
-      await queue.add(jobs);
-      for (const job of jobs) metrics.jobsEnqueued.inc({ provider_type: job.data.providerType });
-    }
-    return { matched: alerts.length, enqueued: jobs.length };
+    if (jobs.length === 0) return { matched: alerts.length, enqueued: 0 };
+    const window = (await queue.add(jobs, duplicateWindow)) ?? undefined;
+    if (window?.duplicateUntil !== undefined) return { matched: alerts.length, enqueued: 0, window };
+    for (const job of jobs) metrics.jobsEnqueued.inc({ provider_type: job.data.providerType });
+    return { matched: alerts.length, enqueued: jobs.length, ...(window ? { window } : {}) };
   }
 }

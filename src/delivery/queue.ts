@@ -146,13 +146,33 @@ export interface ReplayResult {
   error?: string;
 }
 
+/**
+ * An event's duplicate window where it lives in the queue's own store (Redis, see
+ * server/duplicate-filter.ts): a queue that can checks and starts it in the same write that
+ * stores the event's jobs.
+ */
+export interface DuplicateWindow {
+  /** The store's key of the window. */
+  key: string;
+  windowMs: number;
+}
+
+/** What `add` did with the DuplicateWindow it was given. */
+export interface WindowOutcome {
+  /** Set when the event is a duplicate inside its window (epoch ms of the window's end): none of its jobs is stored or sent. */
+  duplicateUntil?: number;
+}
+
 export interface DeliveryQueue {
   readonly kind: 'redis' | 'memory';
   /**
    * Stores every job or none, and resolves only once they are stored. A job whose id is
-   * already known is not added again. Rejects when the queue cannot take work.
+   * already known is not added again. Rejects when the queue cannot take work. Given the
+   * event's duplicate window, a queue that keeps it in the same store (Redis) checks and starts
+   * it in that write and answers a WindowOutcome; one that does not answers nothing, and the
+   * window is the caller's.
    */
-  add(jobs: QueuedJob[]): Promise<void>;
+  add(jobs: QueuedJob[], window?: DuplicateWindow): Promise<WindowOutcome | void>;
   /** Starts processing with the given function. */
   start(processor: Processor): void;
   counts(): Promise<Record<QueueState, number>>;

@@ -64,6 +64,11 @@ export class RedisOrder {
     return answer === 'go' ? { go: true } : { go: false, behind: answer };
   }
 
+  /** The key that exists while a job holds the pair (read by the batch claim, see redis-batch.ts). */
+  holdKey(pair: string): string {
+    return this.keys(pair)[0];
+  }
+
   /** Whether a job holds the pair now. */
   async held(pair: string): Promise<boolean> {
     return (await this.redis.exists(this.keys(pair)[0])) === 1;

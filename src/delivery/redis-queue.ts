@@ -3,11 +3,32 @@
  * survive restarts, are shared by every replica (a job is locked by one worker at a time), and
  * failed jobs are kept as dead letters.
  */
-import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { DelayedError, Job, Queue, UnrecoverableError, Worker, type JobsOptions } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
-import { orderPair, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
+import { approximateBytes, orderPair, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
+import { GroupCommit } from './group-commit.js';
+import {
+  BatchKeys,
+  CLAIM_SCRIPT,
+  COUNT_SCRIPT,
+  Claim,
+  DELIVERY_INDEX_SECONDS,
+  INTAKE_SCRIPT,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_DELIVERIES,
+  REWRITE_SCRIPT,
+  SENT_MARKS_SECONDS,
+  batchName,
+  isBatchData,
+  isBatchName,
+  type BatchData,
+  type FirstAttempt,
+  type SingleData,
+} from './redis-batch.js';
+import { Semaphore } from './semaphore.js';
 import { createRedisConnection, type RedisClient, type RedisConnectionConfig } from './redis-connection.js';
 import {
   MAX_PAGE_BYTES,
@@ -20,7 +41,9 @@ import {
   type DeliveryPage,
   type DeliveryQueue,
   type DeliveryRecord,
+  type DuplicateWindow,
   type Processor,
+  type WindowOutcome,
   type ReplayResult,
   objectOf,
   recordBytes,
@@ -43,10 +66,36 @@ export const QUEUE_NAME = 'deliveries';
 const KEEP_COMPLETED_SECONDS = 3600;
 const KEEP_COMPLETED_MAX = 50_000;
 
-/** Ids one listing call looks at, at most; ids read per round trip; whole jobs read at once. */
+/**
+ * Completed batches kept (by count; by age as above): a batch holds up to MAX_BATCH_DELIVERIES
+ * completed deliveries (usually far fewer), each cut by `withoutPayload`, so at most about
+ * 2,000 × 128 completed deliveries are kept. A re-sent event is recognised by the delivery
+ * index (see redis-batch.ts), not by this.
+ */
+const KEEP_COMPLETED_BATCHES = 2_000;
+/** A batch whose worker failed (Redis went away during its acknowledgement) is taken up again after this. */
+const BATCH_RETRY_MS = 1_000;
+const BATCH_ATTEMPTS = 1_000_000;
+
+/**
+ * How long a delivery of a batch waits in this process for its Provider's turn (see
+ * `perProviderConcurrency`) before it goes back to Redis as its own job, delayed by
+ * PROVIDER_DEFER_MS plus up to as much at random: a slow Provider's deliveries then do not keep
+ * their batches, and the worker slots those hold, from fresh work for long.
+ */
+const PROVIDER_WAIT_MS = 5_000;
+const PROVIDER_DEFER_MS = 1_000;
+
+/** Ids one listing call looks at, at most; ids read per round trip. */
 const LIST_SCAN_LIMIT = 10_000;
 const ID_BATCH = 500;
-const JOB_READ_BATCH = 10;
+/**
+ * A listing cursor is a job's position in its state times CURSOR_SPAN plus a delivery's place
+ * in that job (a batch): larger than any batch (one event to every Alert of 10,000 included).
+ */
+const CURSOR_SPAN = 1 << 20;
+/** Jobs per state whose name `counts` reads (to count a batch's deliveries); beyond, each job counts one. */
+const COUNT_SCAN_LIMIT = 10_000;
 
 /**
  * BullMQ takes a job of a lower priority number first. Every job is stored with one, so that a
@@ -90,6 +139,13 @@ export interface RedisQueueOptions {
   prefix: string;
   policy: RetryPolicy;
   concurrency: number;
+  /**
+   * Deliveries of one Provider a batch worker sends at once (the processor's own per-Provider
+   * slots' size): the rest of a batch's deliveries to it wait in this process, up to
+   * PROVIDER_WAIT_MS, instead of each spending the processor's short slot wait and going back
+   * to Redis. Unbounded (only `concurrency`) when unset.
+   */
+  perProviderConcurrency?: number;
   logger: Logger;
   /** How long `add` may wait for Redis before the receiver answers 503. */
   addTimeoutMs?: number;
@@ -118,11 +174,42 @@ function workerConnection(target: string | RedisConnectionConfig, logger: Logger
 /** The job waits behind the holder of its pair (see redis-order.ts). */
 class OrderWait extends DeferError {}
 
+type QueueData = SingleData | BatchData;
+
+/** One event's jobs handed to the intake's group commit. */
+interface IntakeSubmission {
+  jobs: QueuedJob[];
+  window?: DuplicateWindow;
+  items: number;
+  bytes: number;
+}
+
+/** What became of one delivery of a batch. */
+type Outcome =
+  | { kind: 'sent' }
+  | { kind: 'stopped' }
+  | { kind: 'defer'; delayMs: number }
+  | { kind: 'retry'; error: string; retryAfterMs?: number; delayMs?: number }
+  | { kind: 'dead'; error: string };
+
+/** A delivery of a batch that goes back to the queue as its own job. */
+interface Requeued {
+  entry: QueuedJob;
+  priority: number;
+  delayMs?: number;
+  firstAttempt?: FirstAttempt;
+}
+
 export class RedisQueue implements DeliveryQueue {
   readonly kind = 'redis' as const;
   private readonly producer: RedisClient;
-  private readonly queue: Queue<DeliveryJob>;
-  private worker?: Worker<DeliveryJob>;
+  private readonly queue: Queue<QueueData>;
+  private worker?: Worker<QueueData>;
+  private readonly keys: BatchKeys;
+  private readonly intake: GroupCommit<IntakeSubmission, number>;
+  /** Deliveries of batches sent at once by this process (`concurrency`), and per Provider (`perProviderConcurrency`). */
+  private readonly sending: Semaphore;
+  private readonly providerTurns = new Map<string, Semaphore>();
   /** Per paused Provider: when the last job sent back for it comes back. */
   private readonly pausedTurns = new Map<string, number>();
   /** The worker's own connection: given to BullMQ as a client, so BullMQ leaves ending it to us. */
@@ -134,56 +221,129 @@ export class RedisQueue implements DeliveryQueue {
 
   constructor(private readonly opts: RedisQueueOptions) {
     this.producer = opts.producer;
-    this.queue = new Queue<DeliveryJob>(QUEUE_NAME, { connection: this.producer, prefix: opts.prefix });
+    this.queue = new Queue<QueueData>(QUEUE_NAME, { connection: this.producer, prefix: opts.prefix });
     this.queue.on('error', () => undefined); // reported by the connection's own listener
     this.order = new RedisOrder(this.producer, opts.prefix);
+    this.keys = new BatchKeys(opts.prefix, (id) => this.queue.toKey(id));
+    this.intake = new GroupCommit((jobs) => this.storeBatch(jobs), { maxItems: MAX_BATCH_DELIVERIES, maxBytes: MAX_BATCH_BYTES });
+    this.sending = new Semaphore(opts.concurrency);
   }
 
-  async add(jobs: QueuedJob[]): Promise<void> {
+  /** BullMQ options of a delivery stored as its own job (a retry, a deferral, a dead letter). */
+  private singleOptions(id: string, priority: number, delayMs?: number): JobsOptions {
+    return {
+      jobId: id,
+      attempts: this.opts.policy.attempts,
+      backoff: { type: 'herald' },
+      removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: KEEP_COMPLETED_MAX },
+      removeOnFail: false,
+      priority,
+      ...(delayMs !== undefined && delayMs > 0 ? { delay: delayMs } : {}),
+      // The last error is the job's failedReason; a stack per attempt would only grow it.
+      stackTraceLimit: 0,
+    };
+  }
+
+  /**
+   * Stores the jobs in the batch being formed (see group-commit.ts): resolves once that batch is
+   * stored, rejects (and nothing of the batch is stored) when its store failed. The event's
+   * duplicate window, when given, is checked and started in the same write.
+   */
+  async add(jobs: QueuedJob[], window?: DuplicateWindow): Promise<WindowOutcome | void> {
     if (this.producer.status !== 'ready') throw new Error(`redis is not reachable (${this.producer.status})`);
-    const adding = this.queue.addBulk(
-      jobs.map(({ id, data }) => ({
-        name: jobName(data),
-        data,
-        opts: {
-          jobId: id,
-          attempts: this.opts.policy.attempts,
-          backoff: { type: 'herald' },
-          removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: KEEP_COMPLETED_MAX },
-          removeOnFail: false,
-          priority: FRESH_PRIORITY,
-          // The last error is the job's failedReason; a stack per attempt would only grow it.
-          stackTraceLimit: 0,
-        },
-      })),
-    );
-    await withTimeout(adding, this.opts.addTimeoutMs ?? 5_000, 'storing the jobs in redis');
+    if (jobs.length === 0) return;
+    let bytes = 0;
+    for (const job of jobs) bytes += approximateBytes(job.data);
+    const left = await this.intake.submit({ jobs, window, items: jobs.length, bytes });
+    if (!window) return;
+    return left > 0 ? { duplicateUntil: Date.now() + left } : {};
+  }
+
+  /** Batches stored by this process (a store is one MULTI: BullMQ's add and the delivery index). */
+  batchesStored = 0;
+
+  /**
+   * One MULTI: BullMQ's add of the batch job, then the script that checks and starts the events'
+   * duplicate windows, indexes the deliveries and drops those already known. Answers per
+   * submission the milliseconds left of the window that refused its event (0: accepted).
+   */
+  private async storeBatch(submissions: IntakeSubmission[]): Promise<number[]> {
+    if (this.producer.status !== 'ready') throw new Error(`redis is not reachable (${this.producer.status})`);
+    const batchId = `batch-${randomUUID()}`;
+    const jobs = submissions.flatMap((s) => s.jobs);
+    const storing = (async () => {
+      const multi = (await this.queue.client).multi() as unknown as ChainableCommander;
+      const batch = new Job<QueueData>(this.queue, batchName(jobs.length), { batch: jobs }, this.batchOptions(batchId), batchId);
+      // Queued on the MULTI synchronously; settles with it.
+      const added = batch.addJob(multi as never, {}).catch(() => undefined);
+      const keys = [this.queue.toKey(batchId)];
+      for (const { id } of jobs) keys.push(this.keys.index(id), this.queue.toKey(id));
+      const windows = submissions.flatMap((s) => [s.window?.key ?? '', s.window?.windowMs ?? 0]);
+      const eventOf = submissions.flatMap((s, e) => s.jobs.map(() => e + 1));
+      const args = [batchId, DELIVERY_INDEX_SECONDS, jobs.length, this.queue.toKey(''), submissions.length, ...windows, ...eventOf];
+      multi.eval(INTAKE_SCRIPT, keys.length, ...keys, ...args);
+      const results = await multi.exec();
+      await added;
+      failOnError(results);
+      return (results?.at(-1)?.[1] ?? []) as number[];
+    })();
+    const left = await withTimeout(storing, this.opts.addTimeoutMs ?? 5_000, 'storing the jobs in redis');
+    this.batchesStored += 1;
+    return left;
+  }
+
+  private batchOptions(batchId: string): JobsOptions {
+    return {
+      jobId: batchId,
+      attempts: BATCH_ATTEMPTS,
+      backoff: { type: 'batch' },
+      removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: KEEP_COMPLETED_BATCHES },
+      removeOnFail: false,
+      priority: FRESH_PRIORITY,
+      stackTraceLimit: 0,
+    };
   }
 
   start(processor: Processor): void {
     const policy = this.opts.policy;
     this.workerRedis = workerConnection(this.opts.url, this.opts.logger);
-    this.worker = new Worker<DeliveryJob>(QUEUE_NAME, (job, token) => this.process(job, token, processor), {
+    this.worker = new Worker<QueueData>(
+      QUEUE_NAME,
+      (job, token) =>
+        isBatchData(job.data) ? this.processBatch(job as Job<BatchData>, processor) : this.process(job as Job<SingleData>, token, processor),
+      {
       connection: this.workerRedis,
       prefix: this.opts.prefix,
       concurrency: this.opts.concurrency,
       lockDuration: this.opts.stalledIntervalMs ?? 30_000,
       stalledInterval: this.opts.stalledIntervalMs ?? 30_000,
       settings: {
-        backoffStrategy: (attemptsMade, _type, err) =>
-          err instanceof RetryableError
-            ? (err.delayMs ?? retryDelay(policy, attemptsMade, err.retryAfterMs))
-            : retryDelay(policy, attemptsMade),
+        backoffStrategy: (attemptsMade, type, err) => {
+          if (type === 'batch') return BATCH_RETRY_MS;
+          if (err instanceof RetryableError) return err.delayMs ?? retryDelay(policy, attemptsMade, err.retryAfterMs);
+          return retryDelay(policy, attemptsMade);
+        },
       },
-    });
+      },
+    );
     this.worker.on('error', () => undefined); // connection errors are logged once per distinct error above
   }
 
-  private async process(job: Job<DeliveryJob>, token: string | undefined, processor: Processor): Promise<void> {
+  private async process(job: Job<SingleData>, token: string | undefined, processor: Processor): Promise<void> {
     const id = job.id ?? '';
     const pair = orderPair(job.data);
     // Delivered already: its data was cut, then its worker died before marking it completed.
     if (job.data.delivered) return this.leaveOrder(pair, id);
+    const first = job.data.firstAttempt;
+    if (first && job.attemptsMade === 0) {
+      // Its first attempt was made in a batch: recorded now as BullMQ's own (attempt count,
+      // backoff, failedReason), without sending again. Dropped from the data first, so that a
+      // replay of the dead letter starts afresh.
+      const { firstAttempt: _recorded, ...data } = job.data;
+      await job.updateData(data);
+      if (first.dead) throw new UnrecoverableError(first.error);
+      throw new RetryableError(first.error, first.retryAfterMs, first.delayMs);
+    }
     const attempt = job.attemptsMade + 1;
     const finalAttempt = attempt >= this.opts.policy.attempts;
     this.running += 1;
@@ -217,6 +377,138 @@ export class RedisQueue implements DeliveryQueue {
     // Completed: keep what identifies the delivery, not the event (which may be megabytes).
     // Not fatal if Redis is away: the whole job then stays until removeOnComplete drops it.
     await job.updateData(withoutPayload(job.data)).catch(() => undefined);
+  }
+
+  /**
+   * Delivers a batch: claims its deliveries (see CLAIM_SCRIPT), sends them through the
+   * processor (a pair's deliveries one after the other, pairs side by side, at most
+   * `concurrency` at once in this process), re-queues each one not sent as its own job, then
+   * rewrites the batch to what it delivered. BullMQ completes it when this returns; a worker
+   * that dies before hands the batch to another once its lock expires, which sends only what
+   * was not marked sent.
+   */
+  private async processBatch(job: Job<BatchData>, processor: Processor): Promise<void> {
+    const batchId = job.id ?? '';
+    // Each id once: copies of one event stored in one batch are one delivery.
+    const ids = new Set<string>();
+    const entries = job.data.batch.filter((entry) => !ids.has(entry.id) && ids.add(entry.id));
+    const marks = this.keys.sentMarks(batchId);
+    const keys: string[] = [];
+    for (const entry of entries) keys.push(this.keys.index(entry.id), this.queue.toKey(entry.id), this.order.holdKey(orderPair(entry.data)));
+    keys.push(marks);
+    const verdicts = (await this.producer.eval(
+      CLAIM_SCRIPT,
+      keys.length,
+      ...keys,
+      batchId,
+      DELIVERY_INDEX_SECONDS,
+      entries.length,
+      this.queue.toKey(''),
+      SENT_MARKS_SECONDS,
+    )) as number[];
+
+    const delivered: QueuedJob[] = [];
+    const requeued: Requeued[] = [];
+    const sendable: Array<{ entry: QueuedJob; position: number }> = [];
+    for (const [position, entry] of entries.entries()) {
+      const verdict = verdicts[position];
+      if (verdict === Claim.Skip) continue;
+      if (verdict === Claim.Sent) delivered.push(entry);
+      // Its pair waits for a retry: as its own job it takes its place in the pair's order.
+      else if (verdict === Claim.Held) requeued.push({ entry, priority: FRESH_PRIORITY });
+      else sendable.push({ entry, position });
+    }
+
+    // As with jobs of their own, a pair's fresh deliveries may be in flight together; once one
+    // of them waits for a retry, the pair's deliveries not started yet go back as jobs of their
+    // own behind it, so that none overtakes it.
+    const stopped = new Set<string>();
+    await Promise.all(
+      sendable.map(async ({ entry, position }) => {
+        const pair = orderPair(entry.data);
+        const outcome = await this.attempt(entry, processor, () => stopped.has(pair));
+        if (outcome.kind === 'sent') {
+          delivered.push(entry);
+          // Not awaited: a lost mark costs at most one more send if this batch is taken up again.
+          this.producer.setbit(marks, position, 1).catch(() => undefined);
+        } else if (outcome.kind === 'stopped') {
+          requeued.push({ entry, priority: FRESH_PRIORITY });
+        } else if (outcome.kind === 'dead') {
+          // A dead letter does not hold its pair: the pair's next delivery goes on.
+          requeued.push({ entry, priority: RETRY_PRIORITY, firstAttempt: { error: outcome.error, dead: true } });
+        } else if (outcome.kind === 'retry') {
+          const retry: Requeued = { entry, priority: RETRY_PRIORITY, firstAttempt: { error: outcome.error, dead: false, retryAfterMs: outcome.retryAfterMs, delayMs: outcome.delayMs } };
+          stopped.add(pair);
+          await this.order.hold(pair, entry.id).catch(() => undefined);
+          requeued.push(retry);
+        } else {
+          // Deferred (no attempt spent); like a deferred job of its own, it does not hold its pair.
+          requeued.push({ entry, priority: RETRY_PRIORITY, delayMs: outcome.delayMs });
+        }
+      }),
+    );
+    await this.acknowledge(batchId, delivered, requeued);
+  }
+
+  /** One delivery of a batch through the processor (its first attempt), unless its pair `stopped` meanwhile. */
+  private async attempt(entry: QueuedJob, processor: Processor, stopped: () => boolean): Promise<Outcome> {
+    const provider = entry.data.provider;
+    const turns = this.providerTurns.get(provider) ?? new Semaphore(this.opts.perProviderConcurrency ?? Infinity);
+    this.providerTurns.set(provider, turns);
+    if (!(await turns.acquire(PROVIDER_WAIT_MS))) {
+      if (turns.idle) this.providerTurns.delete(provider);
+      return { kind: 'defer', delayMs: PROVIDER_DEFER_MS + Math.round(Math.random() * PROVIDER_DEFER_MS) };
+    }
+    try {
+      return await this.send(entry, processor, stopped);
+    } finally {
+      turns.release();
+      if (turns.idle) this.providerTurns.delete(provider);
+    }
+  }
+
+  private async send(entry: QueuedJob, processor: Processor, stopped: () => boolean): Promise<Outcome> {
+    const finalAttempt = 1 >= this.opts.policy.attempts;
+    await this.sending.acquire();
+    this.running += 1;
+    try {
+      if (stopped()) return { kind: 'stopped' };
+      await processor(entry.data, { id: entry.id, attempt: 1, finalAttempt, retryDelayMs: (retryAfterMs) => retryDelay(this.opts.policy, 1, retryAfterMs) });
+      return { kind: 'sent' };
+    } catch (err) {
+      if (err instanceof DeferError) {
+        return { kind: 'defer', delayMs: err instanceof ProviderPausedError ? this.pausedDelay(entry.data.provider, err.delayMs) : err.delayMs };
+      }
+      const error = keptError(errorMessage(err));
+      if (err instanceof PermanentError || finalAttempt) return { kind: 'dead', error };
+      return { kind: 'retry', error, retryAfterMs: err instanceof RetryableError ? err.retryAfterMs : undefined, delayMs: err instanceof RetryableError ? err.delayMs : undefined };
+    } finally {
+      this.sending.release();
+      this.running -= 1;
+      if (this.running === 0) this.whenIdle?.();
+    }
+  }
+
+  /**
+   * One MULTI: the deliveries not sent become jobs of their own (an id already known is not
+   * added twice), the batch keeps only what it delivered (cut by `withoutPayload`), and its
+   * sent-marks go. Throws when Redis does not take it: the batch is then tried again (its marks
+   * keep what was sent from being sent twice; the jobs already added are not added twice).
+   */
+  private async acknowledge(batchId: string, delivered: QueuedJob[], requeued: Requeued[]): Promise<void> {
+    const multi = (await this.queue.client).multi() as unknown as ChainableCommander;
+    const added: Array<Promise<unknown>> = [];
+    for (const { entry, priority, delayMs, firstAttempt } of requeued) {
+      const data: SingleData = firstAttempt ? { ...entry.data, firstAttempt } : entry.data;
+      const single = new Job<QueueData>(this.queue, jobName(entry.data), data, this.singleOptions(entry.id, priority, delayMs), entry.id);
+      added.push(single.addJob(multi as never, {}).catch(() => undefined));
+    }
+    const kept: BatchData = { batch: delivered.map(({ id, data }) => ({ id, data: withoutPayload(data) })) };
+    multi.eval(REWRITE_SCRIPT, 1, this.queue.toKey(batchId), JSON.stringify(kept), batchName(delivered.length));
+    multi.del(this.keys.sentMarks(batchId));
+    const results = await multi.exec();
+    await Promise.all(added);
+    failOnError(results);
   }
 
   /** How long a job of a paused Provider (not to be tried for `waitMs`) stays in Redis: its turn, see PAUSED_RETURNS_PER_SECOND. */
@@ -274,66 +566,119 @@ export class RedisQueue implements DeliveryQueue {
     return this.producer.status === 'ready';
   }
 
+  /**
+   * Deliveries per state: a batch counts the deliveries its name says (all it holds while it
+   * waits, what it delivered once completed), a job of its own counts one. Redis reads the
+   * names of at most COUNT_SCAN_LIMIT jobs per state (in one script); beyond, each job counts one.
+   */
   async counts(): Promise<Record<QueueState, number>> {
-    const raw = await withTimeout(this.queue.getJobCounts(...QUEUE_STATES, 'prioritized', 'paused'), 2_000, 'counting jobs');
-    const counts = Object.fromEntries(QUEUE_STATES.map((s) => [s, raw[s] ?? 0])) as Record<QueueState, number>;
-    counts.waiting += (raw.prioritized ?? 0) + (raw.paused ?? 0);
+    const lists: Array<[string, 'list' | 'zset', QueueState]> = [
+      ['wait', 'list', 'waiting'],
+      ['paused', 'list', 'waiting'],
+      ['prioritized', 'zset', 'waiting'],
+      ['active', 'list', 'active'],
+      ['delayed', 'zset', 'delayed'],
+      ['completed', 'zset', 'completed'],
+      ['failed', 'zset', 'failed'],
+    ];
+    const counting = this.producer.eval(
+      COUNT_SCRIPT,
+      lists.length,
+      ...lists.map(([key]) => this.queue.toKey(key)),
+      this.queue.toKey(''),
+      ...lists.map(([, type]) => type),
+      COUNT_SCAN_LIMIT,
+    ) as Promise<number[]>;
+    const answers = await withTimeout(counting, 2_000, 'counting jobs');
+    const counts = Object.fromEntries(QUEUE_STATES.map((s) => [s, 0])) as Record<QueueState, number>;
+    for (const [i, [, , state]] of lists.entries()) counts[state] += answers[i] ?? 0;
     return counts;
   }
 
+  /**
+   * One page of deliveries in a state, oldest first: a batch's deliveries are listed one by one
+   * (the cursor says where in a batch a page stopped, see CURSOR_SPAN). Only ids and names are
+   * read while looking; a batch is read whole (it is bounded, see MAX_BATCH_BYTES). One call
+   * looks at a bounded number of jobs, so a page of a rare Provider may come back short with a cursor.
+   */
   async list(filter: DeliveryFilter): Promise<DeliveryPage> {
-    // The cursor is a position in the state's oldest-first order. Only ids (and, with a
-    // Provider, job names) are read while looking; then the page's jobs are read a few at a
-    // time, until the page is full or heavy enough. One call looks at a bounded number of
-    // ids, so a page of a rare Provider may come back short with a cursor.
-    const wanted: Array<{ id: string; at: number }> = [];
-    const end = filter.cursor + LIST_SCAN_LIMIT;
-    let position = filter.cursor;
-    let more = true;
-    while (wanted.length < filter.limit && position < end) {
-      const want = Math.min(end, position + ID_BATCH) - position;
-      const ids = await this.rangeIds(filter.state, position, position + want - 1);
-      const filtered = filter.provider || filter.alert || filter.object;
-      const described = filtered ? await this.describeAll(ids, filter.alert !== undefined || filter.object !== undefined) : [];
-      let taken = 0;
-      for (const [i, id] of ids.entries()) {
-        if (wanted.length === filter.limit) break;
-        taken += 1;
-        const of = described[i];
-        const passes =
-          !filtered ||
-          ((!filter.provider || of?.provider === filter.provider) && (!filter.alert || of?.alert === filter.alert) && (!filter.object || of?.object === filter.object));
-        if (passes) wanted.push({ id, at: position + i });
-      }
-      position += taken;
-      if (taken === ids.length && ids.length < want) {
-        more = false;
-        break;
-      }
-    }
     const deliveries: DeliveryRecord[] = [];
     let bytes = 0;
-    for (let i = 0; i < wanted.length; i += JOB_READ_BATCH) {
-      const batch = wanted.slice(i, i + JOB_READ_BATCH);
-      const jobs = await Promise.all(batch.map(({ id }) => Job.fromId<DeliveryJob>(this.queue, id)));
-      const dueTimes = filter.state === 'delayed' ? await this.dueTimes(batch.map(({ id }) => id)) : [];
-      for (const [j, job] of jobs.entries()) {
-        if (deliveries.length > 0 && bytes >= MAX_PAGE_BYTES) return { deliveries, nextCursor: batch[j]?.at };
-        if (!job?.data) continue; // gone since its id was read
-        const delivery = this.toRecord(job, filter.state, dueTimes[j]);
-        deliveries.push(delivery);
-        bytes += recordBytes(delivery);
+    const full = () => deliveries.length >= filter.limit || (deliveries.length > 0 && bytes >= MAX_PAGE_BYTES);
+    const take = (record: DeliveryRecord) => {
+      deliveries.push(record);
+      bytes += recordBytes(record);
+    };
+    let position = Math.floor(filter.cursor / CURSOR_SPAN);
+    let inBatch = filter.cursor % CURSOR_SPAN;
+    const end = position + LIST_SCAN_LIMIT;
+    while (position < end) {
+      const want = Math.min(end, position + ID_BATCH) - position;
+      const ids = await this.rangeIds(filter.state, position, position + want - 1);
+      const names = await this.namesOf(ids);
+      for (const [i, id] of ids.entries()) {
+        const name = names[i] ?? null;
+        if (isBatchName(name)) {
+          const records = await this.batchRecords(id, filter.state);
+          for (let k = inBatch; k < records.length; k++) {
+            const record = records[k] as DeliveryRecord;
+            if (!matchesFilter(filter, { provider: record.data.provider, alert: record.data.alert, object: objectOf(record.data) })) continue;
+            if (full()) return { deliveries, nextCursor: position * CURSOR_SPAN + k };
+            take(record);
+          }
+        } else if (name !== null) {
+          const described = await this.describe(id, name, filter.alert !== undefined || filter.object !== undefined);
+          if (matchesFilter(filter, described)) {
+            const job = await Job.fromId<SingleData>(this.queue, id);
+            // Gone since its id was read: skipped.
+            if (job?.data) {
+              if (full()) return { deliveries, nextCursor: position * CURSOR_SPAN };
+              const [dueAt] = filter.state === 'delayed' ? await this.dueTimes([id]) : [];
+              take(this.toRecord(job, filter.state, dueAt));
+            }
+          }
+        }
+        position += 1;
+        inBatch = 0;
       }
+      if (ids.length < want) return { deliveries };
     }
-    return more ? { deliveries, nextCursor: position } : { deliveries };
+    return { deliveries, nextCursor: position * CURSOR_SPAN };
   }
 
+  /** A batch's deliveries as records, those another batch or job owns left out (a re-sent event's copies). */
+  private async batchRecords(batchId: string, state: QueueState): Promise<DeliveryRecord[]> {
+    const batch = await Job.fromId<QueueData>(this.queue, batchId);
+    if (!batch || !isBatchData(batch.data)) return [];
+    const ids = new Set<string>();
+    const entries = batch.data.batch.filter((entry) => !ids.has(entry.id) && ids.add(entry.id));
+    if (entries.length === 0) return [];
+    // A completed batch was rewritten to what it delivered; a pending one may hold duplicates.
+    const owners = state === 'completed' ? [] : await this.producer.mget(...entries.map((entry) => this.keys.index(entry.id)));
+    const records: DeliveryRecord[] = [];
+    for (const [i, entry] of entries.entries()) {
+      const owner = owners[i];
+      if (state !== 'completed' && owner !== batchId && owner !== null) continue;
+      records.push(this.batchRecord(entry, batch, state));
+    }
+    return records;
+  }
+
+  /** A delivery by its id: a job of its own (a retry, a dead letter), or a delivery inside the batch its index names. */
   async get(id: string): Promise<DeliveryRecord | undefined> {
     const job = await this.queue.getJob(id);
-    if (!job) return undefined;
-    const state = fromBullState(await job.getState());
-    const [dueAt] = state === 'delayed' ? await this.dueTimes([id]) : [];
-    return this.toRecord(job, state, dueAt);
+    if (job && !isBatchData(job.data)) {
+      const state = fromBullState(await job.getState());
+      const [dueAt] = state === 'delayed' ? await this.dueTimes([id]) : [];
+      return this.toRecord(job as Job<SingleData>, state, dueAt);
+    }
+    const batchId = await this.producer.get(this.keys.index(id));
+    if (!batchId) return undefined;
+    const batch = await Job.fromId<QueueData>(this.queue, batchId);
+    if (!batch || !isBatchData(batch.data)) return undefined;
+    const entry = batch.data.batch.find((e) => e.id === id);
+    if (!entry) return undefined;
+    return this.batchRecord(entry, batch, fromBullState(await batch.getState()));
   }
 
   /**
@@ -347,11 +692,12 @@ export class RedisQueue implements DeliveryQueue {
     return scores.map((score) => (score === null ? undefined : Math.floor(Number(score) / 0x1000)));
   }
 
-  private toRecord(job: Job<DeliveryJob>, state: QueueState, dueAt?: number): DeliveryRecord {
+  private toRecord(job: Job<SingleData>, state: QueueState, dueAt?: number): DeliveryRecord {
+    const { firstAttempt: _pending, ...data } = job.data;
     return {
       id: job.id ?? '',
       state,
-      data: job.data,
+      data,
       attemptsMade: job.attemptsMade,
       maxAttempts: job.opts.attempts ?? this.opts.policy.attempts,
       ...(state === 'delayed' && dueAt !== undefined ? { nextAttemptAt: dueAt } : {}),
@@ -360,8 +706,23 @@ export class RedisQueue implements DeliveryQueue {
     };
   }
 
+  /** A delivery inside a batch: its attempt is the batch's (one once delivered, none while pending). */
+  private batchRecord(entry: QueuedJob, batch: Job<QueueData>, state: QueueState): DeliveryRecord {
+    return {
+      id: entry.id,
+      state,
+      data: entry.data,
+      attemptsMade: state === 'completed' ? 1 : 0,
+      maxAttempts: this.opts.policy.attempts,
+      lastError: batch.failedReason || undefined,
+      finishedAt: batch.finishedOn,
+    };
+  }
+
   async replay(id: string): Promise<boolean> {
-    const job = await this.queue.getJob(id);
+    // A delivery inside a batch is a dead letter only with its batch (one whose worker stalled
+    // twice): replaying it replays the batch, whose delivered deliveries are not sent again.
+    const job = (await this.queue.getJob(id)) ?? (await this.batchOf(id));
     if (!job || !(await job.isFailed())) return false;
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return true;
@@ -386,6 +747,11 @@ export class RedisQueue implements DeliveryQueue {
     // Only while it is still a dead letter (BullMQ has no conditional remove; the window is one round trip).
     if ((await this.queue.getJobState(id)) !== 'failed') return false;
     return (await this.queue.remove(id)) === 1;
+  }
+
+  private async batchOf(deliveryId: string): Promise<Job<QueueData> | undefined> {
+    const batchId = await this.producer.get(this.keys.index(deliveryId));
+    return batchId ? this.queue.getJob(batchId) : undefined;
   }
 
   async replayDeadLetters(provider?: string): Promise<ReplayResult> {
@@ -462,11 +828,6 @@ export class RedisQueue implements DeliveryQueue {
     return Promise.all(ids.map((id) => client.hget(this.queue.toKey(id), 'name')));
   }
 
-  private async describeAll(ids: string[], withAlertAndObject: boolean): Promise<JobDescription[]> {
-    const names = await this.namesOf(ids);
-    return Promise.all(ids.map((id, i) => this.describe(id, names[i] ?? null, withAlertAndObject)));
-  }
-
   /**
    * Provider type, Provider, Alert and involved object from the job name (see `jobName`); jobs
    * stored before names carried what is asked for are read whole.
@@ -512,6 +873,15 @@ export class RedisQueue implements DeliveryQueue {
 /** BullMQ's answers when a job to replay is gone, or no longer (or not yet again) a dead letter. */
 const LEFT_DEAD_LETTERS = /^(Missing key for job \S+|Job \S+ is not in the failed state)\. /;
 
+/** A MULTI's answers: throws the first command's error (BullMQ's add answers a negative code for its own refusals). */
+function failOnError(results: Array<[Error | null, unknown]> | null): void {
+  if (!results) throw new Error('the redis transaction was discarded');
+  for (const [err, answer] of results) {
+    if (err) throw err;
+    if (typeof answer === 'number' && answer < 0) throw new Error(`redis refused the job (BullMQ code ${answer})`);
+  }
+}
+
 /**
  * A job's name carries its provider type, Provider, Alert and involved object, so listing and
  * replay can filter without reading the (possibly large) data. The object comes last: an
@@ -531,4 +901,9 @@ interface JobDescription {
 function fromBullState(state: string): QueueState {
   if (state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed') return state;
   return 'waiting';
+}
+
+/** Whether a delivery with these Provider, Alert and object passes the listing's filters. */
+function matchesFilter(filter: DeliveryFilter, of: { provider?: string; alert?: string; object?: string }): boolean {
+  return (!filter.provider || of.provider === filter.provider) && (!filter.alert || of.alert === filter.alert) && (!filter.object || of.object === filter.object);
 }

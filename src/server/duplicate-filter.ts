@@ -4,11 +4,14 @@
  *
  * Unlike Flux, the window starts once the event's work is stored, not when it arrives: a key
  * recorded for an event whose jobs could not be stored would turn the sender's retry into a
- * 429 and lose the event. The price is that two copies of an event arriving at the same
- * instant may both pass; identical copies still store one set of jobs (job ids derive from the
- * event), so at worst a notification is sent twice, never lost.
+ * 429 and lose the event. In Redis mode the window is checked and started in the same atomic
+ * write that stores the event's jobs (see `storeWindow`), so two copies never both pass. In
+ * memory mode, and for an event no Alert takes, it is checked before and started after: two
+ * copies arriving at the same instant may both pass; identical copies still store one set of
+ * jobs (job ids derive from the event), so at worst a notification is sent twice, never lost.
  */
 import type { Cluster, Redis } from 'ioredis';
+import type { DuplicateWindow } from '../delivery/queue.js';
 import { withTimeout } from '../common/time.js';
 
 export interface DuplicateFilter {
@@ -21,6 +24,12 @@ export interface DuplicateFilter {
   windowEnd(key: string): Promise<number | undefined>;
   /** Starts the key's window (once: a key already in its window keeps its start). */
   remember(key: string): Promise<void>;
+  /**
+   * The key's window as the delivery queue's store knows it, when the window lives there
+   * (Redis): the queue then checks and starts it in the same write that stores the event's
+   * jobs (one round trip, and two copies of an event can no longer both pass).
+   */
+  storeWindow?(key: string): DuplicateWindow;
   close(): void;
 }
 
@@ -100,6 +109,10 @@ export class RedisDuplicateFilter implements DuplicateFilter {
   async remember(key: string): Promise<void> {
     // NX: of two replicas recording the same event, the first one's window stands.
     await this.bounded(this.redis.set(this.redisKey(key), '1', 'PX', this.windowMs, 'NX'), 'recording the event key');
+  }
+
+  storeWindow(key: string): DuplicateWindow {
+    return { key: this.redisKey(key), windowMs: this.windowMs };
   }
 
   private redisKey(key: string): string {

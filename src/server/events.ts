@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { cleanupMetadata, eventSchema, rateLimitKey, type FluxEvent } from '../events/event.js';
-import type { EventDispatcher } from '../delivery/dispatcher.js';
+import type { DispatchResult, EventDispatcher } from '../delivery/dispatcher.js';
 import { QueueFullError } from '../delivery/queue.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -76,40 +76,61 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     const key = rateLimitKey(event);
     const involved = `${event.involvedObject.kind}/${event.involvedObject.namespace ?? ''}/${event.involvedObject.name}`;
 
-    let windowEnd: number | undefined;
-    try {
-      windowEnd = await duplicates.windowEnd(key);
-    } catch (err) {
-      return unavailable(reply, err, involved);
-    }
-    if (windowEnd !== undefined) {
-      metrics.eventsReceived.inc({ outcome: 'duplicate' });
-      logger.debug({ involved }, 'discarding duplicate event inside the rate-limit window');
-      rateLimitHeaders(reply, windowEnd).header('retry-after', httpDate(windowEnd));
-      return reply.status(429).send({ error: 'TooManyRequests', message: 'duplicate event inside the rate-limit window' });
+    // Where the window lives in the queue's store (Redis), it is checked and started in the
+    // write that stores the event's jobs; otherwise (and for an event no Alert takes) it is
+    // checked before and started after.
+    const storeWindow = duplicates.storeWindow?.(key);
+    if (!storeWindow) {
+      let windowEnd: number | undefined;
+      try {
+        windowEnd = await duplicates.windowEnd(key);
+      } catch (err) {
+        return unavailable(reply, err, involved);
+      }
+      if (windowEnd !== undefined) return duplicate(reply, windowEnd, involved);
     }
 
-    let enqueued: number;
-    let matched: number;
+    let result: DispatchResult;
     try {
-      ({ enqueued, matched } = await dispatcher.dispatch(event, acceptedAt));
+      result = await dispatcher.dispatch(event, acceptedAt, storeWindow);
     } catch (err) {
       // Nothing was recorded for the event, so the sender's retry is not taken for a duplicate;
       // jobs stored before the failure have ids derived from the event and are not stored twice.
       return unavailable(reply, err, involved);
     }
-    // The work is stored: the event is accepted even if its window cannot be recorded (at
-    // worst a later copy is delivered again), so the answer does not wait for the record.
-    // A copy posted after this answer is checked after it on the same Redis connection.
-    void duplicates
-      .remember(key)
-      .catch((err: Error) => logger.warn({ involved, err: err.message }, 'could not record the event key for duplicate suppression'));
+    if (result.window?.duplicateUntil !== undefined) return duplicate(reply, result.window.duplicateUntil, involved);
+    if (storeWindow && !result.window) {
+      // Nothing was stored (no Alert takes the event): its window is checked and started here.
+      let windowEnd: number | undefined;
+      try {
+        windowEnd = await duplicates.windowEnd(key);
+      } catch (err) {
+        return unavailable(reply, err, involved);
+      }
+      if (windowEnd !== undefined) return duplicate(reply, windowEnd, involved);
+    }
+    if (!result.window) {
+      // The work is stored: the event is accepted even if its window cannot be recorded (at
+      // worst a later copy is delivered again), so the answer does not wait for the record.
+      // A copy posted after this answer is checked after it on the same Redis connection.
+      void duplicates
+        .remember(key)
+        .catch((err: Error) => logger.warn({ involved, err: err.message }, 'could not record the event key for duplicate suppression'));
+    }
+    const { enqueued, matched } = result;
     metrics.eventsReceived.inc({ outcome: enqueued > 0 ? 'accepted' : 'unmatched' });
     if (enqueued === 0) logger.debug({ involved, matched }, matched === 0 ? NO_ALERT_MATCHES : 'the matching alerts queued nothing (their providers dropped it; see the lines above)');
     // As Flux's limiter answers every request it lets through: this key's one event per window is spent.
     rateLimitHeaders(reply, acceptedAt + duplicates.windowMs);
     return reply.status(202).send();
   });
+
+  function duplicate(reply: FastifyReply, windowEnd: number, involved: string) {
+    metrics.eventsReceived.inc({ outcome: 'duplicate' });
+    logger.debug({ involved }, 'discarding duplicate event inside the rate-limit window');
+    rateLimitHeaders(reply, windowEnd).header('retry-after', httpDate(windowEnd));
+    return reply.status(429).send({ error: 'TooManyRequests', message: 'duplicate event inside the rate-limit window' });
+  }
 
   let lastFullWarning = -Infinity;
   function unavailable(reply: FastifyReply, err: unknown, involved: string) {
