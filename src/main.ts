@@ -7,14 +7,13 @@ import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
 import { ConfigError, USAGE_HINT, loadConfig, usage, version, type Config, type ListenAddress } from './config.js';
 import { cooldownsFor } from './delivery/circuit-breaker.js';
+import { createDeliveryRuntime, type DeliveryRuntime } from './delivery/delivery-runtime.js';
 import { EventDispatcher } from './delivery/dispatcher.js';
-import { HttpClients } from './delivery/http-clients.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
 import { RedisWatch, describeRedis, type RedisClient } from './delivery/redis-connection.js';
 import { RedisQueue, producerConnection } from './delivery/redis-queue.js';
-import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
-import { createProcessor } from './delivery/worker.js';
+import { MAX_RETRY_AFTER_MS, type RetryPolicy } from './delivery/retry-policy.js';
 import { startImageAutomation } from './image-automation.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
@@ -24,7 +23,7 @@ import { memoryTargetResolver, type TargetResolver } from './receivers/targets.j
 import type { TargetObject } from './receivers/types.js';
 import { ManifestDirectoryError } from './resources/dir-source.js';
 import { startResourceSource } from './resources/source.js';
-import { ResourceStore } from './resources/store.js';
+import type { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
 import { buildAdminServer } from './server/admin.js';
 import { buildEventsServer } from './server/events.js';
@@ -41,13 +40,17 @@ interface Queueing {
   disconnect(): void;
 }
 
-function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queueing {
-  const policy = {
+function retryPolicy(config: Config): RetryPolicy {
+  return {
     attempts: config.maxAttempts,
     baseDelayMs: config.retryBaseDelayMs,
     maxDelayMs: config.retryMaxDelayMs,
     maxRetryAfterMs: MAX_RETRY_AFTER_MS,
   };
+}
+
+function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queueing {
+  const policy = retryPolicy(config);
   if (!config.redis) {
     const duplicates = new MemoryDuplicateFilter(config.rateLimitIntervalMs);
     return {
@@ -153,9 +156,10 @@ async function receiverBackend(
 }
 
 async function run(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel, stdoutDestination());
+  const destination = stdoutDestination();
+  const logger = createLogger(config.logLevel, destination);
   try {
-    await serve(config, logger);
+    await serve(config, logger, (text) => destination.write(text));
   } catch (err) {
     // Startup failed: what was logged so far (manifest problems, say) still reaches stdout.
     await flushLogs(logger, LOG_FLUSH_MS);
@@ -163,37 +167,53 @@ async function run(config: Config): Promise<void> {
   }
 }
 
-async function serve(config: Config, logger: Logger): Promise<void> {
-  const metrics = new Metrics();
-  const store = new ResourceStore({ noCrossNamespaceRefs: config.noCrossNamespaceRefs, logger });
-  const source = await startResourceSource(config, store, logger);
-  const { queue, duplicates, redis, checks, disconnect } = createQueueing(config, logger, metrics);
-  const limits = listenerLimits(config, logger);
+/** Where deliveries run (see delivery-runtime.ts); `onFailure` is told when the delivery thread dies. */
+function startDeliveryRuntime(config: Config, logger: Logger, metrics: Metrics, writeLogs: (text: string) => void, onFailure: () => void): DeliveryRuntime {
   // No Provider may deliver to Herald itself (e.g. to the admin API's replay).
-  setOwnListeners([
+  const ownListeners = [
     { flag: 'events-addr', ...config.eventsAddr },
     { flag: 'metrics-addr', ...config.metricsAddr },
     { flag: 'health-addr', ...config.healthAddr },
     { flag: 'admin-addr', ...config.adminAddr },
     { flag: 'receiver-addr', ...config.receiverAddr },
-  ]);
+  ];
+  setOwnListeners(ownListeners);
+  return createDeliveryRuntime(
+    {
+      redis: config.redis,
+      prefix: config.redisPrefix,
+      thread: config.deliveryThread,
+      logLevel: config.logLevel,
+      policy: retryPolicy(config),
+      concurrency: config.workerConcurrency,
+      perProviderConcurrency: config.providerConcurrency,
+      stalledIntervalMs: config.stalledIntervalMs,
+      circuit: cooldownsFor(config.retryBaseDelayMs, config.retryMaxDelayMs),
+      noCrossNamespaceRefs: config.noCrossNamespaceRefs,
+      ownListeners,
+    },
+    { logger, metrics, writeLogs, onFailure },
+  );
+}
+
+async function serve(config: Config, logger: Logger, writeLogs: (text: string) => void): Promise<void> {
+  const metrics = new Metrics();
+  // Set when the delivery thread dies: Herald then stops, and exits non-zero.
+  let deliveryFailed = false;
+  let shutdown: ((signal: string) => Promise<void>) | undefined;
+  const delivery = startDeliveryRuntime(config, logger, metrics, writeLogs, () => {
+    deliveryFailed = true;
+    if (shutdown) void shutdown('delivery thread failure');
+    else process.exitCode = 1;
+  });
+  const store = delivery.store;
+  const source = await startResourceSource(config, store, logger);
+  const { queue, duplicates, redis, checks, disconnect } = createQueueing(config, logger, metrics);
+  const limits = listenerLimits(config, logger);
   const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath });
   store.addStatusSource(() => receivers.statuses());
 
-  // Not closed at shutdown: the process exits once the queue has finished its deliveries.
-  const clients = new HttpClients(store);
-  const circuit = cooldownsFor(config.retryBaseDelayMs, config.retryMaxDelayMs);
-  queue.start(
-    createProcessor({
-      store,
-      clients,
-      metrics,
-      logger,
-      perProviderConcurrency: config.providerConcurrency,
-      onDeadLetter: source.onDeadLetter,
-      circuit,
-    }),
-  );
+  delivery.start(queue, source.onDeadLetter);
   const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   const images = startImageAutomation({
@@ -228,6 +248,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
         message: queue.ready() ? `${queue.kind} queue reachable` : `${queue.kind} queue not reachable`,
       },
       ...checks(),
+      ...[delivery.health()].filter((check) => check !== undefined).map((check) => ({ name: 'delivery', ...check })),
     ],
     limits: limits.ops,
     resourceStatuses: () => {
@@ -268,6 +289,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       admin: config.adminAddr,
       receiver: config.receiverAddr,
       queue: queue.kind,
+      delivery: delivery.where,
       redis: config.redis ? describeRedis(config.redis) : undefined,
       configDir: config.configDir,
     },
@@ -277,7 +299,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   );
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new events; finishing in-flight deliveries');
@@ -291,16 +313,18 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     await Promise.all([events.close(), receiverServer.close()]);
     // Before the queue: a reconcile under way still hands its event to the dispatcher.
     await images.close();
+    await delivery.close();
     await queue.close();
     await source.close();
     disconnect();
     await Promise.all([metricsServer.close(), health.close(), admin.close()]);
     logger.info('herald stopped');
     await flushLogs(logger, LOG_FLUSH_MS);
-    process.exit(0);
+    process.exit(deliveryFailed ? 1 : 0);
   };
-  process.on('SIGTERM', (s) => void shutdown(s));
-  process.on('SIGINT', (s) => void shutdown(s));
+  process.on('SIGTERM', (s) => void shutdown?.(s));
+  process.on('SIGINT', (s) => void shutdown?.(s));
+  if (deliveryFailed) void shutdown('delivery thread failure');
 }
 
 /** Exit codes: 0 for help, version and a clean shutdown; 2 for a usage error; 1 when running fails. */

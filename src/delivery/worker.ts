@@ -5,7 +5,7 @@
 import type { HttpClient } from '../../providers/contract.js';
 import { DeliveryError } from '../../providers/http.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { DeliveryOutcome, Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
 import { parseObjectKey } from '../api/types.js';
 import { ProviderCircuits, type CircuitBreakerOptions } from './circuit-breaker.js';
@@ -33,6 +33,25 @@ export interface WorkerOptions {
   onDeadLetter?: (job: DeliveryJob, message: string) => void;
   /** Per-Provider circuit breakers' settings (see circuit-breaker.ts); defaults when unset. */
   circuit?: Pick<CircuitBreakerOptions, 'threshold' | 'initialCooldownMs' | 'maxCooldownMs'>;
+  /**
+   * Told of each attempt's outcome, after it is counted and logged (not of jobs deferred
+   * without an attempt): for whoever follows each Provider's deliveries. Must not throw.
+   */
+  onOutcome?: (outcome: AttemptOutcome) => void;
+}
+
+/** What became of one delivery attempt. */
+export interface AttemptOutcome {
+  /** `namespace/name` of the Provider. */
+  provider: string;
+  providerType: string;
+  job: string;
+  attempt: number;
+  outcome: DeliveryOutcome;
+  /** Epoch milliseconds when the attempt ended. */
+  at: number;
+  /** Why it failed (masked, as logged); absent on success and drop. */
+  error?: string;
 }
 
 /** How long a job waits in-process for a busy Provider before going back to the queue. */
@@ -59,10 +78,13 @@ export function createProcessor(opts: WorkerOptions): Processor {
     // Built only when something is logged: a child logger per delivery is measurable at load.
     let child: Logger | undefined;
     const log = () => (child ??= logger.child({ job: info.id, alert: job.alert, provider: job.provider, type, attempt: info.attempt }));
+    const report = (outcome: DeliveryOutcome, error?: string) =>
+      opts.onOutcome?.({ provider: job.provider, providerType: type, job: info.id, attempt: info.attempt, outcome, at: Date.now(), error });
 
     if (provider?.suspended) {
       metrics.deliveries.inc({ provider_type: type, outcome: 'dropped' });
       log().info('provider is suspended; notification dropped');
+      report('dropped');
       return;
     }
     // Throws ProviderPausedError (no attempt spent) while the Provider's circuit is open.
@@ -91,6 +113,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
       metrics.deliveryLatency.observe({ provider_type: type }, Math.max(0, Date.now() - job.acceptedAt) / 1000);
       metrics.attemptsPerDelivery.observe({ provider_type: type, outcome: 'success' }, info.attempt);
       if (logger.isLevelEnabled('debug')) log().debug({ ms: Math.round(seconds * 1000) }, 'notification delivered');
+      report('success');
     } catch (err) {
       // The Provider or its Secret changed during the attempt (or while it waited for a slot):
       // the HTTP client it used was closed (new requests on it fail with "client is closed").
@@ -116,6 +139,7 @@ export function createProcessor(opts: WorkerOptions): Processor {
         const retryAfterMs = failure instanceof RetryableError ? failure.retryAfterMs : undefined;
         log().warn({ err: failure.message, retryAfterMs }, 'delivery failed; will retry');
       }
+      report(outcome, failure.message);
       throw failure;
     } finally {
       slots.release(job.provider, performance.now() - started);
