@@ -16,7 +16,8 @@
  * - Failures are masked; a refused credential, a missing topic, a denied permission or an
  *   invalid message fails for good, anything else is retried by the queue.
  */
-import { PubSub } from '@google-cloud/pubsub';
+// Loaded on the first send: the SDK (gRPC, protobufs) takes tens of MB in every thread that imports it.
+import type { PubSub } from '@google-cloud/pubsub';
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
@@ -98,6 +99,7 @@ export const googlepubsub: ProviderAdapter = {
       const emulator = emulatorHost();
       const target = emulator ? emulatorTarget(emulator) : undefined;
       if (target) await refuseOwnListenerAt(target.host, target.port);
+      const { PubSub } = await import('@google-cloud/pubsub');
       client = new PubSub({
         projectId: config.address,
         ...(key ? { credentials: key } : {}),

@@ -29,8 +29,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode, type HrTime } from '@opentelemetry/api';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { FluxEvent } from '../src/events/event.js';
 import { goSortedKeys } from '../src/events/wire.js';
@@ -67,7 +67,30 @@ function hrTime(ms: number): HrTime {
 }
 
 /** The span Flux would record for the event, ending at `endMs`. */
-export function eventSpan(event: FluxEvent, alert: AlertIdentity, endMs: number, spanId = randomBytes(8).toString('hex')): ReadableSpan {
+/**
+ * The OTLP encoder and resource builder, loaded on the first send: with their dependencies they
+ * take tens of MB in every thread that imports them, and most Herald installations send no spans.
+ */
+interface OtelSdk {
+  serializer: typeof ProtobufTraceSerializer;
+  resourceFromAttributes: typeof resourceFromAttributes;
+}
+let sdk: Promise<OtelSdk> | undefined;
+function loadSdk(): Promise<OtelSdk> {
+  sdk ??= Promise.all([import('@opentelemetry/otlp-transformer'), import('@opentelemetry/resources')]).then(([transformer, resources]) => ({
+    serializer: transformer.ProtobufTraceSerializer,
+    resourceFromAttributes: resources.resourceFromAttributes,
+  }));
+  return sdk;
+}
+
+export function eventSpan(
+  event: FluxEvent,
+  alert: AlertIdentity,
+  endMs: number,
+  otelSdk: Pick<OtelSdk, 'resourceFromAttributes'>,
+  spanId = randomBytes(8).toString('hex'),
+): ReadableSpan {
   const uid = alertUid(alert);
   const { kind, namespace = '', name, uid: objectUid = '' } = event.involvedObject;
   const metadata = event.metadata ?? {};
@@ -96,7 +119,7 @@ export function eventSpan(event: FluxEvent, alert: AlertIdentity, endMs: number,
     links: [],
     events: [],
     ended: true,
-    resource: resourceFromAttributes(
+    resource: otelSdk.resourceFromAttributes(
       { 'service.name': `${alert.namespace}/${alert.name}`, 'service.namespace': alert.namespace, 'service.instance.id': uid },
       { schemaUrl: SCHEMA_URL },
     ),
@@ -114,7 +137,8 @@ export const otel: ProviderAdapter = {
   async send(event, { config, http, alert }) {
     if (event.involvedObject.kind === SOURCE_SKIPPED) return;
     if (!alert) throw new DeliveryError('otel: the Alert of the notification is not known', false);
-    const body = ProtobufTraceSerializer.serializeRequest([eventSpan(event, alert, Date.now())]);
+    const otelSdk = await loadSdk();
+    const body = otelSdk.serializer.serializeRequest([eventSpan(event, alert, Date.now(), otelSdk)]);
     if (!body) throw new DeliveryError('otel: the span could not be encoded', false);
     const headers: Record<string, string> = { 'content-type': 'application/x-protobuf' };
     const hasAuthorization = Object.keys(config.headers).some((h) => h.toLowerCase() === 'authorization');
