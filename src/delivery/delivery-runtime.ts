@@ -115,6 +115,12 @@ class MainThreadDelivery implements DeliveryRuntime {
   }
 }
 
+/**
+ * The delivery thread's young generation, at most. V8's default lets it grow to tens of MB
+ * under load, on top of the main thread's; a delivery's garbage is short-lived and small.
+ */
+const THREAD_YOUNG_GENERATION_MB = 8;
+
 /** How long a scrape waits for the thread's metrics before rendering without them. */
 const METRICS_WAIT_MS = 1_000;
 
@@ -152,7 +158,10 @@ class ThreadDelivery implements DeliveryRuntime {
       reportOutcomes: deps.onOutcome !== undefined,
     };
     // Started first, so that it loads its modules while the resource source loads.
-    this.worker = new Worker(new URL('./delivery-thread.js', import.meta.url), { workerData: threadSettings });
+    this.worker = new Worker(new URL('./delivery-thread.js', import.meta.url), {
+      workerData: threadSettings,
+      resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
+    });
     this.worker.on('message', (message: FromDeliveryThread) => this.receive(message));
     this.worker.on('error', (err) => this.fail(`uncaught error in the delivery thread: ${err.stack ?? errorMessage(err)}`));
     this.worker.on('exit', (code) => {
@@ -171,7 +180,8 @@ class ThreadDelivery implements DeliveryRuntime {
   health(): { ok: boolean; message: string } {
     switch (this.state) {
       case 'starting':
-        return { ok: false, message: 'delivery thread starting' };
+        // Ready all the same: what is accepted is stored in Redis and waits there for the thread.
+        return { ok: true, message: 'delivery thread starting' };
       case 'delivering':
         return { ok: true, message: 'delivery thread running' };
       case 'failed':
