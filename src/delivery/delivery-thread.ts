@@ -12,7 +12,7 @@ import { Metrics } from '../observability/metrics.js';
 import { ResourceStore } from '../resources/store.js';
 import { HttpClients } from './http-clients.js';
 import { RedisQueue, producerConnection } from './redis-queue.js';
-import { StoreFeedApplier } from './store-feed.js';
+import { DeliveryAlerts, StoreFeedApplier } from './store-feed.js';
 import { PostedLogDestination, type DeliveryThreadSettings, type FromDeliveryThread, type ToDeliveryThread } from './thread-messages.js';
 import { createProcessor, type AttemptOutcome } from './worker.js';
 
@@ -28,7 +28,8 @@ setOwnListeners(settings.ownListeners);
 const metrics = new Metrics({ processMetrics: false });
 // No logger: the main thread's store logs each resource's transitions already.
 const store = new ResourceStore({ noCrossNamespaceRefs: settings.noCrossNamespaceRefs });
-const feeds = new StoreFeedApplier(store);
+const alerts = new DeliveryAlerts();
+const feeds = new StoreFeedApplier(store, alerts);
 
 /** Outcomes gathered for the main thread, posted once per turn of the event loop. */
 let outcomes: AttemptOutcome[] = [];
@@ -67,6 +68,7 @@ function startWhenLoaded(): void {
       logger,
       perProviderConcurrency: settings.perProviderConcurrency,
       circuit: settings.circuit,
+      alertOf: (key) => alerts.get(key),
       onDeadLetter: settings.reportDeadLetters
         ? (job, message) => post({ type: 'dead-letter', letter: { alert: job.alert, event: { involvedObject: job.event.involvedObject } }, message })
         : undefined,

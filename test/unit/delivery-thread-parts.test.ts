@@ -7,7 +7,7 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Provider, Secret, StoredObject } from '../../src/api/types.js';
-import { FeedingResourceStore, StoreFeedApplier, type StoreFeedOp } from '../../src/delivery/store-feed.js';
+import { DeliveryAlerts, FeedingResourceStore, StoreFeedApplier, type StoreFeedOp } from '../../src/delivery/store-feed.js';
 import { PostedLogDestination } from '../../src/delivery/thread-messages.js';
 import { renderMerged } from '../../src/observability/metrics-merge.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -42,16 +42,17 @@ const kustomization = { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kus
 /** A main store feeding a second one the way the delivery thread's is fed. */
 function mirrored() {
   const copy = new ResourceStore();
-  const applier = new StoreFeedApplier(copy);
+  const alerts = new DeliveryAlerts();
+  const applier = new StoreFeedApplier(copy, alerts);
   const sent: StoreFeedOp[] = [];
   const main = new FeedingResourceStore({}, (op) => sent.push(op));
   const flush = () => applier.apply(structuredClone(sent.splice(0)));
-  return { main, copy, sent, flush };
+  return { main, copy, alerts, sent, flush };
 }
 
 describe('the store feed', () => {
   it('gives the copy the same Providers, Secrets and Alerts, and nothing else', async () => {
-    const { main, copy, sent, flush } = mirrored();
+    const { main, copy, alerts, sent, flush } = mirrored();
     await main.replaceAllGradually([provider('hook'), secret('s', 'one'), alert('a', 'hook'), kustomization], []);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ op: 'snapshot' });
@@ -61,7 +62,9 @@ describe('the store feed', () => {
     expect(copy.provider(NS, 'hook')?.ready).toBe(true);
     expect(copy.provider(NS, 'hook')?.config?.token).toBe('one');
     expect(copy.provider(NS, 'hook')?.configHash).toBe(main.provider(NS, 'hook')?.configHash);
-    expect(copy.alerts.get(`${NS}/a`)?.alert.metadata.uid).toBe('uid-a');
+    expect(alerts.get(`${NS}/a`)?.metadata.uid).toBe('uid-a');
+    // Kept as objects only: the copy does not match events.
+    expect(copy.alerts.get(`${NS}/a`)).toBeUndefined();
     expect(copy.labelsOf({ kind: 'Kustomization', namespace: NS, name: 'apps' })).toBeUndefined();
   });
 
@@ -75,6 +78,19 @@ describe('the store feed', () => {
     await flush();
     expect(copy.provider(NS, 'hook')?.config?.token).toBe('two');
     expect(copy.provider(NS, 'other')).toBeUndefined();
+  });
+
+  it('follows Alerts changed and removed one at a time', async () => {
+    const { main, alerts, flush } = mirrored();
+    main.replaceAll([provider('hook'), secret('s', 'one'), alert('a', 'hook'), alert('b', 'hook')], []);
+    main.upsert({ ...alert('a', 'hook'), spec: { ...alert('a', 'hook').spec, summary: 'changed' } } as Alert);
+    main.remove('Alert', NS, 'b');
+    main.upsert(alert('c', 'hook'));
+    await flush();
+    expect(alerts.get(`${NS}/a`)?.spec).toEqual(main.alerts.get(`${NS}/a`)?.alert.spec);
+    expect(alerts.get(`${NS}/a`)?.spec.summary).toBe('changed');
+    expect(alerts.get(`${NS}/b`)).toBeUndefined();
+    expect(alerts.get(`${NS}/c`)?.metadata.uid).toBe('uid-c');
   });
 
   it('skips a snapshot that a later one replaced before it was applied', async () => {
