@@ -203,8 +203,8 @@ async function serve(config: Config, logger: Logger, writeLogs: (text: string) =
   let shutdown: ((signal: string) => Promise<void>) | undefined;
   const delivery = startDeliveryRuntime(config, logger, metrics, writeLogs, () => {
     deliveryFailed = true;
-    if (shutdown) void shutdown('delivery thread failure');
-    else process.exitCode = 1;
+    // Before the listeners are up, the end of startup shuts down instead.
+    void shutdown?.('delivery thread failure');
   });
   const store = delivery.store;
   const source = await startResourceSource(config, store, logger);
