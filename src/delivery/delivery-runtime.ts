@@ -154,7 +154,6 @@ class ThreadDelivery implements DeliveryRuntime {
       circuit: settings.circuit,
       noCrossNamespaceRefs: settings.noCrossNamespaceRefs,
       ownListeners: settings.ownListeners,
-      reportDeadLetters: true,
       reportOutcomes: deps.onOutcome !== undefined,
     };
     // Started first, so that it loads its modules while the resource source loads.
@@ -174,7 +173,7 @@ class ThreadDelivery implements DeliveryRuntime {
 
   start(_queue: DeliveryQueue, onDeadLetter?: (letter: DeadLetter, message: string) => void): void {
     this.onDeadLetter = onDeadLetter;
-    this.post({ type: 'start' });
+    this.post({ type: 'start', reportDeadLetters: onDeadLetter !== undefined });
   }
 
   health(): { ok: boolean; message: string } {

@@ -43,9 +43,9 @@ function postOutcomes(): void {
   outcomes = [];
 }
 
-let startRequested = false;
+let startRequested: { reportDeadLetters: boolean } | undefined;
 let closing = false;
-let running: { queue: RedisQueue; close(): Promise<void> } | undefined;
+let running: { close(): Promise<void> } | undefined;
 
 /** Starts the queue's worker once asked to and the store holds the first snapshot (no delivery may find its Provider missing). */
 function startWhenLoaded(): void {
@@ -69,14 +69,13 @@ function startWhenLoaded(): void {
       perProviderConcurrency: settings.perProviderConcurrency,
       circuit: settings.circuit,
       alertOf: (key) => alerts.get(key),
-      onDeadLetter: settings.reportDeadLetters
+      onDeadLetter: startRequested.reportDeadLetters
         ? (job, message) => post({ type: 'dead-letter', letter: { alert: job.alert, event: { involvedObject: job.event.involvedObject } }, message })
         : undefined,
       onOutcome: settings.reportOutcomes ? reportOutcome : undefined,
     }),
   );
   running = {
-    queue,
     async close() {
       await queue.close();
       producer.disconnect();
@@ -101,7 +100,7 @@ port.on('message', (message: ToDeliveryThread) => {
       void feeds.apply(message.ops).then(startWhenLoaded);
       break;
     case 'start':
-      startRequested = true;
+      startRequested = { reportDeadLetters: message.reportDeadLetters };
       startWhenLoaded();
       break;
     case 'collect-metrics':

@@ -23,16 +23,15 @@ export interface DeliveryThreadSettings {
   circuit: Pick<CircuitBreakerOptions, 'threshold' | 'initialCooldownMs' | 'maxCooldownMs'>;
   noCrossNamespaceRefs: boolean;
   ownListeners: OwnListener[];
-  /** Whether the main thread wants dead letters (Kubernetes Events) and attempt outcomes told. */
-  reportDeadLetters: boolean;
+  /** Whether the main thread wants each attempt's outcome told. */
   reportOutcomes: boolean;
 }
 
 export type ToDeliveryThread =
   /** The resource source's feeds, in order (see store-feed.ts). */
   | { type: 'feed'; ops: StoreFeedOp[] }
-  /** Start delivering once the store has its first snapshot. */
-  | { type: 'start' }
+  /** Start delivering once the store has its first snapshot; tell dead letters when the source records them (Kubernetes Events). */
+  | { type: 'start'; reportDeadLetters: boolean }
   | { type: 'collect-metrics'; id: number }
   /** Stop taking jobs, let those in flight finish, then say `closed`. */
   | { type: 'close' };
