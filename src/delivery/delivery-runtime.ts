@@ -179,8 +179,9 @@ class ThreadDelivery implements DeliveryRuntime {
   health(): { ok: boolean; message: string } {
     switch (this.state) {
       case 'starting':
-        // Ready all the same: what is accepted is stored in Redis and waits there for the thread.
-        return { ok: true, message: 'delivery thread starting' };
+        // Not ready until it delivers: a replica that is ready takes its share of the jobs (the
+        // thread loads its modules while the main thread loads; it lags it by about a second).
+        return { ok: false, message: 'delivery thread starting' };
       case 'delivering':
         return { ok: true, message: 'delivery thread running' };
       case 'failed':
