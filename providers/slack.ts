@@ -24,7 +24,8 @@
  * posts through the shared layer directly. Message types come from `@slack/types`.
  */
 import type { MessageAttachment } from '@slack/types';
-import { IncomingWebhook, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
+// Loaded on the first webhook send (with axios, a few MB in every thread that imports it).
+import type { FetchFunction } from '@slack/webhook';
 import type { FluxEvent } from '../src/events/event.js';
 import { objectTitle } from './chat-format.js';
 import { goSortedKeys } from '../src/events/wire.js';
@@ -115,6 +116,7 @@ async function postToWebhook(http: HttpClient, config: ProviderConfig, slackConf
   // A Content-Type among the Secret's headers wins, as on every other path of the shared layer.
   const ownContentType = Object.keys(config.headers).some((name) => name.toLowerCase() === 'content-type');
   const headers = ownContentType ? slackConfig.headers : { ...slackConfig.headers, 'content-type': 'application/json' };
+  const { IncomingWebhook, IncomingWebhookRequestError } = await import('@slack/webhook');
   const webhook = new IncomingWebhook(slackConfig.url, { fetch: sharedLayerFetch(http, headers) });
   try {
     await webhook.send(payload);

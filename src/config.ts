@@ -52,6 +52,8 @@ export interface Config {
   providerConcurrency: number;
   shutdownTimeoutMs: number;
   stalledIntervalMs: number;
+  /** With Redis: deliver on a worker thread of the process, beside the intake (see delivery-runtime.ts). */
+  deliveryThread: boolean;
   /** In-process queue: jobs holding an event (pending and dead letters) beyond which `POST /` answers 503. */
   maxQueuedJobs: number;
   /** In-process queue: approximate bytes of those jobs' events beyond which `POST /` answers 503. */
@@ -121,6 +123,11 @@ const flags = {
   'retry-max-delay': { type: 'string', arg: 'DURATION', default: '5m', help: 'ceiling of the delay between attempts' },
   'worker-concurrency': { type: 'string', arg: 'N', default: '64', help: 'deliveries in flight at once in this process' },
   'provider-concurrency': { type: 'string', arg: 'N', default: '8', help: 'deliveries in flight at once to one Provider in this process' },
+  'no-delivery-thread': {
+    type: 'boolean',
+    default: false,
+    help: 'with Redis: deliver on the main thread, beside the intake, instead of on a worker thread of its own',
+  },
   'shutdown-timeout': { type: 'string', arg: 'DURATION', default: '25s', help: 'how long SIGTERM waits for in-flight deliveries; the exit never takes longer' },
   'stalled-interval': {
     type: 'string',
@@ -353,6 +360,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'he
     workerConcurrency: parseCount(str('worker-concurrency'), 'worker-concurrency', 1),
     providerConcurrency: parseCount(str('provider-concurrency'), 'provider-concurrency', 1),
     shutdownTimeoutMs: parseDuration(str('shutdown-timeout'), 'shutdown-timeout'),
+    deliveryThread: !bool('no-delivery-thread'),
     stalledIntervalMs: positiveDuration(str('stalled-interval'), 'stalled-interval'),
     maxQueuedJobs: parseCount(str('max-queued-jobs'), 'max-queued-jobs', 1),
     maxQueuedBytes: parseSize(str('max-queued-bytes'), 'max-queued-bytes'),

@@ -8,14 +8,15 @@ import { setOwnListeners } from '../providers/own-listeners.js';
 import { parseObjectKey } from './api/types.js';
 import { ConfigError, USAGE_HINT, loadConfig, usage, version, type Config, type ListenAddress } from './config.js';
 import { cooldownsFor } from './delivery/circuit-breaker.js';
+import { createDeliveryRuntime, type DeliveryRuntime } from './delivery/delivery-runtime.js';
 import { EventDispatcher } from './delivery/dispatcher.js';
 import { HttpClients } from './delivery/http-clients.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
 import { RedisWatch, describeRedis, type RedisClient } from './delivery/redis-connection.js';
 import { RedisQueue, producerConnection } from './delivery/redis-queue.js';
-import { MAX_RETRY_AFTER_MS } from './delivery/retry-policy.js';
-import { createProcessor } from './delivery/worker.js';
+import { MAX_RETRY_AFTER_MS, type RetryPolicy } from './delivery/retry-policy.js';
+import type { DeliveryOutcome } from './delivery/worker.js';
 import { startImageAutomation } from './image-automation.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { Metrics, QUEUE_STATES } from './observability/metrics.js';
@@ -27,7 +28,7 @@ import { memoryTargetResolver, type TargetResolver } from './receivers/targets.j
 import type { TargetObject } from './receivers/types.js';
 import { ManifestDirectoryError } from './resources/dir-source.js';
 import { startResourceSource } from './resources/source.js';
-import { ResourceStore } from './resources/store.js';
+import type { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
 import { buildAdminServer } from './server/admin.js';
 import { DeliveryActivity } from './server/admin-activity.js';
@@ -48,13 +49,17 @@ interface Queueing {
   disconnect(): void;
 }
 
-function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queueing {
-  const policy = {
+function retryPolicy(config: Config): RetryPolicy {
+  return {
     attempts: config.maxAttempts,
     baseDelayMs: config.retryBaseDelayMs,
     maxDelayMs: config.retryMaxDelayMs,
     maxRetryAfterMs: MAX_RETRY_AFTER_MS,
   };
+}
+
+function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queueing {
+  const policy = retryPolicy(config);
   if (!config.redis) {
     const duplicates = new MemoryDuplicateFilter(config.rateLimitIntervalMs);
     return {
@@ -158,9 +163,10 @@ async function receiverBackend(
 }
 
 async function run(config: Config): Promise<void> {
-  const logger = createLogger(config.logLevel, stdoutDestination());
+  const destination = stdoutDestination();
+  const logger = createLogger(config.logLevel, destination);
   try {
-    await serve(config, logger);
+    await serve(config, logger, (text) => destination.write(text));
   } catch (err) {
     // Startup failed: what was logged so far (manifest problems, say) still reaches stdout.
     await flushLogs(logger, LOG_FLUSH_MS);
@@ -168,40 +174,63 @@ async function run(config: Config): Promise<void> {
   }
 }
 
-async function serve(config: Config, logger: Logger): Promise<void> {
-  const metrics = new Metrics();
-  const store = new ResourceStore({ noCrossNamespaceRefs: config.noCrossNamespaceRefs, logger });
-  const source = await startResourceSource(config, store, logger);
-  const { queue, duplicates, redis, checks, disconnect } = createQueueing(config, logger, metrics);
-  const limits = listenerLimits(config, logger);
+/** Where deliveries run (see delivery-runtime.ts); `onFailure` is told when the delivery thread dies. */
+function startDeliveryRuntime(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  writeLogs: (text: string) => void,
+  onOutcome: (outcome: DeliveryOutcome) => void,
+  onFailure: () => void,
+): DeliveryRuntime {
   // No Provider may deliver to Herald itself (e.g. to the admin API's replay).
-  setOwnListeners([
+  const ownListeners = [
     { flag: 'events-addr', ...config.eventsAddr },
     { flag: 'metrics-addr', ...config.metricsAddr },
     { flag: 'health-addr', ...config.healthAddr },
     { flag: 'admin-addr', ...config.adminAddr },
     { flag: 'receiver-addr', ...config.receiverAddr },
-  ]);
+  ];
+  setOwnListeners(ownListeners);
+  return createDeliveryRuntime(
+    {
+      redis: config.redis,
+      prefix: config.redisPrefix,
+      thread: config.deliveryThread,
+      logLevel: config.logLevel,
+      policy: retryPolicy(config),
+      concurrency: config.workerConcurrency,
+      perProviderConcurrency: config.providerConcurrency,
+      stalledIntervalMs: config.stalledIntervalMs,
+      circuit: cooldownsFor(config.retryBaseDelayMs, config.retryMaxDelayMs),
+      noCrossNamespaceRefs: config.noCrossNamespaceRefs,
+      ownListeners,
+    },
+    { logger, metrics, writeLogs, onFailure, onOutcome },
+  );
+}
+
+async function serve(config: Config, logger: Logger, writeLogs: (text: string) => void): Promise<void> {
+  const metrics = new Metrics();
+  // Set when the delivery thread dies: Herald then stops, and exits non-zero.
+  let deliveryFailed = false;
+  let shutdown: ((signal: string) => Promise<void>) | undefined;
+  // The admin API's last delivery per Provider and rates, fed by every delivery's outcome.
+  const activity = new DeliveryActivity((key) => store.provider(...parseObjectKey(key)) !== undefined);
+  const delivery = startDeliveryRuntime(config, logger, metrics, writeLogs, activity.record, () => {
+    deliveryFailed = true;
+    // Before the listeners are up, the end of startup shuts down instead.
+    void shutdown?.('delivery thread failure');
+  });
+  const store = delivery.store;
+  store.on('changed', () => activity.lastDeliveries.prune());
+  const source = await startResourceSource(config, store, logger);
+  const { queue, duplicates, redis, checks, disconnect } = createQueueing(config, logger, metrics);
+  const limits = listenerLimits(config, logger);
   const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath, events: source.receiverEvents });
   store.addStatusSource(() => receivers.statuses());
 
-  // Not closed at shutdown: the process exits once the queue has finished its deliveries.
-  const clients = new HttpClients(store);
-  const circuit = cooldownsFor(config.retryBaseDelayMs, config.retryMaxDelayMs);
-  // The admin API's last delivery per Provider and rates, fed by every delivery's outcome.
-  const activity = new DeliveryActivity((key) => store.provider(...parseObjectKey(key)) !== undefined);
-  store.on('changed', () => activity.lastDeliveries.prune());
-  const processor = createProcessor({
-    store,
-    clients,
-    metrics,
-    logger,
-    perProviderConcurrency: config.providerConcurrency,
-    onDeadLetter: source.onDeadLetter,
-    circuit,
-    onOutcome: activity.record,
-  });
-  queue.start(processor);
+  delivery.start(queue, source.onDeadLetter);
   const dispatcher = new EventDispatcher({ store, queue, metrics, logger, labels: source.labels, alertEvents: source.alertEvents });
 
   const images = startImageAutomation({
@@ -241,6 +270,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
         message: queue.ready() ? `${queue.kind} queue reachable` : `${queue.kind} queue not reachable`,
       },
       ...checks(),
+      ...[delivery.health()].filter((check) => check !== undefined).map((check) => ({ name: 'delivery', ...check })),
     ],
     limits: limits.ops,
     resourceStatuses,
@@ -256,8 +286,9 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     explain: { store, labels: source.labels },
     resourceStatuses,
     activity,
-    tester: new ProviderTester({ store, clients, logger }),
-    onRetryNow: (provider) => processor.probeNow(provider),
+    // Its own HTTP clients: test sends run on the main thread, wherever deliveries run.
+    tester: new ProviderTester({ store, clients: new HttpClients(store), logger }),
+    onRetryNow: (provider) => delivery.probeNow(provider),
   });
   const receiverServer = buildReceiverServer({
     receivers,
@@ -284,6 +315,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       admin: config.adminAddr,
       receiver: config.receiverAddr,
       queue: queue.kind,
+      delivery: delivery.where,
       redis: config.redis ? describeRedis(config.redis) : undefined,
       configDir: config.configDir,
     },
@@ -293,7 +325,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   );
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new events; finishing in-flight deliveries');
@@ -307,6 +339,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     await Promise.all([events.close(), receiverServer.close()]);
     // Before the queue: a reconcile under way still hands its event to the dispatcher.
     await images.close();
+    await delivery.close();
     await queue.close();
     if (queue.kind === 'memory') await logLostDeliveries(queue, logger);
     await source.close();
@@ -314,10 +347,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     await Promise.all([metricsServer.close(), health.close(), admin.close()]);
     logger.info('herald stopped');
     await flushLogs(logger, LOG_FLUSH_MS);
-    process.exit(0);
+    process.exit(deliveryFailed ? 1 : 0);
   };
-  process.on('SIGTERM', (s) => void shutdown(s));
-  process.on('SIGINT', (s) => void shutdown(s));
+  process.on('SIGTERM', (s) => void shutdown?.(s));
+  process.on('SIGINT', (s) => void shutdown?.(s));
+  if (deliveryFailed) void shutdown('delivery thread failure');
 }
 
 /** The in-process queue keeps nothing across a restart: say what this stop loses. */

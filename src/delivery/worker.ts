@@ -7,7 +7,7 @@ import { DeliveryError } from '../../providers/http.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
-import { parseObjectKey } from '../api/types.js';
+import { parseObjectKey, type Alert } from '../api/types.js';
 import { ProviderCircuits, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { UNSUPPORTED_TYPE } from './dispatcher.js';
 import type { HttpClients } from './http-clients.js';
@@ -31,6 +31,11 @@ export interface WorkerOptions {
    * letter, with its (masked) reason: the resource source records it on the Alert.
    */
   onDeadLetter?: (job: DeliveryJob, message: string) => void;
+  /**
+   * The Alert a job is for, by `namespace/name` (its uid and spec go to the adapter); the
+   * store's matcher index when unset. The delivery thread keeps Alerts apart from its store.
+   */
+  alertOf?: (key: string) => Alert | undefined;
   /** Per-Provider circuit breakers' settings (see circuit-breaker.ts); defaults when unset. */
   circuit?: Pick<CircuitBreakerOptions, 'threshold' | 'initialCooldownMs' | 'maxCooldownMs'>;
   /**
@@ -77,6 +82,7 @@ export function createProcessor(opts: WorkerOptions): DeliveryProcessor {
   const slots = new ProviderSlots(opts.perProviderConcurrency);
   const { store, clients, metrics, logger } = opts;
   const circuits = new ProviderCircuits(metrics, logger, opts.circuit);
+  const alertOf = opts.alertOf ?? ((key: string) => store.alerts.get(key)?.alert);
 
   const deliver = async function deliver(job: DeliveryJob, info: AttemptInfo): Promise<void> {
     const [namespace, name] = parseObjectKey(job.provider);
@@ -107,7 +113,7 @@ export function createProcessor(opts: WorkerOptions): DeliveryProcessor {
       http = clients.clientFor(job.provider, provider);
       if (!http) throw new ConfigurationChanged();
       const [alertNamespace = '', alertName = ''] = job.alert.split('/');
-      const stored = store.alerts.get(job.alert)?.alert;
+      const stored = alertOf(job.alert);
       const alert = { namespace: alertNamespace, name: alertName, uid: stored?.metadata.uid ?? '', ...(stored ? { spec: stored.spec } : {}) };
       await provider.adapter.send(job.event, { config: provider.config, prepared: provider.prepared, http, alert });
       const seconds = (performance.now() - started) / 1000;

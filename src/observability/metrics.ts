@@ -2,6 +2,7 @@
  * Herald's Prometheus metrics. One registry per process (tests may build several).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { renderMerged, type MetricsJson } from './metrics-merge.js';
 
 export type EventOutcome = 'accepted' | 'invalid' | 'too_large' | 'duplicate' | 'unmatched' | 'unavailable';
 export type DeliveryOutcome = 'success' | 'retry' | 'failed' | 'dropped';
@@ -146,10 +147,17 @@ export class Metrics {
     this.scrapeHooks.push(refresh);
   }
 
+  /** Adds metrics recorded in another registry (the delivery thread's) to each scrape. */
+  addRemote(collect: () => Promise<MetricsJson>): void {
+    this.remotes.push(collect);
+  }
+
   async render(): Promise<string> {
     await Promise.all(this.scrapeHooks.map((hook) => hook().catch(() => undefined)));
-    return this.registry.metrics();
+    if (this.remotes.length === 0) return this.registry.metrics();
+    return renderMerged(this.registry, await Promise.all(this.remotes.map((collect) => collect().catch(() => []))));
   }
 
   private readonly scrapeHooks: Array<() => Promise<void>> = [];
+  private readonly remotes: Array<() => Promise<MetricsJson>> = [];
 }
