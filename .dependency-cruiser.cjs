@@ -15,7 +15,7 @@ const LAYERS = [
   /* 5 */ ['src/delivery', 'src/receivers', 'src/image'],
   /* 6 */ ['src/server', 'src/image-automation.ts'],
   /* 7 */ ['src/config.ts'],
-  /* 8 */ ['src/cli'],
+  /* 8 */ ['src/cli', 'src/serve.ts'],
   /* 9 */ ['src/main.ts'],
 ];
 

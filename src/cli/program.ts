@@ -14,9 +14,6 @@ import { json } from './output.js';
 import { fetchResources, findResource, formatDescription, formatResourceTable, kindOf, selectResources } from './resources.js';
 import { formatReport, validateDirectory } from './validate.js';
 
-/** The first word that selects a command rather than `serve`'s flags. */
-export const COMMAND_NAMES: ReadonlySet<string> = new Set(['validate', 'explain', 'test', 'get', 'describe', 'deliveries', 'help']);
-
 export const EXIT_CODES_HELP = 'Exit codes: 0 done; 1 problems found (validate) or the operation failed (an unreachable server, a delivery not found, a test send that failed); 2 a usage error.';
 
 interface Io {
