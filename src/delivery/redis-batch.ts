@@ -80,6 +80,14 @@ export class BatchKeys {
 }
 
 /**
+ * Answers of the scripts below when a BullMQ add queued before them in the same MULTI did not
+ * happen (a MULTI runs on past a command's runtime error, e.g. NOSCRIPT after Redis lost its
+ * scripts): they then write nothing, so that the whole store fails and can be done again.
+ */
+export const BATCH_NOT_STORED = 'HERALD_BATCH_NOT_STORED the batch job was not added';
+export const REQUEUE_NOT_STORED = 'HERALD_REQUEUE_NOT_STORED a re-queued delivery was not added';
+
+/**
  * Run in the MULTI right after BullMQ's add of the batch. KEYS: the batch's job key, then per
  * delivery its index key and its own job key. ARGV: batch id, index seconds, deliveries, the
  * job key prefix, events; then per event its duplicate-window key ('' for none) and length in
@@ -93,6 +101,7 @@ export class BatchKeys {
  * milliseconds left of the window that refused it.
  */
 export const INTAKE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('${BATCH_NOT_STORED}') end
 local n = tonumber(ARGV[3])
 local events = tonumber(ARGV[5])
 local windows = {}
@@ -116,7 +125,7 @@ for i = 1, n do
     fresh = fresh + 1
   end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'name', 'batch ' .. fresh) end
+redis.call('HSET', KEYS[1], 'name', 'batch ' .. fresh)
 return windows
 `;
 
@@ -162,8 +171,17 @@ redis.call('EXPIRE', sent, ARGV[5])
 return verdicts
 `;
 
-/** KEYS: the batch's job key. ARGV: data, name. Rewrites a batch that still exists (not one removed meanwhile). */
+/**
+ * KEYS: the batch's job key, its sent-marks key, then the job key of each delivery re-queued as
+ * a job of its own. ARGV: data, name. Rewrites a batch that still exists (not one removed
+ * meanwhile) and drops its marks, but only once every re-queued job exists: if one of their adds
+ * failed in the same MULTI, the batch is left whole and is taken up again.
+ */
 export const REWRITE_SCRIPT = `
+for k = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 0 then return redis.error_reply('${REQUEUE_NOT_STORED}') end
+end
+redis.call('DEL', KEYS[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[1], 'name', ARGV[2])
 return 1

@@ -271,7 +271,7 @@ export class RedisQueue implements DeliveryQueue {
     if (this.producer.status !== 'ready') throw new Error(`redis is not reachable (${this.producer.status})`);
     const batchId = `batch-${randomUUID()}`;
     const jobs = submissions.flatMap((s) => s.jobs);
-    const storing = (async () => {
+    const store = async () => {
       const multi = (await this.queue.client).multi() as unknown as ChainableCommander;
       const batch = new Job<QueueData>(this.queue, batchName(jobs.length), { batch: jobs }, this.batchOptions(batchId), batchId);
       // Queued on the MULTI synchronously; settles with it.
@@ -286,7 +286,10 @@ export class RedisQueue implements DeliveryQueue {
       await added;
       failOnError(results);
       return (results?.at(-1)?.[1] ?? []) as number[];
-    })();
+    };
+    // The intake script writes nothing without the batch job (see BATCH_NOT_STORED): once the
+    // scripts are back, storing again is safe.
+    const storing = store().catch(async (err: unknown) => ((await this.reloadedScripts(err)) ? store() : Promise.reject(err)));
     const left = await withTimeout(storing, this.opts.addTimeoutMs ?? 5_000, 'storing the jobs in redis');
     this.batchesStored += 1;
     return left;
@@ -504,11 +507,29 @@ export class RedisQueue implements DeliveryQueue {
       added.push(single.addJob(multi as never, {}).catch(() => undefined));
     }
     const kept: BatchData = { batch: delivered.map(({ id, data }) => ({ id, data: withoutPayload(data) })) };
-    multi.eval(REWRITE_SCRIPT, 1, this.queue.toKey(batchId), JSON.stringify(kept), batchName(delivered.length));
-    multi.del(this.keys.sentMarks(batchId));
+    const requeuedKeys = requeued.map(({ entry }) => this.queue.toKey(entry.id));
+    multi.eval(REWRITE_SCRIPT, 2 + requeuedKeys.length, this.queue.toKey(batchId), this.keys.sentMarks(batchId), ...requeuedKeys, JSON.stringify(kept), batchName(delivered.length));
     const results = await multi.exec();
     await Promise.all(added);
+    // Nothing was rewritten without every re-queued job (see REQUEUE_NOT_STORED): the batch is
+    // taken up again, with the scripts back.
+    if (results?.some(([err]) => err)) await this.reloadedScripts(results.find(([err]) => err)?.[0]);
     failOnError(results);
+  }
+
+  /**
+   * Whether `err` says Redis lost BullMQ's scripts (NOSCRIPT: restarted or flushed, or their
+   * first load on this connection was in a MULTI that Redis discarded, e.g. at maxmemory) and
+   * they were loaded again. The client sends a script whole only the first time on a
+   * connection, and a NOSCRIPT inside a MULTI does not make it do so again: without this, every
+   * later store on the connection failed until it reconnected.
+   */
+  private async reloadedScripts(err: unknown): Promise<boolean> {
+    if (!/NOSCRIPT/.test(errorMessage(err))) return false;
+    // BullMQ's client is an ioredis connection; its defined commands keep their Lua in `scriptsSet`.
+    const client = (await this.queue.client) as unknown as RedisClient & { scriptsSet?: Record<string, { lua: string }> };
+    await Promise.all(Object.values(client.scriptsSet ?? {}).map(({ lua }) => client.script('LOAD', lua)));
+    return true;
   }
 
   /** How long a job of a paused Provider (not to be tried for `waitMs`) stays in Redis: its turn, see PAUSED_RETURNS_PER_SECOND. */

@@ -100,6 +100,7 @@ describe('Redis at maxmemory', () => {
 
     await filler.config('SET', 'maxmemory', '0');
     await until(async () => (await readiness(herald)).status === 200, { timeoutMs: 15_000, what: 'ready again' });
+    // The first store's scripts were in a MULTI that Redis discarded: they are loaded again, not lost for good.
     expect((await herald.postEvent(kustomizationEvent({ message: 'room again' }))).status).toBe(202);
   }, 60_000);
 });
@@ -187,7 +188,10 @@ describe('the admin API over 5,000 large dead letters', () => {
     let page: Awaited<ReturnType<typeof get>> | undefined;
     const onePage = await bytesSent(probe, async () => (page = await get('/deliveries?state=failed&limit=1')));
     expect(page?.deliveries).toHaveLength(1);
-    expect(page?.nextCursor).toBe('1');
+    // The cursor is opaque (it also says where in a batch a page stopped): it leads on to the next one.
+    const firstListed = page?.deliveries[0]?.id;
+    expect(page?.nextCursor).toBeDefined();
+    expect((await get(`/deliveries?state=failed&limit=1&cursor=${page?.nextCursor}`)).deliveries[0]?.id).not.toBe(firstListed);
     const oneOfProvider = await bytesSent(probe, async () => (page = await get('/deliveries?state=failed&limit=1&provider=ns/rare')));
     expect(page?.deliveries.map((d) => d.data.provider)).toEqual(['ns/rare']);
 

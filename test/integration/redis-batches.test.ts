@@ -100,6 +100,36 @@ describe('Redis queue: group commit at intake', () => {
   });
 });
 
+describe('Redis queue: scripts lost by Redis', () => {
+  it('stores and acknowledges again once its scripts are loaded again (SCRIPT FLUSH, or a first load in a discarded MULTI)', async () => {
+    const { url, client } = await ownRedis();
+    const { queue } = await open(url, 'herald', { attempts: 3, baseDelayMs: 50, maxDelayMs: 200, maxRetryAfterMs: 5_000 });
+    await queue.add([queued('warm-up')]);
+    // Inside a MULTI the client sends a script whole only the first time on a connection: a
+    // NOSCRIPT there is not retried by the client, so every later store failed until a reconnect.
+    await client.script('FLUSH');
+    await queue.add([queued('after-flush')]);
+    expect(await queue.get('after-flush')).toMatchObject({ state: 'waiting' });
+    let refused = true;
+    const sent: string[] = [];
+    queue.start(async (j) => {
+      if (j.event.message === 'flaky' && refused) {
+        refused = false;
+        // The batch's acknowledgement re-queues this one as its own job: with the scripts gone again.
+        await client.script('FLUSH');
+        throw new RetryableError('503 busy');
+      }
+      sent.push(j.event.message);
+    });
+    await queue.add([queued('flaky')]);
+    await until(() => sent.includes('flaky') && sent.includes('after-flush') && sent.includes('warm-up'), { timeoutMs: 15_000, what: 'every delivery sent' });
+    // Its batch was taken up again after the failed acknowledgement (nothing of it was written):
+    // the refused delivery was tried again from the batch, and sent once.
+    await until(async () => (await queue.get('flaky'))?.state === 'completed', { what: 'completed' });
+    expect(sent.filter((m) => m === 'flaky')).toHaveLength(1);
+  });
+});
+
 describe('Redis queue: the duplicate window in the same write', () => {
   it('checks and starts each event window with its jobs: of two copies stored together one passes, the other stores nothing', async () => {
     const { url, client } = await ownRedis();
