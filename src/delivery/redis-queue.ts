@@ -81,9 +81,11 @@ const BATCH_ATTEMPTS = 1_000_000;
  * How long a delivery of a batch waits in this process for its Provider's turn (see
  * `perProviderConcurrency`) before it goes back to Redis as its own job, delayed by
  * PROVIDER_DEFER_MS plus up to as much at random: a slow Provider's deliveries then do not keep
- * their batches, and the worker slots those hold, from fresh work for long.
+ * their batches, and the worker slots those hold, from fresh work. As short as the processor's
+ * own slot wait: with 5 s, a black-holed Provider's backlog held every worker slot and a healthy
+ * Provider's deliveries waited seconds behind it (the provider-faults isolation test).
  */
-const PROVIDER_WAIT_MS = 5_000;
+const PROVIDER_WAIT_MS = 250;
 const PROVIDER_DEFER_MS = 1_000;
 
 /** Ids one listing call looks at, at most; ids read per round trip. */
