@@ -11,38 +11,26 @@
  * thread records) and, when asked, each attempt's outcome.
  */
 import { Worker } from 'node:worker_threads';
-import type { OwnListener } from '../../providers/own-listeners.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { MetricsJson } from '../observability/metrics-merge.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeadLetter } from '../resources/source.js';
 import { ResourceStore } from '../resources/store.js';
-import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { HttpClients } from './http-clients.js';
 import type { DeliveryQueue } from './queue.js';
 import type { RedisConnectionConfig } from './redis-connection.js';
-import type { RetryPolicy } from './retry-policy.js';
 import { FeedingResourceStore, type StoreFeedOp } from './store-feed.js';
 import type { DeliveryThreadSettings, FromDeliveryThread, ToDeliveryThread } from './thread-messages.js';
 import { createProcessor, type DeliveryOutcome, type DeliveryProcessor } from './worker.js';
 
-export interface DeliverySettings {
+/** What the thread is given (see thread-messages.ts), and where deliveries are to run. */
+export type DeliverySettings = Omit<DeliveryThreadSettings, 'redis' | 'reportOutcomes'> & {
   /** Set when jobs are in Redis: the thread builds its own queue on the same Redis and prefix. */
   redis?: RedisConnectionConfig;
-  prefix: string;
   /** Deliver on a worker thread (Redis only; ignored for the in-process queue). */
   thread: boolean;
-  logLevel: string;
-  policy: RetryPolicy;
-  concurrency: number;
-  perProviderConcurrency: number;
-  stalledIntervalMs: number;
-  circuit: Pick<CircuitBreakerOptions, 'threshold' | 'initialCooldownMs' | 'maxCooldownMs'>;
-  noCrossNamespaceRefs: boolean;
-  /** Herald's listeners, which no Provider may reach (see providers/own-listeners.ts). */
-  ownListeners: OwnListener[];
-}
+};
 
 export interface DeliveryRuntimeDeps {
   logger: Logger;
@@ -151,19 +139,8 @@ class ThreadDelivery implements DeliveryRuntime {
     settings: DeliverySettings & { redis: RedisConnectionConfig },
     private readonly deps: DeliveryRuntimeDeps,
   ) {
-    const threadSettings: DeliveryThreadSettings = {
-      logLevel: settings.logLevel,
-      redis: settings.redis,
-      prefix: settings.prefix,
-      policy: settings.policy,
-      concurrency: settings.concurrency,
-      perProviderConcurrency: settings.perProviderConcurrency,
-      stalledIntervalMs: settings.stalledIntervalMs,
-      circuit: settings.circuit,
-      noCrossNamespaceRefs: settings.noCrossNamespaceRefs,
-      ownListeners: settings.ownListeners,
-      reportOutcomes: deps.onOutcome !== undefined,
-    };
+    const { thread: _thread, ...given } = settings;
+    const threadSettings: DeliveryThreadSettings = { ...given, reportOutcomes: deps.onOutcome !== undefined };
     // Started first, so that it loads its modules while the resource source loads.
     this.worker = new Worker(new URL('./delivery-thread.js', import.meta.url), {
       workerData: threadSettings,

@@ -80,15 +80,23 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     // write that stores the event's jobs; otherwise (and for an event no Alert takes) it is
     // checked before and started after.
     const storeWindow = duplicates.storeWindow?.(key);
-    if (!storeWindow) {
+    /**
+     * The window checked apart from the jobs' write; true once the event is answered (a running
+     * window, or Redis failing). A boolean, not the reply: an awaited reply is a thenable.
+     */
+    const answeredByWindow = async (): Promise<boolean> => {
       let windowEnd: number | undefined;
       try {
         windowEnd = await duplicates.windowEnd(key);
       } catch (err) {
-        return unavailable(reply, err, involved);
+        void unavailable(reply, err, involved);
+        return true;
       }
-      if (windowEnd !== undefined) return duplicate(reply, windowEnd, involved);
-    }
+      if (windowEnd === undefined) return false;
+      void duplicate(reply, windowEnd, involved);
+      return true;
+    };
+    if (!storeWindow && (await answeredByWindow())) return reply;
 
     let result: DispatchResult;
     try {
@@ -101,13 +109,7 @@ export function buildEventsServer(deps: EventsServerDeps): FastifyInstance {
     if (result.window?.duplicateUntil !== undefined) return duplicate(reply, result.window.duplicateUntil, involved);
     if (storeWindow && !result.window) {
       // Nothing was stored (no Alert takes the event): its window is checked and started here.
-      let windowEnd: number | undefined;
-      try {
-        windowEnd = await duplicates.windowEnd(key);
-      } catch (err) {
-        return unavailable(reply, err, involved);
-      }
-      if (windowEnd !== undefined) return duplicate(reply, windowEnd, involved);
+      if (await answeredByWindow()) return reply;
     }
     if (!result.window) {
       // The work is stored: the event is accepted even if its window cannot be recorded (at
