@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from './tmp.js';
@@ -23,16 +23,45 @@ export const heraldMain = join(repoRoot(), 'dist', 'src', 'main.js');
 /** Output lines kept per process: enough for any test to scan, bounded for long benchmark runs. */
 const MAX_OUTPUT_LINES = 50_000;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** Ports this test process handed out lately: the kernel may offer a port again right after it is closed. */
+const handedOut = new Set<number>();
+
+function listenOnAnyPort(): Promise<Server> {
+  return new Promise((resolveServer, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, '127.0.0.1', () => resolveServer(server));
+  });
+}
+
+/**
+ * `count` distinct free loopback ports: every one is held open until all are picked (a port
+ * closed and picked again at once was given twice, and a Herald then found one of its own
+ * listeners' addresses in use), and none handed out lately by this process is given again.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const held: Server[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < count) {
+      const server = await listenOnAnyPort();
+      held.push(server);
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
+      if (handedOut.has(port)) continue;
+      ports.push(port);
+    }
+  } finally {
+    await Promise.all(held.map((server) => new Promise((closed) => server.close(closed))));
+  }
+  for (const port of ports) handedOut.add(port);
+  if (handedOut.size > 4096) for (const port of [...handedOut].slice(0, handedOut.size - 4096)) handedOut.delete(port);
+  return ports;
+}
+
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port as number;
 }
 
 export interface HeraldProcess {
@@ -76,7 +105,7 @@ export interface StartOptions {
 export async function startHerald(opts: StartOptions = {}): Promise<HeraldProcess> {
   const configDir = opts.configDir ?? (await makeTempDir('herald-e2e-'));
   for (const [name, yaml] of Object.entries(opts.manifests ?? {})) await writeFile(join(configDir, name), yaml);
-  const [events, metrics, health, admin, receiver] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [events, metrics, health, admin, receiver] = (await freePorts(5)) as [number, number, number, number, number];
   const args = [
     ...(opts.nodeArgs ?? []),
     heraldMain,
