@@ -1,6 +1,6 @@
 // The deliveries table the Deliveries and Dead letters pages share, with each row's actions.
 import { api } from './api.js';
-import { el, timeOf } from './dom.js';
+import { el, tableOfRows, timeOf } from './dom.js';
 import { confirmAction, fail, focusMessage, notify } from './shell.js';
 
 const STATE_WORDS = { waiting: 'Waiting', active: 'Sending', delayed: 'Delayed', failed: 'Dead letter', completed: 'Delivered' };
@@ -94,17 +94,7 @@ function rowsOf(record, index, refresh) {
 
 /** The table of `records`; `refresh` reloads the list after an action. */
 export function deliveriesTable(caption, records, refresh) {
-  return el(
-    'div',
-    { class: 'table-wrap' },
-    el(
-      'table',
-      {},
-      el('caption', {}, caption),
-      el('thead', {}, el('tr', {}, COLUMNS.map((h) => el('th', { scope: 'col' }, h)))),
-      el('tbody', {}, records.map((record, index) => rowsOf(record, index, refresh))),
-    ),
-  );
+  return tableOfRows(caption, COLUMNS, records.map((record, index) => rowsOf(record, index, refresh)));
 }
 
 /** Previous/next page buttons over a cursor-paged list. */

@@ -43,6 +43,11 @@ export function timeOfText(text) {
 
 /** A table with a caption, one header row and the given rows (arrays of cells). */
 export function table(caption, headers, rows) {
+  return tableOfRows(caption, headers, rows.map((cells) => el('tr', {}, cells.map((c) => el('td', {}, c)))));
+}
+
+/** A table with a caption, one header row and the given body rows (`tr` elements, or arrays of them). */
+export function tableOfRows(caption, headers, bodyRows) {
   return el(
     'div',
     { class: 'table-wrap' },
@@ -51,7 +56,7 @@ export function table(caption, headers, rows) {
       {},
       el('caption', {}, caption),
       el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col' }, h)))),
-      el('tbody', {}, rows.map((cells) => el('tr', {}, cells.map((c) => el('td', {}, c))))),
+      el('tbody', {}, bodyRows),
     ),
   );
 }
