@@ -44,14 +44,19 @@ export type RedisClient = Redis | Cluster;
 /**
  * - producer: jobs are added and duplicates checked through it. It fails fast while Redis is
  *   away (no offline queue), so a POST gets a 503 at once instead of a 202 for a command that
- *   is only buffered in memory. Auto-pipelining sends concurrent requests' commands together.
+ *   is only buffered in memory.
  * - worker: blocks on Redis and retries forever, as BullMQ requires.
+ *
+ * No auto-pipelining: the intake already stores concurrent requests' work in one MULTI (see
+ * group-commit.ts), and the commands left come one per turn of the event loop, where ioredis's
+ * auto-pipeline only adds a pipeline object per command (it copies every script BullMQ defines
+ * onto each) — it was the delivery thread's largest single cost in ioredis.
  */
 export type RedisRole = 'producer' | 'worker';
 
 const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
-  producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true },
-  worker: { maxRetriesPerRequest: null, enableAutoPipelining: true },
+  producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  worker: { maxRetriesPerRequest: null },
 };
 
 export class RedisConfigError extends Error {}

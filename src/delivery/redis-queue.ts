@@ -21,6 +21,7 @@ import {
   MAX_BATCH_DELIVERIES,
   REWRITE_SCRIPT,
   SENT_MARKS_SECONDS,
+  SentMarks,
   batchName,
   isBatchData,
   isBatchName,
@@ -81,12 +82,25 @@ const BATCH_ATTEMPTS = 1_000_000;
  * How long a delivery of a batch waits in this process for its Provider's turn (see
  * `perProviderConcurrency`) before it goes back to Redis as its own job, delayed by
  * PROVIDER_DEFER_MS plus up to as much at random: a slow Provider's deliveries then do not keep
- * their batches, and the worker slots those hold, from fresh work. As short as the processor's
- * own slot wait: with 5 s, a black-holed Provider's backlog held every worker slot and a healthy
- * Provider's deliveries waited seconds behind it (the provider-faults isolation test).
+ * their batches, and the worker slots those hold, from fresh work. It gives up once the
+ * Provider's deliveries in flight have not moved for PROVIDER_WAIT_MS — as short as the
+ * processor's own slot wait: with 5 s, a black-holed Provider's backlog held every worker slot
+ * and a healthy Provider's deliveries waited seconds behind it (the provider-faults isolation
+ * test) — and after PROVIDER_WAIT_MAX_MS however they move. A fixed 250 ms sent a third of a
+ * busy but healthy Provider's deliveries back to Redis one job each under load (measured with
+ * the bench), which cost far more than the wait.
  */
 const PROVIDER_WAIT_MS = 250;
+const PROVIDER_WAIT_MAX_MS = 2_000;
 const PROVIDER_DEFER_MS = 1_000;
+
+/**
+ * How long a batch formed under sustained load waits for more events (see group-commit.ts): a
+ * batch costs Redis two scripts and the delivery thread four round trips whatever it holds,
+ * and without the wait a batch held only the three or four events that arrived during one
+ * store (measured with the bench at 2,000–3,000 events/s).
+ */
+const INTAKE_LINGER_MS = 2;
 
 /** Ids one listing call looks at, at most; ids read per round trip. */
 const LIST_SCAN_LIMIT = 10_000;
@@ -227,7 +241,7 @@ export class RedisQueue implements DeliveryQueue {
     this.queue.on('error', () => undefined); // reported by the connection's own listener
     this.order = new RedisOrder(this.producer, opts.prefix);
     this.keys = new BatchKeys(opts.prefix, (id) => this.queue.toKey(id));
-    this.intake = new GroupCommit((jobs) => this.storeBatch(jobs), { maxItems: MAX_BATCH_DELIVERIES, maxBytes: MAX_BATCH_BYTES });
+    this.intake = new GroupCommit((jobs) => this.storeBatch(jobs), { maxItems: MAX_BATCH_DELIVERIES, maxBytes: MAX_BATCH_BYTES, lingerMs: INTAKE_LINGER_MS });
     this.sending = new Semaphore(opts.concurrency);
   }
 
@@ -428,14 +442,14 @@ export class RedisQueue implements DeliveryQueue {
     // of them waits for a retry, the pair's deliveries not started yet go back as jobs of their
     // own behind it, so that none overtakes it.
     const stopped = new Set<string>();
+    const sentMarks = new SentMarks(this.producer, marks);
     await Promise.all(
       sendable.map(async ({ entry, position }) => {
         const pair = orderPair(entry.data);
         const outcome = await this.attempt(entry, processor, () => stopped.has(pair));
         if (outcome.kind === 'sent') {
           delivered.push(entry);
-          // Not awaited: a lost mark costs at most one more send if this batch is taken up again.
-          this.producer.setbit(marks, position, 1).catch(() => undefined);
+          sentMarks.mark(position);
         } else if (outcome.kind === 'stopped') {
           requeued.push({ entry, priority: FRESH_PRIORITY });
         } else if (outcome.kind === 'dead') {
@@ -452,7 +466,14 @@ export class RedisQueue implements DeliveryQueue {
         }
       }),
     );
-    await this.acknowledge(batchId, delivered, requeued);
+    try {
+      await this.acknowledge(batchId, delivered, requeued);
+      sentMarks.stop();
+    } catch (err) {
+      // Taken up again later: what was sent must not be sent again.
+      await sentMarks.flush();
+      throw err;
+    }
   }
 
   /** One delivery of a batch through the processor (its first attempt), unless its pair `stopped` meanwhile. */
@@ -460,7 +481,7 @@ export class RedisQueue implements DeliveryQueue {
     const provider = entry.data.provider;
     const turns = this.providerTurns.get(provider) ?? new Semaphore(this.opts.perProviderConcurrency ?? Infinity);
     this.providerTurns.set(provider, turns);
-    if (!(await turns.acquire(PROVIDER_WAIT_MS))) {
+    if (!(await turns.acquire(PROVIDER_WAIT_MS, PROVIDER_WAIT_MAX_MS))) {
       if (turns.idle) this.providerTurns.delete(provider);
       return { kind: 'defer', delayMs: PROVIDER_DEFER_MS + Math.round(Math.random() * PROVIDER_DEFER_MS) };
     }
@@ -495,12 +516,18 @@ export class RedisQueue implements DeliveryQueue {
   }
 
   /**
-   * One MULTI: the deliveries not sent become jobs of their own (an id already known is not
-   * added twice), the batch keeps only what it delivered (cut by `withoutPayload`), and its
+   * One MULTI (one script when every delivery was sent): the deliveries not sent become jobs of
+   * their own (an id already known is not added twice), the batch keeps only what it delivered (cut by `withoutPayload`), and its
    * sent-marks go. Throws when Redis does not take it: the batch is then tried again (its marks
    * keep what was sent from being sent twice; the jobs already added are not added twice).
    */
   private async acknowledge(batchId: string, delivered: QueuedJob[], requeued: Requeued[]): Promise<void> {
+    const kept: BatchData = { batch: delivered.map(({ id, data }) => ({ id, data: withoutPayload(data) })) };
+    if (requeued.length === 0) {
+      // The usual case: one script, atomic by itself, needs no MULTI around it.
+      await this.producer.eval(REWRITE_SCRIPT, 2, this.queue.toKey(batchId), this.keys.sentMarks(batchId), JSON.stringify(kept), batchName(delivered.length));
+      return;
+    }
     const multi = (await this.queue.client).multi() as unknown as ChainableCommander;
     const added: Array<Promise<unknown>> = [];
     for (const { entry, priority, delayMs, firstAttempt } of requeued) {
@@ -508,7 +535,6 @@ export class RedisQueue implements DeliveryQueue {
       const single = new Job<QueueData>(this.queue, jobName(entry.data), data, this.singleOptions(entry.id, priority, delayMs), entry.id);
       added.push(single.addJob(multi as never, {}).catch(() => undefined));
     }
-    const kept: BatchData = { batch: delivered.map(({ id, data }) => ({ id, data: withoutPayload(data) })) };
     const requeuedKeys = requeued.map(({ entry }) => this.queue.toKey(entry.id));
     multi.eval(REWRITE_SCRIPT, 2 + requeuedKeys.length, this.queue.toKey(batchId), this.keys.sentMarks(batchId), ...requeuedKeys, JSON.stringify(kept), batchName(delivered.length));
     const results = await multi.exec();
