@@ -5,7 +5,7 @@
  */
 import type { FluxEvent } from '../events/event.js';
 import type { LabelLookup } from '../alerts/matcher.js';
-import { METADATA_CONFLICT_MESSAGE, UNSUPPORTED_TYPE, notificationFor, routeToProvider } from '../alerts/notification.js';
+import { METADATA_CONFLICT_MESSAGE, notificationFor, routeToProvider } from '../alerts/notification.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { EventReasons, involvedObjectString, type AlertEventSink } from '../resources/kubernetes/event-reasons.js';
@@ -14,7 +14,6 @@ import { NOTIFICATION_GROUP, objectKey } from '../api/types.js';
 import { deliveryJobIds, type QueuedJob } from './job.js';
 import type { DeliveryQueue, DuplicateWindow, WindowOutcome } from './queue.js';
 
-export { UNSUPPORTED_TYPE };
 
 export interface DispatchResult {
   /** Alerts whose rules matched the event. */

@@ -9,7 +9,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
 import { parseObjectKey, type Alert } from '../api/types.js';
 import { ProviderCircuits, type CircuitBreakerOptions } from './circuit-breaker.js';
-import { UNSUPPORTED_TYPE } from './dispatcher.js';
+import { UNSUPPORTED_TYPE } from '../alerts/notification.js';
 import type { HttpClients } from './http-clients.js';
 import type { DeliveryJob } from './job.js';
 import { ProviderSlots } from './provider-slots.js';
