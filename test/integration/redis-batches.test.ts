@@ -207,7 +207,7 @@ describe('Redis queue: batched delivery', () => {
     });
     await first.queue.add([queued('quick'), queued('slow'), queued('other')]);
     await until(() => sent.length === 2, { what: 'two of three sent by the first worker' });
-    await new Promise((r) => setTimeout(r, 100)); // its sent-marks are written
+    await new Promise((r) => setTimeout(r, 100)); // its sent-marks are written (MARK_DELAY_MS after the sends)
     // The first worker "dies": its connections are gone, its lock is not renewed.
     (first.queue as unknown as { workerRedis: Redis }).workerRedis.disconnect();
     first.producer.disconnect();
