@@ -1,11 +1,8 @@
 /**
  * Group commit: work handed in while a store is in flight is stored together, in one store,
- * as soon as that store ends. With no store in flight the work is stored at once, alone:
- * nothing waits for company, so an idle or lightly loaded Herald adds no latency. Under load the
- * groups grow by themselves to what arrived during one store's round trip — and, when the store
- * that just ended held more than one submission (the load is sustained, not a coincidence of
- * two), for `lingerMs` more: every group costs the same fixed work in Redis and in each thread
- * whatever it holds, so fuller groups cost less per event, for a few milliseconds per POST.
+ * as soon as that store ends. With no store in flight the work is stored at once, alone: there
+ * is no timer and nothing waits for company, so an idle Herald adds no latency. Under load the
+ * groups grow by themselves to what arrived during one store's round trip.
  *
  * Every caller's promise settles with its own group's store: resolved once that store is done
  * (durable), rejected with its error when it failed, so each POST is answered for its own work.
@@ -21,8 +18,6 @@ export interface GroupBounds {
   maxItems: number;
   /** Approximate bytes in one group, at most (unless one submission alone has more). */
   maxBytes: number;
-  /** How long a group formed under sustained load waits for more after the store before it ended (0: not at all). */
-  lingerMs?: number;
 }
 
 /** What one caller hands in: its items (never split), and how much they weigh. */
@@ -84,19 +79,12 @@ export class GroupCommit<S extends Submission, R> {
       )
       .finally(() => {
         this.inFlight -= 1;
-        if (!this.forming) return;
-        // The group formed meanwhile goes as soon as a store ends (at most one group is forming),
-        // or a little later under sustained load; a group that fills up meanwhile goes at once.
-        const lingerMs = this.bounds.lingerMs ?? 0;
-        if (lingerMs > 0 && group.submissions.length > 1) setTimeout(() => this.runForming(), lingerMs);
-        else this.runForming();
+        // The group formed meanwhile goes as soon as a store ends: at most one group is forming.
+        const waiting = this.forming;
+        if (waiting) {
+          this.forming = undefined;
+          this.run(waiting);
+        }
       });
-  }
-
-  private runForming(): void {
-    const waiting = this.forming;
-    if (!waiting) return;
-    this.forming = undefined;
-    this.run(waiting);
   }
 }

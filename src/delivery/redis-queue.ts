@@ -94,14 +94,6 @@ const PROVIDER_WAIT_MS = 250;
 const PROVIDER_WAIT_MAX_MS = 2_000;
 const PROVIDER_DEFER_MS = 1_000;
 
-/**
- * How long a batch formed under sustained load waits for more events (see group-commit.ts): a
- * batch costs Redis two scripts and the delivery thread four round trips whatever it holds,
- * and without the wait a batch held only the three or four events that arrived during one
- * store (measured with the bench at 2,000–3,000 events/s).
- */
-const INTAKE_LINGER_MS = 2;
-
 /** Ids one listing call looks at, at most; ids read per round trip. */
 const LIST_SCAN_LIMIT = 10_000;
 const ID_BATCH = 500;
@@ -241,7 +233,7 @@ export class RedisQueue implements DeliveryQueue {
     this.queue.on('error', () => undefined); // reported by the connection's own listener
     this.order = new RedisOrder(this.producer, opts.prefix);
     this.keys = new BatchKeys(opts.prefix, (id) => this.queue.toKey(id));
-    this.intake = new GroupCommit((jobs) => this.storeBatch(jobs), { maxItems: MAX_BATCH_DELIVERIES, maxBytes: MAX_BATCH_BYTES, lingerMs: INTAKE_LINGER_MS });
+    this.intake = new GroupCommit((jobs) => this.storeBatch(jobs), { maxItems: MAX_BATCH_DELIVERIES, maxBytes: MAX_BATCH_BYTES });
     this.sending = new Semaphore(opts.concurrency);
   }
 

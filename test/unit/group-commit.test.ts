@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GroupCommit } from '../../src/delivery/group-commit.js';
 
 interface Work {
@@ -69,43 +69,5 @@ describe('GroupCommit', () => {
     writes[0]?.finish();
     await tick();
     expect(writes.map((w) => w.names).at(-1)).toEqual(['huge']);
-  });
-
-  it('under sustained load (the store that ended held several submissions) a group waits lingerMs for more; a lone store does not make it wait', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    try {
-      const { writes, store } = manualStore();
-      const commit = new GroupCommit(store, { maxItems: 4, maxBytes: 1_000_000, lingerMs: 5 });
-      void commit.submit(work('a'));
-      void commit.submit(work('b'));
-      // The store of 'a' held one submission: 'b' goes as soon as it ends.
-      writes[0]?.finish();
-      await tick();
-      expect(writes.map((w) => w.names)).toEqual([['a'], ['b']]);
-      void commit.submit(work('c'));
-      void commit.submit(work('d'));
-      writes[1]?.finish();
-      await tick();
-      void commit.submit(work('e'));
-      // The store of 'b' held one submission too: 'c' and 'd' went at once; 'e' waits for them.
-      expect(writes.map((w) => w.names)).toEqual([['a'], ['b'], ['c', 'd']]);
-      writes[2]?.finish();
-      await tick();
-      // The store of 'c', 'd' held two: 'e' waits 5 ms for company.
-      expect(writes).toHaveLength(3);
-      void commit.submit(work('f'));
-      await vi.advanceTimersByTimeAsync(4);
-      expect(writes).toHaveLength(3);
-      await vi.advanceTimersByTimeAsync(1);
-      expect(writes.map((w) => w.names).at(-1)).toEqual(['e', 'f']);
-      // A group full while it waits (the next submission does not fit) goes at once.
-      void commit.submit(work('g'));
-      writes[3]?.finish();
-      await tick();
-      for (const name of ['h', 'i', 'j', 'k']) void commit.submit(work(name));
-      expect(writes.map((w) => w.names).at(-1)).toEqual(['g', 'h', 'i', 'j']);
-    } finally {
-      vi.useRealTimers();
-    }
   });
 });
