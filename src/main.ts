@@ -18,9 +18,11 @@ if (argv[0] !== undefined && COMMAND_NAMES.has(argv[0])) {
   });
 } else {
   const serveArgs = argv[0] === 'serve' ? argv.slice(1) : argv;
-  const manifestsAhead = await readManifestsAhead(serveArgs);
-  const { startServing } = await import('./serve.js');
-  await startServing(serveArgs, async () => (await import('./cli/program.js')).commandsHelp(), manifestsAhead);
+  // Not kept in a variable of this module: the read holds the first snapshot's objects, which a reload replaces.
+  await readManifestsAhead(serveArgs).then(async (manifestsAhead) => {
+    const { startServing } = await import('./serve.js');
+    await startServing(serveArgs, async () => (await import('./cli/program.js')).commandsHelp(), manifestsAhead);
+  });
 }
 
 /**
