@@ -25,7 +25,7 @@ import { ReceiverRegistry } from './receivers/registry.js';
 import type { RequestReconcile } from './receivers/routes.js';
 import { memoryTargetResolver, type TargetResolver } from './receivers/targets.js';
 import type { TargetObject } from './receivers/types.js';
-import { ManifestDirectoryError } from './resources/dir-source.js';
+import { ManifestDirectoryError, type DirectoryReadAhead } from './resources/dir-source.js';
 import { startResourceSource } from './resources/source.js';
 import type { ResourceStore } from './resources/store.js';
 import { MemoryDuplicateFilter, RedisDuplicateFilter, type DuplicateFilter } from './server/duplicate-filter.js';
@@ -160,11 +160,11 @@ async function receiverBackend(
   return { targets: memoryTargetResolver(() => store.objects() as Iterable<TargetObject>), requestReconcile: async () => {} };
 }
 
-async function run(config: Config): Promise<void> {
+async function run(config: Config, manifestsAhead?: DirectoryReadAhead): Promise<void> {
   const destination = stdoutDestination();
   const logger = createLogger(config.logLevel, destination);
   try {
-    await serve(config, logger, (text) => destination.write(text));
+    await serve(config, logger, (text) => destination.write(text), manifestsAhead);
   } catch (err) {
     // Startup failed: what was logged so far (manifest problems, say) still reaches stdout.
     await flushLogs(logger, LOG_FLUSH_MS);
@@ -208,7 +208,7 @@ function startDeliveryRuntime(
   );
 }
 
-async function serve(config: Config, logger: Logger, writeLogs: (text: string) => void): Promise<void> {
+async function serve(config: Config, logger: Logger, writeLogs: (text: string) => void, manifestsAhead?: DirectoryReadAhead): Promise<void> {
   const metrics = new Metrics();
   // Set when the delivery thread dies: Herald then stops, and exits non-zero.
   let deliveryFailed = false;
@@ -222,7 +222,7 @@ async function serve(config: Config, logger: Logger, writeLogs: (text: string) =
   });
   const store = delivery.store;
   store.on('changed', () => activity.lastDeliveries.prune());
-  const source = await startResourceSource(config, store, logger);
+  const source = await startResourceSource(config, store, logger, manifestsAhead);
   const { queue, duplicates, redis, checks, disconnect } = createQueueing(config, logger, metrics);
   const limits = listenerLimits(config, logger);
   const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath, events: source.receiverEvents });
@@ -367,9 +367,10 @@ const EXIT_FAILURE = 1;
 
 /**
  * `herald serve FLAGS`, or `herald FLAGS`: serve is the default command. `commandsHelp` is the
- * other commands' part of `--help` (loaded only when asked for).
+ * other commands' part of `--help` (loaded only when asked for). `manifestsAhead`: the
+ * `--config-dir` read, begun before this module loaded (main.ts).
  */
-export async function startServing(serveArgs: string[], commandsHelp: () => Promise<string>): Promise<void> {
+export async function startServing(serveArgs: string[], commandsHelp: () => Promise<string>, manifestsAhead?: DirectoryReadAhead): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(serveArgs, process.env);
@@ -384,7 +385,7 @@ export async function startServing(serveArgs: string[], commandsHelp: () => Prom
     process.stdout.write(`herald ${version()}\n`);
   } else {
     try {
-      await run(config);
+      await run(config, manifestsAhead);
     } catch (err) {
       // A flag's value found wrong only when used (a --config-dir that does not exist) is still a usage error.
       const usageError = err instanceof ConfigError || err instanceof ManifestDirectoryError;

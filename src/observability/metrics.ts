@@ -153,9 +153,14 @@ export class Metrics {
   }
 
   async render(): Promise<string> {
-    await Promise.all(this.scrapeHooks.map((hook) => hook().catch(() => undefined)));
-    if (this.remotes.length === 0) return this.registry.metrics();
-    return renderMerged(this.registry, await Promise.all(this.remotes.map((collect) => collect().catch(() => []))));
+    // Side by side: the hooks wait for Redis, the remotes for the delivery thread, and a scrape
+    // should wait for the slower of the two only.
+    const [, remote] = await Promise.all([
+      Promise.all(this.scrapeHooks.map((hook) => hook().catch(() => undefined))),
+      Promise.all(this.remotes.map((collect) => collect().catch((): MetricsJson => []))),
+    ]);
+    if (remote.length === 0) return this.registry.metrics();
+    return renderMerged(this.registry, remote);
   }
 
   private readonly scrapeHooks: Array<() => Promise<void>> = [];

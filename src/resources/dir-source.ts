@@ -23,6 +23,7 @@ import {
   loadManifestFiles,
   type LoadedManifests,
   type ManifestLimits,
+  type ManifestListing,
 } from './manifest-files.js';
 import type { ManifestWorkerInput, ManifestWorkerMessage } from './manifest-worker.js';
 import type { ResourceStore } from './store.js';
@@ -44,6 +45,11 @@ export interface DirectorySourceOptions {
    * worker thread cannot load.
    */
   parseInWorker?: boolean;
+  /**
+   * The first load's read, begun by `readDirectoryAhead` on the same directory and options:
+   * the service starts it before loading its own modules, so that parsing runs meanwhile.
+   */
+  firstRead?: DirectoryReadAhead;
 }
 
 export interface DirectorySource {
@@ -59,6 +65,34 @@ const PARSE_HEAP_MB = 1024;
  * only, exit 2). Its own class because resources sit below config and may not import it.
  */
 export class ManifestDirectoryError extends Error {}
+
+/** One read of the directory: what a reload puts in the store. */
+interface DirectoryRead {
+  listing: ManifestListing;
+  loaded: LoadedManifests;
+}
+
+/** A read begun ahead of `startDirectorySource` (see `firstRead`). */
+export interface DirectoryReadAhead {
+  readonly read: Promise<DirectoryRead>;
+}
+
+/**
+ * Begins reading and parsing `dir` (in a worker thread, unless `parseInWorker` is false) for
+ * `startDirectorySource`'s first load. A failure is reported there, as a failed first load,
+ * after the checks that `dir` is a directory; until then it is nobody's unhandled rejection.
+ */
+export function readDirectoryAhead(dir: string, opts: Pick<DirectorySourceOptions, 'limits' | 'parseInWorker'> = {}): DirectoryReadAhead {
+  const read = readDirectory(path.resolve(dir), { ...DEFAULT_MANIFEST_LIMITS, ...opts.limits }, opts.parseInWorker ?? true, () => {});
+  read.catch(() => {});
+  return { read };
+}
+
+async function readDirectory(root: string, limits: ManifestLimits, parseInWorker: boolean, started: (worker: Worker) => void): Promise<DirectoryRead> {
+  const listing = await listManifestFiles(root, limits);
+  const loaded = parseInWorker ? await loadInWorker({ files: listing.files, limits }, started) : await loadManifestFiles(listing.files, limits);
+  return { listing, loaded };
+}
 
 /** Loads the directory into the store, then keeps it in step; rejects if `dir` is not a directory. */
 export async function startDirectorySource(
@@ -81,11 +115,8 @@ export async function startDirectorySource(
   /** The worker parsing for the reload under way, stopped by `close`. */
   let parser: Worker | undefined;
 
-  async function reload(): Promise<void> {
-    const listing = await listManifestFiles(root, limits);
-    const loaded = parseInWorker
-      ? await loadInWorker({ files: listing.files, limits }, (worker) => (parser = worker))
-      : await loadManifestFiles(listing.files, limits);
+  async function reload(ahead?: DirectoryReadAhead): Promise<void> {
+    const { listing, loaded } = await (ahead?.read ?? readDirectory(root, limits, parseInWorker, (worker) => (parser = worker)));
     if (closed) return;
     const problems = [...listing.problems, ...loaded.problems].sort(byFile);
     await store.replaceAllGradually(loaded.objects, problems);
@@ -123,7 +154,7 @@ export async function startDirectorySource(
     debounce = setTimeout(requestReload, debounceMs);
   }
 
-  await reload();
+  await reload(opts.firstRead);
 
   let watcher: FSWatcher | undefined;
   try {

@@ -6,7 +6,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LabelLookup } from '../alerts/matcher.js';
-import { startDirectorySource } from './dir-source.js';
+import { startDirectorySource, type DirectoryReadAhead } from './dir-source.js';
 import { EventReasons, involvedObjectString, type AlertEventSink, type ObjectEventSink } from './kubernetes/event-reasons.js';
 import type { ResourceStore } from './store.js';
 import { parseObjectKey, type Logger } from '../api/types.js';
@@ -50,9 +50,15 @@ export interface DeadLetter {
 
 export const LEADER_LEASE_NAME = 'herald-leader';
 
-export async function startResourceSource(config: ResourceSourceConfig, store: ResourceStore, logger: Logger): Promise<ResourceSource> {
+/** `firstRead`: the manifests directory's read, begun ahead (`readDirectoryAhead`) with the default options. */
+export async function startResourceSource(
+  config: ResourceSourceConfig,
+  store: ResourceStore,
+  logger: Logger,
+  firstRead?: DirectoryReadAhead,
+): Promise<ResourceSource> {
   if (!config.kubernetes) {
-    const directory = await startDirectorySource(config.configDir as string, store, { logger });
+    const directory = await startDirectorySource(config.configDir as string, store, { logger, firstRead });
     return { kind: 'manifests', close: () => directory.close() };
   }
 

@@ -1,7 +1,7 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startDirectorySource, type DirectorySource } from '../../src/resources/dir-source.js';
+import { readDirectoryAhead, startDirectorySource, type DirectorySource } from '../../src/resources/dir-source.js';
 import { ResourceStore } from '../../src/resources/store.js';
 import { makeTempDir } from '../support/tmp.js';
 import { untilPasses } from '../support/wait.js';
@@ -67,6 +67,33 @@ describe('startDirectorySource', () => {
     await writeFile(file, '');
     await expect(startDirectorySource(file, store)).rejects.toThrow('is not a directory');
     expect(store.loaded).toBe(false);
+  });
+
+  it('takes its first load from a read begun ahead, and reports that read\'s failure as a failed first load', async () => {
+    await writeFile(path.join(dir, 'providers.yaml'), providerYaml('hook'));
+    const ahead = readDirectoryAhead(dir, { parseInWorker: false });
+    await ahead.read;
+    // Written after the read, before the watch begins: the first load is what was read ahead,
+    // and the rescan finds the file the listing read ahead did not have.
+    await writeFile(path.join(dir, 'alerts.yaml'), alertYaml('a', 'hook'));
+    source = await startDirectorySource(dir, store, { parseInWorker: false, firstRead: ahead, rescanIntervalMs: 50 });
+    expect(names('Provider')).toEqual(['hook']);
+    expect(names('Alert')).toEqual([]);
+    await eventually(() => expect(names('Alert')).toEqual(['a']));
+    await source.close();
+    source = undefined;
+
+    const failing = readDirectoryAhead(dir, { parseInWorker: false, limits: { maxFiles: 1 } });
+    await expect(startDirectorySource(dir, new ResourceStore(), { parseInWorker: false, firstRead: failing })).rejects.toThrow(
+      'more than 1 manifest files under',
+    );
+  });
+
+  it('says a missing directory is missing, even with a read begun ahead (whose failure is nobody\'s unhandled rejection)', async () => {
+    const missing = path.join(dir, 'nope');
+    const ahead = readDirectoryAhead(missing, { parseInWorker: false });
+    await expect(startDirectorySource(missing, store, { firstRead: ahead })).rejects.toThrow(`manifests directory ${missing} does not exist`);
+    await expect(ahead.read).rejects.toThrow();
   });
 
   it('loads every .yaml and .yml file below the directory, skipping dot-names and other files', async () => {
