@@ -5,7 +5,8 @@
  * ones still cost each thread that loads them (the main thread and the delivery thread are two
  * V8 isolates, each with its own copy of every module) a few MB it never uses. Loaded with
  * `require`, synchronously, so that an adapter's `prepare` may use them as before; each is a
- * CommonJS package (or has a CommonJS build), so `import` elsewhere gets the same instance.
+ * CommonJS package (or has a CommonJS build), so `import` elsewhere gets the same instance, or an
+ * ES module without top-level await, which `require` loads from Node 20.19 on (Herald's minimum).
  */
 import { createRequire } from 'node:module';
 

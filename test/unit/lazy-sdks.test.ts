@@ -3,14 +3,16 @@
  * adapters, only once a Provider of their type needs them: startup time and idle memory do not
  * pay for Providers that do not exist. Nor are the packages only some paths need (undici for an
  * HTTP client, which the main thread of a Herald delivering on its own thread never builds;
- * `yaml` for a Secret's headers, in a delivery thread that reads no manifest). In its own file:
- * each test file runs in a fresh process.
+ * `yaml` for a Secret's headers, in a delivery thread that reads no manifest; cel-js for a CEL
+ * expression). In its own file: each test file runs in a fresh process.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { compileStatusIdExpression } from '../../providers/commit-status/expression.js';
 import { createHttpClient } from '../../providers/http.js';
 import { adapterFor } from '../../providers/registry.js';
 import type { Provider, Secret } from '../../src/api/types.js';
+import { compileFilter } from '../../src/receivers/filter.js';
 import { resolveProviderConfig } from '../../src/resources/provider-config.js';
 import { testProviderConfig } from '../support/provider-config.js';
 
@@ -55,5 +57,13 @@ describe('packages only some paths need', () => {
     const client = createHttpClient(testProviderConfig({ type: 'generic', address: 'http://127.0.0.1:9/hook' }));
     expect(loaded(['undici'])).toEqual(['undici']);
     await client.close();
+  });
+
+  it('cel-js is loaded by the first expression compiled', () => {
+    expect(loaded(['@marcbachmann/cel-js'])).toEqual([]);
+    expect(compileStatusIdExpression('event.metadata.id').ok).toBe(true);
+    expect(loaded(['@marcbachmann/cel-js'])).toEqual(['@marcbachmann/cel-js']);
+    // The Receivers' environments are built on the same instance.
+    expect(compileFilter("res.metadata.name == 'app'").ok).toBe(true);
   });
 });
