@@ -22,8 +22,8 @@ import type { EventHubProducerClient, parseEventHubConnectionString } from '@azu
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
+import { onFirstUse } from '../src/common/on-first-use.js';
 import { fluxEventJson } from '../src/events/wire.js';
-import { onFirstUse } from './on-first-use.js';
 
 const eventHubsSdk = onFirstUse<typeof import('@azure/event-hubs')>('@azure/event-hubs');
 

@@ -20,8 +20,8 @@ import type { PubSub } from '@google-cloud/pubsub';
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import type { ProviderAdapter, ProviderConfig } from './types.js';
+import { onFirstUse } from '../src/common/on-first-use.js';
 import { fluxEventJson } from '../src/events/wire.js';
-import { onFirstUse } from './on-first-use.js';
 
 const pubsubSdk = onFirstUse<typeof import('@google-cloud/pubsub')>('@google-cloud/pubsub');
 

@@ -13,10 +13,17 @@
  * are followed as Go's client follows them, at most 10, credentials only to the same origin.
  * No connection may reach Herald's own listeners (`./own-listeners.js`).
  */
-import { Agent, Pool, ProxyAgent, buildConnector, request, type Dispatcher } from 'undici';
+import type { Dispatcher, buildConnector } from 'undici';
+import { onFirstUse } from '../src/common/on-first-use.js';
 import { OwnListenerRefused, ownListenerAt } from './own-listeners.js';
 import type { HttpClient, HttpRequest, HttpResponse } from './contract.js';
 import type { ProviderConfig } from './types.js';
+
+/**
+ * undici, loaded when the first client is built: with deliveries on their own thread, the main
+ * thread builds one only to test-send, and a Herald that never does keeps undici out of it.
+ */
+const undici = onFirstUse<typeof import('undici')>('undici');
 
 export class DeliveryError extends Error {
   override readonly name = 'DeliveryError';
@@ -112,6 +119,7 @@ function refusingOwnListeners(connect: buildConnector.connector): buildConnector
 }
 
 function buildDispatcher(config: ProviderConfig): Dispatcher {
+  const { Agent, Pool, ProxyAgent, buildConnector } = undici();
   const tls = config.tls;
   // Connecting (TCP and TLS) is bounded by the Provider's timeout too.
   const connect = { ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}), timeout: config.timeoutMs };
@@ -184,6 +192,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Builds the HTTP client for one provider configuration; reuse it for that configuration. */
 export function createHttpClient(config: ProviderConfig): HttpClient & { close(): Promise<void> } {
   const dispatcher = buildDispatcher(config);
+  const { request } = undici();
   const mask = createMasker(config.sensitiveValues);
   // Prepared once per Provider version, not per delivery: the Secret's headers, and the URL
   // last sent to (most adapters send every event to the same one).

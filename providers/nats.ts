@@ -22,8 +22,8 @@ import type { Authenticator, ConnectionOptions, NatsConnection } from 'nats';
 import { DeliveryError } from './http.js';
 import { OwnListenerRefused, refuseOwnListenerAt } from './own-listeners.js';
 import { prepared, problem, type ProviderAdapter, type ProviderConfig } from './types.js';
+import { onFirstUse } from '../src/common/on-first-use.js';
 import { fluxEventJson } from '../src/events/wire.js';
-import { onFirstUse } from './on-first-use.js';
 
 const natsSdk = onFirstUse<typeof import('nats')>('nats');
 

@@ -31,9 +31,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { HrTime } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { FluxEvent } from '../src/events/event.js';
+import { onFirstUse } from '../src/common/on-first-use.js';
 import { goSortedKeys } from '../src/events/wire.js';
 import { basicAuth, DeliveryError } from './http.js';
-import { onFirstUse } from './on-first-use.js';
 import type { AlertIdentity, ProviderAdapter } from './types.js';
 
 const otelApi = onFirstUse<typeof import('@opentelemetry/api')>('@opentelemetry/api');

@@ -13,6 +13,7 @@
  * The variables never hold a Secret's value: `provider.spec` is the manifest's spec, not the
  * resolved address or credentials, so an evaluation error cannot carry one.
  */
+import type { Environment } from '@marcbachmann/cel-js';
 import type { FluxEvent } from '../../src/events/event.js';
 import { celErrorMessage, fluxCelEnvironment } from '../../src/common/cel.js';
 import { DeliveryError } from '../http.js';
@@ -36,9 +37,9 @@ export function compileStatusIdExpression(source: string): CompiledStatusIdExpre
   if (source.length > MAX_EXPRESSION_LENGTH) {
     return { ok: false, problem: `${FIELD} is ${source.length} characters long, more than the ${MAX_EXPRESSION_LENGTH} allowed` };
   }
-  let evaluate: ReturnType<typeof environment.parse>;
+  let evaluate: ReturnType<Environment['parse']>;
   try {
-    evaluate = environment.parse(source);
+    evaluate = environment().parse(source);
   } catch (error) {
     return { ok: false, problem: `${FIELD} does not compile: ${celErrorMessage(error)}` };
   }

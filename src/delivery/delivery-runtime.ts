@@ -83,6 +83,9 @@ class MainThreadDelivery implements DeliveryRuntime {
   private processor?: DeliveryProcessor;
 
   start(queue: DeliveryQueue, onDeadLetter?: (letter: DeadLetter, message: string) => void): void {
+    // undici is loaded on first use (providers/http.ts): here, while the queue starts, rather
+    // than by the first delivery. A failure to load surfaces there.
+    import('undici').catch(() => undefined);
     queue.start(
       (this.processor = createProcessor({
         store: this.store,
@@ -114,6 +117,7 @@ class MainThreadDelivery implements DeliveryRuntime {
 /**
  * The delivery thread's young generation, at most. V8's default lets it grow to tens of MB
  * under load, on top of the main thread's; a delivery's garbage is short-lived and small.
+ * node's `--max-semi-space-size`, when given (`npm start`, the image), wins over this limit.
  */
 const THREAD_YOUNG_GENERATION_MB = 8;
 

@@ -6,6 +6,9 @@
  * Kubernetes Events stay with the main thread, which it tells of each dead letter.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+// Delivering is this thread's work: undici (loaded on first use, providers/http.ts) comes with
+// its modules at start, not with its first delivery.
+import 'undici';
 import { setOwnListeners } from '../../providers/own-listeners.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';

@@ -20,10 +20,14 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { basicAuth, createMasker, parseRetryAfter } from '../../providers/http.js';
+import { onFirstUse } from '../common/on-first-use.js';
 import type { ImageReference } from './image-ref.js';
 import { parseChallenges, type Challenge, type RegistryCredentials, type RegistryProxy, type RegistryTls } from './registry-auth.js';
+
+/** undici, loaded when the first registry client is made, not with image automation's modules (loaded by every Herald). */
+const undici = onFirstUse<typeof import('undici')>('undici');
 
 export interface RegistryClientOptions {
   tls?: RegistryTls;
@@ -105,6 +109,7 @@ function header(res: Response, name: string): string | undefined {
 }
 
 function buildDispatcher(tls: RegistryTls | undefined, proxy: RegistryProxy | undefined): Dispatcher {
+  const { Agent, ProxyAgent } = undici();
   // A custom CA is added to the system roots, as Flux does, rather than replacing them.
   const connect = tls ? { ca: tls.ca ? [...rootCertificates, tls.ca] : undefined, cert: tls.cert, key: tls.key } : undefined;
   if (proxy) {
@@ -181,7 +186,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
-        const answer = await request(url, {
+        const answer = await undici().request(url, {
           method,
           headers: { 'user-agent': userAgent, ...headers },
           body,

@@ -31,12 +31,12 @@ function firstLine(error: unknown): string {
 }
 
 export function compileFilter(expression: string, options: { withClaims?: boolean } = {}): CompiledFilter {
-  return compileBoolean(options.withClaims ? environmentWithClaims : environment, expression);
+  return compileBoolean(options.withClaims ? environmentWithClaims() : environment(), expression);
 }
 
 /** A `generic-oidc` validation: a bool over `claims` and `vars`. */
 export function compileClaimsValidation(expression: string): CompiledFilter {
-  return compileBoolean(claimsEnvironment, expression);
+  return compileBoolean(claimsEnvironment(), expression);
 }
 
 export type CompiledExpression = { ok: true; evaluate: (vars: Record<string, unknown>) => unknown } | { ok: false; error: string };
@@ -44,7 +44,7 @@ export type CompiledExpression = { ok: true; evaluate: (vars: Record<string, unk
 /** A `generic-oidc` variable: any value, over `claims` and the variables before it. */
 export function compileClaimsVariable(expression: string): CompiledExpression {
   try {
-    const evaluate = claimsEnvironment.parse(expression);
+    const evaluate = claimsEnvironment().parse(expression);
     const checked = evaluate.check();
     if (!checked.valid) return { ok: false, error: firstLine(checked.error) };
     return { ok: true, evaluate: (vars) => evaluate(vars) as unknown };

@@ -19,10 +19,13 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { parse as parseYaml } from 'yaml';
 import type { ProviderConfig, TlsMaterial } from '../../providers/types.js';
 import { Reasons, objectKey, type Finding, type Provider, type Secret } from '../api/types.js';
 import { errorMessage } from '../common/errors.js';
+import { onFirstUse } from '../common/on-first-use.js';
+
+/** `yaml`, for a Secret's `headers` only: the delivery thread, which reads no manifest, loads it for the first such Secret. */
+const yaml = onFirstUse<typeof import('yaml')>('yaml');
 
 /** Flux's default `spec.timeout`. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -174,7 +177,7 @@ function parseHeaders(text: string, field: string): Result<Record<string, string
   const invalid = fail(Reasons.InvalidSecret, `${field} must be a YAML map of header names to string values`);
   let parsed: unknown;
   try {
-    parsed = parseYaml(text, { prettyErrors: false });
+    parsed = yaml().parse(text, { prettyErrors: false });
   } catch {
     return invalid;
   }
