@@ -707,9 +707,14 @@ export class RedisQueue implements DeliveryQueue {
 
   /** A delivery by its id: a job of its own (a retry, a dead letter), or a delivery inside the batch its index names. */
   async get(id: string): Promise<DeliveryRecord | undefined> {
-    const job = await this.queue.getJob(id);
+    // The state first, then the job: a job that moves on between the two reads then shows fields
+    // at least as new as its state. The other way round, a failed attempt could show as delayed
+    // for its retry with the attempt not counted yet (BullMQ moves it, then the record was read
+    // from before).
+    const bullState = await this.queue.getJobState(id);
+    const job = bullState === 'unknown' ? undefined : await this.queue.getJob(id);
     if (job && !isBatchData(job.data)) {
-      const state = fromBullState(await job.getState());
+      const state = fromBullState(bullState);
       const [dueAt] = state === 'delayed' ? await this.dueTimes([id]) : [];
       return this.toRecord(job as Job<SingleData>, state, dueAt);
     }
