@@ -509,15 +509,17 @@ export class RedisQueue implements DeliveryQueue {
 
   /**
    * One MULTI (one script when every delivery was sent): the deliveries not sent become jobs of
-   * their own (an id already known is not added twice), the batch keeps only what it delivered (cut by `withoutPayload`), and its
-   * sent-marks go. Throws when Redis does not take it: the batch is then tried again (its marks
+   * their own (an id already known is not added twice), the batch keeps only what it delivered
+   * (cut by `withoutPayload`), and its sent-marks go. Throws when Redis does not take it: the batch is then tried again (its marks
    * keep what was sent from being sent twice; the jobs already added are not added twice).
    */
   private async acknowledge(batchId: string, delivered: QueuedJob[], requeued: Requeued[]): Promise<void> {
     const kept: BatchData = { batch: delivered.map(({ id, data }) => ({ id, data: withoutPayload(data) })) };
+    const requeuedKeys = requeued.map(({ entry }) => this.queue.toKey(entry.id));
+    const rewrite = [REWRITE_SCRIPT, 2 + requeuedKeys.length, this.queue.toKey(batchId), this.keys.sentMarks(batchId), ...requeuedKeys, JSON.stringify(kept), batchName(delivered.length)] as const;
     if (requeued.length === 0) {
       // The usual case: one script, atomic by itself, needs no MULTI around it.
-      await this.producer.eval(REWRITE_SCRIPT, 2, this.queue.toKey(batchId), this.keys.sentMarks(batchId), JSON.stringify(kept), batchName(delivered.length));
+      await this.producer.eval(...rewrite);
       return;
     }
     const multi = (await this.queue.client).multi() as unknown as ChainableCommander;
@@ -527,8 +529,7 @@ export class RedisQueue implements DeliveryQueue {
       const single = new Job<QueueData>(this.queue, jobName(entry.data), data, this.singleOptions(entry.id, priority, delayMs), entry.id);
       added.push(single.addJob(multi as never, {}).catch(() => undefined));
     }
-    const requeuedKeys = requeued.map(({ entry }) => this.queue.toKey(entry.id));
-    multi.eval(REWRITE_SCRIPT, 2 + requeuedKeys.length, this.queue.toKey(batchId), this.keys.sentMarks(batchId), ...requeuedKeys, JSON.stringify(kept), batchName(delivered.length));
+    multi.eval(...rewrite);
     const results = await multi.exec();
     await Promise.all(added);
     // Nothing was rewritten without every re-queued job (see REQUEUE_NOT_STORED): the batch is
