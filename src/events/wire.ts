@@ -18,24 +18,35 @@ export function goString(value: string): string {
   return json.replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * A code unit from which UTF-16 order and UTF-8 byte order can differ: surrogates (characters
+ * beyond U+FFFF) sort below U+E000–U+FFFF in UTF-16 but above them in UTF-8.
+ */
+const ORDER_SENSITIVE = /[\uD800-\uFFFF]/;
+
+function byUtf8Bytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
 /** Sorts strings by their UTF-8 bytes, the order Go uses for map keys (not JS's UTF-16 order). */
 export function goSortedKeys(keys: Iterable<string>): string[] {
-  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  const sorted = [...keys];
+  // Below U+D800 both orders are code point order: the default sort, without a Buffer per comparison.
+  return sorted.some((key) => ORDER_SENSITIVE.test(key)) ? sorted.sort(byUtf8Bytes) : sorted.sort();
 }
 
-function goObject(entries: Array<[string, string | undefined]>, omitEmpty: boolean): string {
-  const fields = entries
-    .filter(([, v]) => !(omitEmpty && (v === undefined || v === '')))
-    .map(([k, v]) => `${goString(k)}:${v}`);
-  return `{${fields.join(',')}}`;
-}
+/** ObjectReference's fields in Go's struct order, each with its key already written, all `omitempty`. */
+const OBJECT_REFERENCE_FIELDS = (['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath'] as const).map(
+  (field) => [field, `${goString(field)}:`] as const,
+);
 
 function objectReference(ref: ObjectReference): string {
-  const order: Array<keyof ObjectReference> = ['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath'];
-  return goObject(
-    order.map((k) => [k, ref[k] ? goString(ref[k]) : undefined]),
-    true,
-  );
+  let json = '';
+  for (const [field, key] of OBJECT_REFERENCE_FIELDS) {
+    const value = ref[field];
+    if (value) json += `${json ? ',' : ''}${key}${goString(value)}`;
+  }
+  return `{${json}}`;
 }
 
 /** metav1.Time: RFC 3339 in UTC, whole seconds; the zero time is `null`. */
@@ -62,18 +73,17 @@ export function fluxEventJson(event: FluxEvent): string {
   return json;
 }
 
+/** Event's fields in Go's struct order; `metadata` and `reportingInstance` are `omitempty`, the others always written. */
 function serialise(event: FluxEvent): string {
+  let json = `{"involvedObject":${objectReference(event.involvedObject)}`;
+  json += `,"severity":${goString(event.severity)}`;
+  json += `,"timestamp":${goTime(event.timestamp)}`;
+  json += `,"message":${goString(event.message)}`;
+  json += `,"reason":${goString(event.reason ?? '')}`;
   const metadata = event.metadata ?? {};
-  const metadataKeys = goSortedKeys(Object.keys(metadata));
-  const entries: Array<[string, string | undefined]> = [
-    ['involvedObject', objectReference(event.involvedObject)],
-    ['severity', goString(event.severity)],
-    ['timestamp', goTime(event.timestamp)],
-    ['message', goString(event.message)],
-    ['reason', goString(event.reason ?? '')],
-    ['metadata', metadataKeys.length ? goObject(metadataKeys.map((k) => [k, goString(metadata[k] ?? '')]), false) : undefined],
-    ['reportingController', goString(event.reportingController ?? '')],
-    ['reportingInstance', event.reportingInstance ? goString(event.reportingInstance) : undefined],
-  ];
-  return `{${entries.filter(([, v]) => v !== undefined).map(([k, v]) => `${goString(k)}:${v}`).join(',')}}`;
+  const keys = goSortedKeys(Object.keys(metadata));
+  if (keys.length > 0) json += `,"metadata":{${keys.map((k) => `${goString(k)}:${goString(metadata[k] ?? '')}`).join(',')}}`;
+  json += `,"reportingController":${goString(event.reportingController ?? '')}`;
+  if (event.reportingInstance) json += `,"reportingInstance":${goString(event.reportingInstance)}`;
+  return `${json}}`;
 }
