@@ -48,7 +48,9 @@ export function notificationFor(event: FluxEvent, alert: Alert): Notification {
   const setBy = new Map<string, string[]>();
   const put = (key: string, value: string, source: string): void => {
     metadata[key] = value;
-    setBy.set(key, [...(setBy.get(key) ?? []), source]);
+    const sources = setBy.get(key);
+    if (sources) sources.push(source);
+    else setBy.set(key, [source]);
   };
 
   for (const [key, value] of incoming) {
@@ -62,13 +64,19 @@ export function notificationFor(event: FluxEvent, alert: Alert): Notification {
     }
   }
 
-  const conflicts = [...setBy].filter(([, sources]) => sources.length > 1).map(([key]) => key).sort();
+  const conflicts: string[] = [];
+  for (const [key, sources] of setBy) if (sources.length > 1) conflicts.push(key);
+  conflicts.sort();
   const conflictSources = metadataMap();
   for (const key of conflicts) conflictSources[key] = (setBy.get(key) ?? []).join(', ');
-  const { metadata: _prefixed, ...rest } = event;
   // Like Flux's JSON (`omitempty`), no metadata means no `metadata` field.
-  const notification: FluxEvent = Object.keys(metadata).length > 0 ? { ...rest, metadata } : rest;
+  const notification: FluxEvent = Object.keys(metadata).length > 0 ? { ...event, metadata } : withoutMetadata(event);
   return { event: notification, conflicts, conflictSources };
+}
+
+function withoutMetadata(event: FluxEvent): FluxEvent {
+  const { metadata: _none, ...rest } = event;
+  return rest;
 }
 
 const COMMIT_STATUS_KEY = 'commit_status';

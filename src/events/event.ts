@@ -91,11 +91,15 @@ export function apiGroup(ref: ObjectReference): string {
 export function cleanupMetadata(event: FluxEvent): FluxEvent {
   const group = apiGroup(event.involvedObject);
   const groupPrefix = group ? `${group}/` : undefined;
-  const dropped = new Set([`${group}/checksum`, `${group}/digest`].map((k) => k.toLowerCase()));
+  const checksumKey = `${group}/checksum`.toLowerCase();
+  const digestKey = `${group}/digest`.toLowerCase();
   const metadata = metadataMap();
-  for (const [key, value] of Object.entries(event.metadata ?? {})) {
+  const incoming = event.metadata ?? {};
+  for (const key of Object.keys(incoming)) {
     const kept = key.startsWith(EVENT_METADATA_PREFIX) || (groupPrefix !== undefined && key.startsWith(groupPrefix));
-    if (kept && !dropped.has(key.toLowerCase())) metadata[key] = value;
+    if (!kept) continue;
+    const lower = key.toLowerCase();
+    if (lower !== checksumKey && lower !== digestKey) metadata[key] = incoming[key] as string;
   }
   // Only the fields of Flux's Event, as Go's decoder keeps them: an unknown field, which the
   // schema tolerates, would otherwise travel into every job however large or deeply nested it
@@ -116,8 +120,11 @@ export function metadataMap(): Record<string, string> {
   return Object.create(null) as Record<string, string>;
 }
 
+/** A copy of `value` without its undefined fields, in the same order (every event goes through this twice). */
 function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) if (value[key] !== undefined) copy[key] = value[key];
+  return copy as T;
 }
 
 /** Reads `<group>/<key>` from the event's (cleaned) metadata. */

@@ -49,12 +49,17 @@ function objectReference(ref: ObjectReference): string {
   return `{${json}}`;
 }
 
+/** The last timestamp written and its JSON: events arriving together mostly carry the same second. */
+let lastTime: { timestamp: string; json: string } | undefined;
+
 /** metav1.Time: RFC 3339 in UTC, whole seconds; the zero time is `null`. */
 function goTime(timestamp: string | undefined): string {
   if (!timestamp) return 'null';
+  if (lastTime?.timestamp === timestamp) return lastTime.json;
   const millis = Date.parse(timestamp);
-  if (Number.isNaN(millis)) return 'null';
-  return goString(rfc3339Seconds(millis));
+  const json = Number.isNaN(millis) ? 'null' : goString(rfc3339Seconds(millis));
+  lastTime = { timestamp, json };
+  return json;
 }
 
 /**
