@@ -60,9 +60,10 @@ const OPTIONS = {
   'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379/15', env: 'BENCH_REDIS_URL', help: 'Redis for Herald and bare BullMQ' },
   only: { type: 'string', default: PHASES.join(','), env: 'BENCH_ONLY', help: `phases to run (${PHASES.join(', ')}; "bare" = fastify)` },
   rates: { type: 'string', default: '500,1000,2000,4000', env: 'BENCH_RATES', help: 'sweep: offered events/s, open loop (Herald also gets 80 % of its measured max)' },
-  'sweep-targets': { type: 'string', default: 'herald,alertmanager', env: 'BENCH_SWEEP_TARGETS', help: 'sweep: targets to drive (herald, alertmanager)' },
+  'sweep-targets': { type: 'string', default: 'herald,bullmq,alertmanager', env: 'BENCH_SWEEP_TARGETS', help: 'sweep: targets to drive (herald, bullmq, alertmanager; bullmq gives the POST latency floor of this machine and load generator)' },
   'sweep-duration': { type: 'string', default: '3s', env: 'BENCH_SWEEP_DURATION', help: 'sweep: measured time per rate' },
   'sweep-warmup': { type: 'string', default: '1s', env: 'BENCH_SWEEP_WARMUP', help: 'sweep: load at the same rate before measuring' },
+  'sweep-start-warmup': { type: 'string', default: '4s', env: 'BENCH_SWEEP_START_WARMUP', help: "sweep: load before the first rate's measurement instead (a fresh process answers slowly until its code is compiled)" },
   plot: { type: 'string', env: 'BENCH_PLOT', help: "sweep: SVG file to write (default sweep.svg in the run's temp dir)" },
   alertmanager: { type: 'string', default: ALERTMANAGER_BINARY, env: 'BENCH_ALERTMANAGER', help: 'Alertmanager binary (phase skipped when absent)' },
   'memory-alerts': { type: 'string', default: '10000', env: 'BENCH_MEMORY_ALERTS', help: 'memory: Alerts in the large configuration' },
@@ -90,6 +91,7 @@ interface BenchOptions {
   sweepTargets: Set<string>;
   sweepDurationMs: number;
   sweepWarmupMs: number;
+  sweepStartWarmupMs: number;
   plot?: string;
   alertmanager: string;
   memoryAlerts: number;
@@ -137,7 +139,7 @@ function parseOptions(): BenchOptions | 'help' {
     phases.add(phase as Phase);
   }
   const sweepTargets = new Set((read('sweep-targets') ?? '').split(',').map((t) => t.trim()).filter(Boolean));
-  for (const t of sweepTargets) if (!['herald', 'alertmanager'].includes(t)) throw new Error(`--sweep-targets: unknown target "${t}"`);
+  for (const t of sweepTargets) if (!['herald', 'bullmq', 'alertmanager'].includes(t)) throw new Error(`--sweep-targets: unknown target "${t}"`);
   return {
     durationMs: duration(read('duration') as string, 'duration'),
     warmupMs: duration(read('warmup') as string, 'warmup'),
@@ -151,6 +153,7 @@ function parseOptions(): BenchOptions | 'help' {
     sweepTargets,
     sweepDurationMs: duration(read('sweep-duration') as string, 'sweep-duration'),
     sweepWarmupMs: duration(read('sweep-warmup') as string, 'sweep-warmup'),
+    sweepStartWarmupMs: duration(read('sweep-start-warmup') as string, 'sweep-start-warmup'),
     plot: read('plot'),
     alertmanager: read('alertmanager') as string,
     memoryAlerts: positiveInt(read('memory-alerts') as string, 'memory-alerts'),
@@ -178,7 +181,8 @@ delivery), fastify (bare Fastify, parse + 202), alertmanager (prometheus-alertma
 per POST, webhook to the sink). Each gets the same closed-loop load (--connections for
 --warmup + --duration), in --rounds alternating rounds; delivering targets are drained and
 checked for exactly-once delivery.
-sweep drives herald and alertmanager open loop at each of --rates and writes an SVG plot.
+sweep drives herald, bullmq and alertmanager open loop at each of --rates and writes an SVG
+plot of the delivering ones; each target's first rate is measured after --sweep-start-warmup.
 memory reads Herald's idle RSS with 10 and --memory-alerts Alerts and times /metrics.
 
 ${lines.join('\n')}
@@ -347,6 +351,8 @@ interface Target {
   /** Seqs below this were used by probes. */
   firstSeq: number;
   memories(): MemoryWatcher[];
+  /** False for a baseline that stores and delivers nothing (no sink to drain). */
+  delivers?: boolean;
 }
 
 /** The event body for each seq: a real Flux event whose message carries `bench-<run>-<seq>`. */
@@ -572,15 +578,26 @@ async function heraldPhase(opts: BenchOptions): Promise<HeraldResult> {
   };
 }
 
-async function bareBullmqPhase(opts: BenchOptions): Promise<TargetResult> {
+/** The bare BullMQ server on a prefix of its own, deleted once the run's cleanups reach it. */
+async function startBareBullmq(opts: BenchOptions): Promise<{ pid: number; url: string; stop(): Promise<void> }> {
   await checkRedis(opts.redisUrl);
   const prefix = `herald-bench-${process.pid}-${Date.now().toString(36)}-bare`;
   cleanups.push(async () => {
     const deleted = await deletePrefix(opts.redisUrl, prefix);
     log(`  bare BullMQ: ${fmtInt(deleted)} keys deleted from Redis`);
   });
-  const server = await startPortServer('bare-bullmq-server.js', [opts.redisUrl, prefix]);
-  return bareLoad(opts, 'bare BullMQ add (no delivery)', server);
+  return startPortServer('bare-bullmq-server.js', [opts.redisUrl, prefix]);
+}
+
+async function bareBullmqPhase(opts: BenchOptions): Promise<TargetResult> {
+  return bareLoad(opts, 'bare BullMQ add (no delivery)', await startBareBullmq(opts));
+}
+
+/** The bare BullMQ server as a sweep target: it delivers nothing, so only its answers are measured. */
+async function bareBullmqSweepTarget(opts: BenchOptions): Promise<Target> {
+  const server = await startBareBullmq(opts);
+  const memory = new MemoryWatcher(server.pid);
+  return { origins: [server.url], pids: [server.pid], body: bodyFactory('bare'), firstSeq: 0, memories: () => [memory], delivers: false };
 }
 
 async function bareFastifyPhase(opts: BenchOptions): Promise<TargetResult> {
@@ -639,6 +656,8 @@ interface SweepStep extends SweepPoint {
   postP99: number;
   undelivered: number;
   duplicates: number;
+  /** False for a baseline that delivers nothing: only its answers were measured. */
+  delivers?: boolean;
 }
 
 async function sweepTarget(opts: BenchOptions, name: string, rates: number[], start: (sink: BenchSink) => Promise<Target | undefined>): Promise<SweepStep[] | 'absent'> {
@@ -648,31 +667,29 @@ async function sweepTarget(opts: BenchOptions, name: string, rates: number[], st
   if (!target) return 'absent';
   const steps: SweepStep[] = [];
   let firstSeq = target.firstSeq;
-  for (const rate of rates) {
-    log(`sweep ${name}: ${fmtInt(rate)} events/s offered, ${opts.sweepWarmupMs / 1000}s + ${opts.sweepDurationMs / 1000}s measured`);
+  for (const [i, rate] of rates.entries()) {
+    // A fresh process answers slowly until its code is compiled (a few seconds at 1,000/s):
+    // that backlog is not steady-state latency, so the first rate warms up longer.
+    const warmupMs = i === 0 ? Math.max(opts.sweepWarmupMs, opts.sweepStartWarmupMs) : opts.sweepWarmupMs;
+    log(`sweep ${name}: ${fmtInt(rate)} events/s offered, ${warmupMs / 1000}s + ${opts.sweepDurationMs / 1000}s measured`);
     const before = await sink.stats();
     const { load, figures } = await measureLoad({
       ...target,
       firstSeq,
       connections: opts.connections,
-      warmupMs: opts.sweepWarmupMs,
+      warmupMs,
       durationMs: opts.sweepDurationMs,
       rate,
-      keepSendTimes: true,
+      keepSendTimes: target.delivers !== false,
     });
     firstSeq += load.sent;
+    const step = { rate, offered: rate, acceptedPerSec: figures.acceptedPerSec, postP99: figures.postP99 };
+    if (target.delivers === false) {
+      steps.push({ ...step, delivered: Number.NaN, e2eP50: Number.NaN, e2eP99: Number.NaN, undelivered: 0, duplicates: 0, delivers: false });
+      continue;
+    }
     const d = await drainAndCount(sink, load, before, opts.drainTimeoutMs);
-    steps.push({
-      rate,
-      offered: rate,
-      acceptedPerSec: figures.acceptedPerSec,
-      delivered: d.deliveredPerSec,
-      e2eP50: d.e2eP50,
-      e2eP99: d.e2eP99,
-      postP99: figures.postP99,
-      undelivered: d.undelivered,
-      duplicates: d.duplicates,
-    });
+    steps.push({ ...step, delivered: d.deliveredPerSec, e2eP50: d.e2eP50, e2eP99: d.e2eP99, undelivered: d.undelivered, duplicates: d.duplicates });
     if (!d.drained) break; // a backlog would spill into the next rate
   }
   return steps;
@@ -863,7 +880,9 @@ function targetChecks(results: Results): Row[] {
     rows.push(['Herald peak RSS under load', fmtMiB(peak), peak === undefined ? '' : `target ≤ 160 MB: ${verdict(peak <= 160 * MB)}`]);
   }
   const at1000 = heraldSweep?.find((s) => s.rate === 1000);
-  rows.push(at1000 ? ['Herald POST p99 at 1,000 events/s offered', fmtMs(at1000.postP99), `target < 10 ms: ${verdict(at1000.postP99 < 10)}`] : ['Herald POST p99 at 1,000 events/s offered', ...na('needs sweep with 1000 in --rates')]);
+  const floor = ok(results.sweep.get('bare BullMQ add'))?.find((s) => s.rate === 1000);
+  const floorNote = floor ? `; bare BullMQ add in the same sweep: ${fmtMs(floor.postP99)}` : '';
+  rows.push(at1000 ? ['Herald POST p99 at 1,000 events/s offered', fmtMs(at1000.postP99), `target < 10 ms: ${verdict(at1000.postP99 < 10)}${floorNote}`] : ['Herald POST p99 at 1,000 events/s offered', ...na('needs sweep with 1000 in --rates')]);
   const at80 = heralds.length > 0 ? heraldSweep?.find((s) => s.rate === eightyPercent(heralds)) : undefined;
   rows.push(
     at80
@@ -891,6 +910,10 @@ function printSweep(results: Results): void {
   for (const [name, steps] of results.sweep) {
     if (steps === 'absent' || steps instanceof Error) continue;
     for (const s of steps) {
+      if (s.delivers === false) {
+        rows.push([name, fmtInt(s.offered), fmtInt(s.acceptedPerSec), '—', fmtMs(s.postP99), '—', '— (no delivery)']);
+        continue;
+      }
       rows.push([name, fmtInt(s.offered), fmtInt(s.acceptedPerSec), fmtInt(s.delivered), fmtMs(s.postP99), `${fmtMs(s.e2eP50)} / ${fmtMs(s.e2eP99)}`, s.undelivered === 0 && s.duplicates === 0 ? 'yes' : `NO: ${s.undelivered} lost, ${s.duplicates} dup`]);
     }
   }
@@ -972,6 +995,9 @@ async function main(): Promise<number> {
       const rates = heralds.length > 0 ? [...new Set([...o.rates, eightyPercent(heralds)])].sort((a, b) => a - b) : o.rates;
       results.sweep.set('Herald', await phase('sweep Herald', () => sweepTarget(o, 'Herald', rates, async (sink) => (await startHeraldTarget(o, sink, 'sweep Herald', 1, 1)).target)));
     }
+    if (o.sweepTargets.has('bullmq')) {
+      results.sweep.set('bare BullMQ add', await phase('sweep bare BullMQ', () => sweepTarget(o, 'bare BullMQ add', o.rates, () => bareBullmqSweepTarget(o))));
+    }
     if (o.sweepTargets.has('alertmanager')) {
       results.sweep.set('Alertmanager', await phase('sweep Alertmanager', () => sweepTarget(o, 'Alertmanager', o.rates, (sink) => startAlertmanagerTarget(o, sink, 'sweep Alertmanager'))));
     }
@@ -1023,7 +1049,8 @@ async function main(): Promise<number> {
   printTable('Issue 10 targets, measured in this run', targetChecks(results));
 
   const series: SweepSeries[] = [];
-  for (const [name, steps] of results.sweep) if (Array.isArray(steps) && steps.length > 0) series.push({ name, points: steps });
+  // The plot is of deliveries: a baseline that delivers nothing has no line on it.
+  for (const [name, steps] of results.sweep) if (Array.isArray(steps) && steps.length > 0 && steps[0]?.delivers !== false) series.push({ name, points: steps });
   if (series.length > 0) {
     const file = o.plot ?? join(await mkdtemp(join(tmpdir(), 'herald-bench-')), 'sweep.svg');
     await writeFile(file, renderSweepSvg(series, `Herald bench sweep, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} CPUs`));
