@@ -192,7 +192,6 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Builds the HTTP client for one provider configuration; reuse it for that configuration. */
 export function createHttpClient(config: ProviderConfig): HttpClient & { close(): Promise<void> } {
   const dispatcher = buildDispatcher(config);
-  const { request } = undici();
   const mask = createMasker(config.sensitiveValues);
   // Prepared once per Provider version, not per delivery: the Secret's headers, and the URL
   // last sent to (most adapters send every event to the same one).
@@ -239,22 +238,11 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
     async function exchange(current: Hop, where: () => string): Promise<Answer> {
       const remaining = Math.ceil(deadline - performance.now());
       if (remaining <= 0) throw new DeliveryError(maskError(`${where()}: timed out after ${config.timeoutMs}ms`), true);
-      let res: Dispatcher.ResponseData;
       try {
-        res = await request(parsedUrl(current.url), {
-          method: current.method,
-          headers: current.headers,
-          body: current.body,
-          dispatcher,
-          headersTimeout: remaining,
-          bodyTimeout: remaining,
-        });
+        return await exchangeOnce(dispatcher, parsedUrl(current.url), current, remaining, limit, deadline);
       } catch (err) {
         throw requestFailure(err, where);
       }
-      // A redirect's own text is of no use.
-      const followed = REDIRECT_STATUSES.has(res.statusCode) && headerValue(res.headers.location);
-      return { status: res.statusCode, headers: res.headers, ...(await readAnswer(res.body, followed ? 0 : limit, deadline)) };
     }
 
     function outcome(answer: Answer, where: () => string): HttpResponse {
@@ -332,38 +320,80 @@ export function createHttpClient(config: ProviderConfig): HttpClient & { close()
   return { send, mask, close: () => dispatcher.close() };
 }
 
+/** Why an answer's connection was dropped by Herald itself (read enough, or past the deadline). */
+class AnswerCut extends Error {}
+
 /**
- * Reads at most `limit` bytes of an answer and drops the connection of a longer one, or of one
- * still arriving at `deadline` (a `performance.now()` time; undici's body timeout ends one that
- * stalls). Never throws: a broken or timed-out answer is reported as not `ended`.
+ * Sends one request and reads at most `limit` bytes of its answer (none of a redirect's, whose
+ * text is of no use), dropping the connection of a longer one, or of one still arriving at
+ * `deadline` (a `performance.now()` time; undici's body timeout ends one that stalls). Rejects
+ * only when no answer came (connection refused, headers timeout, a request undici refuses to
+ * send); a broken or timed-out answer is reported as not `ended`. undici's `dispatch`, not its
+ * `request`: the answer is read as it arrives, without a stream and promise per answer (about
+ * a third of undici's CPU per delivery, measured with the two side by side).
  */
-async function readAnswer(body: Dispatcher.ResponseData['body'], limit: number, deadline: number): Promise<Pick<Answer, 'text' | 'truncated' | 'ended' | 'timedOut'>> {
-  const kept: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  const cut = (timedOut: boolean) => ({ text: Buffer.concat(kept).toString('utf8'), truncated, ended: false, timedOut });
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (performance.now() >= deadline) {
-        body.destroy();
-        return cut(true);
-      }
-      const room = limit - size;
-      if (chunk.length > room) truncated = true;
-      if (room > 0) {
-        const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        kept.push(part);
-        size += part.length;
-      }
-      if (truncated) {
-        body.destroy();
-        return cut(false);
-      }
+function exchangeOnce(dispatcher: Dispatcher, url: URL, hop: Hop, timeoutMs: number, limit: number, deadline: number): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    let status = 0;
+    let headers: Answer['headers'] = {};
+    let room = limit;
+    let truncated = false;
+    let settled = false;
+    const kept: Buffer[] = [];
+    const settle = (ended: boolean, timedOut: boolean): void => {
+      if (settled) return;
+      settled = true;
+      resolve({ status, headers, text: Buffer.concat(kept).toString('utf8'), truncated, ended, timedOut });
+    };
+    const handler: Dispatcher.DispatchHandler = {
+      // Present, so that undici takes this for a handler of its current API.
+      onRequestStart() {},
+      onResponseStart(_controller, statusCode, responseHeaders) {
+        status = statusCode;
+        headers = responseHeaders;
+        if (REDIRECT_STATUSES.has(statusCode) && headerValue(responseHeaders.location)) room = 0;
+      },
+      onResponseData(controller, chunk) {
+        if (settled) return;
+        if (performance.now() >= deadline) {
+          settle(false, true);
+          controller.abort(new AnswerCut('past the deadline'));
+          return;
+        }
+        if (chunk.length > room) truncated = true;
+        if (room > 0) {
+          const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+          kept.push(part);
+          room -= part.length;
+        }
+        if (truncated) {
+          settle(false, false);
+          controller.abort(new AnswerCut('read enough'));
+        }
+      },
+      onResponseEnd() {
+        settle(true, false);
+      },
+      onResponseError(_controller, err) {
+        if (settled) return;
+        if (status === 0) {
+          settled = true;
+          reject(err);
+          return;
+        }
+        settle(false, /timeout/i.test(err.name) || performance.now() >= deadline);
+      },
+    };
+    try {
+      dispatcher.dispatch(
+        { origin: url.origin, path: `${url.pathname}${url.search}`, method: hop.method, headers: hop.headers, body: hop.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+        handler,
+      );
+    } catch (err) {
+      settled = true;
+      reject(err);
     }
-    return { text: Buffer.concat(kept).toString('utf8'), truncated, ended: true, timedOut: false };
-  } catch (err) {
-    return cut((err instanceof Error && /timeout/i.test(err.name)) || performance.now() >= deadline);
-  }
+  });
 }
 
 /** The parts of a URL past its origin that a server may quote in an error. */
