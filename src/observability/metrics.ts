@@ -163,16 +163,19 @@ export class Metrics {
   }
 
   async render(): Promise<string> {
-    // Collected synchronously here, formatted before the answers below can arrive.
-    const processText = this.processRegistry?.metrics();
-    // Awaited below; until then a failure must not count as an unhandled rejection.
-    processText?.catch(() => undefined);
     // Side by side: the hooks wait for Redis, the remotes for the delivery thread, and a scrape
     // should wait for the slower of the two only.
-    const [, remote] = await Promise.all([
+    const asked = Promise.all([
       Promise.all(this.scrapeHooks.map((hook) => hook().catch(() => undefined))),
       Promise.all(this.remotes.map((collect) => collect().catch((): MetricsJson => []))),
     ]);
+    // Collected and formatted while the answers are on the way: in the next turn of the event
+    // loop, once the questions are written (Redis's takes a few microtasks to leave).
+    const processRegistry = this.processRegistry;
+    const processText = processRegistry && new Promise<string>((resolve, reject) => setImmediate(() => processRegistry.metrics().then(resolve, reject)));
+    // Awaited below; until then a failure must not count as an unhandled rejection.
+    processText?.catch(() => undefined);
+    const [, remote] = await asked;
     const ownText = await (remote.length === 0 ? this.registry.metrics() : renderMerged(this.registry, remote));
     // Each text ends with a newline; a blank line between metrics, as within one registry.
     return processText ? `${ownText}\n${await processText}` : ownText;
