@@ -15,11 +15,9 @@ import type { Logger } from './api/types.js';
 import { errorMessage } from './common/errors.js';
 import type { EventDispatcher } from './delivery/dispatcher.js';
 import type { RedisClient } from './delivery/redis-connection.js';
-import { createClientPool } from './image/client-pool.js';
-import { ImageController, type ImageObjectSource, type ImageResourceStatus } from './image/controller.js';
+import type { ImageController, ImageObjectSource, ImageResourceStatus } from './image/controller.js';
+import { holdsImageObjects } from './image/kinds.js';
 import type { ControllerHooks } from './image/kubernetes/automation.js';
-import { MemoryRefStore, RedisRefStore } from './image/ref-store.js';
-import { MemoryTagStore, RedisTagStore } from './image/tag-store.js';
 import type { ResourceStore } from './resources/store.js';
 
 export interface ImageAutomationOptions {
@@ -46,36 +44,68 @@ export interface ImageAutomation {
   close(): Promise<void>;
 }
 
-export function startImageAutomation({ store, dispatcher, redis, config, logger, queueReady, kubernetes }: ImageAutomationOptions): ImageAutomation {
-  if (config.noImageAutomation) return { statuses: () => [], close: async () => {} };
+/** Builds the controllers: loaded once image objects exist (registry clients, git, YAML setters: about 1.7 MB of heap otherwise held by every Herald). */
+interface ControllerFactory {
+  create(source: ImageObjectSource, hooks?: Partial<ControllerHooks>): ImageController;
+  close(): Promise<void>;
+}
+
+async function loadControllerFactory({ dispatcher, redis, config, logger, kubernetes }: ImageAutomationOptions): Promise<ControllerFactory> {
+  const [{ ImageController }, { createClientPool }, { MemoryRefStore, RedisRefStore }, { MemoryTagStore, RedisTagStore }] = await Promise.all([
+    import('./image/controller.js'),
+    import('./image/client-pool.js'),
+    import('./image/ref-store.js'),
+    import('./image/tag-store.js'),
+  ]);
   // The commands used (GET, SET with PX, DEL on one key) work the same on a Cluster.
   const client = redis as Redis | undefined;
   const tags = client ? new RedisTagStore(client, { prefix: config.redisPrefix }) : new MemoryTagStore();
   const refs = client ? new RedisRefStore(client, { prefix: config.redisPrefix }) : new MemoryRefStore();
   const clients = createClientPool();
-  const createController = (source: ImageObjectSource, hooks: Partial<ControllerHooks> = {}) => {
-    logger.info({ mode: client ? 'redis' : 'memory', source: kubernetes ? 'kubernetes' : 'manifests' }, 'image automation started');
-    return new ImageController({
-      source,
-      tags,
-      refs,
-      clients,
-      noCrossNamespaceRefs: config.noCrossNamespaceRefs,
-      logger,
-      onStatusChange: hooks.onStatusChange,
-      onTrace: hooks.onTrace,
-      dispatch: (event) => {
-        dispatcher.dispatch(event).catch((err: unknown) => logger.error({ err: errorMessage(err), reason: event.reason }, 'cannot dispatch an image automation event'));
-        hooks.onEvent?.(event);
-      },
-    });
+  return {
+    create: (source, hooks = {}) => {
+      logger.info({ mode: client ? 'redis' : 'memory', source: kubernetes ? 'kubernetes' : 'manifests' }, 'image automation started');
+      return new ImageController({
+        source,
+        tags,
+        refs,
+        clients,
+        noCrossNamespaceRefs: config.noCrossNamespaceRefs,
+        logger,
+        onStatusChange: hooks.onStatusChange,
+        onTrace: hooks.onTrace,
+        dispatch: (event) => {
+          dispatcher.dispatch(event).catch((err: unknown) => logger.error({ err: errorMessage(err), reason: event.reason }, 'cannot dispatch an image automation event'));
+          hooks.onEvent?.(event);
+        },
+      });
+    },
+    close: () => clients.close(),
   };
-  if (kubernetes) return startInKubernetes(kubernetes, createController, { logger, queueReady, close: () => clients.close() });
+}
+
+export function startImageAutomation(opts: ImageAutomationOptions): ImageAutomation {
+  const { store, config, logger, queueReady, kubernetes } = opts;
+  if (config.noImageAutomation) return { statuses: () => [], close: async () => {} };
+  let factory: Promise<ControllerFactory> | undefined;
+  const loadFactory = () => (factory ??= loadControllerFactory(opts));
+  const closeFactory = async () => factory?.then((loaded) => loaded.close(), () => undefined);
+  if (kubernetes) return startInKubernetes(kubernetes, loadFactory, { logger, queueReady, close: closeFactory });
 
   let controller: ImageController | undefined;
+  let starting: Promise<void> | undefined;
+  let closed = false;
   const sync = () => {
-    if (!controller && ImageController.wanted(store)) controller = createController(store);
-    controller?.sync();
+    if (controller) return controller.sync();
+    if (starting || !holdsImageObjects(store)) return;
+    starting = loadFactory().then(
+      ({ create }) => {
+        if (closed) return;
+        controller = create(store);
+        controller.sync();
+      },
+      (err: unknown) => logger.error({ err: errorMessage(err) }, 'image automation could not start'),
+    );
   };
   let waiting: NodeJS.Timeout | undefined;
   const start = () => {
@@ -90,10 +120,12 @@ export function startImageAutomation({ store, dispatcher, redis, config, logger,
   return {
     statuses: () => controller?.statuses() ?? [],
     async close() {
+      closed = true;
       clearTimeout(waiting);
       store.removeListener('changed', sync);
+      await starting;
       await controller?.close();
-      await clients.close();
+      await closeFactory();
     },
   };
 }
@@ -101,15 +133,16 @@ export function startImageAutomation({ store, dispatcher, redis, config, logger,
 /** Kubernetes mode: loaded only then (the client takes most of a second to import), once the queue is ready. */
 function startInKubernetes(
   kubernetes: NonNullable<ImageAutomationOptions['kubernetes']>,
-  createController: (source: ImageObjectSource, hooks: ControllerHooks) => ImageController,
+  loadFactory: () => Promise<ControllerFactory>,
   { logger, queueReady, close }: { logger: Logger; queueReady(): boolean; close(): Promise<void> },
 ): ImageAutomation {
   let closed = false;
   let waiting: NodeJS.Timeout | undefined;
   const started = (async () => {
-    const [{ startKubernetesImageAutomation }, { podNamespace, replicaIdentity }] = await Promise.all([
+    const [{ startKubernetesImageAutomation }, { podNamespace, replicaIdentity }, { create }] = await Promise.all([
       import('./image/kubernetes/automation.js'),
       import('./resources/kubernetes/client.js'),
+      loadFactory(),
     ]);
     while (!queueReady() && !closed) await new Promise((resolve) => (waiting = setTimeout(resolve, READY_POLL_MS)));
     if (closed) return undefined;
@@ -120,7 +153,7 @@ function startInKubernetes(
       leaseNamespace: podNamespace(),
       identity: replicaIdentity(),
       logger,
-      createController,
+      createController: create,
     });
   })().catch((err: unknown) => {
     logger.error({ err: errorMessage(err) }, 'image automation could not start in Kubernetes mode');

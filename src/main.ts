@@ -5,7 +5,7 @@
  * (Fastify, BullMQ, the Kubernetes client, …), and the service not for the CLI.
  */
 import { COMMAND_NAMES } from './cli/commands.js';
-import type { DirectoryReadAhead } from './resources/dir-source.js';
+import type { StartedAhead } from './serve.js';
 
 const argv = process.argv.slice(2);
 if (argv[0] !== undefined && COMMAND_NAMES.has(argv[0])) {
@@ -19,24 +19,29 @@ if (argv[0] !== undefined && COMMAND_NAMES.has(argv[0])) {
 } else {
   const serveArgs = argv[0] === 'serve' ? argv.slice(1) : argv;
   // Not kept in a variable of this module: the read holds the first snapshot's objects, which a reload replaces.
-  await readManifestsAhead(serveArgs).then(async (manifestsAhead) => {
+  await startAhead(serveArgs).then(async (ahead) => {
     const { startServing } = await import('./serve.js');
-    await startServing(serveArgs, async () => (await import('./cli/program.js')).commandsHelp(), manifestsAhead);
+    await startServing(serveArgs, async () => (await import('./cli/program.js')).commandsHelp(), ahead);
   });
 }
 
 /**
- * Begins reading and parsing the `--config-dir` manifests (on a worker thread) before the
- * service's modules load: with 10,000 Alerts each takes most of a second, and they run side by
+ * Begins, before the service's modules load (most of a second), what would otherwise wait for
+ * them: reading and parsing the `--config-dir` manifests (with 10,000 Alerts, most of a second
+ * too) and starting the delivery thread, which loads modules of its own; they run side by
  * side. startServing reads the flags again, and reports any mistake in them.
  */
-async function readManifestsAhead(serveArgs: string[]): Promise<DirectoryReadAhead | undefined> {
+async function startAhead(serveArgs: string[]): Promise<StartedAhead> {
   const [{ loadConfig }, { readDirectoryAhead }] = await Promise.all([import('./config.js'), import('./resources/dir-source.js')]);
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(serveArgs, process.env);
   } catch {
-    return undefined;
+    return {};
   }
-  return typeof config === 'object' && config.configDir !== undefined ? readDirectoryAhead(config.configDir) : undefined;
+  if (typeof config !== 'object') return {};
+  const manifests = config.configDir !== undefined ? readDirectoryAhead(config.configDir) : undefined;
+  const [{ startDeliveryThreadAhead }, { deliverySettings }] = await Promise.all([import('./delivery/delivery-runtime.js'), import('./delivery-settings.js')]);
+  // serve.ts always takes each outcome (the admin API's last delivery per Provider).
+  return { manifests, deliveryThread: startDeliveryThreadAhead(deliverySettings(config), true) };
 }

@@ -6,15 +6,14 @@ import type { FastifyInstance } from 'fastify';
 import { setOwnListeners } from '../providers/own-listeners.js';
 import { parseObjectKey } from './api/types.js';
 import { ConfigError, USAGE_HINT, loadConfig, usage, version, type Config, type ListenAddress } from './config.js';
-import { cooldownsFor } from './delivery/circuit-breaker.js';
-import { createDeliveryRuntime, type DeliveryRuntime } from './delivery/delivery-runtime.js';
+import { createDeliveryRuntime, type DeliveryRuntime, type DeliveryThreadAhead } from './delivery/delivery-runtime.js';
+import { deliverySettings, retryPolicy } from './delivery-settings.js';
 import { EventDispatcher } from './delivery/dispatcher.js';
 import { HttpClients } from './delivery/http-clients.js';
 import { MemoryQueue } from './delivery/memory-queue.js';
 import type { DeliveryQueue } from './delivery/queue.js';
 import { RedisWatch, describeRedis, type RedisClient } from './delivery/redis-connection.js';
 import { RedisQueue, producerConnection } from './delivery/redis-queue.js';
-import { MAX_RETRY_AFTER_MS, type RetryPolicy } from './delivery/retry-policy.js';
 import type { DeliveryOutcome } from './delivery/worker.js';
 import { startImageAutomation } from './image-automation.js';
 import { abandonPendingLogs, createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
@@ -45,15 +44,6 @@ interface Queueing {
   /** Readiness checks of the queue's backing store beyond reachability (Redis: writable, data kept). */
   checks(): ReadinessCheck[];
   disconnect(): void;
-}
-
-function retryPolicy(config: Config): RetryPolicy {
-  return {
-    attempts: config.maxAttempts,
-    baseDelayMs: config.retryBaseDelayMs,
-    maxDelayMs: config.retryMaxDelayMs,
-    maxRetryAfterMs: MAX_RETRY_AFTER_MS,
-  };
 }
 
 function createQueueing(config: Config, logger: Logger, metrics: Metrics): Queueing {
@@ -160,11 +150,19 @@ async function receiverBackend(
   return { targets: memoryTargetResolver(() => store.objects() as Iterable<TargetObject>), requestReconcile: async () => {} };
 }
 
-async function run(config: Config, manifestsAhead?: DirectoryReadAhead): Promise<void> {
+/** Work main.ts began before this module loaded, on the same flags. */
+export interface StartedAhead {
+  /** The `--config-dir` read and parse. */
+  manifests?: DirectoryReadAhead;
+  /** The delivery thread, loading its modules meanwhile. */
+  deliveryThread?: DeliveryThreadAhead;
+}
+
+async function run(config: Config, ahead: StartedAhead): Promise<void> {
   const destination = stdoutDestination();
   const logger = createLogger(config.logLevel, destination);
   try {
-    await serve(config, logger, (text) => destination.write(text), manifestsAhead);
+    await serve(config, logger, (text) => destination.write(text), ahead);
   } catch (err) {
     // Startup failed: what was logged so far (manifest problems, say) still reaches stdout.
     await flushLogs(logger, LOG_FLUSH_MS);
@@ -172,57 +170,36 @@ async function run(config: Config, manifestsAhead?: DirectoryReadAhead): Promise
   }
 }
 
-/** Where deliveries run (see delivery-runtime.ts); `onFailure` is told when the delivery thread dies. */
+/**
+ * Where deliveries run (see delivery-runtime.ts); `onFailure` is told when the delivery thread
+ * dies. `threadAhead`: the delivery thread, started by main.ts before this module loaded.
+ */
 function startDeliveryRuntime(
   config: Config,
-  logger: Logger,
-  metrics: Metrics,
-  writeLogs: (text: string) => void,
-  onOutcome: (outcome: DeliveryOutcome) => void,
-  onFailure: () => void,
+  deps: { logger: Logger; metrics: Metrics; writeLogs: (text: string) => void; onOutcome: (outcome: DeliveryOutcome) => void; onFailure: () => void },
+  threadAhead?: DeliveryThreadAhead,
 ): DeliveryRuntime {
-  // No Provider may deliver to Herald itself (e.g. to the admin API's replay).
-  const ownListeners = [
-    { flag: 'events-addr', ...config.eventsAddr },
-    { flag: 'metrics-addr', ...config.metricsAddr },
-    { flag: 'health-addr', ...config.healthAddr },
-    { flag: 'admin-addr', ...config.adminAddr },
-    { flag: 'receiver-addr', ...config.receiverAddr },
-  ];
-  setOwnListeners(ownListeners);
-  return createDeliveryRuntime(
-    {
-      redis: config.redis,
-      prefix: config.redisPrefix,
-      thread: config.deliveryThread,
-      logLevel: config.logLevel,
-      policy: retryPolicy(config),
-      concurrency: config.workerConcurrency,
-      perProviderConcurrency: config.providerConcurrency,
-      stalledIntervalMs: config.stalledIntervalMs,
-      circuit: cooldownsFor(config.retryBaseDelayMs, config.retryMaxDelayMs),
-      noCrossNamespaceRefs: config.noCrossNamespaceRefs,
-      ownListeners,
-    },
-    { logger, metrics, writeLogs, onFailure, onOutcome },
-  );
+  const settings = deliverySettings(config);
+  setOwnListeners(settings.ownListeners);
+  return createDeliveryRuntime(settings, deps, threadAhead);
 }
 
-async function serve(config: Config, logger: Logger, writeLogs: (text: string) => void, manifestsAhead?: DirectoryReadAhead): Promise<void> {
+async function serve(config: Config, logger: Logger, writeLogs: (text: string) => void, ahead: StartedAhead): Promise<void> {
   const metrics = new Metrics();
   // Set when the delivery thread dies: Herald then stops, and exits non-zero.
   let deliveryFailed = false;
   let shutdown: ((signal: string) => Promise<void>) | undefined;
   // The admin API's last delivery per Provider and rates, fed by every delivery's outcome.
   const activity = new DeliveryActivity((key) => store.provider(...parseObjectKey(key)) !== undefined);
-  const delivery = startDeliveryRuntime(config, logger, metrics, writeLogs, activity.record, () => {
+  const onFailure = () => {
     deliveryFailed = true;
     // Before the listeners are up, the end of startup shuts down instead.
     void shutdown?.('delivery thread failure');
-  });
+  };
+  const delivery = startDeliveryRuntime(config, { logger, metrics, writeLogs, onOutcome: activity.record, onFailure }, ahead.deliveryThread);
   const store = delivery.store;
   store.on('changed', () => activity.lastDeliveries.prune());
-  const source = await startResourceSource(config, store, logger, manifestsAhead);
+  const source = await startResourceSource(config, store, logger, ahead.manifests);
   const { queue, duplicates, redis, checks, disconnect } = createQueueing(config, logger, metrics);
   const limits = listenerLimits(config, logger);
   const receivers = new ReceiverRegistry(store, { logger, reportedWebhookPath: source.reportedWebhookPath, events: source.receiverEvents });
@@ -367,10 +344,10 @@ const EXIT_FAILURE = 1;
 
 /**
  * `herald serve FLAGS`, or `herald FLAGS`: serve is the default command. `commandsHelp` is the
- * other commands' part of `--help` (loaded only when asked for). `manifestsAhead`: the
- * `--config-dir` read, begun before this module loaded (main.ts).
+ * other commands' part of `--help` (loaded only when asked for). `ahead`: what main.ts began
+ * before this module loaded.
  */
-export async function startServing(serveArgs: string[], commandsHelp: () => Promise<string>, manifestsAhead?: DirectoryReadAhead): Promise<void> {
+export async function startServing(serveArgs: string[], commandsHelp: () => Promise<string>, ahead: StartedAhead = {}): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(serveArgs, process.env);
@@ -385,7 +362,7 @@ export async function startServing(serveArgs: string[], commandsHelp: () => Prom
     process.stdout.write(`herald ${version()}\n`);
   } else {
     try {
-      await run(config, manifestsAhead);
+      await run(config, ahead);
     } catch (err) {
       // A flag's value found wrong only when used (a --config-dir that does not exist) is still a usage error.
       const usageError = err instanceof ConfigError || err instanceof ManifestDirectoryError;

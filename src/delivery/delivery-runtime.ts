@@ -64,9 +64,43 @@ export interface DeliveryRuntime {
   close(): Promise<void>;
 }
 
-export function createDeliveryRuntime(settings: DeliverySettings, deps: DeliveryRuntimeDeps): DeliveryRuntime {
-  if (settings.redis && settings.thread) return new ThreadDelivery({ ...settings, redis: settings.redis }, deps);
-  return new MainThreadDelivery(settings, deps);
+/**
+ * `threadAhead`: the delivery thread, already started on the same settings (main.ts starts it
+ * before the service's modules load, so that it loads its own meanwhile); taken over here.
+ */
+export function createDeliveryRuntime(settings: DeliverySettings, deps: DeliveryRuntimeDeps, threadAhead?: DeliveryThreadAhead): DeliveryRuntime {
+  if (!settings.redis || !settings.thread) return new MainThreadDelivery(settings, deps);
+  const thread = threadAhead ?? startDeliveryThread(settings, settings.redis, deps.onOutcome !== undefined);
+  return new ThreadDelivery(thread, settings.noCrossNamespaceRefs, deps);
+}
+
+/** A delivery thread started before its runtime exists, and what became of it meanwhile. */
+export interface DeliveryThreadAhead {
+  readonly worker: Worker;
+  /** Set when the thread failed or exited before the runtime took it over. */
+  failure?: string;
+}
+
+/**
+ * Starts the delivery thread for `settings` (Redis and a thread wanted; undefined otherwise).
+ * `reportOutcomes`: whether the runtime will be told each attempt's outcome (`onOutcome`).
+ */
+export function startDeliveryThreadAhead(settings: DeliverySettings, reportOutcomes: boolean): DeliveryThreadAhead | undefined {
+  return settings.redis && settings.thread ? startDeliveryThread(settings, settings.redis, reportOutcomes) : undefined;
+}
+
+function startDeliveryThread(settings: DeliverySettings, redis: RedisConnectionConfig, reportOutcomes: boolean): DeliveryThreadAhead {
+  const { thread: _thread, ...given } = settings;
+  const threadSettings: DeliveryThreadSettings = { ...given, redis, reportOutcomes };
+  const worker = new Worker(new URL('./delivery-thread.js', import.meta.url), {
+    workerData: threadSettings,
+    resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
+  });
+  const ahead: DeliveryThreadAhead = { worker };
+  // Until the runtime listens: an error with no listener would end the process with a bare stack.
+  worker.on('error', (err) => (ahead.failure ??= `uncaught error in the delivery thread: ${err.stack ?? errorMessage(err)}`));
+  worker.on('exit', (code) => (ahead.failure ??= `the delivery thread exited (code ${code})`));
+  return ahead;
 }
 
 class MainThreadDelivery implements DeliveryRuntime {
@@ -140,24 +174,20 @@ class ThreadDelivery implements DeliveryRuntime {
   private whenClosed?: () => void;
 
   constructor(
-    settings: DeliverySettings & { redis: RedisConnectionConfig },
+    thread: DeliveryThreadAhead,
+    noCrossNamespaceRefs: boolean,
     private readonly deps: DeliveryRuntimeDeps,
   ) {
-    const { thread: _thread, ...given } = settings;
-    const threadSettings: DeliveryThreadSettings = { ...given, reportOutcomes: deps.onOutcome !== undefined };
-    // Started first, so that it loads its modules while the resource source loads.
-    this.worker = new Worker(new URL('./delivery-thread.js', import.meta.url), {
-      workerData: threadSettings,
-      resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
-    });
+    this.worker = thread.worker;
     this.worker.on('message', (message: FromDeliveryThread) => this.receive(message));
     this.worker.on('error', (err) => this.fail(`uncaught error in the delivery thread: ${err.stack ?? errorMessage(err)}`));
     this.worker.on('exit', (code) => {
       if (this.state === 'closing' || this.state === 'closed') return this.closed();
       this.fail(`the delivery thread exited (code ${code})`);
     });
-    this.store = new FeedingResourceStore({ noCrossNamespaceRefs: settings.noCrossNamespaceRefs, logger: deps.logger }, (op) => this.feed(op));
+    this.store = new FeedingResourceStore({ noCrossNamespaceRefs, logger: deps.logger }, (op) => this.feed(op));
     deps.metrics.addRemote(() => this.collectMetrics());
+    if (thread.failure !== undefined) this.fail(thread.failure);
   }
 
   start(_queue: DeliveryQueue, onDeadLetter?: (letter: DeadLetter, message: string) => void): void {

@@ -24,6 +24,7 @@ import type { RefStore } from './ref-store.js';
 import { fetchDigest, reconcileImageRepository, type ReconcileOutcome } from './repository.js';
 import { readyOf } from './status.js';
 import type { TagStore } from './tag-store.js';
+import { IMAGE_KINDS, holdsImageObjects, type ImageKind } from './kinds.js';
 import { IMAGE_GROUP, type Condition, type ImagePolicyStatus, type ImageRepository, type ImageRepositoryStatus } from './types.js';
 import { runAutomation, type AutomationOutcome } from './update/automation.js';
 import { KeyedLock } from './update/git.js';
@@ -31,8 +32,7 @@ import { parseGitRepository, parseImageUpdateAutomation } from './update/manifes
 import type { ExplainReport } from './update/setters.js';
 import { SOURCE_GROUP, type GitRepository, type ImageUpdateAutomation, type ImageUpdateAutomationStatus, type PolicyInput } from './update/types.js';
 
-export type ImageKind = 'ImageRepository' | 'ImagePolicy' | 'ImageUpdateAutomation';
-const KINDS: readonly ImageKind[] = ['ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation'];
+export type { ImageKind } from './kinds.js';
 
 /** What the controller reads from the resource store. */
 export interface ImageObjectSource {
@@ -174,7 +174,7 @@ export class ImageController {
 
   /** Whether any image automation object is stored (the controller has nothing to do otherwise). */
   static wanted(source: ImageObjectSource): boolean {
-    return KINDS.some((kind) => source.objectsOf(IMAGE_GROUP, kind).length > 0);
+    return holdsImageObjects(source);
   }
 
   /** Reads the store again: new and changed objects are validated and reconciled, removed ones forgotten. */
@@ -192,7 +192,7 @@ export class ImageController {
       }),
     );
     const seen = new Set<string>();
-    for (const kind of KINDS) {
+    for (const kind of IMAGE_KINDS) {
       for (const raw of this.opts.source.objectsOf(IMAGE_GROUP, kind)) {
         const key = objectKey(raw.metadata);
         const id = entryKey(kind, key);

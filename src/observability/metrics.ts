@@ -136,8 +136,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * Node's and the process's own metrics (prom-client's defaults), in a registry of their own: a
+   * scrape collects them (reading `/proc`, the event loop delay's histogram: most of a scrape's
+   * CPU) while it waits for Redis and the delivery thread, which they do not depend on.
+   */
+  private readonly processRegistry?: Registry;
+
   constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics ?? true) {
+      this.processRegistry = new Registry();
+      collectDefaultMetrics({ register: this.processRegistry });
+    }
     // Shown at 0 from the start, so an alert rule on it has a series before the first drop.
     this.eventsDropped.inc({ reason: 'provider_missing' }, 0);
   }
@@ -155,12 +165,20 @@ export class Metrics {
   async render(): Promise<string> {
     // Side by side: the hooks wait for Redis, the remotes for the delivery thread, and a scrape
     // should wait for the slower of the two only.
-    const [, remote] = await Promise.all([
+    const asked = Promise.all([
       Promise.all(this.scrapeHooks.map((hook) => hook().catch(() => undefined))),
       Promise.all(this.remotes.map((collect) => collect().catch((): MetricsJson => []))),
     ]);
-    if (remote.length === 0) return this.registry.metrics();
-    return renderMerged(this.registry, remote);
+    // Collected and formatted while the answers are on the way: in the next turn of the event
+    // loop, once the questions are written (Redis's takes a few microtasks to leave).
+    const processRegistry = this.processRegistry;
+    const processText = processRegistry && new Promise<string>((resolve, reject) => setImmediate(() => processRegistry.metrics().then(resolve, reject)));
+    // Awaited below; until then a failure must not count as an unhandled rejection.
+    processText?.catch(() => undefined);
+    const [, remote] = await asked;
+    const ownText = await (remote.length === 0 ? this.registry.metrics() : renderMerged(this.registry, remote));
+    // Each text ends with a newline; a blank line between metrics, as within one registry.
+    return processText ? `${ownText}\n${await processText}` : ownText;
   }
 
   private readonly scrapeHooks: Array<() => Promise<void>> = [];

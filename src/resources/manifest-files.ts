@@ -13,7 +13,7 @@
 import { constants } from 'node:fs';
 import { open, opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseManifests, type ManifestProblem } from './manifests.js';
+import type { ManifestProblem } from './manifests.js';
 import { storedObjectKey, type StoredObject } from '../api/types.js';
 
 export interface ManifestLimits {
@@ -107,6 +107,9 @@ export async function listManifestFiles(root: string, limits: ManifestLimits): P
  * problem; the later definition wins, as the later of two `kubectl apply`s would.
  */
 export async function loadManifestFiles(files: readonly ManifestFile[], limits: ManifestLimits): Promise<LoadedManifests> {
+  // Loaded here, not with this module: the service's main thread lists the files but parses
+  // them on a worker thread, and need not hold the YAML parsers (about 1.2 MB of heap).
+  const { parseManifests } = await import('./manifests.js');
   const byKey = new Map<string, { object: StoredObject; file: string }>();
   const problems: ManifestProblem[] = [];
   let totalBytes = 0;

@@ -535,14 +535,26 @@ export class ResourceStore extends EventEmitter {
     this.warned.push({ kind, key, warnings: next.warnings });
   }
 
-  /** Logs the noted transitions and unknown fields; with `sliceMs`, in slices that yield to the event loop. */
+  /**
+   * Logs the noted transitions and unknown fields; with `sliceMs`, in slices that yield to the
+   * event loop. A change that makes more than `READY_LINES_PER_CHANGE` resources ready (the
+   * first load of thousands of Alerts) logs them as one line per kind, with their count; a
+   * resource that is not ready is always logged on its own, with its reason.
+   */
   private async logTransitions(sliceMs?: number): Promise<void> {
     for (const { kind, key, warnings } of this.warned.splice(0)) {
       this.logger?.warn({ kind, resource: key, warnings }, `${kind} has fields Herald does not know; they are ignored`);
     }
     const transitions = this.transitions.splice(0);
+    const readyCounts = new Map<string, number>();
+    for (const { kind, condition } of transitions) if (condition.status === 'True') readyCounts.set(kind, (readyCounts.get(kind) ?? 0) + 1);
+    const readyInOneLine = [...readyCounts.values()].reduce((sum, count) => sum + count, 0) > READY_LINES_PER_CHANGE;
+    if (readyInOneLine) {
+      for (const [kind, count] of readyCounts) this.logger?.info({ kind, count }, count === 1 ? `1 ${kind} is ready` : `${count} ${kind}s are ready`);
+    }
     const pause = sliceMs === undefined ? undefined : slicer(sliceMs);
     for (const { kind, key, condition } of transitions) {
+      if (condition.status === 'True' && readyInOneLine) continue;
       if (pause) await pause(); // not even a microtask when logging at once
       const fields = { kind, resource: key, reason: condition.reason, message: condition.message };
       if (condition.status === 'True') this.logger?.info(fields, `${kind} is ready`);
@@ -550,6 +562,9 @@ export class ResourceStore extends EventEmitter {
     }
   }
 }
+
+/** Resources made ready by one change that are still logged one line each (see `logTransitions`). */
+const READY_LINES_PER_CHANGE = 20;
 
 function put(state: StoreState, identity: string, object: StoredObject): void {
   state.objects.set(identity, object);

@@ -24,6 +24,16 @@ describe('Metrics.render', () => {
     expect(text).toContain('herald_deliveries_total{provider_type="generic",outcome="success"} 2\n');
   });
 
+  it("renders the process's own metrics with Herald's, one blank line between any two", async () => {
+    const metrics = new Metrics();
+    metrics.eventsReceived.inc({ outcome: 'accepted' });
+    const text = await metrics.render();
+    expect(text).toContain('herald_events_received_total{outcome="accepted"} 1\n');
+    expect(text).toMatch(/\n\n# HELP process_cpu_user_seconds_total /);
+    expect(text).not.toMatch(/\n\n\n/);
+    expect(text.endsWith('\n') && !text.endsWith('\n\n')).toBe(true);
+  });
+
   it('renders what it has when a hook or a remote fails', async () => {
     const metrics = new Metrics({ processMetrics: false });
     metrics.onScrape(() => Promise.reject(new Error('Redis is down')));

@@ -358,6 +358,18 @@ describe('ResourceStore.replaceAllGradually', () => {
     expect(lines).toHaveLength(2);
   });
 
+  it('logs a load that makes many resources ready as one line per kind, and each one not ready on its own', async () => {
+    const lines: Array<{ fields: Record<string, unknown>; msg: string }> = [];
+    const record = (fields: Record<string, unknown>, msg: string) => lines.push({ fields, msg });
+    const logger = { info: record, warn: record, error: () => undefined, debug: () => undefined } as unknown as Logger;
+    const store = newStore({ logger });
+    const many = Array.from({ length: 25 }, (_, i) => alert(`bulk-${i}`));
+    await store.replaceAllGradually([provider('hook'), ...many, alert('lost', { providerRef: { name: 'missing' } })], []);
+    expect(lines.map(({ msg }) => msg)).toEqual(['1 Provider is ready', '25 Alerts are ready', 'Alert is not ready']);
+    expect(lines[1]?.fields).toEqual({ kind: 'Alert', count: 25 });
+    expect(lines[2]?.fields).toMatchObject({ kind: 'Alert', resource: `${NS}/lost`, reason: 'ProviderNotFound' });
+  });
+
   it('ends in the same state as replaceAll, snapshot after snapshot, reusing what did not change', async () => {
     const snapshots: StoredObject[][] = [
       [provider('hook', { secretRef: { name: 'creds' } }), secret('creds', { token: 't1' }), provider('other'), alert('a'), alert('b', { providerRef: { name: 'other' } }), labelled('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'apps', { team: 'a' })],
