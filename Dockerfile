@@ -17,6 +17,10 @@ RUN npm ci --no-audit --no-fund \
 # so that Kubernetes' runAsNonRoot can check it.
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
+# Two malloc arenas instead of glibc's eight per core: the memory V8's compiler threads and the
+# delivery thread free is handed back instead of staying spread over arenas (idle RSS about
+# 95–102 MiB instead of 99–125 MiB, the same deliveries/s; README "Performance").
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src

@@ -49,6 +49,8 @@ type Phase = (typeof PHASES)[number];
 
 /** The node flags Herald ships with (package.json's `start`, the Dockerfile's ENTRYPOINT). */
 const HERALD_NODE_FLAGS = '--max-semi-space-size=4';
+/** The environment Herald's image sets for it (the Dockerfile's ENV). */
+const HERALD_ENV = 'MALLOC_ARENA_MAX=2';
 
 const OPTIONS = {
   duration: { type: 'string', default: '10s', env: 'BENCH_DURATION', help: 'measured closed-loop load time per target' },
@@ -68,11 +70,13 @@ const OPTIONS = {
   alertmanager: { type: 'string', default: ALERTMANAGER_BINARY, env: 'BENCH_ALERTMANAGER', help: 'Alertmanager binary (phase skipped when absent)' },
   'memory-alerts': { type: 'string', default: '10000', env: 'BENCH_MEMORY_ALERTS', help: 'memory: Alerts in the large configuration' },
   scrapes: { type: 'string', default: '21', env: 'BENCH_SCRAPES', help: 'memory: /metrics scrapes timed (median reported)' },
-  settle: { type: 'string', default: '3s', env: 'BENCH_SETTLE', help: 'memory: idle time after ready before RSS is read' },
+  settle: { type: 'string', default: '3s', env: 'BENCH_SETTLE', help: 'memory: time after ready before RSS is first read ("after start")' },
+  idle: { type: 'string', default: '25s', env: 'BENCH_IDLE', help: "memory: time after ready before RSS is read again (\"idle\": V8 shrinks an isolate's heap once it has allocated little for about 8 s)" },
   'match-iterations': { type: 'string', default: '200000', env: 'BENCH_MATCH_ITERATIONS', help: 'match calls per round' },
   'match-rounds': { type: 'string', default: '7', env: 'BENCH_MATCH_ROUNDS', help: 'timed rounds per index size' },
   'herald-log-level': { type: 'string', default: 'info', env: 'BENCH_HERALD_LOG_LEVEL', help: "Herald's --log-level" },
   'herald-args': { type: 'string', env: 'BENCH_HERALD_ARGS', help: 'extra Herald flags, space-separated: --herald-args="--worker-concurrency 1"' },
+  'herald-env': { type: 'string', default: HERALD_ENV, env: 'BENCH_HERALD_ENV', help: "environment for Herald, NAME=VALUE space-separated (the default is what the image sets)" },
   'herald-node-args': { type: 'string', default: HERALD_NODE_FLAGS, env: 'BENCH_HERALD_NODE_ARGS', help: "flags for node running Herald, space-separated (the default is what `npm start` and the image use)" },
   'herald-cpu-prof': { type: 'string', env: 'BENCH_HERALD_CPU_PROF', help: "directory for Herald's --cpu-prof output" },
   help: { type: 'boolean', default: false, help: 'print this help' },
@@ -97,17 +101,30 @@ interface BenchOptions {
   memoryAlerts: number;
   scrapes: number;
   settleMs: number;
+  idleMs: number;
   matchIterations: number;
   matchRounds: number;
   heraldLogLevel: string;
   heraldCpuProf?: string;
   heraldNodeArgs: string[];
+  heraldEnv: Record<string, string>;
   heraldArgs: string[];
 }
 
 /** A duration as Go writes it (`15s`, `500ms`), or a bare number of seconds. */
 function duration(text: string, flag: string): number {
   return /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : parseDuration(text, flag);
+}
+
+/** `NAME=VALUE NAME=VALUE` as an environment. */
+function heraldEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of text.split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new Error(`--herald-env: "${pair}" is not NAME=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
 }
 
 function positiveInt(text: string, flag: string): number {
@@ -159,11 +176,13 @@ function parseOptions(): BenchOptions | 'help' {
     memoryAlerts: positiveInt(read('memory-alerts') as string, 'memory-alerts'),
     scrapes: positiveInt(read('scrapes') as string, 'scrapes'),
     settleMs: duration(read('settle') as string, 'settle'),
+    idleMs: duration(read('idle') as string, 'idle'),
     matchIterations: positiveInt(read('match-iterations') as string, 'match-iterations'),
     matchRounds: positiveInt(read('match-rounds') as string, 'match-rounds'),
     heraldLogLevel: read('herald-log-level') as string,
     heraldCpuProf: read('herald-cpu-prof'),
     heraldNodeArgs: (read('herald-node-args') ?? '').split(/\s+/).filter(Boolean),
+    heraldEnv: heraldEnv(read('herald-env') ?? ''),
     heraldArgs: (read('herald-args') ?? '').split(/\s+/).filter(Boolean),
   };
 }
@@ -183,7 +202,7 @@ per POST, webhook to the sink). Each gets the same closed-loop load (--connectio
 checked for exactly-once delivery.
 sweep drives herald, bullmq and alertmanager open loop at each of --rates and writes an SVG
 plot of the delivering ones; each target's first rate is measured after --sweep-start-warmup.
-memory reads Herald's idle RSS with 10 and --memory-alerts Alerts and times /metrics.
+memory reads Herald's RSS with 10 and --memory-alerts Alerts after start and idle, and times /metrics.
 
 ${lines.join('\n')}
 `;
@@ -435,7 +454,7 @@ async function startHeraldTarget(opts: BenchOptions, sink: BenchSink, label: str
     keysDeleted = await deletePrefix(opts.redisUrl, prefix);
   });
   const nodeArgs = [...opts.heraldNodeArgs, ...(opts.heraldCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${opts.heraldCpuProf}`] : [])];
-  const extra = [...nodeArgs, ...opts.heraldArgs].join(' ');
+  const extra = [...Object.entries(opts.heraldEnv).map(([name, value]) => `${name}=${value}`), ...nodeArgs, ...opts.heraldArgs].join(' ');
   const replicaNote = replicas > 1 ? `${replicas} replicas, ` : '';
   log(`${label}: starting Herald (${replicaNote}${fmtInt(alerts)} Alert${alerts === 1 ? '' : 's'}, Redis ${opts.redisUrl}, prefix ${prefix}${extra ? `, with ${extra}` : ''})`);
   const heralds: HeraldProcess[] = [];
@@ -448,6 +467,7 @@ async function startHeraldTarget(opts: BenchOptions, sink: BenchSink, label: str
       redisUrl: opts.redisUrl,
       extraArgs: ['--redis-prefix', prefix, '--log-level', opts.heraldLogLevel, '--shutdown-timeout', '10s', ...opts.heraldArgs],
       nodeArgs,
+      env: opts.heraldEnv,
     });
     heralds.push(herald);
     exitCodes.push(null);
@@ -699,16 +719,23 @@ async function sweepTarget(opts: BenchOptions, name: string, rates: number[], st
 // Memory and /metrics with 10 and 10,000 Alerts
 
 interface MemoryResult {
-  small: { alerts: number; rss?: number };
-  large: { alerts: number; rss?: number; startMs: number; scrapeMedianMs: number; scrapes: number; metricsBytes: number };
+  /** When RSS was read, ms after ready: `startedRss` after settleMs, `rss` after idleMs. */
+  settleMs: number;
+  idleMs: number;
+  small: { alerts: number; rss?: number; startedRss?: number };
+  large: { alerts: number; rss?: number; startedRss?: number; startMs: number; scrapeMedianMs: number; scrapes: number; metricsBytes: number };
 }
 
-async function idleHerald(opts: BenchOptions, alerts: number): Promise<{ rss?: number; startMs: number; scrapeMedianMs: number; metricsBytes: number }> {
+async function idleHerald(opts: BenchOptions, alerts: number): Promise<{ rss?: number; startedRss?: number; startMs: number; scrapeMedianMs: number; metricsBytes: number }> {
   const sink = await startBenchSink();
   cleanups.push(() => sink.close());
   const herald = await startHeraldTarget(opts, sink, 'memory', alerts, 1);
   const h = herald.heralds[0] as HeraldProcess;
+  const ready = performance.now();
   await sleep(opts.settleMs);
+  const startedRss = readMemory(h.pid)?.rss;
+  // Read before the scrapes, which are work: idle is without any.
+  await sleep(Math.max(0, opts.idleMs - (performance.now() - ready)));
   const rss = readMemory(h.pid)?.rss;
   const times: number[] = [];
   let metricsBytes = 0;
@@ -720,14 +747,14 @@ async function idleHerald(opts: BenchOptions, alerts: number): Promise<{ rss?: n
     metricsBytes = text.length;
   }
   await herald.stop();
-  return { rss, startMs: herald.startMs, scrapeMedianMs: median(times), metricsBytes };
+  return { rss, startedRss, startMs: herald.startMs, scrapeMedianMs: median(times), metricsBytes };
 }
 
 async function memoryPhase(opts: BenchOptions): Promise<MemoryResult> {
   const small = await idleHerald(opts, 10);
   await runCleanups();
   const large = await idleHerald(opts, opts.memoryAlerts);
-  return { small: { alerts: 10, rss: small.rss }, large: { alerts: opts.memoryAlerts, scrapes: opts.scrapes, ...large } };
+  return { settleMs: opts.settleMs, idleMs: opts.idleMs, small: { alerts: 10, rss: small.rss, startedRss: small.startedRss }, large: { alerts: opts.memoryAlerts, scrapes: opts.scrapes, ...large } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -891,8 +918,9 @@ function targetChecks(results: Results): Row[] {
   );
   if (memory) {
     const { small, large } = memory;
-    rows.push([`Herald idle RSS, ${fmtInt(small.alerts)} Alerts`, fmtMiB(small.rss), small.rss === undefined ? '' : `target ≤ 120 MB: ${verdict(small.rss <= 120 * MB)}`]);
-    rows.push([`Herald idle RSS, ${fmtInt(large.alerts)} Alerts`, fmtMiB(large.rss), large.rss === undefined ? '' : `target ≤ 200 MB: ${verdict(large.rss <= 200 * MB)}`]);
+    const afterStart = (m: { startedRss?: number }) => `; ${fmtMiB(m.startedRss)} ${memory.settleMs / 1000} s after ready`;
+    rows.push([`Herald idle RSS, ${fmtInt(small.alerts)} Alerts`, fmtMiB(small.rss), small.rss === undefined ? '' : `target ≤ 120 MB: ${verdict(small.rss <= 120 * MB)} (${memory.idleMs / 1000} s after ready${afterStart(small)})`]);
+    rows.push([`Herald idle RSS, ${fmtInt(large.alerts)} Alerts`, fmtMiB(large.rss), large.rss === undefined ? '' : `target ≤ 200 MB: ${verdict(large.rss <= 200 * MB)} (${memory.idleMs / 1000} s after ready${afterStart(large)})`]);
     rows.push([`/metrics scrape, ${fmtInt(large.alerts)} Alerts`, fmtMs(large.scrapeMedianMs), `target ≤ 5 ms: ${verdict(large.scrapeMedianMs <= 5)} (median of ${large.scrapes}, ${fmtInt(large.metricsBytes)} bytes)`]);
     rows.push([`Herald start to ready, ${fmtInt(large.alerts)} Alerts`, fmtMs(large.startMs), 'target about 1 s']);
   } else rows.push(['Herald idle RSS and /metrics', ...na('needs phase memory')]);

@@ -22,4 +22,10 @@ describe('node flags', () => {
 
     expect(read('bench/run.ts')).toContain(`const HERALD_NODE_FLAGS = '${flags}';`);
   });
+
+  it('the benchmark runs Herald with the environment the image sets for it', () => {
+    const env = [...read('Dockerfile').matchAll(/^ENV (MALLOC_\S+)$/gm)].map((m) => m[1]);
+    expect(env).toEqual(['MALLOC_ARENA_MAX=2']);
+    expect(read('bench/run.ts')).toContain(`const HERALD_ENV = '${env.join(' ')}';`);
+  });
 });
