@@ -734,9 +734,6 @@ async function idleHerald(opts: BenchOptions, alerts: number): Promise<{ rss?: n
   const ready = performance.now();
   await sleep(opts.settleMs);
   const startedRss = readMemory(h.pid)?.rss;
-  // Read before the scrapes, which are work: idle is without any.
-  await sleep(Math.max(0, opts.idleMs - (performance.now() - ready)));
-  const rss = readMemory(h.pid)?.rss;
   const times: number[] = [];
   let metricsBytes = 0;
   for (let i = 0; i <= opts.scrapes; i++) {
@@ -746,6 +743,9 @@ async function idleHerald(opts: BenchOptions, alerts: number): Promise<{ rss?: n
     if (i > 0) times.push(performance.now() - t0);
     metricsBytes = text.length;
   }
+  // Then nothing more until the idle reading.
+  await sleep(Math.max(0, opts.idleMs - (performance.now() - ready)));
+  const rss = readMemory(h.pid)?.rss;
   await herald.stop();
   return { rss, startedRss, startMs: herald.startMs, scrapeMedianMs: median(times), metricsBytes };
 }
