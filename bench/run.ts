@@ -2,7 +2,7 @@
  * `npm run bench`: issue 10's measuring instrument. Herald end to end (accepted/s and
  * delivered/s at a sink) against two bare baselines and a peer, an offered-load sweep with a
  * plot, Herald's memory and /metrics cost with 10 and 10,000 Alerts, and the matcher's cost.
- * Everything on loopback, bounded in time (about 3 minutes with the defaults on an idle 2-core
+ * Everything on loopback, bounded in time (about 4 minutes with the defaults on an idle 2-core
  * machine; a slow Herald stretches the drains, each bounded by --drain-timeout).
  *
  * Targets, each its own process started here and stopped by its PID:
