@@ -14,7 +14,6 @@ import { NOTIFICATION_GROUP, objectKey } from '../api/types.js';
 import { deliveryJobIds, type QueuedJob } from './job.js';
 import type { DeliveryQueue, DuplicateWindow, WindowOutcome } from './queue.js';
 
-
 export interface DispatchResult {
   /** Alerts whose rules matched the event. */
   matched: number;

@@ -510,8 +510,9 @@ export class RedisQueue implements DeliveryQueue {
   /**
    * One MULTI (one script when every delivery was sent): the deliveries not sent become jobs of
    * their own (an id already known is not added twice), the batch keeps only what it delivered
-   * (cut by `withoutPayload`), and its sent-marks go. Throws when Redis does not take it: the batch is then tried again (its marks
-   * keep what was sent from being sent twice; the jobs already added are not added twice).
+   * (cut by `withoutPayload`), and its sent-marks go. Throws when Redis does not take it: the
+   * batch is then tried again (its marks keep what was sent from being sent twice; the jobs
+   * already added are not added twice).
    */
   private async acknowledge(batchId: string, delivered: QueuedJob[], requeued: Requeued[]): Promise<void> {
     const kept: BatchData = { batch: delivered.map(({ id, data }) => ({ id, data: withoutPayload(data) })) };
