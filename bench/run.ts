@@ -674,6 +674,8 @@ interface SweepStep extends SweepPoint {
   rate: number;
   acceptedPerSec: number;
   postP99: number;
+  /** CPU µs the target's processes spent per accepted event (at a rate it keeps up with: what an event costs, without the contention of a saturated machine). */
+  cpuPerEvent?: number;
   undelivered: number;
   duplicates: number;
   /** False for a baseline that delivers nothing: only its answers were measured. */
@@ -703,7 +705,8 @@ async function sweepTarget(opts: BenchOptions, name: string, rates: number[], st
       keepSendTimes: target.delivers !== false,
     });
     firstSeq += load.sent;
-    const step = { rate, offered: rate, acceptedPerSec: figures.acceptedPerSec, postP99: figures.postP99 };
+    const cpuPerEvent = figures.cpuCores === undefined || figures.acceptedPerSec === 0 ? undefined : (figures.cpuCores / figures.acceptedPerSec) * 1e6;
+    const step = { rate, offered: rate, acceptedPerSec: figures.acceptedPerSec, postP99: figures.postP99, cpuPerEvent };
     if (target.delivers === false) {
       steps.push({ ...step, delivered: Number.NaN, e2eP50: Number.NaN, e2eP99: Number.NaN, undelivered: 0, duplicates: 0, delivers: false });
       continue;
@@ -939,13 +942,17 @@ function printSweep(results: Results): void {
     if (steps === 'absent' || steps instanceof Error) continue;
     for (const s of steps) {
       if (s.delivers === false) {
-        rows.push([name, fmtInt(s.offered), fmtInt(s.acceptedPerSec), '—', fmtMs(s.postP99), '—', '— (no delivery)']);
+        rows.push([name, fmtInt(s.offered), fmtInt(s.acceptedPerSec), '—', fmtMs(s.postP99), '—', fmtCpu(s.cpuPerEvent), '— (no delivery)']);
         continue;
       }
-      rows.push([name, fmtInt(s.offered), fmtInt(s.acceptedPerSec), fmtInt(s.delivered), fmtMs(s.postP99), `${fmtMs(s.e2eP50)} / ${fmtMs(s.e2eP99)}`, s.undelivered === 0 && s.duplicates === 0 ? 'yes' : `NO: ${s.undelivered} lost, ${s.duplicates} dup`]);
+      rows.push([name, fmtInt(s.offered), fmtInt(s.acceptedPerSec), fmtInt(s.delivered), fmtMs(s.postP99), `${fmtMs(s.e2eP50)} / ${fmtMs(s.e2eP99)}`, fmtCpu(s.cpuPerEvent), s.undelivered === 0 && s.duplicates === 0 ? 'yes' : `NO: ${s.undelivered} lost, ${s.duplicates} dup`]);
     }
   }
-  if (rows.length > 0) printMarkdown('Offered-load sweep (open loop)', ['target', 'offered/s', 'accepted/s', 'delivered/s', 'POST p99', 'e2e p50 / p99', 'exactly once'], rows);
+  if (rows.length > 0) printMarkdown('Offered-load sweep (open loop)', ['target', 'offered/s', 'accepted/s', 'delivered/s', 'POST p99', 'e2e p50 / p99', 'CPU/event', 'exactly once'], rows);
+}
+
+function fmtCpu(us: number | undefined): string {
+  return us === undefined ? 'n/a' : `${us.toFixed(0)} µs`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 // its modules at start, not with its first delivery.
 import 'undici';
 import { setOwnListeners } from '../../providers/own-listeners.js';
-import { createLogger } from '../observability/logger.js';
+import { LOG_GATHER_MS, createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { ResourceStore } from '../resources/store.js';
 import { HttpClients } from './http-clients.js';
@@ -34,13 +34,16 @@ const store = new ResourceStore({ noCrossNamespaceRefs: settings.noCrossNamespac
 const alerts = new DeliveryAlerts();
 const feeds = new StoreFeedApplier(store, alerts);
 
-/** Outcomes gathered for the main thread, posted once per turn of the event loop. */
+/** Outcomes gathered for the main thread, posted every LOG_GATHER_MS as the log lines are: a message each wakes the intake's thread. */
 let outcomes: DeliveryOutcome[] = [];
+let outcomesTimer: NodeJS.Timeout | undefined;
 function reportOutcome(outcome: DeliveryOutcome): void {
-  if (outcomes.length === 0) setImmediate(postOutcomes);
+  outcomesTimer ??= setTimeout(postOutcomes, LOG_GATHER_MS);
   outcomes.push(outcome);
 }
 function postOutcomes(): void {
+  clearTimeout(outcomesTimer);
+  outcomesTimer = undefined;
   if (outcomes.length === 0) return;
   post({ type: 'outcomes', outcomes });
   outcomes = [];

@@ -10,6 +10,7 @@ import type { RetryPolicy } from './retry-policy.js';
 import type { StoreFeedOp } from './store-feed.js';
 import type { DeliveryOutcome } from './worker.js';
 import type { DeadLetter } from '../resources/source.js';
+import { GatheredLines } from '../observability/logger.js';
 
 /** The delivery thread's `workerData`: what it needs to build its queue, store and processor. */
 export interface DeliveryThreadSettings {
@@ -52,33 +53,23 @@ export type FromDeliveryThread =
 const MAX_PENDING_LOG_BYTES = 4 * 1024 * 1024;
 
 /**
- * A pino destination that hands its lines to `post`, gathered per turn of the event loop: the
- * main thread writes them to stdout through its own destination, so the process has one writer
- * on stdout (no interleaved lines, one bound on what waits for a slow reader).
+ * A pino destination that hands its lines to `post`, gathered for LOG_GATHER_MS: the main
+ * thread writes them to stdout through its own destination, so the process has one writer on
+ * stdout (no interleaved lines, one bound on what waits for a slow reader).
  */
 export class PostedLogDestination {
-  private lines: string[] = [];
-  private bytes = 0;
-  private scheduled = false;
+  private readonly pending: GatheredLines;
 
-  constructor(private readonly post: (text: string) => void) {}
+  constructor(post: (text: string) => void) {
+    this.pending = new GatheredLines(post, () => MAX_PENDING_LOG_BYTES);
+  }
 
   write(line: string): void {
-    if (this.bytes + line.length > MAX_PENDING_LOG_BYTES) return;
-    this.lines.push(line);
-    this.bytes += line.length;
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+    this.pending.add(line);
   }
 
   /** Posts what is gathered now. */
   flush(): void {
-    this.scheduled = false;
-    if (this.lines.length === 0) return;
-    const text = this.lines.join('');
-    this.lines = [];
-    this.bytes = 0;
-    this.post(text);
+    this.pending.flush();
   }
 }

@@ -11,7 +11,7 @@
  * - the events listener (`server/events.ts`): the HTTP intake on `:9090`, and the
  *   `EventDispatcher` (`delivery/dispatcher.ts`) that turns a Flux event into delivery jobs.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type Severity = 'info' | 'error' | 'trace';
 
@@ -146,5 +146,5 @@ export function rateLimitKey(event: FluxEvent): string {
     const value = controllerMetadata(event, key);
     if (value !== undefined) parts.push(`${key}=${value}`);
   }
-  return createHash('sha256').update(parts.join('/')).digest('hex');
+  return hash('sha256', parts.join('/'), 'hex');
 }

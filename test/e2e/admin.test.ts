@@ -315,7 +315,12 @@ describe.each(modes)('admin API operations with the %s', (_name, mode) => {
     expect(stats.rates).toEqual({ delivered: 0, retrying: 0, dead: 0 });
     const everything = herald.output.join('\n') + JSON.stringify(ok.body) + JSON.stringify(failedBody);
     expect(everything).not.toContain('hmac-key-for-admin-test');
-    expect(logLines(herald, /^test notification (sent|failed)$/).map((l) => [l.provider, l.ok])).toEqual([
+    // Log lines reach stdout within LOG_GATHER_MS.
+    const testLines = await until(() => {
+      const lines = logLines(herald, /^test notification (sent|failed)$/);
+      return lines.length >= 3 ? lines : undefined;
+    }, { what: 'three test notification log lines' });
+    expect(testLines.map((l) => [l.provider, l.ok])).toEqual([
       ['flux-system/sink', true],
       ['flux-system/other', false],
       ['flux-system/sink', true],

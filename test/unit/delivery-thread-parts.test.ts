@@ -10,7 +10,7 @@ import type { Alert, Provider, Secret, StoredObject } from '../../src/api/types.
 import { DeliveryAlerts, FeedingResourceStore, StoreFeedApplier, type StoreFeedOp } from '../../src/delivery/store-feed.js';
 import { PostedLogDestination } from '../../src/delivery/thread-messages.js';
 import { renderMerged } from '../../src/observability/metrics-merge.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { LOG_GATHER_MS, createLogger } from '../../src/observability/logger.js';
 import { ResourceStore } from '../../src/resources/store.js';
 
 const NS = 'flux-system';
@@ -157,19 +157,22 @@ describe('renderMerged', () => {
 });
 
 describe('PostedLogDestination', () => {
-  it('hands over the lines of one turn of the event loop together, as the logger wrote them', async () => {
+  it('hands over the lines written within LOG_GATHER_MS together, as the logger wrote them', async () => {
     const posted: string[] = [];
     const destination = new PostedLogDestination((text) => posted.push(text));
     const logger = createLogger('info', destination);
     logger.info({ provider: 'flux-system/hook' }, 'one');
     logger.warn('two');
-    expect(posted).toEqual([]);
     await new Promise((resolve) => setImmediate(resolve));
+    logger.error('three');
+    expect(posted).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, LOG_GATHER_MS + 5));
     expect(posted).toHaveLength(1);
     const lines = (posted[0] ?? '').trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toMatchObject([
       { level: 'info', service: 'herald', provider: 'flux-system/hook', msg: 'one' },
       { level: 'warn', service: 'herald', msg: 'two' },
+      { level: 'error', service: 'herald', msg: 'three' },
     ]);
   });
 
