@@ -82,10 +82,14 @@ export function baseServer(
     loggerInstance: logger.child({ server }) as FastifyBaseLogger,
     // One log line per request would flood the logs at Flux's event rates; metrics count them.
     logController: new LogController({ disableRequestLogging: true }),
+    // Without request lines, a child logger per request (its reqId) would be built for the rare
+    // error line only: the listener's own logger serves those.
+    childLoggerFactory: (listenerLogger) => listenerLogger,
   });
   app.server.maxConnections = limits.maxConnections;
   if (limits.maxBodyBytesInFlight !== undefined) budgetBodies(app, limits.maxBodyBytesInFlight, extra.bodyLimit ?? DEFAULT_BODY_LIMIT);
-  app.addHook('onResponse', async (req, reply) => {
+  // Hooks with a callback rather than async: no promise per request.
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.httpDuration.observe(
       {
         server,
@@ -96,6 +100,7 @@ export function baseServer(
       },
       reply.elapsedTime / 1000,
     );
+    done();
   });
   return app;
 }
@@ -107,19 +112,21 @@ export function baseServer(
  */
 function budgetBodies(app: FastifyInstance, budget: number, bodyLimit: number): void {
   let inFlight = 0;
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     const declared = Number(req.headers['content-length']);
     const bytes = req.headers['transfer-encoding'] !== undefined ? bodyLimit : Number.isFinite(declared) ? Math.min(declared, bodyLimit) : 0;
-    if (bytes === 0) return;
+    if (bytes === 0) return done();
     if (inFlight + bytes > budget) {
       // The body is not read: close the connection rather than drain it.
-      return reply
+      void reply
         .status(503)
         .header('retry-after', '5')
         .header('connection', 'close')
         .send({ error: 'ServiceUnavailable', message: 'too many request bodies are being received at once; retry later' });
+      return;
     }
     inFlight += bytes;
     reply.raw.once('close', () => (inFlight -= bytes));
+    done();
   });
 }
