@@ -1,8 +1,9 @@
 /**
  * The delivery thread's life as the main thread sees it, through the built runtime (the thread
  * runs the compiled `dist/src/delivery/delivery-thread.js`, as in production): a thread that
- * dies of an uncaught error is logged, reported once, and makes the `delivery` readiness check
- * fail; its metrics are then left out of scrapes instead of holding them up.
+ * dies of an uncaught error (while running, or before the runtime took over the thread main.ts
+ * started ahead) is logged, reported once, and makes the `delivery` readiness check fail; its
+ * metrics are then left out of scrapes instead of holding them up.
  */
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -81,6 +82,33 @@ describe('the delivery runtime', () => {
     expect(await metrics.render()).toContain('herald_deliveries_total');
     expect(Date.now() - started).toBeLessThan(500);
     await runtime.close();
+  });
+
+  it('takes over a thread started ahead that died before the takeover: reported once, logged, not ready', async () => {
+    const { createDeliveryRuntime, startDeliveryThreadAhead, Metrics, createLogger } = await load();
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
+    const failures: string[] = [];
+    // As main.ts does: the thread starts before the service's modules load; here it dies
+    // (the unknown level again) and is gone before the runtime exists.
+    const ahead = startDeliveryThreadAhead(settings({ logLevel: 'chatty' }), true);
+    expect(ahead).toBeDefined();
+    await until(() => ahead?.failure !== undefined, { timeoutMs: 15_000, what: 'the thread started ahead to fail' });
+    await until(() => ahead?.worker.threadId === -1, { timeoutMs: 5_000, what: 'the thread to be gone' });
+
+    const runtime = createDeliveryRuntime(
+      settings({ logLevel: 'chatty' }),
+      { logger, metrics: new Metrics({ processMetrics: false }), writeLogs: (text) => lines.push(text), onFailure: (reason) => failures.push(reason) },
+      ahead,
+    );
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toContain('chatty');
+    expect(runtime.health()).toMatchObject({ ok: false });
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => String(line.msg).startsWith('delivery thread failed'))).toMatchObject({ level: 'error' });
+    // Starting it and closing it do not wait for a thread that is not there.
+    runtime.start({} as never);
+    await runtime.close();
+    expect(failures).toHaveLength(1);
   });
 
   it('delivers on the thread from Redis; outcomes, dead letters and metrics come back to the main thread', { timeout: 30_000 }, async () => {
