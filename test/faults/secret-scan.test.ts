@@ -457,10 +457,15 @@ spec:
     await until(
       async () => {
         const text = await (await fetch(`${h.healthUrl}/resources`)).text();
-        const failed = (JSON.parse(text) as { resources: Array<{ kind: string; ready: { status: string } }> }).resources.filter((r) => r.kind !== 'Provider' && r.kind !== 'Alert' && r.ready.status === 'False');
-        return failed.length >= 3 && notified.requests.length >= 3;
+        const failed = (JSON.parse(text) as { resources: Array<{ kind: string; ready: { status: string } }> }).resources.filter((r) => r.ready.status === 'False');
+        const failedKinds = failed.map((r) => r.kind);
+        // Each automation, not any three resources: the policy fails with the scan, and a
+        // failed automation must not stand for one that has not tried its credentials yet.
+        const bothAutomations = failedKinds.filter((kind) => kind === 'ImageUpdateAutomation').length === 2;
+        const credentialsSent = gitServer.requests.filter((r) => r.headers.authorization).length >= 2;
+        return failedKinds.includes('ImageRepository') && bothAutomations && credentialsSent && notified.requests.length >= 3;
       },
-      { timeoutMs: 30_000, what: 'the scan and both automations failing, and their events delivered' },
+      { timeoutMs: 30_000, what: 'the scan and both automations failing after sending their credentials, and their events delivered' },
     );
     // Both automations and the scan did send their credentials (and had them quoted back).
     expect(gitServer.requests.filter((r) => r.headers.authorization).length).toBeGreaterThanOrEqual(2);
