@@ -49,6 +49,13 @@ function postOutcomes(): void {
   outcomes = [];
 }
 
+// Whatever ends the thread (an uncaught error included), the lines and outcomes gathered still
+// reach the main thread: messages posted while the thread exits are delivered.
+process.once('exit', () => {
+  postOutcomes();
+  logs.flush();
+});
+
 let startRequested: { reportDeadLetters: boolean } | undefined;
 let closing = false;
 let running: { close(): Promise<void>; probeNow(provider: string): void } | undefined;

@@ -6,7 +6,7 @@
  * closed stdout (a pipe whose reader stopped or exited) must neither block the event loop,
  * grow memory, nor hold the process at exit.
  */
-import { fstatSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
@@ -49,13 +49,18 @@ export class GatheredLines {
 
   /** Hands over what is gathered now. */
   flush(): void {
+    const text = this.take();
+    if (text) this.write(text);
+  }
+
+  /** What is gathered, as one text ('' for nothing), no longer held here. */
+  take(): string {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.lines.length === 0) return;
     const text = this.lines.join('');
     this.lines = [];
     this.bytes = 0;
-    this.write(text);
+    return text;
   }
 }
 
@@ -70,7 +75,7 @@ class PipeDestination {
   private broken = false;
   private readonly pending: GatheredLines;
 
-  constructor(fd: number) {
+  constructor(private readonly fd: number) {
     this.socket = new Socket({ fd, readable: false, writable: true });
     this.socket.on('error', () => {
       // EPIPE and the like: nobody reads the logs any more; stop writing them.
@@ -83,6 +88,18 @@ class PipeDestination {
       },
       () => MAX_PENDING_LOG_BYTES - this.socket.writableLength,
     );
+    // At exit, a crash's included, the lines gathered are written at once: the last lines
+    // before a crash are the ones wanted. Not behind earlier lines still waiting for a slow
+    // reader (they are lost at exit anyway), and never blocking: a full pipe drops them.
+    process.once('exit', () => {
+      const text = this.pending.take();
+      if (!text || this.broken || this.socket.writableLength > 0) return;
+      try {
+        writeSync(this.fd, text);
+      } catch {
+        // EAGAIN: the reader is behind; EPIPE: it is gone.
+      }
+    });
   }
 
   write(line: string): void {
