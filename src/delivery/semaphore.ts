@@ -1,9 +1,15 @@
 /** A counting semaphore: at most `limit` holders at once, the others wait first come, first served. */
 export class Semaphore {
   private held = 0;
-  private readonly waiting: Array<(granted: boolean) => void> = [];
+  private readonly waiting: Waiter[] = [];
   /** When a holder last let go (performance.now()): whether the holders are moving at all. */
   private lastRelease = 0;
+  /**
+   * One timer for every waiter with a bound, set for the earliest time one of them may give
+   * up: under load most deliveries wait for their Provider's turn, and a timer each was a
+   * measurable share of what the delivery thread allocated.
+   */
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly limit: number) {}
 
@@ -20,29 +26,12 @@ export class Semaphore {
   acquire(stallMs = Infinity, maxMs = stallMs): Promise<boolean> {
     if (this.held < this.limit) {
       this.held += 1;
-      return Promise.resolve(true);
+      return GRANTED;
     }
-    return new Promise<boolean>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const waiter = (granted: boolean) => {
-        if (timer) clearTimeout(timer);
-        resolve(granted);
-      };
-      this.waiting.push(waiter);
-      if (!Number.isFinite(stallMs)) return;
-      const deadline = performance.now() + maxMs;
-      const check = () => {
-        const now = performance.now();
-        const stalledAt = this.lastRelease + stallMs;
-        if (now < deadline && now < stalledAt) {
-          timer = setTimeout(check, Math.min(deadline, stalledAt) - now);
-          return;
-        }
-        const at = this.waiting.indexOf(waiter);
-        if (at >= 0) this.waiting.splice(at, 1);
-        resolve(false);
-      };
-      timer = setTimeout(check, Math.min(stallMs, maxMs));
+    return new Promise<boolean>((grant) => {
+      const since = performance.now();
+      this.waiting.push({ grant, stallMs, since, deadline: since + maxMs });
+      if (Number.isFinite(stallMs) || Number.isFinite(maxMs)) this.arm();
     });
   }
 
@@ -50,7 +39,48 @@ export class Semaphore {
     this.lastRelease = performance.now();
     const next = this.waiting.shift();
     // Handed straight to the next waiter: the count stays as it is.
-    if (next) next(true);
+    if (next) next.grant(true);
     else this.held -= 1;
+    // Nobody left to give up: the timer must not hold the event loop (a thread's exit) open.
+    if (this.waiting.length === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** When `waiter` gives up: `maxMs` after it came, or `stallMs` after it came or after the last release, whichever is later. */
+  private givesUpAt(waiter: Waiter): number {
+    return Math.min(waiter.deadline, Math.max(waiter.since, this.lastRelease) + waiter.stallMs);
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    let at = Infinity;
+    for (const waiter of this.waiting) at = Math.min(at, this.givesUpAt(waiter));
+    if (at !== Infinity) this.timer = setTimeout(() => this.expire(), Math.max(0, at - performance.now()));
+  }
+
+  /** Lets the waiters whose time is up go (each told false, no longer queued), then arms for the next. */
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    let kept = 0;
+    for (const waiter of this.waiting) {
+      if (now >= this.givesUpAt(waiter)) waiter.grant(false);
+      else this.waiting[kept++] = waiter;
+    }
+    this.waiting.length = kept;
+    this.arm();
   }
 }
+
+interface Waiter {
+  grant: (granted: boolean) => void;
+  stallMs: number;
+  /** performance.now() when it came, and when it gives up whatever happens. */
+  since: number;
+  deadline: number;
+}
+
+/** Shared by every acquire that holds at once: awaiting a settled promise needs no new one. */
+const GRANTED = Promise.resolve(true);

@@ -56,4 +56,26 @@ describe('Semaphore', () => {
     expect(answers.filter(Boolean)).toHaveLength(5);
     expect(answers.filter((granted) => !granted)).toHaveLength(15);
   });
+
+  it('keeps no timer once nobody waits, and gives each waiter its own time with one timer for all', async () => {
+    const turns = new Semaphore(1);
+    await turns.acquire();
+    const answers: Array<boolean | undefined> = [undefined, undefined];
+    void turns.acquire(250, 2_000).then((granted) => (answers[0] = granted));
+    await vi.advanceTimersByTimeAsync(100);
+    void turns.acquire(250, 2_000).then((granted) => (answers[1] = granted));
+    expect(vi.getTimerCount()).toBe(1);
+    // Nobody let go: the first gives up 250 ms after it came, the second 250 ms after it did.
+    await vi.advanceTimersByTimeAsync(150);
+    expect(answers).toEqual([false, undefined]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(answers).toEqual([false, false]);
+    expect(vi.getTimerCount()).toBe(0);
+    // A waiter granted before its time leaves no timer behind.
+    const granted = turns.acquire(250, 2_000);
+    expect(vi.getTimerCount()).toBe(1);
+    turns.release();
+    expect(await granted).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });
