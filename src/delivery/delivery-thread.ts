@@ -10,7 +10,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 // its modules at start, not with its first delivery.
 import 'undici';
 import { setOwnListeners } from '../../providers/own-listeners.js';
-import { LOG_GATHER_MS, createLogger } from '../observability/logger.js';
+import { Gathered } from '../observability/gathered.js';
+import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { ResourceStore } from '../resources/store.js';
 import { HttpClients } from './http-clients.js';
@@ -34,25 +35,19 @@ const store = new ResourceStore({ noCrossNamespaceRefs: settings.noCrossNamespac
 const alerts = new DeliveryAlerts();
 const feeds = new StoreFeedApplier(store, alerts);
 
-/** Outcomes gathered for the main thread, posted every LOG_GATHER_MS as the log lines are: a message each wakes the intake's thread. */
-let outcomes: DeliveryOutcome[] = [];
-let outcomesTimer: NodeJS.Timeout | undefined;
-function reportOutcome(outcome: DeliveryOutcome): void {
-  outcomesTimer ??= setTimeout(postOutcomes, LOG_GATHER_MS);
-  outcomes.push(outcome);
-}
-function postOutcomes(): void {
-  clearTimeout(outcomesTimer);
-  outcomesTimer = undefined;
-  if (outcomes.length === 0) return;
-  post({ type: 'outcomes', outcomes });
-  outcomes = [];
-}
+/**
+ * Outcomes waiting for one post, at most: far above what 10 ms of deliveries make, only a bound
+ * on memory (beyond it the admin API's rates would undercount).
+ */
+const MAX_GATHERED_OUTCOMES = 10_000;
+/** Outcomes for the main thread, posted together as the log lines are (see gathered.ts). */
+const outcomes = new Gathered<DeliveryOutcome>((gathered) => post({ type: 'outcomes', outcomes: gathered }), () => MAX_GATHERED_OUTCOMES);
+const reportOutcome = (outcome: DeliveryOutcome) => outcomes.add(outcome);
 
 // Whatever ends the thread (an uncaught error included), the lines and outcomes gathered still
 // reach the main thread: messages posted while the thread exits are delivered.
 process.once('exit', () => {
-  postOutcomes();
+  outcomes.flush();
   logs.flush();
 });
 
@@ -102,7 +97,7 @@ async function close(): Promise<void> {
   if (closing) return;
   closing = true;
   await running?.close();
-  postOutcomes();
+  outcomes.flush();
   logs.flush();
   post({ type: 'closed' });
   port.close();

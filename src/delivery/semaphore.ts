@@ -10,6 +10,8 @@ export class Semaphore {
    * measurable share of what the delivery thread allocated.
    */
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer is set for (performance.now()). */
+  private armedFor = Infinity;
 
   constructor(private readonly limit: number) {}
 
@@ -30,8 +32,13 @@ export class Semaphore {
     }
     return new Promise<boolean>((grant) => {
       const since = performance.now();
-      this.waiting.push({ grant, stallMs, since, deadline: since + maxMs });
-      if (Number.isFinite(stallMs) || Number.isFinite(maxMs)) this.arm();
+      const waiter = { grant, stallMs, since, deadline: since + maxMs };
+      this.waiting.push(waiter);
+      // Unbounded: no timer (and no scan of the waiters, which may be many).
+      if (!Number.isFinite(stallMs) && !Number.isFinite(maxMs)) return;
+      // Set for a later give-up than this waiter's (other bounds than the waiters before): sooner.
+      if (this.timer && this.givesUpAt(waiter) < this.armedFor) this.disarm();
+      this.arm();
     });
   }
 
@@ -42,10 +49,7 @@ export class Semaphore {
     if (next) next.grant(true);
     else this.held -= 1;
     // Nobody left to give up: the timer must not hold the event loop (a thread's exit) open.
-    if (this.waiting.length === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (this.waiting.length === 0) this.disarm();
   }
 
   /** When `waiter` gives up: `maxMs` after it came, or `stallMs` after it came or after the last release, whichever is later. */
@@ -57,7 +61,14 @@ export class Semaphore {
     if (this.timer) return;
     let at = Infinity;
     for (const waiter of this.waiting) at = Math.min(at, this.givesUpAt(waiter));
-    if (at !== Infinity) this.timer = setTimeout(() => this.expire(), Math.max(0, at - performance.now()));
+    if (at === Infinity) return;
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, at - performance.now()));
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Lets the waiters whose time is up go (each told false, no longer queued), then arms for the next. */

@@ -10,7 +10,7 @@ import type { RetryPolicy } from './retry-policy.js';
 import type { StoreFeedOp } from './store-feed.js';
 import type { DeliveryOutcome } from './worker.js';
 import type { DeadLetter } from '../resources/source.js';
-import { GatheredLines } from '../observability/logger.js';
+import { Gathered } from '../observability/gathered.js';
 
 /** The delivery thread's `workerData`: what it needs to build its queue, store and processor. */
 export interface DeliveryThreadSettings {
@@ -53,15 +53,15 @@ export type FromDeliveryThread =
 const MAX_PENDING_LOG_BYTES = 4 * 1024 * 1024;
 
 /**
- * A pino destination that hands its lines to `post`, gathered for LOG_GATHER_MS: the main
- * thread writes them to stdout through its own destination, so the process has one writer on
- * stdout (no interleaved lines, one bound on what waits for a slow reader).
+ * A pino destination that hands its lines to `post`, gathered for GATHER_MS (one text per
+ * message): the main thread writes them to stdout through its own destination, so the process
+ * has one writer on stdout (no interleaved lines, one bound on what waits for a slow reader).
  */
 export class PostedLogDestination {
-  private readonly pending: GatheredLines;
+  private readonly pending: Gathered<string>;
 
   constructor(post: (text: string) => void) {
-    this.pending = new GatheredLines(post, () => MAX_PENDING_LOG_BYTES);
+    this.pending = new Gathered<string>((lines) => post(lines.join('')), () => MAX_PENDING_LOG_BYTES, (line) => line.length);
   }
 
   write(line: string): void {

@@ -9,6 +9,7 @@
 import { fstatSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { Gathered } from './gathered.js';
 
 export type { Logger };
 
@@ -20,51 +21,6 @@ interface Flushable {
 }
 
 /**
- * How long a log line waits for the lines after it, at most: they are then written (or handed
- * to the main thread) as one text. A write per line, or per turn of the event loop, costs a
- * system call or a message each, which is measurable at a few thousand deliveries a second.
- */
-export const LOG_GATHER_MS = 10;
-
-/**
- * Log lines gathered for up to LOG_GATHER_MS, then handed to `write` as one text. Lines that
- * would take what waits beyond `room()` bytes are dropped.
- */
-export class GatheredLines {
-  private lines: string[] = [];
-  private bytes = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly write: (text: string) => void,
-    private readonly room: () => number,
-  ) {}
-
-  add(line: string): void {
-    if (this.bytes + line.length > this.room()) return;
-    this.lines.push(line);
-    this.bytes += line.length;
-    this.timer ??= setTimeout(() => this.flush(), LOG_GATHER_MS);
-  }
-
-  /** Hands over what is gathered now. */
-  flush(): void {
-    const text = this.take();
-    if (text) this.write(text);
-  }
-
-  /** What is gathered, as one text ('' for nothing), no longer held here. */
-  take(): string {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const text = this.lines.join('');
-    this.lines = [];
-    this.bytes = 0;
-    return text;
-  }
-}
-
-/**
  * Stdout when it is a pipe or socket: written through a non-blocking socket on the event loop.
  * pino's default writer uses blocking writes on a worker thread, which a full pipe holds
  * forever, and Node waits for that thread at exit; and its exit flush retries forever on a
@@ -73,7 +29,8 @@ export class GatheredLines {
 class PipeDestination {
   private readonly socket: Socket;
   private broken = false;
-  private readonly pending: GatheredLines;
+  /** Lines gathered for one write (see gathered.ts). */
+  private readonly pending: Gathered<string>;
 
   constructor(private readonly fd: number) {
     this.socket = new Socket({ fd, readable: false, writable: true });
@@ -82,17 +39,18 @@ class PipeDestination {
       this.broken = true;
       this.socket.destroy();
     });
-    this.pending = new GatheredLines(
-      (text) => {
-        if (!this.broken) this.socket.write(text);
+    this.pending = new Gathered<string>(
+      (lines) => {
+        if (!this.broken) this.socket.write(lines.join(''));
       },
       () => MAX_PENDING_LOG_BYTES - this.socket.writableLength,
+      (line) => line.length,
     );
     // At exit, a crash's included, the lines gathered are written at once: the last lines
     // before a crash are the ones wanted. Not behind earlier lines still waiting for a slow
     // reader (they are lost at exit anyway), and never blocking: a full pipe drops them.
     process.once('exit', () => {
-      const text = this.pending.take();
+      const text = this.pending.take().join('');
       if (!text || this.broken || this.socket.writableLength > 0) return;
       try {
         writeSync(this.fd, text);

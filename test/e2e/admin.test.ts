@@ -315,7 +315,7 @@ describe.each(modes)('admin API operations with the %s', (_name, mode) => {
     expect(stats.rates).toEqual({ delivered: 0, retrying: 0, dead: 0 });
     const everything = herald.output.join('\n') + JSON.stringify(ok.body) + JSON.stringify(failedBody);
     expect(everything).not.toContain('hmac-key-for-admin-test');
-    // Log lines reach stdout within LOG_GATHER_MS.
+    // Log lines reach stdout within GATHER_MS.
     const testLines = await until(() => {
       const lines = logLines(herald, /^test notification (sent|failed)$/);
       return lines.length >= 3 ? lines : undefined;

@@ -1,5 +1,5 @@
 /**
- * Log lines are written to stdout in batches (LOG_GATHER_MS): the lines gathered when the
+ * Log lines are written to stdout in batches (GATHER_MS): the lines gathered when the
  * process exits, a crash included, are still written, because the last lines before a crash
  * are the ones an operator needs. Runs the built logger in a child process whose stdout is a
  * pipe, as Herald's is in a container.

@@ -10,7 +10,8 @@ import type { Alert, Provider, Secret, StoredObject } from '../../src/api/types.
 import { DeliveryAlerts, FeedingResourceStore, StoreFeedApplier, type StoreFeedOp } from '../../src/delivery/store-feed.js';
 import { PostedLogDestination } from '../../src/delivery/thread-messages.js';
 import { renderMerged } from '../../src/observability/metrics-merge.js';
-import { LOG_GATHER_MS, createLogger } from '../../src/observability/logger.js';
+import { GATHER_MS } from '../../src/observability/gathered.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { ResourceStore } from '../../src/resources/store.js';
 
 const NS = 'flux-system';
@@ -157,7 +158,7 @@ describe('renderMerged', () => {
 });
 
 describe('PostedLogDestination', () => {
-  it('hands over the lines written within LOG_GATHER_MS together, as the logger wrote them', async () => {
+  it('hands over the lines written within GATHER_MS together, as the logger wrote them', async () => {
     const posted: string[] = [];
     const destination = new PostedLogDestination((text) => posted.push(text));
     const logger = createLogger('info', destination);
@@ -166,7 +167,7 @@ describe('PostedLogDestination', () => {
     await new Promise((resolve) => setImmediate(resolve));
     logger.error('three');
     expect(posted).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, LOG_GATHER_MS + 5));
+    await new Promise((resolve) => setTimeout(resolve, GATHER_MS + 5));
     expect(posted).toHaveLength(1);
     const lines = (posted[0] ?? '').trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toMatchObject([

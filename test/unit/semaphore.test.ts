@@ -78,4 +78,19 @@ describe('Semaphore', () => {
     expect(await granted).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('a waiter with a shorter bound than those before it is not held to their timer', async () => {
+    const turns = new Semaphore(1);
+    await turns.acquire();
+    let patient: boolean | undefined;
+    let hasty: boolean | undefined;
+    void turns.acquire(1_000, 5_000).then((granted) => (patient = granted));
+    void turns.acquire(100, 100).then((granted) => (hasty = granted));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(hasty).toBe(false);
+    expect(patient).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(900);
+    expect(patient).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });
