@@ -13,6 +13,7 @@ import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { QUEUE_NAME } from '../src/delivery/redis-queue.js';
+import { servePort } from './port-server.js';
 
 const [redisUrl, prefix] = process.argv.slice(2);
 if (!redisUrl || !prefix) throw new Error('usage: bare-bullmq-server.js <redis-url> <prefix>');
@@ -45,14 +46,7 @@ app.post('/', async (req, reply) => {
   return reply.status(202).send();
 });
 
-await app.listen({ host: '127.0.0.1', port: 0 });
-const address = app.server.address();
-process.stdout.write(`port ${typeof address === 'object' && address ? address.port : 0}\n`);
-
-process.on('SIGTERM', () => {
-  void app
-    .close()
-    .then(() => queue.close())
-    .then(() => connection.quit())
-    .finally(() => process.exit(0));
+await servePort(app, async () => {
+  await queue.close();
+  await connection.quit();
 });

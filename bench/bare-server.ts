@@ -4,6 +4,7 @@
  * validation, no Redis, no logging. Prints `port <n>` on stdout once listening; SIGTERM stops it.
  */
 import Fastify from 'fastify';
+import { servePort } from './port-server.js';
 
 const app = Fastify({ logger: false, bodyLimit: 3 * 1024 * 1024 });
 
@@ -13,10 +14,4 @@ app.post('/', async (req, reply) => {
   return reply.status(202).send();
 });
 
-await app.listen({ host: '127.0.0.1', port: 0 });
-const address = app.server.address();
-process.stdout.write(`port ${typeof address === 'object' && address ? address.port : 0}\n`);
-
-process.on('SIGTERM', () => {
-  void app.close().then(() => process.exit(0));
-});
+await servePort(app);

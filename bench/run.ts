@@ -44,7 +44,7 @@ import { renderSweepSvg, type SweepPoint, type SweepSeries } from './svg.js';
 // ---------------------------------------------------------------------------------------------
 // Options
 
-const PHASES = ['herald', 'bullmq', 'fastify', 'alertmanager', 'sweep', 'memory', 'match'] as const;
+const PHASES = ['herald', 'bullmq', 'fastify', 'relay', 'alertmanager', 'sweep', 'memory', 'match'] as const;
 type Phase = (typeof PHASES)[number];
 
 /** The node flags Herald ships with (package.json's `start`, the Dockerfile's ENTRYPOINT). */
@@ -196,8 +196,9 @@ function usage(): string {
   return `Usage: npm run bench -- [flags]
 
 Targets: herald (Herald, Redis mode), bullmq (bare Fastify + one BullMQ add per request, no
-delivery), fastify (bare Fastify, parse + 202), alertmanager (prometheus-alertmanager, one alert
-per POST, webhook to the sink). Each gets the same closed-loop load (--connections for
+delivery), fastify (bare Fastify, parse + 202), relay (bare Fastify forwarding each event to the
+sink before its 202, storing nothing: the ceiling for one HTTP request in and one out per event),
+alertmanager (prometheus-alertmanager, one alert per POST, webhook to the sink). Each gets the same closed-loop load (--connections for
 --warmup + --duration), in --rounds alternating rounds; delivering targets are drained and
 checked for exactly-once delivery.
 sweep drives herald, bullmq and alertmanager open loop at each of --rates and writes an SVG
@@ -624,6 +625,22 @@ async function bareFastifyPhase(opts: BenchOptions): Promise<TargetResult> {
   return bareLoad(opts, 'bare Fastify (parse + 202)', await startPortServer('bare-server.js', []));
 }
 
+/** The relay ceiling (bench/relay-server.ts): forwards each event to the sink, then answers; stores nothing. */
+async function relayPhase(opts: BenchOptions): Promise<TargetResult> {
+  const sink = await startBenchSink();
+  cleanups.push(() => sink.close());
+  const server = await startPortServer('relay-server.js', [`${sink.url}/relay`]);
+  const memory = new MemoryWatcher(server.pid);
+  const target: Target = { origins: [server.url], pids: [server.pid], body: bodyFactory(`relay${Date.now().toString(36)}`), firstSeq: 0, memories: () => [memory] };
+  log(`bare relay: ${opts.connections} connections, ${opts.warmupMs / 1000}s warm-up + ${opts.durationMs / 1000}s measured`);
+  const before = await sink.stats();
+  const { load, figures } = await measureLoad(closedLoop(opts, target, true));
+  const delivery = await drainAndCount(sink, load, before, opts.drainTimeoutMs);
+  const peakRss = memory.stop();
+  await server.stop();
+  return { name: 'bare relay (forward, then 202; no store)', ...figures, delivery, peakRss };
+}
+
 async function bareLoad(opts: BenchOptions, name: string, server: { pid: number; url: string; stop(): Promise<void> }): Promise<TargetResult> {
   const memory = new MemoryWatcher(server.pid);
   log(`${name}: ${opts.connections} connections, ${opts.warmupMs / 1000}s warm-up + ${opts.durationMs / 1000}s measured`);
@@ -963,6 +980,7 @@ interface Round {
   bullmq?: TargetResult | Error;
   alertmanager?: TargetResult | Error | 'absent';
   fastify?: TargetResult | Error;
+  relay?: TargetResult | Error;
 }
 
 interface Results {
@@ -1022,6 +1040,7 @@ async function main(): Promise<number> {
     if (has('bullmq')) round.bullmq = await phase('bare BullMQ', () => bareBullmqPhase(o));
     if (has('alertmanager')) round.alertmanager = await phase('Alertmanager', () => alertmanagerPhase(o));
     if (has('fastify')) round.fastify = await phase('bare Fastify', () => bareFastifyPhase(o));
+    if (has('relay')) round.relay = await phase('bare relay', () => relayPhase(o));
   }
   if (has('sweep')) {
     const heralds = results.rounds.map((r) => ok(r.herald)).filter((h): h is HeraldResult => h !== undefined);
@@ -1050,7 +1069,7 @@ async function main(): Promise<number> {
     if (results.rounds.length > 1) rows.push([`round ${i + 1}`, '']);
     if (round.herald instanceof Error) failed('Herald', round.herald);
     else if (round.herald) rows.push(...heraldRows(round.herald));
-    for (const [name, r] of [['bare BullMQ', round.bullmq], ['Alertmanager', round.alertmanager], ['bare Fastify', round.fastify]] as const) {
+    for (const [name, r] of [['bare BullMQ', round.bullmq], ['Alertmanager', round.alertmanager], ['bare Fastify', round.fastify], ['bare relay', round.relay]] as const) {
       if (r instanceof Error) failed(name, r);
       else if (r === 'absent') rows.push([name, 'skipped', `${o.alertmanager} is not installed`]);
       else if (r) rows.push(...targetRows(r));
@@ -1072,7 +1091,7 @@ async function main(): Promise<number> {
 
   // One row per target, then the sweep, then issue 10's targets.
   const summary = results.rounds.flatMap((round, i) =>
-    [round.herald, round.bullmq, round.alertmanager, round.fastify]
+    [round.herald, round.bullmq, round.alertmanager, round.fastify, round.relay]
       .map((r) => ok(r))
       .filter((r): r is TargetResult => r !== undefined)
       .map((r) => summaryRow(results.rounds.length > 1 ? { ...r, name: `${r.name}, round ${i + 1}` } : r)),
@@ -1094,7 +1113,7 @@ async function main(): Promise<number> {
 
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const anyFailed = [
-    ...results.rounds.flatMap((r) => [r.herald, r.bullmq, r.alertmanager, r.fastify]),
+    ...results.rounds.flatMap((r) => [r.herald, r.bullmq, r.alertmanager, r.fastify, r.relay]),
     results.memory,
     results.match,
     ...results.sweep.values(),

@@ -45,6 +45,8 @@ export type RedisClient = Redis | Cluster;
  * - producer: jobs are added and duplicates checked through it. It fails fast while Redis is
  *   away (no offline queue), so a POST gets a 503 at once instead of a 202 for a command that
  *   is only buffered in memory.
+ * - intake: the intake's stores go through it (see intake-connection.ts); it fails fast like
+ *   the producer.
  * - worker: blocks on Redis and retries forever, as BullMQ requires.
  *
  * No auto-pipelining: the intake already stores concurrent requests' work in one MULTI (see
@@ -52,10 +54,11 @@ export type RedisClient = Redis | Cluster;
  * auto-pipeline only adds a pipeline object per command (it copies every script BullMQ defines
  * onto each) — it was the delivery thread's largest single cost in ioredis.
  */
-export type RedisRole = 'producer' | 'worker';
+export type RedisRole = 'producer' | 'intake' | 'worker';
 
 const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  intake: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
   worker: { maxRetriesPerRequest: null },
 };
 

@@ -9,7 +9,7 @@
  * bounded by the jobs pending. A waiting job also looks again by itself after a while, in case
  * its wake-up was lost with a replica; a holder whose job is gone (purged, say) is then dropped.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RedisClient } from './redis-connection.js';
 
 /** KEYS: hold, waiting. ARGV: job id, score. Returns 'go', or the job id it waits behind. */
@@ -54,7 +54,8 @@ export class RedisOrder {
 
   private keys(pair: string): [string, string] {
     // Under the queue's prefix, so that in Redis Cluster they share its hash slot.
-    const id = createHash('sha256').update(pair).digest('hex').slice(0, 32);
+    // One-shot: this runs for every delivery of every batch taken (a Hash object each was measurable).
+    const id = hash('sha256', pair, 'hex').slice(0, 32);
     return [`${this.prefix}:order:${id}:hold`, `${this.prefix}:order:${id}:waiting`];
   }
 

@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { QUEUE_STATES, type QueueState } from '../observability/metrics.js';
 import { approximateBytes, orderPair, withoutPayload, type DeliveryJob, type QueuedJob } from './job.js';
 import { GroupCommit } from './group-commit.js';
+import { IntakeConnection, type DefinedScripts } from './intake-connection.js';
 import {
   BatchKeys,
   CLAIM_SCRIPT,
@@ -215,6 +216,8 @@ export class RedisQueue implements DeliveryQueue {
   private worker?: Worker<QueueData>;
   private readonly keys: BatchKeys;
   private readonly intake: GroupCommit<IntakeSubmission, number>;
+  /** Where the intake's MULTIs go (opened at the first store). */
+  private readonly intakeRedis: IntakeConnection;
   /** Deliveries of batches sent at once by this process (`concurrency`), and per Provider (`perProviderConcurrency`). */
   private readonly sending: Semaphore;
   private readonly providerTurns = new Map<string, Semaphore>();
@@ -234,6 +237,7 @@ export class RedisQueue implements DeliveryQueue {
     this.order = new RedisOrder(this.producer, opts.prefix);
     this.keys = new BatchKeys(opts.prefix, (id) => this.queue.toKey(id));
     this.intake = new GroupCommit((jobs) => this.storeBatch(jobs), { maxItems: MAX_BATCH_DELIVERIES, maxBytes: MAX_BATCH_BYTES });
+    this.intakeRedis = new IntakeConnection(opts.url, opts.logger, () => this.bullmqClient(), INTAKE_SCRIPT);
     this.sending = new Semaphore(opts.concurrency);
   }
 
@@ -280,7 +284,7 @@ export class RedisQueue implements DeliveryQueue {
     const batchId = `batch-${randomUUID()}`;
     const jobs = submissions.flatMap((s) => s.jobs);
     const store = async () => {
-      const multi = (await this.queue.client).multi() as unknown as ChainableCommander;
+      const multi = await this.intakeRedis.multi();
       const batch = new Job<QueueData>(this.queue, batchName(jobs.length), { batch: jobs }, this.batchOptions(batchId), batchId);
       // Queued on the MULTI synchronously; settles with it.
       const added = batch.addJob(multi as never, {}).catch(() => undefined);
@@ -289,7 +293,7 @@ export class RedisQueue implements DeliveryQueue {
       const windows = submissions.flatMap((s) => [s.window?.key ?? '', s.window?.windowMs ?? 0]);
       const eventOf = submissions.flatMap((s, e) => s.jobs.map(() => e + 1));
       const args = [batchId, DELIVERY_INDEX_SECONDS, jobs.length, this.queue.toKey(''), submissions.length, ...windows, ...eventOf];
-      multi.eval(INTAKE_SCRIPT, keys.length, ...keys, ...args);
+      multi.heraldIntake(keys.length, ...keys, ...args);
       const results = await multi.exec();
       await added;
       failOnError(results);
@@ -548,10 +552,15 @@ export class RedisQueue implements DeliveryQueue {
    */
   private async reloadedScripts(err: unknown): Promise<boolean> {
     if (!/NOSCRIPT/.test(errorMessage(err))) return false;
-    // BullMQ's client is an ioredis connection; its defined commands keep their Lua in `scriptsSet`.
-    const client = (await this.queue.client) as unknown as RedisClient & { scriptsSet?: Record<string, { lua: string }> };
-    await Promise.all(Object.values(client.scriptsSet ?? {}).map(({ lua }) => client.script('LOAD', lua)));
+    const client = await this.bullmqClient();
+    const scripts = [...Object.values(client.scriptsSet).map(({ lua }) => lua), ...(await this.intakeRedis.scripts())];
+    await Promise.all(scripts.map((lua) => client.script('LOAD', lua)));
     return true;
+  }
+
+  /** BullMQ's connection, once it has loaded BullMQ's commands (an ioredis connection: its defined commands keep their Lua in `scriptsSet`). */
+  private async bullmqClient(): Promise<RedisClient & DefinedScripts> {
+    return (await this.queue.client) as unknown as RedisClient & DefinedScripts;
   }
 
   /** How long a job of a paused Provider (not to be tried for `waitMs`) stays in Redis: its turn, see PAUSED_RETURNS_PER_SECOND. */
@@ -914,6 +923,7 @@ export class RedisQueue implements DeliveryQueue {
       this.producer.disconnect();
       await withTimeout(this.queue.waitUntilReady(), 1_000, 'closing').catch(() => undefined);
     }
+    this.intakeRedis.close();
     await this.queue.close();
   }
 }
