@@ -48,7 +48,7 @@ const PHASES = ['herald', 'bullmq', 'fastify', 'relay', 'alertmanager', 'sweep',
 type Phase = (typeof PHASES)[number];
 
 /** The node flags Herald ships with (package.json's `start`, the Dockerfile's ENTRYPOINT). */
-const HERALD_NODE_FLAGS = '--max-semi-space-size=4';
+const HERALD_NODE_FLAGS = '--max-semi-space-size=4 --heap-growing-percent=50';
 /** The environment Herald's image sets for it (the Dockerfile's ENV). */
 const HERALD_ENV = 'MALLOC_ARENA_MAX=2';
 
