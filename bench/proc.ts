@@ -2,7 +2,7 @@
  * Reads a child process's memory and CPU from /proc (Linux). Everything returns undefined where
  * /proc is not available, so the benchmark still runs elsewhere and prints "n/a".
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface MemorySample {
   /** Current resident set size, bytes. */
@@ -45,9 +45,16 @@ export function readCpuSeconds(pid: number): number | undefined {
 /** USER_HZ: 100 on every mainstream Linux build. */
 const CLOCK_TICKS = 100;
 
-/** Samples a process's RSS on an interval and keeps the peak, alongside the kernel's VmHWM. */
+/**
+ * Samples a process's RSS on an interval and keeps the peak, alongside the kernel's VmHWM.
+ * `startWindow` starts the peak afresh when the load begins (the kernel's high-water mark is
+ * reset through /proc/<pid>/clear_refs): a process's start, when Herald has its manifest worker
+ * and its delivery thread loading at once, is not load. The peak since the process started
+ * stays available (`sinceStart`).
+ */
 export class MemoryWatcher {
   private peak = 0;
+  private peakBeforeWindow = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly pid: number, intervalMs = 200) {
@@ -62,10 +69,32 @@ export class MemoryWatcher {
     return m;
   }
 
-  /** Stops sampling; the peak seen (max of sampled VmRSS and the final VmHWM), or undefined. */
+  /**
+   * From now on the peak is the window's. Where the high-water mark cannot be reset (not
+   * Linux, or not allowed) the peak keeps counting from the start, which only overstates it.
+   */
+  startWindow(): void {
+    this.sample();
+    try {
+      writeFileSync(`/proc/${this.pid}/clear_refs`, '5');
+    } catch {
+      return;
+    }
+    this.peakBeforeWindow = Math.max(this.peakBeforeWindow, this.peak);
+    this.peak = 0;
+    this.sample();
+  }
+
+  /** Stops sampling; the peak seen (max of sampled VmRSS and the final VmHWM) since `startWindow`, or since the start; undefined if never read. */
   stop(): number | undefined {
     clearInterval(this.timer);
     this.sample();
     return this.peak > 0 ? this.peak : undefined;
+  }
+
+  /** The peak since the process started, the window's included. */
+  get sinceStart(): number | undefined {
+    const peak = Math.max(this.peak, this.peakBeforeWindow);
+    return peak > 0 ? peak : undefined;
   }
 }

@@ -309,9 +309,12 @@ interface LoadSpec {
   durationMs: number;
   rate?: number;
   keepSendTimes: boolean;
+  /** Their peaks are the load's, warm-up included, from when it starts. */
+  memories?: () => MemoryWatcher[];
 }
 
 async function measureLoad(spec: LoadSpec): Promise<{ load: LoadResult; figures: LoadFigures; wallMs: number }> {
+  for (const memory of spec.memories?.() ?? []) memory.startWindow();
   const cpuBefore = sumCpuSeconds(spec.pids);
   const start = performance.now();
   const load = await runLoad({ origin: spec.origins[0] as string, ...spec });
@@ -553,6 +556,8 @@ interface HeraldResult extends TargetResult {
   delivery: DeliveryFigures;
   replicas: number;
   peakRssPerReplica: Array<number | undefined>;
+  /** The peak since Herald started (its start, manifest worker and delivery thread loading, included); `peakRss` is the load's. */
+  peakRssSinceStart?: number;
   exitCodes: Array<number | null>;
   redisCores?: number;
   metrics: string;
@@ -580,6 +585,7 @@ async function heraldPhase(opts: BenchOptions): Promise<HeraldResult> {
   log(`load done: ${fmtInt(load.sent)} sent, ${fmtInt(load.acceptedSeqs.length)} accepted; waiting for deliveries to drain`);
   const delivery = await drainAndCount(sink, load, before, opts.drainTimeoutMs);
   const peakRssPerReplica = herald.target.memories().map((m) => m.stop());
+  const peakRssSinceStart = peakOf(herald.target.memories().map((m) => m.sinceStart));
   // Concatenated exposition: metricValue sums a sample over every replica's lines.
   const metrics = (await Promise.all(herald.heralds.map((h) => h.metrics().catch(() => '')))).join('\n');
   await herald.stop();
@@ -588,6 +594,7 @@ async function heraldPhase(opts: BenchOptions): Promise<HeraldResult> {
     ...figures,
     delivery,
     peakRss: peakOf(peakRssPerReplica),
+    peakRssSinceStart,
     replicas: opts.replicas,
     peakRssPerReplica,
     exitCodes: herald.exitCodes,
@@ -853,8 +860,9 @@ function heraldRows(h: HeraldResult): Row[] {
       `${d.drained ? 'drained' : 'NOT drained'} ${fmtMs(d.drainMs)} after load; ${fmtInt(d.duplicates)} duplicate deliveries`,
     ],
     h.replicas > 1
-      ? ['Herald peak RSS per replica', h.peakRssPerReplica.map((r) => fmtMiB(r)).join(' / ')]
-      : ['Herald peak RSS', fmtMiB(h.peakRss)],
+      ? ['Herald peak RSS per replica', h.peakRssPerReplica.map((r) => fmtMiB(r)).join(' / '), 'under load']
+      : ['Herald peak RSS', fmtMiB(h.peakRss), 'under load'],
+    ['Herald peak RSS since start', fmtMiB(h.peakRssSinceStart), 'its start (manifest worker and delivery thread loading at once) included'],
     h.replicas > 1
       ? ['Herald CPU per accepted event', cpuPerEvent(h), `${h.replicas} Herald processes summed (their workers delivering meanwhile)`]
       : ['Herald CPU per accepted event', cpuPerEvent(h), 'Herald process only (its worker delivering meanwhile)'],
@@ -924,7 +932,8 @@ function targetChecks(results: Results): Row[] {
     const verdicts = heralds.map((h) => exactlyOnce(h.delivery));
     rows.push(['Herald exactly once (closed loop)', verdicts.every((v) => v === 'yes') ? 'yes' : verdicts.join('; '), 'target: every accepted event delivered exactly once']);
     const peak = peakOf(heralds.map((h) => h.peakRss));
-    rows.push(['Herald peak RSS under load', fmtMiB(peak), peak === undefined ? '' : `target ≤ 160 MB: ${verdict(peak <= 160 * MB)}`]);
+    const sinceStart = peakOf(heralds.map((h) => h.peakRssSinceStart));
+    rows.push(['Herald peak RSS under load', fmtMiB(peak), peak === undefined ? '' : `target ≤ 160 MB: ${verdict(peak <= 160 * MB)} (since start, its start included: ${fmtMiB(sinceStart)})`]);
   }
   const at1000 = heraldSweep?.find((s) => s.rate === 1000);
   const floor = ok(results.sweep.get('bare BullMQ add'))?.find((s) => s.rate === 1000);
