@@ -1,11 +1,11 @@
 /**
  * A ceiling, not a competitor: a bare Fastify app, run as its own process like Herald, whose
- * `POST /` parses the JSON body, forwards it, serialised again, in one POST to the sink, and
- * answers 202 once the sink answered (so that it cannot run ahead of its deliveries) (an undici Pool of 8 keep-alive connections, Herald's default
- * `--provider-concurrency`). It stores nothing, matches nothing, logs nothing and retries
- * nothing. Its deliveries/s bound what any design
- * that takes one HTTP request in and sends one out per event can reach on this machine with
- * Node, the load generator and the sink sharing it.
+ * `POST /` parses the JSON body, forwards it, serialised again, in one POST to the sink (an
+ * undici Pool of 8 keep-alive connections, Herald's default `--provider-concurrency`), and
+ * answers 202 once the sink answered, so that it cannot run ahead of its deliveries. It stores,
+ * matches, logs and retries nothing. Its deliveries/s bound what any design that takes one HTTP
+ * request in and sends one out per event can reach on this machine with Node, the load
+ * generator and the sink sharing it.
  *
  *   node dist/bench/relay-server.js <sink-url>
  *

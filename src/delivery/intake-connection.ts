@@ -35,6 +35,7 @@ export interface IntakeMulti extends ChainableCommander {
 
 export class IntakeConnection {
   private client?: Promise<RedisClient & DefinedScripts>;
+  private closed = false;
   /** Settles when the connection is first ready: the stores before wait for it (their own timeout bounds the wait). */
   private firstReady?: Promise<void>;
 
@@ -48,7 +49,11 @@ export class IntakeConnection {
 
   /** A new MULTI on the connection; rejects while Redis is not reachable (once the connection was ready). */
   async multi(): Promise<IntakeMulti> {
-    const client = await (this.client ??= this.open());
+    // An open that failed (BullMQ's connection did not come up) is tried again by the next store.
+    const client = await (this.client ??= this.open().catch((err: unknown) => {
+      this.client = undefined;
+      throw err;
+    }));
     await this.firstReady;
     if (client.status !== 'ready') throw new Error(`redis is not reachable (${client.status})`);
     const multi = client.multi() as IntakeMulti;
@@ -66,11 +71,14 @@ export class IntakeConnection {
   }
 
   close(): void {
-    void this.client?.then((client) => client.disconnect());
+    this.closed = true;
+    this.client?.then((client) => client.disconnect()).catch(() => undefined);
   }
 
   private async open(): Promise<RedisClient & DefinedScripts> {
     const { scriptsSet } = await this.bullmq();
+    // Closed while BullMQ's connection came up: open nothing that would reconnect forever.
+    if (this.closed) throw new Error('the queue is closed');
     const client = createRedisConnection(this.target, 'intake', this.logger) as RedisClient & DefinedScripts;
     for (const [name, script] of Object.entries(scriptsSet)) {
       if (BULLMQ_ADD.test(name)) client.defineCommand(name, { lua: script.lua, ...(script.numberOfKeys === null ? {} : { numberOfKeys: script.numberOfKeys }) });

@@ -56,9 +56,10 @@ export type RedisClient = Redis | Cluster;
  */
 export type RedisRole = 'producer' | 'intake' | 'worker';
 
+const FAIL_FAST: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1 };
 const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
-  producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
-  intake: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  producer: FAIL_FAST,
+  intake: FAIL_FAST,
   worker: { maxRetriesPerRequest: null },
 };
 

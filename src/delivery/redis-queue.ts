@@ -553,8 +553,9 @@ export class RedisQueue implements DeliveryQueue {
   private async reloadedScripts(err: unknown): Promise<boolean> {
     if (!/NOSCRIPT/.test(errorMessage(err))) return false;
     const client = await this.bullmqClient();
-    const scripts = [...Object.values(client.scriptsSet).map(({ lua }) => lua), ...(await this.intakeRedis.scripts())];
-    await Promise.all(scripts.map((lua) => client.script('LOAD', lua)));
+    // The intake connection's add scripts are BullMQ's own: each loaded once.
+    const scripts = new Set([...Object.values(client.scriptsSet).map(({ lua }) => lua), ...(await this.intakeRedis.scripts())]);
+    await Promise.all([...scripts].map((lua) => client.script('LOAD', lua)));
     return true;
   }
 

@@ -70,4 +70,23 @@ describe('intake connection', () => {
     cleanups.push(() => again.cleanup());
     await until(async () => (await intake.multi().then((m) => m.heraldIntake(1, 'none').exec()).catch(() => undefined)) !== undefined, { timeoutMs: 15_000, what: 'a store after the restart' });
   });
+
+  it("tries again to open after BullMQ's connection failed, and opens nothing once closed", async () => {
+    const server = await startRedisServer();
+    cleanups.push(() => server.cleanup());
+    const url = `redis://127.0.0.1:${server.port}`;
+    let calls = 0;
+    const flaky = new IntakeConnection(url, logger, async () => (++calls === 1 ? Promise.reject(new Error('bullmq down')) : { scriptsSet: {} }), INTAKE);
+    cleanups.push(() => flaky.close());
+    await expect(flaky.multi()).rejects.toThrow('bullmq down');
+    expect(await (await flaky.multi()).heraldIntake(1, 'none').exec()).toEqual([[null, null]]);
+
+    let release!: () => void;
+    const late = new IntakeConnection(url, logger, () => new Promise((resolve) => (release = () => resolve({ scriptsSet: {} }))), INTAKE);
+    const first = late.multi();
+    late.close();
+    release();
+    await expect(first).rejects.toThrow(/closed/);
+    expect(await late.scripts()).toEqual([]);
+  });
 });
